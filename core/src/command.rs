@@ -1,0 +1,113 @@
+//! Commands sent to devices, and their acknowledgements.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChannelId, CommandId, FirmwareVersion, Name, Timestamp, Value};
+
+/// The most channels one [`CommandAction::RequestReadings`] names.
+pub const MAX_REQUESTED_CHANNELS: usize = 8;
+
+/// Where and how to fetch a firmware image. The device verifies the SHA-256 digest before it
+/// installs anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareOffer {
+    /// The version offered.
+    pub version: FirmwareVersion,
+    /// Size of the image in bytes.
+    pub size: u32,
+    /// SHA-256 digest of the image.
+    pub sha256: [u8; 32],
+    /// Where to download it (at most 96 bytes).
+    pub url: heapless::String<96>,
+}
+
+/// What a command asks a device to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommandAction {
+    /// Set a configuration value (`sample_period_ms = 5000`).
+    SetConfig {
+        /// The configuration key.
+        key: Name,
+        /// Its new value.
+        value: Value,
+    },
+    /// Drive an actuator channel to a set point (valve to 40 %, relay on).
+    Actuate {
+        /// The actuator channel.
+        channel: ChannelId,
+        /// The set point.
+        setpoint: Value,
+    },
+    /// Restart after a delay.
+    Reboot {
+        /// Milliseconds to wait before restarting.
+        delay_ms: u32,
+    },
+    /// Send readings now; an empty list means every channel.
+    RequestReadings {
+        /// The channels wanted.
+        channels: heapless::Vec<ChannelId, MAX_REQUESTED_CHANNELS>,
+    },
+    /// Offer a firmware update.
+    FirmwareUpdate(FirmwareOffer),
+}
+
+/// A command to one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// Matches the acknowledgement to the command.
+    pub id: CommandId,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+    /// After this time the device must not act on it (it answers [`RejectReason::Expired`]).
+    pub expires_at: Option<Timestamp>,
+    /// What to do.
+    pub action: CommandAction,
+}
+
+impl Command {
+    /// True if the command has expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|e| now > e)
+    }
+}
+
+/// Why a device refused a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The device does not implement this action.
+    Unsupported,
+    /// An argument was out of range or of the wrong type.
+    InvalidArgument,
+    /// The device is busy (e.g., already updating).
+    Busy,
+    /// The command arrived after its expiry.
+    Expired,
+    /// The sender is not allowed to issue it.
+    Unauthorized,
+}
+
+/// The outcome of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CommandResult {
+    /// Accepted; the work continues (a completion follows).
+    Accepted,
+    /// Done.
+    Completed,
+    /// Refused before any work was done.
+    Rejected(RejectReason),
+    /// Attempted and failed, with a device-specific error code.
+    Failed(u16),
+}
+
+/// A device's answer to a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommandAck {
+    /// The command answered.
+    pub command: CommandId,
+    /// When the device answered.
+    pub at: Timestamp,
+    /// What happened.
+    pub result: CommandResult,
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod alert;
+pub mod command;
+pub mod decimal;
+pub mod device;
+pub mod ids;
+pub mod quantity;
+pub mod reading;
+pub mod route;
+pub mod rule;
+pub mod text;
+pub mod time;
+pub mod transport;
+pub mod unit;
+pub mod value;
+
+mod compact_f64;
+
+pub use alert::{Alert, AlertState, Severity};
+pub use command::{Command, CommandAck, CommandAction, CommandResult, FirmwareOffer, RejectReason};
+pub use device::{ChannelSpec, Device, FirmwareVersion, Tag};
+pub use ids::{ChannelId, CommandId, DeviceId, ParseIdError};
+pub use quantity::Quantity;
+pub use reading::{Quality, Reading};
+pub use route::{Route, RouteFilter, RouteKind};
+pub use rule::{Action, Expr, Op, Rule, RuleError, Scope};
+pub use text::{CapacityError, Name, Text};
+pub use time::Timestamp;
+pub use transport::{Delivery, ErrorKind, Transport, TransportError};
+pub use unit::Unit;
+pub use value::{Location, Value};

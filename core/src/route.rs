@@ -1,0 +1,224 @@
+//! The route scheme: where each kind of message goes.
+//!
+//! Every transport addresses messages the same way: a [`Route`] is a kind of message and the
+//! device it concerns. On MQTT the route is the topic `tm/v1/{device}/{kind}`; on CoAP the path
+//! `/tm/v1/{device}/{kind}`; on a serial link it is implied by the frame itself.
+//!
+//! | kind       | topic                    | direction         | notes                                  |
+//! |------------|--------------------------|-------------------|----------------------------------------|
+//! | `readings` | `tm/v1/{device}/readings`| device → server   | readings and heartbeats                |
+//! | `info`     | `tm/v1/{device}/info`    | device → server   | the device descriptor, retained        |
+//! | `status`   | `tm/v1/{device}/status`  | device → server   | retained; the MQTT last will sets it offline |
+//! | `alerts`   | `tm/v1/{device}/alerts`  | either            | alert transitions                      |
+//! | `commands` | `tm/v1/{device}/commands`| server → device   | commands                               |
+//! | `acks`     | `tm/v1/{device}/acks`    | device → server   | command acknowledgements               |
+//! | `rules`    | `tm/v1/{device}/rules`   | server → device   | rule set pushed to the edge            |
+//!
+//! `{device}` is the [`DeviceId`] text form (lowercase hex). A server subscribes to
+//! `tm/v1/+/readings`; a device to `tm/v1/{own id}/commands`.
+//!
+//! ```
+//! use telemetra_core::{DeviceId, Route, RouteKind};
+//! let r = Route::new(RouteKind::Readings, DeviceId(0x2a));
+//! assert_eq!(r.topic().as_str(), "tm/v1/2a/readings");
+//! assert_eq!(Route::parse_topic("tm/v1/2a/readings"), Some(r));
+//! ```
+
+use core::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DeviceId;
+
+/// The prefix of every topic.
+pub const TOPIC_PREFIX: &str = "tm/v1/";
+
+/// The longest topic: prefix, 16 hex digits, a slash and the longest kind.
+pub const MAX_TOPIC_LEN: usize = 40;
+
+/// A topic or path string.
+pub type Topic = heapless::String<MAX_TOPIC_LEN>;
+
+/// The kind of message a route carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RouteKind {
+    /// Readings and heartbeats, device to server.
+    Readings,
+    /// The device descriptor, device to server.
+    Info,
+    /// Online/offline status, device to server.
+    Status,
+    /// Alert transitions.
+    Alerts,
+    /// Commands, server to device.
+    Commands,
+    /// Command acknowledgements, device to server.
+    Acks,
+    /// Rule sets, server to device.
+    Rules,
+}
+
+impl RouteKind {
+    /// Every kind.
+    pub const ALL: [RouteKind; 7] = [
+        RouteKind::Readings,
+        RouteKind::Info,
+        RouteKind::Status,
+        RouteKind::Alerts,
+        RouteKind::Commands,
+        RouteKind::Acks,
+        RouteKind::Rules,
+    ];
+
+    /// The last topic level.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Readings => "readings",
+            RouteKind::Info => "info",
+            RouteKind::Status => "status",
+            RouteKind::Alerts => "alerts",
+            RouteKind::Commands => "commands",
+            RouteKind::Acks => "acks",
+            RouteKind::Rules => "rules",
+        }
+    }
+}
+
+/// A kind of message about one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Route {
+    /// What the message is.
+    pub kind: RouteKind,
+    /// Which device it concerns.
+    pub device: DeviceId,
+}
+
+impl Route {
+    /// A route.
+    pub const fn new(kind: RouteKind, device: DeviceId) -> Self {
+        Route { kind, device }
+    }
+
+    /// The MQTT topic (and CoAP path without its leading slash).
+    pub fn topic(&self) -> Topic {
+        let mut t = Topic::new();
+        // Cannot fail: MAX_TOPIC_LEN holds the prefix, 16 hex digits, '/' and "commands".
+        let _ = write!(t, "{TOPIC_PREFIX}{}/{}", self.device, self.kind.as_str());
+        t
+    }
+
+    /// Parses a topic of this scheme; `None` for any other topic.
+    pub fn parse_topic(topic: &str) -> Option<Route> {
+        let rest = topic.strip_prefix(TOPIC_PREFIX)?;
+        let (device, kind) = rest.split_once('/')?;
+        if device.contains(['-', ':']) || device.starts_with("0x") {
+            return None;
+        }
+        let kind = RouteKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+        Some(Route {
+            kind,
+            device: device.parse().ok()?,
+        })
+    }
+}
+
+/// A set of routes to receive: a kind, a device, both, or everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct RouteFilter {
+    /// Only this kind, or any.
+    pub kind: Option<RouteKind>,
+    /// Only this device, or any.
+    pub device: Option<DeviceId>,
+}
+
+impl RouteFilter {
+    /// Everything.
+    pub const ALL: RouteFilter = RouteFilter {
+        kind: None,
+        device: None,
+    };
+
+    /// One kind from every device (what a server subscribes to).
+    pub const fn kind(kind: RouteKind) -> Self {
+        RouteFilter {
+            kind: Some(kind),
+            device: None,
+        }
+    }
+
+    /// One kind for one device (what a device subscribes to).
+    pub const fn exact(route: Route) -> Self {
+        RouteFilter {
+            kind: Some(route.kind),
+            device: Some(route.device),
+        }
+    }
+
+    /// True if `route` passes.
+    pub fn matches(&self, route: &Route) -> bool {
+        self.kind.is_none_or(|k| k == route.kind) && self.device.is_none_or(|d| d == route.device)
+    }
+
+    /// The MQTT topic filter (`tm/v1/+/readings`, `tm/v1/2a/#`, ...).
+    pub fn topic_filter(&self) -> Topic {
+        let mut t = Topic::new();
+        let _ = t.push_str(TOPIC_PREFIX);
+        let _ = match self.device {
+            Some(d) => write!(t, "{d}/"),
+            None => t.push_str("+/").map_err(|_| core::fmt::Error),
+        };
+        let _ = t.push_str(self.kind.map_or("#", RouteKind::as_str));
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip_for_every_kind() {
+        for kind in RouteKind::ALL {
+            for dev in [0, 0x2a, u64::MAX] {
+                let r = Route::new(kind, DeviceId(dev));
+                assert_eq!(Route::parse_topic(&r.topic()), Some(r));
+            }
+        }
+        assert_eq!(
+            Route::new(RouteKind::Commands, DeviceId(u64::MAX)).topic().len(),
+            31
+        );
+    }
+
+    #[test]
+    fn foreign_topics_are_not_routes() {
+        for t in [
+            "",
+            "tm/v1/",
+            "tm/v1/2a",
+            "tm/v1/2a/unknown",
+            "tm/v2/2a/readings",
+            "tm/v1/zz/readings",
+            "tm/v1/0x2a/acks",
+            "tm/v1/2a/readings/x",
+        ] {
+            assert_eq!(Route::parse_topic(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn filters_match_and_render() {
+        let r = Route::new(RouteKind::Readings, DeviceId(7));
+        assert!(RouteFilter::ALL.matches(&r));
+        assert!(RouteFilter::kind(RouteKind::Readings).matches(&r));
+        assert!(!RouteFilter::kind(RouteKind::Alerts).matches(&r));
+        assert!(RouteFilter::exact(r).matches(&r));
+        assert!(!RouteFilter::exact(Route::new(RouteKind::Readings, DeviceId(8))).matches(&r));
+        assert_eq!(
+            RouteFilter::kind(RouteKind::Readings).topic_filter().as_str(),
+            "tm/v1/+/readings"
+        );
+        assert_eq!(RouteFilter::exact(r).topic_filter().as_str(), "tm/v1/7/readings");
+        assert_eq!(RouteFilter::ALL.topic_filter().as_str(), "tm/v1/+/#");
+    }
+}
