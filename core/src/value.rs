@@ -14,11 +14,7 @@ pub struct Location {
     #[serde(with = "crate::compact_f64")]
     pub lon: f64,
     /// Altitude in meters above the WGS 84 ellipsoid, when known.
-    #[serde(
-        with = "crate::compact_f64::option",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "crate::compact_f64::option")]
     pub alt: Option<f64>,
 }
 

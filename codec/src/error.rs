@@ -1,0 +1,118 @@
+//! The codec's errors. Each is small and `Copy`, and its message says what was wrong.
+
+/// A frame could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The output buffer is too small; `needed` is an upper bound of what would suffice.
+    #[error("output buffer of {available} bytes is too small (up to {needed} needed)")]
+    BufferTooSmall {
+        /// Bytes available.
+        available: usize,
+        /// Upper bound of the bytes needed.
+        needed: usize,
+    },
+    /// A value could not be represented (postcard refused it).
+    #[error("value cannot be encoded")]
+    Unencodable,
+}
+
+/// A byte string is not a valid frame of this build. Decoding never panics and never
+/// allocates; every failure is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input has no bytes at all.
+    #[error("frame is empty")]
+    Empty,
+    /// The version byte names a format this build does not read.
+    #[error("frame version {found} is not supported (this build reads {supported})")]
+    UnsupportedVersion {
+        /// The version in the frame.
+        found: u8,
+        /// The version this build reads.
+        supported: u8,
+    },
+    /// The input ended in the middle of a value.
+    #[error("frame is truncated")]
+    Truncated,
+    /// A varint is longer than its type allows or overflows it.
+    #[error("malformed varint in frame")]
+    BadVarint,
+    /// A text field is not valid UTF-8.
+    #[error("text field is not valid UTF-8")]
+    BadUtf8,
+    /// An enum tag (message kind, unit, quantity, ...) is not one this build knows.
+    #[error("unknown enum tag (message kind, unit or other variant) in frame")]
+    UnknownTag,
+    /// A boolean byte is neither 0 nor 1.
+    #[error("boolean byte is neither 0 nor 1")]
+    BadBool,
+    /// An option tag is neither 0 nor 1.
+    #[error("option tag is neither 0 nor 1")]
+    BadOption,
+    /// A field failed validation: an unknown enum variant (message kind, unit, ...), a list
+    /// or text over its capacity, or a value out of range.
+    #[error("invalid field: unknown variant, list or text over capacity, or value out of range")]
+    InvalidField,
+    /// The frame is valid but bytes follow it.
+    #[error("{extra} unexpected bytes after the end of the frame")]
+    TrailingBytes {
+        /// How many bytes follow.
+        extra: usize,
+    },
+    /// Any other malformation.
+    #[error("malformed frame")]
+    Malformed,
+}
+
+impl From<postcard::Error> for DecodeError {
+    fn from(e: postcard::Error) -> Self {
+        use postcard::Error as P;
+        match e {
+            P::DeserializeUnexpectedEnd => DecodeError::Truncated,
+            P::DeserializeBadVarint => DecodeError::BadVarint,
+            P::DeserializeBadUtf8 | P::DeserializeBadChar => DecodeError::BadUtf8,
+            P::DeserializeBadEnum => DecodeError::UnknownTag,
+            P::DeserializeBadBool => DecodeError::BadBool,
+            P::DeserializeBadOption => DecodeError::BadOption,
+            P::SerdeDeCustom => DecodeError::InvalidField,
+            _ => DecodeError::Malformed,
+        }
+    }
+}
+
+/// A frame from a byte stream was dropped. The deframer counts it and goes on with the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The frame's CRC-32 does not match its contents (bit errors on the link).
+    #[error("CRC mismatch in frame {frame}")]
+    CrcMismatch {
+        /// The frame's position in the stream, counting from 0.
+        frame: u32,
+    },
+    /// The bytes between two delimiters are not valid COBS.
+    #[error("invalid COBS encoding in frame {frame}")]
+    BadCobs {
+        /// The frame's position in the stream.
+        frame: u32,
+    },
+    /// The frame is shorter than its 4-byte CRC.
+    #[error("frame {frame} is too short ({len} bytes) to hold a CRC")]
+    TooShort {
+        /// The frame's position in the stream.
+        frame: u32,
+        /// Its decoded length.
+        len: usize,
+    },
+    /// No delimiter came before the buffer filled; the bytes up to the next delimiter are
+    /// discarded.
+    #[error("frame {frame} exceeds the {capacity}-byte buffer and was discarded")]
+    Overflow {
+        /// The frame's position in the stream.
+        frame: u32,
+        /// The deframer's capacity.
+        capacity: usize,
+    },
+}

@@ -1,0 +1,254 @@
+//! The versioned frame envelope and its messages.
+//!
+//! A frame is one version byte ([`WIRE_VERSION`]) followed by the postcard encoding of
+//! `(device, seq, message)`. The layout is written down in the crate's README and pinned by
+//! golden byte vectors in the tests: changing it is a version change, never an accident.
+
+use serde::{Deserialize, Serialize};
+use telemetra_core::{Alert, Command, CommandAck, Device, DeviceId, Reading, Rule};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::limits;
+
+/// The wire-format version this build writes and reads.
+pub const WIRE_VERSION: u8 = 1;
+
+/// The most readings one frame carries; more go in further frames (or in a
+/// [`batch`](crate::batch)).
+pub const MAX_READINGS: usize = 16;
+
+/// Liveness and health of a device, sent periodically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Milliseconds since the device booted.
+    pub uptime_ms: u64,
+    /// Battery state of charge in percent, for battery-powered devices.
+    pub battery_pct: Option<u8>,
+    /// Received signal strength in dBm, for radio links.
+    pub rssi_dbm: Option<i8>,
+}
+
+/// One rule of a rule set being pushed to a device. A rule set travels as `count` frames, one
+/// rule each, so that no frame (and no firmware buffer) has to hold a whole rule set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulePart {
+    /// The version of the rule set this rule belongs to.
+    pub set_version: u32,
+    /// This rule's position in the set, from 0.
+    pub index: u8,
+    /// How many rules the set has.
+    pub count: u8,
+    /// The rule.
+    pub rule: Rule,
+}
+
+/// What a frame carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// Readings of the device's channels (at most [`MAX_READINGS`]).
+    Readings(heapless::Vec<Reading, MAX_READINGS>),
+    /// A command to the device.
+    Command(Command),
+    /// The device's answer to a command.
+    Ack(CommandAck),
+    /// An alert transition.
+    Alert(Alert),
+    /// The device's descriptor.
+    DeviceInfo(Device),
+    /// One rule of a rule set.
+    Rule(RulePart),
+    /// A liveness signal.
+    Heartbeat(Heartbeat),
+}
+
+impl Message {
+    /// An upper bound on this kind of message's encoded size, in bytes (see [`limits`]).
+    pub const fn max_encoded_len(&self) -> usize {
+        match self {
+            Message::Readings(_) => limits::READINGS_MSG,
+            Message::Command(_) => limits::COMMAND_MSG,
+            Message::Ack(_) => limits::ACK_MSG,
+            Message::Alert(_) => limits::ALERT_MSG,
+            Message::DeviceInfo(_) => limits::DEVICE_MSG,
+            Message::Rule(_) => limits::RULE_MSG,
+            Message::Heartbeat(_) => limits::HEARTBEAT_MSG,
+        }
+    }
+}
+
+/// The envelope: who sent it, its place in the sender's sequence, and the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// The device the frame is from (or, for commands and rules, to).
+    pub device: DeviceId,
+    /// The sender's sequence number; it wraps around. Receivers use it to spot loss and
+    /// duplicates.
+    pub seq: u32,
+    /// The payload.
+    pub message: Message,
+}
+
+impl Frame {
+    /// A frame.
+    pub fn new(device: DeviceId, seq: u32, message: Message) -> Self {
+        Frame { device, seq, message }
+    }
+
+    /// An upper bound on this frame's encoded size; a buffer this large always suffices.
+    pub const fn max_encoded_len(&self) -> usize {
+        limits::ENVELOPE + self.message.max_encoded_len()
+    }
+
+    /// Encodes the frame into `buf` and returns the bytes written. Needs no allocator.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], EncodeError> {
+        let too_small = EncodeError::BufferTooSmall { available: buf.len(), needed: self.max_encoded_len() };
+        let (version, body) = buf.split_first_mut().ok_or(too_small)?;
+        *version = WIRE_VERSION;
+        let len = match postcard::to_slice(self, body) {
+            Ok(written) => written.len(),
+            Err(postcard::Error::SerializeBufferFull) => return Err(too_small),
+            Err(_) => return Err(EncodeError::Unencodable),
+        };
+        Ok(&mut buf[..=len])
+    }
+
+    /// Encodes the frame into a new `Vec`.
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::vec![WIRE_VERSION];
+        // Serializing into a Vec cannot run out of space, and every model type serializes.
+        out.extend_from_slice(&postcard::to_allocvec(self).unwrap_or_default());
+        out
+    }
+
+    /// Decodes one frame that fills `bytes` exactly.
+    ///
+    /// Never panics; allocates nothing; every collection is bounded by its capacity.
+    pub fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
+        let (rest, frame) = Frame::decode_prefix(bytes)?;
+        match rest.len() {
+            0 => Ok(frame),
+            extra => Err(DecodeError::TrailingBytes { extra }),
+        }
+    }
+
+    /// Decodes one frame from the front of `bytes`, returning the bytes after it too.
+    pub fn decode_prefix(bytes: &[u8]) -> Result<(&[u8], Frame), DecodeError> {
+        let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
+        if version != WIRE_VERSION {
+            return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION });
+        }
+        let (frame, rest) = postcard::take_from_bytes::<Frame>(body)?;
+        Ok((rest, frame))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arbitrary::frame;
+    use proptest::prelude::*;
+    use telemetra_core::{ChannelId, Timestamp, Value};
+
+    fn one_reading(value: f64) -> Frame {
+        let mut readings = heapless::Vec::new();
+        readings.push(Reading::new(ChannelId(1), Timestamp(1_700_000_000_000), value)).unwrap();
+        Frame::new(DeviceId(42), 7, Message::Readings(readings))
+    }
+
+    #[test]
+    fn a_single_reading_frame_is_small() {
+        let mut buf = [0u8; 64];
+        assert_eq!(one_reading(21.5).encode(&mut buf).unwrap().len(), 17);
+        assert_eq!(one_reading(0.1 + 0.2).encode(&mut buf).unwrap().len(), 23);
+    }
+
+    #[test]
+    fn errors_name_what_was_wrong() {
+        let mut buf = [0u8; 64];
+        let bytes = one_reading(21.5).encode(&mut buf).unwrap().to_vec();
+        assert_eq!(Frame::decode(&[]), Err(DecodeError::Empty));
+        let mut v7 = bytes.clone();
+        v7[0] = 7;
+        let err = Frame::decode(&v7).unwrap_err();
+        assert_eq!(err, DecodeError::UnsupportedVersion { found: 7, supported: 1 });
+        assert_eq!(std::string::ToString::to_string(&err), "frame version 7 is not supported (this build reads 1)");
+        assert_eq!(Frame::decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Truncated));
+        let mut long = bytes.clone();
+        long.extend_from_slice(&[0, 0]);
+        assert_eq!(Frame::decode(&long), Err(DecodeError::TrailingBytes { extra: 2 }));
+        let mut bad_kind = bytes.clone();
+        bad_kind[3] = 99; // the message tag
+        assert_eq!(Frame::decode(&bad_kind), Err(DecodeError::InvalidField));
+        let mut bad_varint = std::vec![1u8];
+        bad_varint.extend_from_slice(&[0xff; 11]);
+        assert_eq!(Frame::decode(&bad_varint), Err(DecodeError::BadVarint));
+    }
+
+    #[test]
+    fn too_many_readings_are_refused_not_allocated() {
+        // 17 well-formed readings: the capacity is 16.
+        let mut bytes = std::vec![1u8, 42, 7, 0, 17];
+        for _ in 0..17 {
+            bytes.extend_from_slice(&[0, 0, 2, 0, 0]);
+        }
+        assert_eq!(Frame::decode(&bytes), Err(DecodeError::InvalidField));
+        bytes[4] = 16;
+        bytes.truncate(bytes.len() - 5);
+        assert!(Frame::decode(&bytes).is_ok());
+    }
+
+    #[test]
+    fn small_buffers_are_reported() {
+        let mut buf = [0u8; 8];
+        let f = one_reading(21.5);
+        assert_eq!(
+            f.encode(&mut buf).unwrap_err(),
+            EncodeError::BufferTooSmall { available: 8, needed: f.max_encoded_len() }
+        );
+        assert!(matches!(f.encode(&mut []), Err(EncodeError::BufferTooSmall { .. })));
+    }
+
+    #[test]
+    fn state_values_survive() {
+        let mut readings = heapless::Vec::new();
+        let state = Value::State(telemetra_core::text::bounded("state", "heating").unwrap());
+        readings.push(Reading::new(ChannelId(2), Timestamp(5), state)).unwrap();
+        let f = Frame::new(DeviceId(1), 0, Message::Readings(readings));
+        assert_eq!(Frame::decode(&f.to_vec()).unwrap(), f);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn every_message_round_trips_within_its_bound(f in frame()) {
+            let mut buf = [0u8; limits::MAX_FRAME];
+            let len = f.encode(&mut buf).unwrap().len();
+            prop_assert!(len <= f.max_encoded_len(), "{} > {}", len, f.max_encoded_len());
+            let back = Frame::decode(&buf[..len]).unwrap();
+            // NaN != NaN, so compare the encodings.
+            let mut again = [0u8; limits::MAX_FRAME];
+            prop_assert_eq!(back.encode(&mut again).unwrap().len(), len);
+            prop_assert_eq!(&again[..len], &buf[..len]);
+            prop_assert_eq!(f.to_vec(), buf[..len].to_vec());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = Frame::decode(&bytes);
+        }
+
+        #[test]
+        fn mutated_frames_never_panic(f in frame(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
+            let mut bytes = f.to_vec();
+            for (at, x) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= x;
+            }
+            if let Ok(back) = Frame::decode(&bytes) {
+                prop_assert!(back.to_vec().len() <= limits::MAX_FRAME);
+            }
+        }
+    }
+}
