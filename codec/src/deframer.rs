@@ -71,14 +71,20 @@ impl<const N: usize> Default for Deframer<N> {
 impl<const N: usize> Deframer<N> {
     /// An empty deframer.
     pub const fn new() -> Self {
-        Deframer { buf: [0; N], len: 0, discarding: false, next_frame: 0, stats: DeframerStats {
-            frames: 0,
-            crc_errors: 0,
-            cobs_errors: 0,
-            too_short: 0,
-            overflows: 0,
-            bytes_dropped: 0,
-        } }
+        Deframer {
+            buf: [0; N],
+            len: 0,
+            discarding: false,
+            next_frame: 0,
+            stats: DeframerStats {
+                frames: 0,
+                crc_errors: 0,
+                cobs_errors: 0,
+                too_short: 0,
+                overflows: 0,
+                bytes_dropped: 0,
+            },
+        }
     }
 
     /// The counters so far.
@@ -185,7 +191,11 @@ mod tests {
         wire
     }
 
-    fn collect<const N: usize>(rx: &mut Deframer<N>, wire: &[u8], chunk: usize) -> Vec<Result<Vec<u8>, FrameError>> {
+    fn collect<const N: usize>(
+        rx: &mut Deframer<N>,
+        wire: &[u8],
+        chunk: usize,
+    ) -> Vec<Result<Vec<u8>, FrameError>> {
         let mut out = Vec::new();
         for piece in wire.chunks(chunk.max(1)) {
             let mut input = piece;
@@ -222,7 +232,13 @@ mod tests {
         let got = collect(&mut rx, &wire, 5);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].as_deref(), Ok(&b"a"[..]));
-        assert_eq!(got[1], Err(FrameError::Overflow { frame: 1, capacity: 32 }));
+        assert_eq!(
+            got[1],
+            Err(FrameError::Overflow {
+                frame: 1,
+                capacity: 32
+            })
+        );
         assert_eq!(got[2].as_deref(), Ok(&b"b"[..]));
         let s = rx.stats();
         assert_eq!((s.frames, s.overflows), (2, 1));

@@ -23,6 +23,10 @@ pub mod value;
 
 mod compact_f64;
 
+/// The fixed-capacity collections of the model's public fields, re-exported so that users build
+/// them with the same version.
+pub use heapless;
+
 pub use alert::{Alert, AlertState, Severity};
 pub use command::{Command, CommandAck, CommandAction, CommandResult, FirmwareOffer, RejectReason};
 pub use device::{ChannelSpec, Device, FirmwareVersion, Tag};

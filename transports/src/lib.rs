@@ -1,1 +1,7 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "memory")]
+pub mod memory;

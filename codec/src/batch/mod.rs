@@ -152,7 +152,9 @@ fn delta(a: Timestamp, b: Timestamp) -> i64 {
 }
 
 fn dods(points: &[(Timestamp, f64)]) -> impl Iterator<Item = u64> + '_ {
-    points.windows(3).map(|w| zigzag(delta(w[1].0, w[2].0).wrapping_sub(delta(w[0].0, w[1].0))))
+    points
+        .windows(3)
+        .map(|w| zigzag(delta(w[1].0, w[2].0).wrapping_sub(delta(w[0].0, w[1].0))))
 }
 
 fn encode_timestamps(points: &[(Timestamp, f64)], out: &mut [u8], pos: usize) -> Result<usize, BatchError> {
@@ -161,7 +163,9 @@ fn encode_timestamps(points: &[(Timestamp, f64)], out: &mut [u8], pos: usize) ->
     let chunk = |k: usize| &points[k * BLOCK..(k * BLOCK + BLOCK).min(count) + 2];
     let width = |c: &[(Timestamp, f64)]| dods(c).map(bit_width).max().unwrap_or(0);
     let chunks = count.div_ceil(BLOCK);
-    let section: usize = (0..chunks).map(|k| 1 + ((chunk(k).len() - 2) * width(chunk(k)) as usize).div_ceil(8)).sum();
+    let section: usize = (0..chunks)
+        .map(|k| 1 + ((chunk(k).len() - 2) * width(chunk(k)) as usize).div_ceil(8))
+        .sum();
     let mut pos = put_varint(out, pos, section as u64)?;
     for k in 0..chunks {
         let c = chunk(k);
@@ -182,7 +186,10 @@ pub fn decode_with(bytes: &[u8], mut sink: impl FnMut(Timestamp, f64)) -> Result
     let mut input = bytes;
     let version = *take(&mut input, 1)?.first().ok_or(BatchError::Truncated)?;
     if version != BATCH_VERSION {
-        return Err(BatchError::UnsupportedVersion { found: version, supported: BATCH_VERSION });
+        return Err(BatchError::UnsupportedVersion {
+            found: version,
+            supported: BATCH_VERSION,
+        });
     }
     let count = take_varint(&mut input)?;
     if count == 0 {
@@ -193,10 +200,17 @@ pub fn decode_with(bytes: &[u8], mut sink: impl FnMut(Timestamp, f64)) -> Result
     }
     // Each block of 128 needs at least 3 bytes (timestamp width, value mode, value width).
     if count > (bytes.len() as u64).saturating_mul(BLOCK as u64 / 2) {
-        return Err(BatchError::ImplausibleCount { count, len: bytes.len() });
+        return Err(BatchError::ImplausibleCount {
+            count,
+            len: bytes.len(),
+        });
     }
     let mut t = take_varint(&mut input)?;
-    let mut d = if count > 1 { unzigzag(take_varint(&mut input)?) } else { 0 };
+    let mut d = if count > 1 {
+        unzigzag(take_varint(&mut input)?)
+    } else {
+        0
+    };
     let ts_len = usize::try_from(take_varint(&mut input)?).map_err(|_| BatchError::Truncated)?;
     let mut ts_section = take(&mut input, ts_len)?;
 
@@ -259,7 +273,10 @@ pub fn decode_into(bytes: &[u8], out: &mut [(Timestamp, f64)]) -> Result<usize, 
         None => overflow = true,
     })?;
     if overflow {
-        return Err(BatchError::OutputTooSmall { capacity: out.len(), count });
+        return Err(BatchError::OutputTooSmall {
+            capacity: out.len(),
+            count,
+        });
     }
     Ok(n)
 }

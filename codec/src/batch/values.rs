@@ -36,7 +36,12 @@ impl Decimal {
                 None => exceptional[i] = true,
             }
         }
-        let mut d = Decimal { scale, mantissas: [0; BLOCK], width: 0, exceptions: heapless::Vec::new() };
+        let mut d = Decimal {
+            scale,
+            mantissas: [0; BLOCK],
+            width: 0,
+            exceptions: heapless::Vec::new(),
+        };
         let mut prev = 0i64;
         for (i, (_, v)) in block.iter().enumerate() {
             let m = match mantissa_at(*v, scale).filter(|_| !exceptional[i]) {
@@ -80,11 +85,17 @@ impl Decimal {
 
 fn put_bytes(out: &mut [u8], pos: usize, bytes: &[u8]) -> Result<usize, BatchError> {
     let end = pos + bytes.len();
-    out.get_mut(pos..end).ok_or(BatchError::BufferTooSmall)?.copy_from_slice(bytes);
+    out.get_mut(pos..end)
+        .ok_or(BatchError::BufferTooSmall)?
+        .copy_from_slice(bytes);
     Ok(end)
 }
 
-pub(super) fn encode_block(block: &[(Timestamp, f64)], out: &mut [u8], pos: usize) -> Result<usize, BatchError> {
+pub(super) fn encode_block(
+    block: &[(Timestamp, f64)],
+    out: &mut [u8],
+    pos: usize,
+) -> Result<usize, BatchError> {
     let n = block.len();
     let decimal = Decimal::of(block);
     // XOR costs at least its 9-byte header and one bit per further value.
@@ -168,7 +179,8 @@ fn decode_decimal(input: &mut &[u8], scale: u8, out: &mut [f64]) -> Result<(), B
     for e in exceptions.chunks_exact(9) {
         let mut bits = [0u8; 8];
         bits.copy_from_slice(&e[1..]);
-        *out.get_mut(usize::from(e[0])).ok_or(BatchError::BadException)? = f64::from_bits(u64::from_le_bytes(bits));
+        *out.get_mut(usize::from(e[0])).ok_or(BatchError::BadException)? =
+            f64::from_bits(u64::from_le_bytes(bits));
     }
     Ok(())
 }
@@ -211,7 +223,10 @@ struct CountingReader<'a> {
 
 impl<'a> CountingReader<'a> {
     fn new(data: &'a [u8]) -> Self {
-        CountingReader { inner: BitReader::new(data), bits: 0 }
+        CountingReader {
+            inner: BitReader::new(data),
+            bits: 0,
+        }
     }
 
     fn read(&mut self, width: u32) -> Result<u64, BatchError> {

@@ -1,0 +1,290 @@
+//! Reassembling a rule set that arrived as one frame per rule.
+
+use telemetra_codec::RulePart;
+use telemetra_core::{Rule, RuleError};
+
+/// Why a rule part was refused. The assembler's state is unchanged by a refused part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssembleError {
+    /// The set has more rules than this assembler holds.
+    #[error("rule set of {count} rules exceeds this device's capacity of {capacity}")]
+    TooManyRules {
+        /// Rules in the set.
+        count: u8,
+        /// Rules the assembler holds.
+        capacity: usize,
+    },
+    /// The part's index is not below its count, or its count is zero.
+    #[error("rule part {index} of {count} is out of range")]
+    BadIndex {
+        /// The part's index.
+        index: u8,
+        /// The part's count.
+        count: u8,
+    },
+    /// A part of the current set version announced a different count.
+    #[error("rule part says the set has {count} rules, earlier parts said {expected}")]
+    CountChanged {
+        /// What this part says.
+        count: u8,
+        /// What earlier parts said.
+        expected: u8,
+    },
+    /// The part belongs to an older version than the one being assembled or installed.
+    #[error("rule part of set version {version} is older than version {current}")]
+    Stale {
+        /// The part's version.
+        version: u32,
+        /// The current version.
+        current: u32,
+    },
+    /// The rule is not well formed.
+    #[error("rule {index} is malformed: {error}")]
+    Invalid {
+        /// The part's index.
+        index: u8,
+        /// What is wrong with it.
+        error: RuleError,
+    },
+}
+
+/// Where assembly stands after a part was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// `received` of `count` rules of `version` are in.
+    Partial {
+        /// The set version.
+        version: u32,
+        /// Distinct parts received.
+        received: u8,
+        /// Parts in the set.
+        count: u8,
+    },
+    /// Every rule of `version` is in; [`RuleSetAssembler::rules`] returns them.
+    Complete {
+        /// The set version.
+        version: u32,
+    },
+}
+
+/// Collects the parts of a rule set (in any order, duplicates allowed) into at most `N` rules,
+/// without an allocator. A part of a newer version starts over; parts of older versions are
+/// refused, so a late retransmission cannot roll a device back.
+#[derive(Debug)]
+pub struct RuleSetAssembler<const N: usize> {
+    version: Option<u32>,
+    count: u8,
+    slots: [Option<Rule>; N],
+}
+
+impl<const N: usize> Default for RuleSetAssembler<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> RuleSetAssembler<N> {
+    /// An empty assembler.
+    pub fn new() -> Self {
+        RuleSetAssembler {
+            version: None,
+            count: 0,
+            slots: core::array::from_fn(|_| None),
+        }
+    }
+
+    /// Takes one part.
+    pub fn accept(&mut self, part: RulePart) -> Result<Progress, AssembleError> {
+        let RulePart {
+            set_version,
+            index,
+            count,
+            rule,
+        } = part;
+        if usize::from(count) > N {
+            return Err(AssembleError::TooManyRules { count, capacity: N });
+        }
+        if index >= count {
+            return Err(AssembleError::BadIndex { index, count });
+        }
+        match self.version {
+            Some(current) if set_version < current => {
+                return Err(AssembleError::Stale {
+                    version: set_version,
+                    current,
+                });
+            }
+            Some(current) if set_version == current && count != self.count => {
+                return Err(AssembleError::CountChanged {
+                    count,
+                    expected: self.count,
+                });
+            }
+            _ => {}
+        }
+        rule.validate()
+            .map_err(|error| AssembleError::Invalid { index, error })?;
+        if self.version != Some(set_version) {
+            self.version = Some(set_version);
+            self.count = count;
+            self.slots.iter_mut().for_each(|s| *s = None);
+        }
+        self.slots[usize::from(index)] = Some(rule);
+        let received = self.slots[..usize::from(count)]
+            .iter()
+            .filter(|s| s.is_some())
+            .count() as u8;
+        Ok(if received == count {
+            Progress::Complete { version: set_version }
+        } else {
+            Progress::Partial {
+                version: set_version,
+                received,
+                count,
+            }
+        })
+    }
+
+    /// The rules of the complete set, in index order; `None` while parts are missing.
+    pub fn rules(&self) -> Option<impl Iterator<Item = &Rule>> {
+        let slots = &self.slots[..usize::from(self.count)];
+        (self.version.is_some() && slots.iter().all(Option::is_some)).then(|| slots.iter().flatten())
+    }
+
+    /// The version being assembled or complete.
+    pub fn version(&self) -> Option<u32> {
+        self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telemetra_core::rule::Op;
+    use telemetra_core::text::bounded;
+    use telemetra_core::{Expr, Scope, Severity};
+
+    fn rule(name: &str, ops: &[Op]) -> Rule {
+        Rule {
+            name: bounded("name", name).unwrap(),
+            scope: Scope::All,
+            channels: heapless::Vec::from_slice(&[bounded("c", "temperature").unwrap()]).unwrap(),
+            when: Expr::from_ops(ops).unwrap(),
+            hold_ms: 0,
+            repeat: 0,
+            clear: None,
+            cooldown_ms: 0,
+            severity: Severity::Minor,
+            actions: heapless::Vec::new(),
+        }
+    }
+
+    fn part(version: u32, index: u8, count: u8, name: &str) -> RulePart {
+        RulePart {
+            set_version: version,
+            index,
+            count,
+            rule: rule(name, &[Op::Value(0), Op::Const(1.0), Op::Gt]),
+        }
+    }
+
+    #[test]
+    fn parts_in_any_order_with_duplicates() {
+        let mut a = RuleSetAssembler::<4>::new();
+        assert_eq!(
+            a.accept(part(1, 2, 3, "c")),
+            Ok(Progress::Partial {
+                version: 1,
+                received: 1,
+                count: 3
+            })
+        );
+        assert!(a.rules().is_none());
+        assert_eq!(
+            a.accept(part(1, 0, 3, "a")),
+            Ok(Progress::Partial {
+                version: 1,
+                received: 2,
+                count: 3
+            })
+        );
+        assert_eq!(
+            a.accept(part(1, 0, 3, "a")),
+            Ok(Progress::Partial {
+                version: 1,
+                received: 2,
+                count: 3
+            })
+        );
+        assert_eq!(
+            a.accept(part(1, 1, 3, "b")),
+            Ok(Progress::Complete { version: 1 })
+        );
+        let names: std::vec::Vec<_> = a.rules().unwrap().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn newer_versions_restart_and_older_ones_are_refused() {
+        let mut a = RuleSetAssembler::<4>::new();
+        a.accept(part(5, 0, 1, "a")).unwrap();
+        assert_eq!(
+            a.accept(part(6, 0, 2, "x")),
+            Ok(Progress::Partial {
+                version: 6,
+                received: 1,
+                count: 2
+            })
+        );
+        assert!(a.rules().is_none());
+        assert_eq!(
+            a.accept(part(5, 0, 1, "a")),
+            Err(AssembleError::Stale {
+                version: 5,
+                current: 6
+            })
+        );
+        assert_eq!(
+            a.accept(part(6, 1, 3, "y")),
+            Err(AssembleError::CountChanged {
+                count: 3,
+                expected: 2
+            })
+        );
+    }
+
+    #[test]
+    fn bad_parts_are_refused_with_a_reason() {
+        let mut a = RuleSetAssembler::<2>::new();
+        assert_eq!(
+            a.accept(part(1, 0, 3, "a")),
+            Err(AssembleError::TooManyRules {
+                count: 3,
+                capacity: 2
+            })
+        );
+        assert_eq!(
+            a.accept(part(1, 2, 2, "a")),
+            Err(AssembleError::BadIndex { index: 2, count: 2 })
+        );
+        assert_eq!(
+            a.accept(part(1, 0, 0, "a")),
+            Err(AssembleError::BadIndex { index: 0, count: 0 })
+        );
+        let bad = RulePart {
+            set_version: 1,
+            index: 0,
+            count: 1,
+            rule: rule("bad", &[Op::Gt]),
+        };
+        assert_eq!(
+            a.accept(bad),
+            Err(AssembleError::Invalid {
+                index: 0,
+                error: RuleError::StackUnderflow { at: 0 }
+            })
+        );
+        assert_eq!(a.version(), None, "a refused part changes nothing");
+    }
+}
