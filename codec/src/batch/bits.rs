@@ -93,15 +93,15 @@ impl<'a> BitReader<'a> {
 
     #[inline]
     fn refill(&mut self) {
-        if let Some(word) = self.data.get(self.pos..self.pos + 8) {
-            if self.nbits <= 64 {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(word);
-                self.acc |= u128::from(u64::from_le_bytes(b)) << self.nbits;
-                self.pos += 8;
-                self.nbits += 64;
-                return;
-            }
+        if self.nbits <= 64
+            && let Some(word) = self.data.get(self.pos..self.pos + 8)
+        {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            self.acc |= u128::from(u64::from_le_bytes(b)) << self.nbits;
+            self.pos += 8;
+            self.nbits += 64;
+            return;
         }
         while self.nbits <= 120 {
             let Some(&byte) = self.data.get(self.pos) else {

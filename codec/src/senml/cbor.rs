@@ -200,17 +200,14 @@ fn record(d: &mut Decoder<'_>, index: usize) -> Result<Record, SenmlError> {
     let n = d.map().map_err(|_| fail(d))?.ok_or_else(|| fail(d))?;
     let mut r = Record::default();
     for _ in 0..n {
-        match d.datatype().map_err(|_| fail(d))? {
-            Type::String => {
-                // Text labels are for extensions; one ending in '_' must be understood.
-                let label = d.str().map_err(|_| fail(d))?;
-                if label.ends_with('_') {
-                    return Err(SenmlError::MustUnderstand { index });
-                }
-                d.skip().map_err(|_| fail(d))?;
-                continue;
+        if d.datatype().map_err(|_| fail(d))? == Type::String {
+            // Text labels are for extensions; one ending in '_' must be understood.
+            let label = d.str().map_err(|_| fail(d))?;
+            if label.ends_with('_') {
+                return Err(SenmlError::MustUnderstand { index });
             }
-            _ => {}
+            d.skip().map_err(|_| fail(d))?;
+            continue;
         }
         let label = d.i64().map_err(|_| fail(d))?;
         match label {

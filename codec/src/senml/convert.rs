@@ -72,7 +72,7 @@ pub fn from_readings(device: &Device, readings: &[Reading]) -> Vec<Record> {
 
 fn timestamp(seconds: f64, index: usize) -> Result<Timestamp, SenmlError> {
     let ms = seconds * 1000.0;
-    if !(ms >= 0.0 && ms < 1.8e19) {
+    if !(0.0..1.8e19).contains(&ms) {
         return Err(SenmlError::BadTime { index });
     }
     Ok(Timestamp((ms + 0.5) as u64))
