@@ -180,11 +180,18 @@ fn encode_timestamps(points: &[(Timestamp, f64)], out: &mut [u8], pos: usize) ->
     Ok(pos)
 }
 
-/// Decodes a batch, calling `sink` with each sample in order; returns the sample count.
-/// Needs no allocator. On error, `sink` may already have seen the samples before the fault.
-pub fn decode_with(bytes: &[u8], mut sink: impl FnMut(Timestamp, f64)) -> Result<u64, BatchError> {
+/// The fixed part of a batch, and its two sections.
+struct Header<'a> {
+    count: u64,
+    t0: u64,
+    d0: i64,
+    timestamps: &'a [u8],
+    values: &'a [u8],
+}
+
+fn header(bytes: &[u8]) -> Result<Header<'_>, BatchError> {
     let mut input = bytes;
-    let version = *take(&mut input, 1)?.first().ok_or(BatchError::Truncated)?;
+    let version = take(&mut input, 1)?[0];
     if version != BATCH_VERSION {
         return Err(BatchError::UnsupportedVersion {
             found: version,
@@ -193,72 +200,138 @@ pub fn decode_with(bytes: &[u8], mut sink: impl FnMut(Timestamp, f64)) -> Result
     }
     let count = take_varint(&mut input)?;
     if count == 0 {
-        return match input.len() {
-            0 => Ok(0),
-            extra => Err(BatchError::TrailingBytes { extra }),
-        };
+        return Ok(Header {
+            count,
+            t0: 0,
+            d0: 0,
+            timestamps: &[],
+            values: input,
+        });
     }
-    // Each block of 128 needs at least 3 bytes (timestamp width, value mode, value width).
-    if count > (bytes.len() as u64).saturating_mul(BLOCK as u64 / 2) {
+    // Every value block takes at least 4 bytes (decimal) or 9 (xor).
+    if count.div_ceil(BLOCK as u64).saturating_mul(4) > bytes.len() as u64 {
         return Err(BatchError::ImplausibleCount {
             count,
             len: bytes.len(),
         });
     }
-    let mut t = take_varint(&mut input)?;
-    let mut d = if count > 1 {
+    let t0 = take_varint(&mut input)?;
+    let d0 = if count > 1 {
         unzigzag(take_varint(&mut input)?)
     } else {
         0
     };
     let ts_len = usize::try_from(take_varint(&mut input)?).map_err(|_| BatchError::Truncated)?;
-    let mut ts_section = take(&mut input, ts_len)?;
+    let timestamps = take(&mut input, ts_len)?;
+    Ok(Header {
+        count,
+        t0,
+        d0,
+        timestamps,
+        values: input,
+    })
+}
 
+/// Decodes block by block: `sink` gets each block's timestamps and values (at most
+/// [`BLOCK`] of each).
+fn decode_blocks(bytes: &[u8], mut sink: impl FnMut(&[u64], &[f64])) -> Result<u64, BatchError> {
+    let Header {
+        count,
+        t0,
+        d0,
+        timestamps: mut ts,
+        values: mut input,
+    } = header(bytes)?;
+    let (mut t, mut d) = (t0, d0);
     let mut times = [0u64; BLOCK];
     let mut vals = [0f64; BLOCK];
-    let mut ts_reader: Option<(BitReader<'_>, u32, usize)> = None;
+    let mut dods = [0u64; BLOCK];
+    let (mut dod_pos, mut dod_len) = (0usize, 0usize);
+    let mut dods_left = count.saturating_sub(2);
     let mut done: u64 = 0;
     while done < count {
         let k = (count - done).min(BLOCK as u64) as usize;
-        // Timestamps of this block.
-        for (i, slot) in times[..k].iter_mut().enumerate() {
-            let index = done + i as u64;
-            if index >= 2 {
-                let (reader, width, left) = match &mut ts_reader {
-                    Some(r) if r.2 > 0 => r,
-                    _ => {
-                        let remaining = (count - index) as usize;
-                        let n = remaining.min(BLOCK);
-                        let width = *take(&mut ts_section, 1)?.first().ok_or(BatchError::Truncated)?;
-                        if width > 64 {
-                            return Err(BatchError::BadWidth { width });
-                        }
-                        let body = take(&mut ts_section, (n * usize::from(width)).div_ceil(8))?;
-                        ts_reader.insert((BitReader::new(body), u32::from(width), n))
-                    }
-                };
-                let dod = unzigzag(reader.read(*width)?);
-                *left -= 1;
-                d = d.wrapping_add(dod);
+        // The first two timestamps come from the header, the rest from delta-of-deltas.
+        let head = if done == 0 { k.min(2) } else { 0 };
+        if head > 0 {
+            times[0] = t;
+        }
+        if head > 1 {
+            t = t.wrapping_add(d as u64);
+            times[1] = t;
+        }
+        let mut i = head;
+        while i < k {
+            if dod_pos == dod_len {
+                let n = dods_left.min(BLOCK as u64) as usize;
+                let width = take(&mut ts, 1)?[0];
+                let body = take(&mut ts, (n * usize::from(width.min(64))).div_ceil(8))?;
+                unpack(body, width, &mut dods[..n])?;
+                (dod_pos, dod_len) = (0, n);
+                dods_left -= n as u64;
             }
-            if index >= 1 {
+            let run = (k - i).min(dod_len - dod_pos);
+            for (slot, z) in times[i..i + run].iter_mut().zip(&dods[dod_pos..dod_pos + run]) {
+                d = d.wrapping_add(unzigzag(*z));
                 t = t.wrapping_add(d as u64);
+                *slot = t;
             }
-            *slot = t;
+            i += run;
+            dod_pos += run;
         }
         values::decode_block(&mut input, &mut vals[..k])?;
-        for (t, v) in times[..k].iter().zip(&vals[..k]) {
-            sink(Timestamp(*t), *v);
-        }
+        sink(&times[..k], &vals[..k]);
         done += k as u64;
     }
-    if !ts_section.is_empty() {
+    if !ts.is_empty() {
         return Err(BatchError::SectionMismatch);
     }
     match input.len() {
         0 => Ok(count),
         extra => Err(BatchError::TrailingBytes { extra }),
     }
+}
+
+/// Unpacks `out.len()` fields of `width` bits from `body` (which holds exactly that many bits,
+/// rounded up to a byte).
+fn unpack(body: &[u8], width: u8, out: &mut [u64]) -> Result<(), BatchError> {
+    if width > 64 {
+        return Err(BatchError::BadWidth { width });
+    }
+    if width == 0 {
+        out.fill(0);
+        return Ok(());
+    }
+    if width > 56 || body.len() > BLOCK * 7 {
+        let mut r = BitReader::new(body);
+        for o in out {
+            *o = r.read(u32::from(width))?;
+        }
+        return Ok(());
+    }
+    // Fast path: any field of up to 56 bits lies within the 8 bytes at its first byte; pad the
+    // body so that those 8 bytes always exist.
+    let mut padded = [0u8; BLOCK * 7 + 8];
+    padded[..body.len()].copy_from_slice(body);
+    let mask = (1u64 << width) - 1;
+    let width = usize::from(width);
+    for (i, o) in out.iter_mut().enumerate() {
+        let bit = i * width;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&padded[bit / 8..bit / 8 + 8]);
+        *o = (u64::from_le_bytes(word) >> (bit % 8)) & mask;
+    }
+    Ok(())
+}
+
+/// Decodes a batch, calling `sink` with each sample in order; returns the sample count.
+/// Needs no allocator. On error, `sink` may already have seen the samples before the fault.
+pub fn decode_with(bytes: &[u8], mut sink: impl FnMut(Timestamp, f64)) -> Result<u64, BatchError> {
+    decode_blocks(bytes, |ts, vs| {
+        for (t, v) in ts.iter().zip(vs) {
+            sink(Timestamp(*t), *v);
+        }
+    })
 }
 
 /// Decodes a batch into the front of `out`; returns how many samples were written.
@@ -284,8 +357,12 @@ pub fn decode_into(bytes: &[u8], out: &mut [(Timestamp, f64)]) -> Result<usize, 
 /// Decodes a batch into a new `Vec`.
 #[cfg(feature = "alloc")]
 pub fn decode_to_vec(bytes: &[u8]) -> Result<alloc::vec::Vec<(Timestamp, f64)>, BatchError> {
-    let mut out = alloc::vec::Vec::new();
-    decode_with(bytes, |t, v| out.push((t, v)))?;
+    // The count is checked against the input's length, so this reserves in proportion to it.
+    let count = header(bytes)?.count;
+    let mut out = alloc::vec::Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    decode_blocks(bytes, |ts, vs| {
+        out.extend(ts.iter().zip(vs).map(|(t, v)| (Timestamp(*t), *v)))
+    })?;
     Ok(out)
 }
 

@@ -162,19 +162,23 @@ fn decode_decimal(input: &mut &[u8], scale: u8, out: &mut [f64]) -> Result<(), B
         return Err(BatchError::BadException);
     }
     let exceptions = take(input, 9 * n_exceptions)?;
-    let mut m = unzigzag(take_varint(input)?);
+    let m0 = unzigzag(take_varint(input)?);
     let width = take(input, 1)?[0];
-    if width > 64 {
-        return Err(BatchError::BadWidth { width });
+    let n = out.len();
+    let body = take(input, ((n - 1) * usize::from(width.min(64))).div_ceil(8))?;
+    let mut deltas = [0u64; BLOCK];
+    super::unpack(body, width, &mut deltas[..n - 1])?;
+    // Two passes: the running sum is a dependency chain, the conversion and division are not,
+    // and in a loop of their own they pipeline.
+    let mut mantissas = [0i64; BLOCK];
+    let mut m = m0;
+    mantissas[0] = m;
+    for (slot, z) in mantissas[1..n].iter_mut().zip(&deltas) {
+        m = m.wrapping_add(unzigzag(*z));
+        *slot = m;
     }
-    let body = take(input, ((out.len() - 1) * usize::from(width)).div_ceil(8))?;
-    let mut r = BitReader::new(body);
-    let width = u32::from(width);
-    let (first, rest) = out.split_first_mut().ok_or(BatchError::Truncated)?;
-    *first = m as f64 / p;
-    for slot in rest {
-        m = m.wrapping_add(unzigzag(r.read(width)?));
-        *slot = m as f64 / p;
+    for (slot, m) in out.iter_mut().zip(&mantissas) {
+        *slot = *m as f64 / p;
     }
     for e in exceptions.chunks_exact(9) {
         let mut bits = [0u8; 8];
