@@ -30,10 +30,7 @@ fn series() -> Vec<(Timestamp, f64)> {
             state ^= state << 17;
             let noise = (state % 1000) as f64 / 1000.0 - 0.5;
             let x = 21.0 + 4.0 * (i as f64 / 8640.0 * std::f64::consts::TAU).sin() + 0.3 * noise;
-            (
-                Timestamp(1_700_000_000_000 + i as u64 * 10_000),
-                (x * 10.0).round() / 10.0,
-            )
+            (Timestamp(1_700_000_000_000 + i as u64 * 10_000), (x * 10.0).round() / 10.0)
         })
         .collect()
 }
@@ -56,10 +53,7 @@ fn device() -> Device {
 }
 
 fn readings(points: &[(Timestamp, f64)]) -> Vec<Reading> {
-    points
-        .iter()
-        .map(|(t, v)| Reading::new(ChannelId(1), *t, *v))
-        .collect()
+    points.iter().map(|(t, v)| Reading::new(ChannelId(1), *t, *v)).collect()
 }
 
 fn pairs(points: &[(Timestamp, f64)]) -> Vec<(u64, f64)> {
@@ -136,24 +130,14 @@ fn bench_single(c: &mut Criterion, points: &[(Timestamp, f64)]) {
     let mut g = c.benchmark_group("single_reading");
     g.throughput(Throughput::Elements(1));
     let mut buf = [0u8; 64];
-    g.bench_function("telemetra/encode", |b| {
-        b.iter(|| black_box(&frame).encode(&mut buf).unwrap().len())
-    });
-    g.bench_function("telemetra/decode", |b| {
-        b.iter(|| Frame::decode(black_box(&bytes)).unwrap())
-    });
-    g.bench_function("senml_json/encode", |b| {
-        b.iter(|| senml::to_json(black_box(&pack)))
-    });
+    g.bench_function("telemetra/encode", |b| b.iter(|| black_box(&frame).encode(&mut buf).unwrap().len()));
+    g.bench_function("telemetra/decode", |b| b.iter(|| Frame::decode(black_box(&bytes)).unwrap()));
+    g.bench_function("senml_json/encode", |b| b.iter(|| senml::to_json(black_box(&pack))));
     g.bench_function("senml_json/decode", |b| {
         b.iter(|| senml::from_json(black_box(json.as_bytes())).unwrap())
     });
-    g.bench_function("senml_cbor/encode", |b| {
-        b.iter(|| senml::to_cbor(black_box(&pack)))
-    });
-    g.bench_function("senml_cbor/decode", |b| {
-        b.iter(|| senml::from_cbor(black_box(&cbor)).unwrap())
-    });
+    g.bench_function("senml_cbor/encode", |b| b.iter(|| senml::to_cbor(black_box(&pack))));
+    g.bench_function("senml_cbor/decode", |b| b.iter(|| senml::from_cbor(black_box(&cbor)).unwrap()));
     g.finish();
 }
 
@@ -171,35 +155,19 @@ fn bench_batch(c: &mut Criterion, points: &[(Timestamp, f64)]) {
     g.throughput(Throughput::Elements(N as u64));
     let mut buf = vec![0u8; batch::max_encoded_len(N)];
     let mut plain_buf = vec![0u8; plain.len()];
-    g.bench_function("telemetra/encode", |b| {
-        b.iter(|| batch::encode(black_box(points), &mut buf).unwrap())
-    });
-    g.bench_function("telemetra/decode", |b| {
-        b.iter(|| batch::decode_to_vec(black_box(&ours)).unwrap())
-    });
+    g.bench_function("telemetra/encode", |b| b.iter(|| batch::encode(black_box(points), &mut buf).unwrap()));
+    g.bench_function("telemetra/decode", |b| b.iter(|| batch::decode_to_vec(black_box(&ours)).unwrap()));
     g.bench_function("postcard/encode", |b| {
-        b.iter(|| {
-            postcard::to_slice(black_box(&plain_pairs), &mut plain_buf)
-                .unwrap()
-                .len()
-        })
+        b.iter(|| postcard::to_slice(black_box(&plain_pairs), &mut plain_buf).unwrap().len())
     });
     g.bench_function("postcard/decode", |b| {
         b.iter(|| postcard::from_bytes::<Vec<(u64, f64)>>(black_box(&plain)).unwrap())
     });
     g.bench_function("gorilla/encode", |b| b.iter(|| gorilla_encode(black_box(points))));
-    g.bench_function("gorilla/decode", |b| {
-        b.iter(|| gorilla_decode(black_box(&gorilla)))
-    });
-    g.bench_function("senml_cbor/encode", |b| {
-        b.iter(|| senml::to_cbor(black_box(&pack)))
-    });
-    g.bench_function("senml_cbor/decode", |b| {
-        b.iter(|| senml::from_cbor(black_box(&cbor)).unwrap())
-    });
-    g.bench_function("senml_json/encode", |b| {
-        b.iter(|| senml::to_json(black_box(&pack)))
-    });
+    g.bench_function("gorilla/decode", |b| b.iter(|| gorilla_decode(black_box(&gorilla))));
+    g.bench_function("senml_cbor/encode", |b| b.iter(|| senml::to_cbor(black_box(&pack))));
+    g.bench_function("senml_cbor/decode", |b| b.iter(|| senml::from_cbor(black_box(&cbor)).unwrap()));
+    g.bench_function("senml_json/encode", |b| b.iter(|| senml::to_json(black_box(&pack))));
     g.bench_function("senml_json/decode", |b| {
         b.iter(|| senml::from_json(black_box(json.as_bytes())).unwrap())
     });

@@ -58,10 +58,7 @@ fn device(id: u64, model: &str, site: &str, channels: Vec<ChannelSpec>) -> Resul
         model: bounded("model", model)?,
         firmware: FirmwareVersion::new(1, 0, 3),
         channels: heapless::Vec::from_iter(channels),
-        tags: heapless::Vec::from_iter([Tag {
-            key: bounded("key", "site")?,
-            value: bounded("site", site)?,
-        }]),
+        tags: heapless::Vec::from_iter([Tag { key: bounded("key", "site")?, value: bounded("site", site)? }]),
     })
 }
 
@@ -98,21 +95,13 @@ async fn run_device(info: Device, mut link: MemoryTransport, seed: u64) -> Resul
     let mut noise = Noise(seed);
     let mut seq = 0u32;
     let info_frame = Frame::new(info.id, seq, Message::DeviceInfo(info.clone()));
-    link.send(Route::new(RouteKind::Info, info.id), info_frame.encode(&mut buf)?)
-        .await?;
+    link.send(Route::new(RouteKind::Info, info.id), info_frame.encode(&mut buf)?).await?;
     for t in 0..TICKS {
         seq += 1;
         let at = Timestamp(START.0 + t * TICK_MS);
-        let readings = sample(&info, t, &mut noise)
-            .into_iter()
-            .map(|(c, v)| Reading::new(c, at, v));
-        let frame = Frame::new(
-            info.id,
-            seq,
-            Message::Readings(heapless::Vec::from_iter(readings)),
-        );
-        link.send(Route::new(RouteKind::Readings, info.id), frame.encode(&mut buf)?)
-            .await?;
+        let readings = sample(&info, t, &mut noise).into_iter().map(|(c, v)| Reading::new(c, at, v));
+        let frame = Frame::new(info.id, seq, Message::Readings(heapless::Vec::from_iter(readings)));
+        link.send(Route::new(RouteKind::Readings, info.id), frame.encode(&mut buf)?).await?;
     }
     Ok(())
 }

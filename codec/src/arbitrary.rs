@@ -110,56 +110,34 @@ fn device() -> impl Strategy<Value = Device> {
             period_ms,
         },
     );
-    (
-        any::<u64>(),
-        any_text(),
-        firmware(),
-        bounded_vec(channel),
-        bounded_vec(tag()),
+    (any::<u64>(), any_text(), firmware(), bounded_vec(channel), bounded_vec(tag())).prop_map(
+        |(id, model, firmware, channels, tags)| Device { id: DeviceId(id), model, firmware, channels, tags },
     )
-        .prop_map(|(id, model, firmware, channels, tags)| Device {
-            id: DeviceId(id),
-            model,
-            firmware,
-            channels,
-            tags,
-        })
 }
 
 fn command_action() -> impl Strategy<Value = CommandAction> {
     prop_oneof![
         (any_text(), value()).prop_map(|(key, value)| CommandAction::SetConfig { key, value }),
-        (any::<u16>(), value()).prop_map(|(c, setpoint)| CommandAction::Actuate {
-            channel: ChannelId(c),
-            setpoint
-        }),
+        (any::<u16>(), value())
+            .prop_map(|(c, setpoint)| CommandAction::Actuate { channel: ChannelId(c), setpoint }),
         any::<u32>().prop_map(|delay_ms| CommandAction::Reboot { delay_ms }),
         bounded_vec(any::<u16>().prop_map(ChannelId))
             .prop_map(|channels| CommandAction::RequestReadings { channels }),
         (firmware(), any::<u32>(), any::<[u8; 32]>(), any_text()).prop_map(|(version, size, sha256, url)| {
-            CommandAction::FirmwareUpdate(FirmwareOffer {
-                version,
-                size,
-                sha256,
-                url,
-            })
+            CommandAction::FirmwareUpdate(FirmwareOffer { version, size, sha256, url })
         }),
     ]
 }
 
 fn command() -> impl Strategy<Value = Command> {
-    (
-        any::<u32>(),
-        any::<u64>(),
-        proptest::option::of(any::<u64>()),
-        command_action(),
-    )
-        .prop_map(|(id, issued, expires, action)| Command {
+    (any::<u32>(), any::<u64>(), proptest::option::of(any::<u64>()), command_action()).prop_map(
+        |(id, issued, expires, action)| Command {
             id: CommandId(id),
             issued_at: Timestamp(issued),
             expires_at: expires.map(Timestamp),
             action,
-        })
+        },
+    )
 }
 
 fn ack() -> impl Strategy<Value = CommandAck> {
@@ -178,13 +156,7 @@ fn ack() -> impl Strategy<Value = CommandAck> {
 
 fn severity() -> impl Strategy<Value = Severity> {
     proptest::sample::select(
-        &[
-            Severity::Info,
-            Severity::Warning,
-            Severity::Minor,
-            Severity::Major,
-            Severity::Critical,
-        ][..],
+        &[Severity::Info, Severity::Warning, Severity::Minor, Severity::Major, Severity::Critical][..],
     )
 }
 
@@ -201,18 +173,16 @@ fn alert() -> impl Strategy<Value = Alert> {
         any::<u64>(),
         any_text(),
     )
-        .prop_map(
-            |(rule, device, state, severity, channel, value, at, message)| Alert {
-                rule,
-                device: DeviceId(device),
-                state,
-                severity,
-                channel: channel.map(ChannelId),
-                value,
-                at: Timestamp(at),
-                message,
-            },
-        )
+        .prop_map(|(rule, device, state, severity, channel, value, at, message)| Alert {
+            rule,
+            device: DeviceId(device),
+            state,
+            severity,
+            channel: channel.map(ChannelId),
+            value,
+            at: Timestamp(at),
+            message,
+        })
 }
 
 fn window() -> impl Strategy<Value = Window> {
@@ -252,35 +222,16 @@ fn rule() -> impl Strategy<Value = Rule> {
     let action = prop_oneof![
         any_text().prop_map(|message| Action::Alert { message }),
         command_action().prop_map(Action::Command),
-        (any::<u16>(), expr()).prop_map(|(c, value)| Action::Emit {
-            channel: ChannelId(c),
-            value
-        }),
+        (any::<u16>(), expr()).prop_map(|(c, value)| Action::Emit { channel: ChannelId(c), value }),
     ];
     (
         (any_text(), scope, bounded_vec(any_text()), expr()),
-        (
-            any::<u32>(),
-            any::<u16>(),
-            proptest::option::of(expr()),
-            any::<u32>(),
-        ),
+        (any::<u32>(), any::<u16>(), proptest::option::of(expr()), any::<u32>()),
         (severity(), bounded_vec(action)),
     )
         .prop_map(
             |((name, scope, channels, when), (hold_ms, repeat, clear, cooldown_ms), (severity, actions))| {
-                Rule {
-                    name,
-                    scope,
-                    channels,
-                    when,
-                    hold_ms,
-                    repeat,
-                    clear,
-                    cooldown_ms,
-                    severity,
-                    actions,
-                }
+                Rule { name, scope, channels, when, hold_ms, repeat, clear, cooldown_ms, severity, actions }
             },
         )
 }
@@ -294,25 +245,15 @@ pub fn message() -> impl Strategy<Value = Message> {
         alert().prop_map(Message::Alert),
         device().prop_map(Message::DeviceInfo),
         (any::<u32>(), any::<u8>(), any::<u8>(), rule()).prop_map(|(set_version, index, count, rule)| {
-            Message::Rule(RulePart {
-                set_version,
-                index,
-                count,
-                rule,
-            })
+            Message::Rule(RulePart { set_version, index, count, rule })
         }),
-        (
-            any::<u64>(),
-            proptest::option::of(any::<u8>()),
-            proptest::option::of(any::<i8>())
-        )
-            .prop_map(
-                |(uptime_ms, battery_pct, rssi_dbm)| Message::Heartbeat(Heartbeat {
-                    uptime_ms,
-                    battery_pct,
-                    rssi_dbm
-                })
-            ),
+        (any::<u64>(), proptest::option::of(any::<u8>()), proptest::option::of(any::<i8>())).prop_map(
+            |(uptime_ms, battery_pct, rssi_dbm)| Message::Heartbeat(Heartbeat {
+                uptime_ms,
+                battery_pct,
+                rssi_dbm
+            })
+        ),
     ]
 }
 

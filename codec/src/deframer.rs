@@ -232,13 +232,7 @@ mod tests {
         let got = collect(&mut rx, &wire, 5);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].as_deref(), Ok(&b"a"[..]));
-        assert_eq!(
-            got[1],
-            Err(FrameError::Overflow {
-                frame: 1,
-                capacity: 32
-            })
-        );
+        assert_eq!(got[1], Err(FrameError::Overflow { frame: 1, capacity: 32 }));
         assert_eq!(got[2].as_deref(), Ok(&b"b"[..]));
         let s = rx.stats();
         assert_eq!((s.frames, s.overflows), (2, 1));

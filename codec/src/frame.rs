@@ -101,10 +101,7 @@ impl Frame {
 
     /// Encodes the frame into `buf` and returns the bytes written. Needs no allocator.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], EncodeError> {
-        let too_small = EncodeError::BufferTooSmall {
-            available: buf.len(),
-            needed: self.max_encoded_len(),
-        };
+        let too_small = EncodeError::BufferTooSmall { available: buf.len(), needed: self.max_encoded_len() };
         let (version, body) = buf.split_first_mut().ok_or(too_small)?;
         *version = WIRE_VERSION;
         let len = match postcard::to_slice(self, body) {
@@ -139,13 +136,11 @@ impl Frame {
     pub fn decode_prefix(bytes: &[u8]) -> Result<(&[u8], Frame), DecodeError> {
         let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
         if version != WIRE_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                found: version,
-                supported: WIRE_VERSION,
-            });
+            return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION });
         }
-        let (frame, rest) = postcard::take_from_bytes::<Frame>(body)?;
-        Ok((rest, frame))
+        let mut de = postcard::Deserializer::from_bytes(body);
+        let frame = Frame::deserialize(&mut de)?;
+        Ok((de.finalize()?, frame))
     }
 }
 
@@ -158,9 +153,7 @@ mod tests {
 
     fn one_reading(value: f64) -> Frame {
         let mut readings = heapless::Vec::new();
-        readings
-            .push(Reading::new(ChannelId(1), Timestamp(1_700_000_000_000), value))
-            .unwrap();
+        readings.push(Reading::new(ChannelId(1), Timestamp(1_700_000_000_000), value)).unwrap();
         Frame::new(DeviceId(42), 7, Message::Readings(readings))
     }
 
@@ -179,21 +172,12 @@ mod tests {
         let mut v7 = bytes.clone();
         v7[0] = 7;
         let err = Frame::decode(&v7).unwrap_err();
-        assert_eq!(
-            err,
-            DecodeError::UnsupportedVersion {
-                found: 7,
-                supported: 1
-            }
-        );
+        assert_eq!(err, DecodeError::UnsupportedVersion { found: 7, supported: 1 });
         assert_eq!(
             std::string::ToString::to_string(&err),
             "frame version 7 is not supported (this build reads 1)"
         );
-        assert_eq!(
-            Frame::decode(&bytes[..bytes.len() - 1]),
-            Err(DecodeError::Truncated)
-        );
+        assert_eq!(Frame::decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Truncated));
         let mut long = bytes.clone();
         long.extend_from_slice(&[0, 0]);
         assert_eq!(Frame::decode(&long), Err(DecodeError::TrailingBytes { extra: 2 }));
@@ -224,24 +208,16 @@ mod tests {
         let f = one_reading(21.5);
         assert_eq!(
             f.encode(&mut buf).unwrap_err(),
-            EncodeError::BufferTooSmall {
-                available: 8,
-                needed: f.max_encoded_len()
-            }
+            EncodeError::BufferTooSmall { available: 8, needed: f.max_encoded_len() }
         );
-        assert!(matches!(
-            f.encode(&mut []),
-            Err(EncodeError::BufferTooSmall { .. })
-        ));
+        assert!(matches!(f.encode(&mut []), Err(EncodeError::BufferTooSmall { .. })));
     }
 
     #[test]
     fn state_values_survive() {
         let mut readings = heapless::Vec::new();
         let state = Value::State(telemetra_core::text::bounded("state", "heating").unwrap());
-        readings
-            .push(Reading::new(ChannelId(2), Timestamp(5), state))
-            .unwrap();
+        readings.push(Reading::new(ChannelId(2), Timestamp(5), state)).unwrap();
         let f = Frame::new(DeviceId(1), 0, Message::Readings(readings));
         assert_eq!(Frame::decode(&f.to_vec()).unwrap(), f);
     }

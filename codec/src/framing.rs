@@ -36,10 +36,7 @@ pub const fn max_framed_len(payload_len: usize) -> usize {
 /// ```
 pub fn frame_into(payload: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
     let needed = max_framed_len(payload.len());
-    let too_small = EncodeError::BufferTooSmall {
-        available: out.len(),
-        needed,
-    };
+    let too_small = EncodeError::BufferTooSmall { available: out.len(), needed };
     let crc = CRC.checksum(payload).to_le_bytes();
     let body_end = {
         let mut enc = cobs::CobsEncoder::new(out);
@@ -76,10 +73,7 @@ mod tests {
         let mut out = [0u8; 6];
         assert_eq!(
             frame_into(b"hello", &mut out),
-            Err(EncodeError::BufferTooSmall {
-                available: 6,
-                needed: max_framed_len(5)
-            })
+            Err(EncodeError::BufferTooSmall { available: 6, needed: max_framed_len(5) })
         );
     }
 }

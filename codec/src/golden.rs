@@ -17,11 +17,7 @@ use crate::{Frame, Heartbeat, Message, RulePart};
 const T: Timestamp = Timestamp(1_700_000_000_000);
 
 fn hex(bytes: &[u8]) -> std::string::String {
-    bytes
-        .iter()
-        .map(|b| std::format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    bytes.iter().map(|b| std::format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 fn check(frame: Frame, golden: &str) {
@@ -50,15 +46,7 @@ fn every_value_kind() {
             Reading::new(ChannelId(2), T, 0.1 + 0.2).with_quality(Quality::ESTIMATED),
             Reading::new(ChannelId(3), T, -7i64),
             Reading::new(ChannelId(4), T, true),
-            Reading::new(
-                ChannelId(5),
-                T,
-                Location {
-                    lat: 47.376_912_3,
-                    lon: 8.541_694,
-                    alt: Some(408.0),
-                },
-            ),
+            Reading::new(ChannelId(5), T, Location { lat: 47.376_912_3, lon: 8.541_694, alt: Some(408.0) }),
             Reading::new(ChannelId(6), T, Value::State(bounded("s", "idle").unwrap())),
         ]),
     );
@@ -74,10 +62,7 @@ fn command_and_ack() {
         id: CommandId(9),
         issued_at: T,
         expires_at: Some(Timestamp(T.0 + 60_000)),
-        action: CommandAction::Actuate {
-            channel: ChannelId(8),
-            setpoint: Value::Number(40.0),
-        },
+        action: CommandAction::Actuate { channel: ChannelId(8), setpoint: Value::Number(40.0) },
     };
     check(
         Frame::new(DeviceId(42), 1, Message::Command(cmd)),
@@ -98,15 +83,8 @@ fn command_and_ack() {
         Frame::new(DeviceId(42), 2, Message::Command(fw)),
         "01 2a 02 01 0a 80 d0 95 ff bc 31 00 04 01 04 00 80 80 10 ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab 22 68 74 74 70 73 3a 2f 2f 66 77 2e 65 78 61 6d 70 6c 65 2f 74 68 2d 76 32 2d 31 2e 34 2e 30 2e 62 69 6e",
     );
-    let ack = CommandAck {
-        command: CommandId(9),
-        at: T,
-        result: CommandResult::Completed,
-    };
-    check(
-        Frame::new(DeviceId(42), 3, Message::Ack(ack)),
-        "01 2a 03 02 09 80 d0 95 ff bc 31 01",
-    );
+    let ack = CommandAck { command: CommandId(9), at: T, result: CommandResult::Completed };
+    check(Frame::new(DeviceId(42), 3, Message::Ack(ack)), "01 2a 03 02 09 80 d0 95 ff bc 31 01");
 }
 
 #[test]
@@ -151,15 +129,8 @@ fn device_info_and_heartbeat() {
         Frame::new(DeviceId(42), 0, Message::DeviceInfo(d)),
         "01 2a 00 04 2a 05 74 68 2d 76 32 01 03 02 01 01 0b 74 65 6d 70 65 72 61 74 75 72 65 00 18 90 4e 01 04 73 69 74 65 0c 67 72 65 65 6e 68 6f 75 73 65 2d 32",
     );
-    let hb = Heartbeat {
-        uptime_ms: 86_400_000,
-        battery_pct: Some(87),
-        rssi_dbm: Some(-71),
-    };
-    check(
-        Frame::new(DeviceId(42), 5, Message::Heartbeat(hb)),
-        "01 2a 05 06 80 b8 99 29 01 57 01 b9",
-    );
+    let hb = Heartbeat { uptime_ms: 86_400_000, battery_pct: Some(87), rssi_dbm: Some(-71) };
+    check(Frame::new(DeviceId(42), 5, Message::Heartbeat(hb)), "01 2a 05 06 80 b8 99 29 01 57 01 b9");
 }
 
 #[test]
@@ -168,10 +139,7 @@ fn rule() {
     let avg = Op::Aggregate {
         func: Aggregate::Avg,
         channel: 0,
-        window: Window::Time {
-            span_ms: 300_000,
-            max_samples: 64,
-        },
+        window: Window::Time { span_ms: 300_000, max_samples: 64 },
     };
     let rule = Rule {
         name: bounded("name", "overheat").unwrap(),
@@ -189,12 +157,7 @@ fn rule() {
         .unwrap(),
     };
     rule.validate().unwrap();
-    let part = RulePart {
-        set_version: 3,
-        index: 0,
-        count: 1,
-        rule,
-    };
+    let part = RulePart { set_version: 3, index: 0, count: 1, rule };
     check(
         Frame::new(DeviceId(42), 6, Message::Rule(part)),
         "01 2a 06 05 03 00 01 08 6f 76 65 72 68 65 61 74 02 01 0b 74 65 6d 70 65 72 61 74 75 72 65 03 02 00 00 00 e0 a7 12 40 00 00 c0 07 0d c0 a9 07 00 01 03 01 00 00 00 80 07 0b 00 04 01 00 0b 4f 76 65 72 68 65 61 74 69 6e 67",

@@ -38,10 +38,7 @@ const TAG_LABEL: usize = NAME + NAME;
 const FIRMWARE: usize = 3 * U16;
 const FIRMWARE_OFFER: usize = FIRMWARE + U32 + 32 + URL;
 const COMMAND_ACTION: usize = TAG
-    + max(
-        max(NAME + VALUE, U16 + VALUE),
-        max(U32, max(LEN + MAX_REQUESTED_CHANNELS * U16, FIRMWARE_OFFER)),
-    );
+    + max(max(NAME + VALUE, U16 + VALUE), max(U32, max(LEN + MAX_REQUESTED_CHANNELS * U16, FIRMWARE_OFFER)));
 const WINDOW: usize = TAG + max(U32 + U16, U16);
 const OP: usize = TAG + max(max(F64, 1 + 1 + WINDOW), max(1 + WINDOW, 1 + U32));
 const EXPR: usize = LEN + MAX_OPS * OP;

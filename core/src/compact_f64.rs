@@ -37,11 +37,7 @@ fn from_wire(w: Wire) -> Option<f64> {
 }
 
 pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if s.is_human_readable() {
-        s.serialize_f64(*v)
-    } else {
-        to_wire(*v).serialize(s)
-    }
+    if s.is_human_readable() { s.serialize_f64(*v) } else { to_wire(*v).serialize(s) }
 }
 
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {

@@ -18,9 +18,8 @@
 /// The largest scale (number of decimal places) tried: 15.
 pub const MAX_SCALE: u8 = 15;
 
-const POW10: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
+const POW10: [f64; 16] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /// 2^53: integers of smaller magnitude are exact in `f64`.
 const EXACT_INT_LIMIT: f64 = 9_007_199_254_740_992.0;
@@ -47,11 +46,7 @@ pub fn mantissa_at(v: f64, k: u8) -> Option<i64> {
         return None;
     }
     // Round half away from zero without `f64::round` (not in `core`): the check below decides.
-    let m = if x >= 0.0 {
-        (x + 0.5) as i64
-    } else {
-        (x - 0.5) as i64
-    };
+    let m = if x >= 0.0 { (x + 0.5) as i64 } else { (x - 0.5) as i64 };
     ((m as f64 / p).to_bits() == v.to_bits()).then_some(m)
 }
 

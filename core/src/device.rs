@@ -115,12 +115,7 @@ mod tests {
                 period_ms: 1000,
             })
             .unwrap();
-        d.tags
-            .push(Tag {
-                key: bounded("k", "site").unwrap(),
-                value: bounded("v", "lab").unwrap(),
-            })
-            .unwrap();
+        d.tags.push(Tag { key: bounded("k", "site").unwrap(), value: bounded("v", "lab").unwrap() }).unwrap();
         assert_eq!(d.channel(ChannelId(3)).unwrap().name, "temperature");
         assert_eq!(d.channel_named("temperature").unwrap().id, ChannelId(3));
         assert!(d.channel(ChannelId(4)).is_none());

@@ -85,11 +85,7 @@ impl fmt::Debug for DeviceId {
 
 impl Serialize for DeviceId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            s.serialize_u64(self.0)
-        }
+        if s.is_human_readable() { s.collect_str(self) } else { s.serialize_u64(self.0) }
     }
 }
 
@@ -133,14 +129,8 @@ mod tests {
         assert_eq!("".parse::<DeviceId>(), Err(ParseIdError::Empty));
         assert_eq!("0x".parse::<DeviceId>(), Err(ParseIdError::Empty));
         assert_eq!("12g4".parse::<DeviceId>(), Err(ParseIdError::BadDigit { at: 2 }));
-        assert_eq!(
-            "1_0000_0000_0000_0000".parse::<DeviceId>(),
-            Err(ParseIdError::BadDigit { at: 1 })
-        );
-        assert_eq!(
-            "10000000000000000".parse::<DeviceId>(),
-            Err(ParseIdError::TooLong)
-        );
+        assert_eq!("1_0000_0000_0000_0000".parse::<DeviceId>(), Err(ParseIdError::BadDigit { at: 1 }));
+        assert_eq!("10000000000000000".parse::<DeviceId>(), Err(ParseIdError::TooLong));
         assert_eq!("0000000000000000002a".parse::<DeviceId>(), Ok(DeviceId(42)));
     }
 

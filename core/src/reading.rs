@@ -57,12 +57,7 @@ pub struct Reading {
 impl Reading {
     /// A reading of good quality.
     pub fn new(channel: ChannelId, at: Timestamp, value: impl Into<Value>) -> Self {
-        Reading {
-            channel,
-            at,
-            value: value.into(),
-            quality: Quality::GOOD,
-        }
+        Reading { channel, at, value: value.into(), quality: Quality::GOOD }
     }
 
     /// The same reading with quality flags set.

@@ -115,10 +115,7 @@ impl Route {
             return None;
         }
         let kind = RouteKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
-        Some(Route {
-            kind,
-            device: device.parse().ok()?,
-        })
+        Some(Route { kind, device: device.parse().ok()? })
     }
 }
 
@@ -133,25 +130,16 @@ pub struct RouteFilter {
 
 impl RouteFilter {
     /// Everything.
-    pub const ALL: RouteFilter = RouteFilter {
-        kind: None,
-        device: None,
-    };
+    pub const ALL: RouteFilter = RouteFilter { kind: None, device: None };
 
     /// One kind from every device (what a server subscribes to).
     pub const fn kind(kind: RouteKind) -> Self {
-        RouteFilter {
-            kind: Some(kind),
-            device: None,
-        }
+        RouteFilter { kind: Some(kind), device: None }
     }
 
     /// One kind for one device (what a device subscribes to).
     pub const fn exact(route: Route) -> Self {
-        RouteFilter {
-            kind: Some(route.kind),
-            device: Some(route.device),
-        }
+        RouteFilter { kind: Some(route.kind), device: Some(route.device) }
     }
 
     /// True if `route` passes.
@@ -184,10 +172,7 @@ mod tests {
                 assert_eq!(Route::parse_topic(&r.topic()), Some(r));
             }
         }
-        assert_eq!(
-            Route::new(RouteKind::Commands, DeviceId(u64::MAX)).topic().len(),
-            31
-        );
+        assert_eq!(Route::new(RouteKind::Commands, DeviceId(u64::MAX)).topic().len(), 31);
     }
 
     #[test]
@@ -214,10 +199,7 @@ mod tests {
         assert!(!RouteFilter::kind(RouteKind::Alerts).matches(&r));
         assert!(RouteFilter::exact(r).matches(&r));
         assert!(!RouteFilter::exact(Route::new(RouteKind::Readings, DeviceId(8))).matches(&r));
-        assert_eq!(
-            RouteFilter::kind(RouteKind::Readings).topic_filter().as_str(),
-            "tm/v1/+/readings"
-        );
+        assert_eq!(RouteFilter::kind(RouteKind::Readings).topic_filter().as_str(), "tm/v1/+/readings");
         assert_eq!(RouteFilter::exact(r).topic_filter().as_str(), "tm/v1/7/readings");
         assert_eq!(RouteFilter::ALL.topic_filter().as_str(), "tm/v1/+/#");
     }

@@ -210,11 +210,7 @@ impl Expr {
             if let Some(channel) = op.channel()
                 && usize::from(channel) >= channels
             {
-                return Err(RuleError::UnknownChannel {
-                    at,
-                    channel,
-                    declared: channels,
-                });
+                return Err(RuleError::UnknownChannel { at, channel, declared: channels });
             }
             if let Op::Aggregate { window, .. } | Op::Rate { window, .. } = op {
                 let empty = match window {
@@ -321,33 +317,19 @@ mod tests {
     #[test]
     fn validation_catches_malformed_programs() {
         assert_eq!(Expr::default().validate(1), Err(RuleError::Empty));
-        assert_eq!(
-            expr(&[Op::Gt]).validate(1),
-            Err(RuleError::StackUnderflow { at: 0 })
-        );
+        assert_eq!(expr(&[Op::Gt]).validate(1), Err(RuleError::StackUnderflow { at: 0 }));
         assert_eq!(
             expr(&[Op::Const(1.0), Op::Const(2.0)]).validate(1),
             Err(RuleError::Unbalanced { left: 2 })
         );
         assert_eq!(
             expr(&[Op::Value(3)]).validate(2),
-            Err(RuleError::UnknownChannel {
-                at: 0,
-                channel: 3,
-                declared: 2
-            })
+            Err(RuleError::UnknownChannel { at: 0, channel: 3, declared: 2 })
         );
-        let empty = Op::Aggregate {
-            func: Aggregate::Avg,
-            channel: 0,
-            window: Window::Count(0),
-        };
+        let empty = Op::Aggregate { func: Aggregate::Avg, channel: 0, window: Window::Count(0) };
         assert_eq!(expr(&[empty]).validate(1), Err(RuleError::EmptyWindow { at: 0 }));
         assert_eq!(expr(&[Op::Const(1.0); 9]).validate(1), Err(RuleError::TooDeep));
-        let silent = Op::Silent {
-            channel: u8::MAX,
-            for_ms: 1000,
-        };
+        let silent = Op::Silent { channel: u8::MAX, for_ms: 1000 };
         assert_eq!(expr(&[silent]).validate(0), Ok(()));
         assert!(Expr::from_ops(&[Op::Not; MAX_OPS + 1]).is_err());
     }

@@ -25,11 +25,7 @@ pub struct CapacityError {
 
 /// Builds a bounded string, reporting the capacity when `s` is too long.
 pub fn bounded<const N: usize>(what: &'static str, s: &str) -> Result<heapless::String<N>, CapacityError> {
-    heapless::String::try_from(s).map_err(|_| CapacityError {
-        what,
-        capacity: N,
-        len: s.len(),
-    })
+    heapless::String::try_from(s).map_err(|_| CapacityError { what, capacity: N, len: s.len() })
 }
 
 /// Builds a bounded vector from a slice, reporting the capacity when it is too long.
@@ -37,11 +33,7 @@ pub fn bounded_vec<T: Clone, const N: usize>(
     what: &'static str,
     items: &[T],
 ) -> Result<heapless::Vec<T, N>, CapacityError> {
-    heapless::Vec::from_slice(items).map_err(|_| CapacityError {
-        what,
-        capacity: N,
-        len: items.len(),
-    })
+    heapless::Vec::from_slice(items).map_err(|_| CapacityError { what, capacity: N, len: items.len() })
 }
 
 #[cfg(test)]
@@ -53,9 +45,6 @@ mod tests {
         let err = bounded::<24>("name", "a-very-long-channel-name-that-does-not-fit").unwrap_err();
         assert_eq!(err.capacity, 24);
         assert_eq!(err.len, 42);
-        assert_eq!(
-            bounded::<24>("name", "temperature").unwrap().as_str(),
-            "temperature"
-        );
+        assert_eq!(bounded::<24>("name", "temperature").unwrap().as_str(), "temperature");
     }
 }

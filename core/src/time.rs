@@ -59,10 +59,7 @@ mod tests {
         assert_eq!(t.as_millis(), 10_000);
         assert_eq!(t.checked_add(Duration::from_millis(5)), Some(Timestamp(10_005)));
         assert_eq!(Timestamp(u64::MAX).checked_add(Duration::from_millis(1)), None);
-        assert_eq!(
-            Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)),
-            Timestamp(u64::MAX)
-        );
+        assert_eq!(Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)), Timestamp(u64::MAX));
         assert_eq!(t.saturating_since(Timestamp(20_000)), Duration::ZERO);
         assert_eq!(Timestamp(20_000).saturating_since(t), Duration::from_secs(10));
     }

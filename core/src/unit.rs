@@ -187,11 +187,7 @@ impl FromStr for Unit {
     type Err = UnknownUnit;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Unit::ALL
-            .iter()
-            .copied()
-            .find(|u| u.symbol() == s)
-            .ok_or(UnknownUnit)
+        Unit::ALL.iter().copied().find(|u| u.symbol() == s).ok_or(UnknownUnit)
     }
 }
 
@@ -209,11 +205,7 @@ mod tests {
     fn symbols_are_unique_and_round_trip() {
         for (i, u) in Unit::ALL.iter().enumerate() {
             assert_eq!(u.symbol().parse::<Unit>(), Ok(*u));
-            assert!(
-                Unit::ALL[..i].iter().all(|o| o.symbol() != u.symbol()),
-                "duplicate {}",
-                u.symbol()
-            );
+            assert!(Unit::ALL[..i].iter().all(|o| o.symbol() != u.symbol()), "duplicate {}", u.symbol());
             let json = serde_json::to_string(u).unwrap();
             assert_eq!(json, std::format!("\"{}\"", u.symbol()));
         }

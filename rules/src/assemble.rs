@@ -87,21 +87,12 @@ impl<const N: usize> Default for RuleSetAssembler<N> {
 impl<const N: usize> RuleSetAssembler<N> {
     /// An empty assembler.
     pub fn new() -> Self {
-        RuleSetAssembler {
-            version: None,
-            count: 0,
-            slots: core::array::from_fn(|_| None),
-        }
+        RuleSetAssembler { version: None, count: 0, slots: core::array::from_fn(|_| None) }
     }
 
     /// Takes one part.
     pub fn accept(&mut self, part: RulePart) -> Result<Progress, AssembleError> {
-        let RulePart {
-            set_version,
-            index,
-            count,
-            rule,
-        } = part;
+        let RulePart { set_version, index, count, rule } = part;
         if usize::from(count) > N {
             return Err(AssembleError::TooManyRules { count, capacity: N });
         }
@@ -110,39 +101,25 @@ impl<const N: usize> RuleSetAssembler<N> {
         }
         match self.version {
             Some(current) if set_version < current => {
-                return Err(AssembleError::Stale {
-                    version: set_version,
-                    current,
-                });
+                return Err(AssembleError::Stale { version: set_version, current });
             }
             Some(current) if set_version == current && count != self.count => {
-                return Err(AssembleError::CountChanged {
-                    count,
-                    expected: self.count,
-                });
+                return Err(AssembleError::CountChanged { count, expected: self.count });
             }
             _ => {}
         }
-        rule.validate()
-            .map_err(|error| AssembleError::Invalid { index, error })?;
+        rule.validate().map_err(|error| AssembleError::Invalid { index, error })?;
         if self.version != Some(set_version) {
             self.version = Some(set_version);
             self.count = count;
             self.slots.iter_mut().for_each(|s| *s = None);
         }
         self.slots[usize::from(index)] = Some(rule);
-        let received = self.slots[..usize::from(count)]
-            .iter()
-            .filter(|s| s.is_some())
-            .count() as u8;
+        let received = self.slots[..usize::from(count)].iter().filter(|s| s.is_some()).count() as u8;
         Ok(if received == count {
             Progress::Complete { version: set_version }
         } else {
-            Progress::Partial {
-                version: set_version,
-                received,
-                count,
-            }
+            Progress::Partial { version: set_version, received, count }
         })
     }
 
@@ -180,6 +157,10 @@ mod tests {
         }
     }
 
+    fn partial(version: u32, received: u8, count: u8) -> Result<Progress, AssembleError> {
+        Ok(Progress::Partial { version, received, count })
+    }
+
     fn part(version: u32, index: u8, count: u8, name: &str) -> RulePart {
         RulePart {
             set_version: version,
@@ -192,35 +173,11 @@ mod tests {
     #[test]
     fn parts_in_any_order_with_duplicates() {
         let mut a = RuleSetAssembler::<4>::new();
-        assert_eq!(
-            a.accept(part(1, 2, 3, "c")),
-            Ok(Progress::Partial {
-                version: 1,
-                received: 1,
-                count: 3
-            })
-        );
+        assert_eq!(a.accept(part(1, 2, 3, "c")), partial(1, 1, 3));
         assert!(a.rules().is_none());
-        assert_eq!(
-            a.accept(part(1, 0, 3, "a")),
-            Ok(Progress::Partial {
-                version: 1,
-                received: 2,
-                count: 3
-            })
-        );
-        assert_eq!(
-            a.accept(part(1, 0, 3, "a")),
-            Ok(Progress::Partial {
-                version: 1,
-                received: 2,
-                count: 3
-            })
-        );
-        assert_eq!(
-            a.accept(part(1, 1, 3, "b")),
-            Ok(Progress::Complete { version: 1 })
-        );
+        assert_eq!(a.accept(part(1, 0, 3, "a")), partial(1, 2, 3));
+        assert_eq!(a.accept(part(1, 0, 3, "a")), partial(1, 2, 3));
+        assert_eq!(a.accept(part(1, 1, 3, "b")), Ok(Progress::Complete { version: 1 }));
         let names: std::vec::Vec<_> = a.rules().unwrap().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
     }
@@ -229,61 +186,22 @@ mod tests {
     fn newer_versions_restart_and_older_ones_are_refused() {
         let mut a = RuleSetAssembler::<4>::new();
         a.accept(part(5, 0, 1, "a")).unwrap();
-        assert_eq!(
-            a.accept(part(6, 0, 2, "x")),
-            Ok(Progress::Partial {
-                version: 6,
-                received: 1,
-                count: 2
-            })
-        );
+        assert_eq!(a.accept(part(6, 0, 2, "x")), partial(6, 1, 2));
         assert!(a.rules().is_none());
-        assert_eq!(
-            a.accept(part(5, 0, 1, "a")),
-            Err(AssembleError::Stale {
-                version: 5,
-                current: 6
-            })
-        );
-        assert_eq!(
-            a.accept(part(6, 1, 3, "y")),
-            Err(AssembleError::CountChanged {
-                count: 3,
-                expected: 2
-            })
-        );
+        assert_eq!(a.accept(part(5, 0, 1, "a")), Err(AssembleError::Stale { version: 5, current: 6 }));
+        assert_eq!(a.accept(part(6, 1, 3, "y")), Err(AssembleError::CountChanged { count: 3, expected: 2 }));
     }
 
     #[test]
     fn bad_parts_are_refused_with_a_reason() {
         let mut a = RuleSetAssembler::<2>::new();
-        assert_eq!(
-            a.accept(part(1, 0, 3, "a")),
-            Err(AssembleError::TooManyRules {
-                count: 3,
-                capacity: 2
-            })
-        );
-        assert_eq!(
-            a.accept(part(1, 2, 2, "a")),
-            Err(AssembleError::BadIndex { index: 2, count: 2 })
-        );
-        assert_eq!(
-            a.accept(part(1, 0, 0, "a")),
-            Err(AssembleError::BadIndex { index: 0, count: 0 })
-        );
-        let bad = RulePart {
-            set_version: 1,
-            index: 0,
-            count: 1,
-            rule: rule("bad", &[Op::Gt]),
-        };
+        assert_eq!(a.accept(part(1, 0, 3, "a")), Err(AssembleError::TooManyRules { count: 3, capacity: 2 }));
+        assert_eq!(a.accept(part(1, 2, 2, "a")), Err(AssembleError::BadIndex { index: 2, count: 2 }));
+        assert_eq!(a.accept(part(1, 0, 0, "a")), Err(AssembleError::BadIndex { index: 0, count: 0 }));
+        let bad = RulePart { set_version: 1, index: 0, count: 1, rule: rule("bad", &[Op::Gt]) };
         assert_eq!(
             a.accept(bad),
-            Err(AssembleError::Invalid {
-                index: 0,
-                error: RuleError::StackUnderflow { at: 0 }
-            })
+            Err(AssembleError::Invalid { index: 0, error: RuleError::StackUnderflow { at: 0 } })
         );
         assert_eq!(a.version(), None, "a refused part changes nothing");
     }

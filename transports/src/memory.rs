@@ -94,19 +94,14 @@ pub struct MemoryHub {
 
 impl core::fmt::Debug for MemoryHub {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MemoryHub")
-            .field("capacity", &self.capacity)
-            .finish_non_exhaustive()
+        f.debug_struct("MemoryHub").field("capacity", &self.capacity).finish_non_exhaustive()
     }
 }
 
 impl MemoryHub {
     /// A hub whose endpoints each queue at most `capacity` messages (at least 1).
     pub fn new(capacity: usize) -> Self {
-        MemoryHub {
-            capacity: capacity.max(1),
-            endpoints: Arc::default(),
-        }
+        MemoryHub { capacity: capacity.max(1), endpoints: Arc::default() }
     }
 
     /// The process-wide hub called `name` (what a `memory://name` URL names), created with
@@ -131,10 +126,7 @@ impl MemoryHub {
         let mut all = lock(&self.endpoints);
         all.retain(|e| e.strong_count() > 0);
         all.push(Arc::downgrade(&endpoint));
-        MemoryTransport {
-            hub: self.clone(),
-            endpoint,
-        }
+        MemoryTransport { hub: self.clone(), endpoint }
     }
 
     fn publish(&self, route: Route, payload: &[u8]) {
@@ -153,9 +145,7 @@ pub struct MemoryTransport {
 
 impl core::fmt::Debug for MemoryTransport {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MemoryTransport")
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
+        f.debug_struct("MemoryTransport").field("stats", &self.stats()).finish_non_exhaustive()
     }
 }
 
@@ -181,15 +171,9 @@ impl MemoryTransport {
         Some(match buf.get_mut(..payload.len()) {
             Some(dst) => {
                 dst.copy_from_slice(&payload);
-                Ok(Delivery {
-                    route,
-                    len: payload.len(),
-                })
+                Ok(Delivery { route, len: payload.len() })
             }
-            None => Err(MemoryError::BufferTooSmall {
-                needed: payload.len(),
-                available: buf.len(),
-            }),
+            None => Err(MemoryError::BufferTooSmall { needed: payload.len(), available: buf.len() }),
         })
     }
 }
@@ -237,25 +221,13 @@ mod tests {
         let hub = MemoryHub::new(8);
         let mut server = hub.connect();
         let mut device = hub.connect();
-        server
-            .subscribe(RouteFilter::kind(RouteKind::Readings))
-            .await
-            .unwrap();
-        device
-            .subscribe(RouteFilter::exact(route(RouteKind::Commands, 7)))
-            .await
-            .unwrap();
+        server.subscribe(RouteFilter::kind(RouteKind::Readings)).await.unwrap();
+        device.subscribe(RouteFilter::exact(route(RouteKind::Commands, 7))).await.unwrap();
 
         device.send(route(RouteKind::Readings, 7), b"r1").await.unwrap();
-        device
-            .send(route(RouteKind::Alerts, 7), b"ignored")
-            .await
-            .unwrap();
+        device.send(route(RouteKind::Alerts, 7), b"ignored").await.unwrap();
         device.send(route(RouteKind::Readings, 7), b"r2").await.unwrap();
-        server
-            .send(route(RouteKind::Commands, 8), b"not for 7")
-            .await
-            .unwrap();
+        server.send(route(RouteKind::Commands, 8), b"not for 7").await.unwrap();
         server.send(route(RouteKind::Commands, 7), b"c1").await.unwrap();
 
         let mut buf = [0u8; 16];
@@ -278,14 +250,7 @@ mod tests {
         for p in [b"1", b"2", b"3"] {
             tx.send(route(RouteKind::Readings, 1), p).await.unwrap();
         }
-        assert_eq!(
-            rx.stats(),
-            MemoryStats {
-                sent: 0,
-                queued: 3,
-                dropped: 1
-            }
-        );
+        assert_eq!(rx.stats(), MemoryStats { sent: 0, queued: 3, dropped: 1 });
         assert_eq!(tx.stats().sent, 3);
         let mut buf = [0u8; 4];
         let d = rx.receive(&mut buf).await.unwrap();
@@ -302,13 +267,7 @@ mod tests {
         tx.send(route(RouteKind::Readings, 1), b"ok").await.unwrap();
         let mut buf = [0u8; 4];
         let err = rx.receive(&mut buf).await.unwrap_err();
-        assert_eq!(
-            err,
-            MemoryError::BufferTooSmall {
-                needed: 8,
-                available: 4
-            }
-        );
+        assert_eq!(err, MemoryError::BufferTooSmall { needed: 8, available: 4 });
         assert_eq!(err.kind(), ErrorKind::BufferTooSmall);
         let d = rx.receive(&mut buf).await.unwrap();
         assert_eq!(&buf[..d.len], b"ok");
@@ -338,10 +297,7 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         }
-        let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
-            .await
-            .unwrap()
-            .unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter).await.unwrap().unwrap();
         // Capacity 16 may drop the oldest under load (never the newest, the end marker), and
         // what arrives is in order.
         assert!(!got.is_empty());

@@ -12,12 +12,7 @@ pub(super) struct BitWriter<'a> {
 
 impl<'a> BitWriter<'a> {
     pub(super) fn new(out: &'a mut [u8], pos: usize) -> Self {
-        BitWriter {
-            out,
-            pos,
-            acc: 0,
-            nbits: 0,
-        }
+        BitWriter { out, pos, acc: 0, nbits: 0 }
     }
 
     /// Appends the low `width` bits of `value` (`width <= 64`).
@@ -27,11 +22,7 @@ impl<'a> BitWriter<'a> {
         if width == 0 {
             return Ok(());
         }
-        let masked = if width == 64 {
-            value
-        } else {
-            value & ((1u64 << width) - 1)
-        };
+        let masked = if width == 64 { value } else { value & ((1u64 << width) - 1) };
         self.acc |= u128::from(masked) << self.nbits;
         self.nbits += width;
         while self.nbits >= 8 {
@@ -63,12 +54,7 @@ pub(super) struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     pub(super) fn new(data: &'a [u8]) -> Self {
-        BitReader {
-            data,
-            pos: 0,
-            acc: 0,
-            nbits: 0,
-        }
+        BitReader { data, pos: 0, acc: 0, nbits: 0 }
     }
 
     /// Reads `width` bits (`width <= 64`).
@@ -80,11 +66,7 @@ impl<'a> BitReader<'a> {
                 return Err(BatchError::Truncated);
             }
         }
-        let v = if width == 64 {
-            self.acc as u64
-        } else {
-            (self.acc as u64) & ((1u64 << width) - 1)
-        };
+        let v = if width == 64 { self.acc as u64 } else { (self.acc as u64) & ((1u64 << width) - 1) };
         // `width` can be 0..=64 and `acc` is 128 bits wide, so the shift is in range.
         self.acc >>= width;
         self.nbits -= width;

@@ -152,9 +152,7 @@ fn delta(a: Timestamp, b: Timestamp) -> i64 {
 }
 
 fn dods(points: &[(Timestamp, f64)]) -> impl Iterator<Item = u64> + '_ {
-    points
-        .windows(3)
-        .map(|w| zigzag(delta(w[1].0, w[2].0).wrapping_sub(delta(w[0].0, w[1].0))))
+    points.windows(3).map(|w| zigzag(delta(w[1].0, w[2].0).wrapping_sub(delta(w[0].0, w[1].0))))
 }
 
 fn encode_timestamps(points: &[(Timestamp, f64)], out: &mut [u8], pos: usize) -> Result<usize, BatchError> {
@@ -163,9 +161,8 @@ fn encode_timestamps(points: &[(Timestamp, f64)], out: &mut [u8], pos: usize) ->
     let chunk = |k: usize| &points[k * BLOCK..(k * BLOCK + BLOCK).min(count) + 2];
     let width = |c: &[(Timestamp, f64)]| dods(c).map(bit_width).max().unwrap_or(0);
     let chunks = count.div_ceil(BLOCK);
-    let section: usize = (0..chunks)
-        .map(|k| 1 + ((chunk(k).len() - 2) * width(chunk(k)) as usize).div_ceil(8))
-        .sum();
+    let section: usize =
+        (0..chunks).map(|k| 1 + ((chunk(k).len() - 2) * width(chunk(k)) as usize).div_ceil(8)).sum();
     let mut pos = put_varint(out, pos, section as u64)?;
     for k in 0..chunks {
         let c = chunk(k);
@@ -193,55 +190,27 @@ fn header(bytes: &[u8]) -> Result<Header<'_>, BatchError> {
     let mut input = bytes;
     let version = take(&mut input, 1)?[0];
     if version != BATCH_VERSION {
-        return Err(BatchError::UnsupportedVersion {
-            found: version,
-            supported: BATCH_VERSION,
-        });
+        return Err(BatchError::UnsupportedVersion { found: version, supported: BATCH_VERSION });
     }
     let count = take_varint(&mut input)?;
     if count == 0 {
-        return Ok(Header {
-            count,
-            t0: 0,
-            d0: 0,
-            timestamps: &[],
-            values: input,
-        });
+        return Ok(Header { count, t0: 0, d0: 0, timestamps: &[], values: input });
     }
     // Every value block takes at least 4 bytes (decimal) or 9 (xor).
     if count.div_ceil(BLOCK as u64).saturating_mul(4) > bytes.len() as u64 {
-        return Err(BatchError::ImplausibleCount {
-            count,
-            len: bytes.len(),
-        });
+        return Err(BatchError::ImplausibleCount { count, len: bytes.len() });
     }
     let t0 = take_varint(&mut input)?;
-    let d0 = if count > 1 {
-        unzigzag(take_varint(&mut input)?)
-    } else {
-        0
-    };
+    let d0 = if count > 1 { unzigzag(take_varint(&mut input)?) } else { 0 };
     let ts_len = usize::try_from(take_varint(&mut input)?).map_err(|_| BatchError::Truncated)?;
     let timestamps = take(&mut input, ts_len)?;
-    Ok(Header {
-        count,
-        t0,
-        d0,
-        timestamps,
-        values: input,
-    })
+    Ok(Header { count, t0, d0, timestamps, values: input })
 }
 
 /// Decodes block by block: `sink` gets each block's timestamps and values (at most
 /// [`BLOCK`] of each).
 fn decode_blocks(bytes: &[u8], mut sink: impl FnMut(&[u64], &[f64])) -> Result<u64, BatchError> {
-    let Header {
-        count,
-        t0,
-        d0,
-        timestamps: mut ts,
-        values: mut input,
-    } = header(bytes)?;
+    let Header { count, t0, d0, timestamps: mut ts, values: mut input } = header(bytes)?;
     let (mut t, mut d) = (t0, d0);
     let mut times = [0u64; BLOCK];
     let mut vals = [0f64; BLOCK];
@@ -346,10 +315,7 @@ pub fn decode_into(bytes: &[u8], out: &mut [(Timestamp, f64)]) -> Result<usize, 
         None => overflow = true,
     })?;
     if overflow {
-        return Err(BatchError::OutputTooSmall {
-            capacity: out.len(),
-            count,
-        });
+        return Err(BatchError::OutputTooSmall { capacity: out.len(), count });
     }
     Ok(n)
 }
@@ -360,9 +326,7 @@ pub fn decode_to_vec(bytes: &[u8]) -> Result<alloc::vec::Vec<(Timestamp, f64)>, 
     // The count is checked against the input's length, so this reserves in proportion to it.
     let count = header(bytes)?.count;
     let mut out = alloc::vec::Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    decode_blocks(bytes, |ts, vs| {
-        out.extend(ts.iter().zip(vs).map(|(t, v)| (Timestamp(*t), *v)))
-    })?;
+    decode_blocks(bytes, |ts, vs| out.extend(ts.iter().zip(vs).map(|(t, v)| (Timestamp(*t), *v))))?;
     Ok(out)
 }
 

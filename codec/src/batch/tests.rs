@@ -24,30 +24,20 @@ pub(crate) fn periodic_tenths(n: usize) -> Vec<(Timestamp, f64)> {
             state ^= state >> 7;
             state ^= state << 17;
             tenths = (tenths + (state % 5) as i64 - 2).clamp(150, 300);
-            (
-                Timestamp(1_700_000_000_000 + i as u64 * 10_000),
-                tenths as f64 / 10.0,
-            )
+            (Timestamp(1_700_000_000_000 + i as u64 * 10_000), tenths as f64 / 10.0)
         })
         .collect()
 }
 
 #[test]
 fn golden_small_batch() {
-    let points = [
-        (Timestamp(1000), 21.5),
-        (Timestamp(2000), 21.6),
-        (Timestamp(3000), 21.4),
-        (Timestamp(4000), 21.4),
-    ];
+    let points =
+        [(Timestamp(1000), 21.5), (Timestamp(2000), 21.6), (Timestamp(3000), 21.4), (Timestamp(4000), 21.4)];
     let bytes = round_trip(&points);
     // version 1, count 4, t0 1000, d0 +1000 (zigzag 2000), timestamp section of 2 bytes
     // (width 0 and no bits), then a decimal block at scale 1 with no exceptions: m0 215 (zigzag 430), width 3,
     // deltas +1 -2 0 as zigzag 2 3 0 in 2 bits each.
-    assert_eq!(
-        bytes,
-        [1, 4, 0xe8, 0x07, 0xd0, 0x0f, 1, 0, 1, 0, 0xae, 0x03, 2, 0x0e]
-    );
+    assert_eq!(bytes, [1, 4, 0xe8, 0x07, 0xd0, 0x0f, 1, 0, 1, 0, 0xae, 0x03, 2, 0x0e]);
 }
 
 #[test]
@@ -78,44 +68,26 @@ fn errors_name_what_was_wrong() {
     let bytes = encode_to_vec(&periodic_tenths(300));
     let mut v2 = bytes.clone();
     v2[0] = 2;
-    assert_eq!(
-        decode_to_vec(&v2),
-        Err(BatchError::UnsupportedVersion {
-            found: 2,
-            supported: 1
-        })
-    );
+    assert_eq!(decode_to_vec(&v2), Err(BatchError::UnsupportedVersion { found: 2, supported: 1 }));
     let mut extra = bytes.clone();
     extra.push(0);
     assert_eq!(decode_to_vec(&extra), Err(BatchError::TrailingBytes { extra: 1 }));
     for cut in 0..bytes.len() {
-        assert!(
-            decode_to_vec(&bytes[..cut]).is_err(),
-            "a batch cut at {cut} decoded"
-        );
+        assert!(decode_to_vec(&bytes[..cut]).is_err(), "a batch cut at {cut} decoded");
     }
     // A billion samples in five bytes.
     assert!(matches!(
         decode_to_vec(&[1, 0x80, 0x94, 0xeb, 0xdc, 0x03]),
         Err(BatchError::ImplausibleCount { .. })
     ));
-    assert_eq!(
-        decode_to_vec(&[1, 1, 0, 0, 0x7f]),
-        Err(BatchError::BadMode { mode: 0x7f })
-    );
+    assert_eq!(decode_to_vec(&[1, 1, 0, 0, 0x7f]), Err(BatchError::BadMode { mode: 0x7f }));
 }
 
 #[test]
 fn decode_into_reports_a_short_output() {
     let bytes = encode_to_vec(&periodic_tenths(10));
     let mut out = [(Timestamp(0), 0.0); 4];
-    assert_eq!(
-        decode_into(&bytes, &mut out),
-        Err(BatchError::OutputTooSmall {
-            capacity: 4,
-            count: 10
-        })
-    );
+    assert_eq!(decode_into(&bytes, &mut out), Err(BatchError::OutputTooSmall { capacity: 4, count: 10 }));
     let mut out = [(Timestamp(0), 0.0); 10];
     assert_eq!(decode_into(&bytes, &mut out), Ok(10));
 }

@@ -36,12 +36,7 @@ impl Decimal {
                 None => exceptional[i] = true,
             }
         }
-        let mut d = Decimal {
-            scale,
-            mantissas: [0; BLOCK],
-            width: 0,
-            exceptions: heapless::Vec::new(),
-        };
+        let mut d = Decimal { scale, mantissas: [0; BLOCK], width: 0, exceptions: heapless::Vec::new() };
         let mut prev = 0i64;
         for (i, (_, v)) in block.iter().enumerate() {
             let m = match mantissa_at(*v, scale).filter(|_| !exceptional[i]) {
@@ -85,9 +80,7 @@ impl Decimal {
 
 fn put_bytes(out: &mut [u8], pos: usize, bytes: &[u8]) -> Result<usize, BatchError> {
     let end = pos + bytes.len();
-    out.get_mut(pos..end)
-        .ok_or(BatchError::BufferTooSmall)?
-        .copy_from_slice(bytes);
+    out.get_mut(pos..end).ok_or(BatchError::BufferTooSmall)?.copy_from_slice(bytes);
     Ok(end)
 }
 
@@ -227,10 +220,7 @@ struct CountingReader<'a> {
 
 impl<'a> CountingReader<'a> {
     fn new(data: &'a [u8]) -> Self {
-        CountingReader {
-            inner: BitReader::new(data),
-            bits: 0,
-        }
+        CountingReader { inner: BitReader::new(data), bits: 0 }
     }
 
     fn read(&mut self, width: u32) -> Result<u64, BatchError> {

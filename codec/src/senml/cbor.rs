@@ -253,16 +253,7 @@ mod tests {
 
     #[test]
     fn half_floats_convert_both_ways() {
-        for v in [
-            0.0,
-            -0.0,
-            1.5,
-            -2.0,
-            65504.0,
-            0.000_061_035_156_25,
-            5.960_464_477_539_063e-8,
-            0.5,
-        ] {
+        for v in [0.0, -0.0, 1.5, -2.0, 65504.0, 0.000_061_035_156_25, 5.960_464_477_539_063e-8, 0.5] {
             let h = to_f16(v).unwrap_or_else(|| panic!("{v} is a half"));
             assert_eq!(from_f16(h).to_bits(), v.to_bits(), "{v}");
         }

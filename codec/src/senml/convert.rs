@@ -95,11 +95,9 @@ pub fn to_readings(
         let value = match (&r.value, r.sum) {
             (Some(ResolvedValue::Number(v)), _) => Some(Value::Number(*v)),
             (Some(ResolvedValue::Bool(b)), _) => Some(Value::Bool(*b)),
-            (Some(ResolvedValue::Text(s)), _) => Some(Value::State(
-                s.as_str()
-                    .try_into()
-                    .map_err(|_| SenmlError::TextTooLong { index })?,
-            )),
+            (Some(ResolvedValue::Text(s)), _) => {
+                Some(Value::State(s.as_str().try_into().map_err(|_| SenmlError::TextTooLong { index })?))
+            }
             (None, Some(sum)) => Some(Value::Number(sum)),
             (Some(ResolvedValue::Data(_)), _) | (None, None) => None,
         };

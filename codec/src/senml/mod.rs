@@ -27,7 +27,8 @@ pub use record::{Record, Resolved, ResolvedValue, resolve};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SenmlError {
-    /// The JSON is malformed or a field has the wrong type.
+    /// The JSON is malformed, or a field has the wrong type (a `vd` that is not base64url
+    /// included); the position is where the parser noticed.
     #[error("invalid SenML JSON at line {line}, column {column}")]
     Json {
         /// 1-based line.
@@ -40,12 +41,6 @@ pub enum SenmlError {
     Cbor {
         /// Byte offset of the fault.
         at: usize,
-    },
-    /// A `vd` field is not valid base64url.
-    #[error("record {index}: data value is not valid base64url")]
-    BadData {
-        /// The record's position in the pack.
-        index: usize,
     },
     /// A field whose label ends in `_` (must-understand, RFC 8428 section 4.4) is present.
     #[error("record {index} has a must-understand field this implementation does not know")]
