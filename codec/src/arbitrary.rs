@@ -206,6 +206,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Gt),
         Just(Op::And),
         Just(Op::Not),
+        (any::<u8>(), number()).prop_map(|(channel, by)| Op::Changed { channel, by }),
     ]
 }
 
@@ -222,7 +223,7 @@ fn rule() -> impl Strategy<Value = Rule> {
     let action = prop_oneof![
         any_text().prop_map(|message| Action::Alert { message }),
         command_action().prop_map(Action::Command),
-        (any::<u16>(), expr()).prop_map(|(c, value)| Action::Emit { channel: ChannelId(c), value }),
+        (any::<u8>(), expr()).prop_map(|(channel, value)| Action::Emit { channel, value }),
     ];
     (
         (any_text(), scope, bounded_vec(any_text()), expr()),

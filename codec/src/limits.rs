@@ -40,10 +40,10 @@ const FIRMWARE_OFFER: usize = FIRMWARE + U32 + 32 + URL;
 const COMMAND_ACTION: usize = TAG
     + max(max(NAME + VALUE, U16 + VALUE), max(U32, max(LEN + MAX_REQUESTED_CHANNELS * U16, FIRMWARE_OFFER)));
 const WINDOW: usize = TAG + max(U32 + U16, U16);
-const OP: usize = TAG + max(max(F64, 1 + 1 + WINDOW), max(1 + WINDOW, 1 + U32));
+const OP: usize = TAG + max(max(F64, 1 + 1 + WINDOW), max(1 + WINDOW, max(1 + U32, 1 + F64)));
 const EXPR: usize = LEN + MAX_OPS * OP;
 const SCOPE: usize = TAG + max(U64, TAG_LABEL);
-const ACTION: usize = TAG + max(TEXT, max(COMMAND_ACTION, U16 + EXPR));
+const ACTION: usize = TAG + max(TEXT, max(COMMAND_ACTION, 1 + EXPR));
 /// A [`Rule`](telemetra_core::Rule).
 pub const RULE: usize = NAME
     + SCOPE

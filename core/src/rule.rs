@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CapacityError, ChannelId, CommandAction, DeviceId, Name, Severity, Tag, Text};
+use crate::{CapacityError, CommandAction, DeviceId, Name, Severity, Tag, Text};
 
 /// The most operations in one [`Expr`].
 pub const MAX_OPS: usize = 16;
@@ -124,13 +124,27 @@ pub enum Op {
     And,
     /// Logical or.
     Or,
+    /// Deadband (report by exception): true when channel `channel`'s latest value differs by at
+    /// least `by` from its value the last time this was true (and the first time it is seen).
+    Changed {
+        /// The rule's channel number.
+        channel: u8,
+        /// The deadband.
+        #[serde(with = "crate::compact_f64")]
+        by: f64,
+    },
 }
 
 impl Op {
     /// How many operands it pops, and whether it pushes a result.
     pub const fn arity(self) -> u8 {
         match self {
-            Op::Const(_) | Op::Value(_) | Op::Aggregate { .. } | Op::Rate { .. } | Op::Silent { .. } => 0,
+            Op::Const(_)
+            | Op::Value(_)
+            | Op::Aggregate { .. }
+            | Op::Rate { .. }
+            | Op::Silent { .. }
+            | Op::Changed { .. } => 0,
             Op::Neg | Op::Not => 1,
             _ => 2,
         }
@@ -138,7 +152,10 @@ impl Op {
 
     fn channel(self) -> Option<u8> {
         match self {
-            Op::Value(c) | Op::Aggregate { channel: c, .. } | Op::Rate { channel: c, .. } => Some(c),
+            Op::Value(c)
+            | Op::Aggregate { channel: c, .. }
+            | Op::Rate { channel: c, .. }
+            | Op::Changed { channel: c, .. } => Some(c),
             Op::Silent { channel, .. } if channel != u8::MAX => Some(channel),
             _ => None,
         }
@@ -255,10 +272,11 @@ pub enum Action {
     },
     /// Send a command to the device concerned.
     Command(CommandAction),
-    /// Emit a derived reading on this channel, with the value of the expression.
+    /// Emit a derived reading, with the value of the expression, on the rule's channel number
+    /// `channel` (its name is in the rule's channel table).
     Emit {
-        /// The channel of the derived reading.
-        channel: ChannelId,
+        /// The rule's channel number of the derived reading.
+        channel: u8,
         /// The value, over the rule's channels.
         value: Expr,
     },
@@ -298,7 +316,10 @@ impl Rule {
             clear.validate(n)?;
         }
         for action in &self.actions {
-            if let Action::Emit { value, .. } = action {
+            if let Action::Emit { channel, value } = action {
+                if usize::from(*channel) >= n {
+                    return Err(RuleError::UnknownChannel { at: 0, channel: *channel, declared: n });
+                }
                 value.validate(n)?;
             }
         }

@@ -3,7 +3,18 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 mod assemble;
+#[cfg(feature = "alloc")]
+pub mod engine;
+#[cfg(feature = "alloc")]
+pub mod lang;
 
 pub use assemble::{AssembleError, Progress, RuleSetAssembler};
+#[cfg(feature = "alloc")]
+pub use engine::{Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport};
+#[cfg(feature = "alloc")]
+pub use lang::{ParseError, parse, parse_rule, print_rule, print_rules};
 pub use telemetra_core::rule::RuleError;

@@ -1,0 +1,561 @@
+//! The rule engine: readings in, alert transitions, commands and derived readings out.
+//!
+//! Time is injected: readings carry their timestamps, and [`Engine::advance`] moves time on
+//! when no reading arrives (absence, hold-for durations, window ends). Nothing reads a clock,
+//! so a replay of recorded readings gives the same events every time.
+//!
+//! # Defined outcomes for awkward input
+//!
+//! | input | outcome |
+//! |---|---|
+//! | a reading older than the last one of its channel on that device | dropped, counted in `out_of_order` |
+//! | a reading with the same timestamp as the last one | dropped, counted in `duplicates` |
+//! | NaN or ±infinity as a reading's value | dropped, counted in `non_finite` |
+//! | a channel no rule uses, or a device no rule covers | ignored |
+//! | a reading from a new device beyond `max_devices` | dropped, counted in `device_limit` |
+//! | no reading yet, an empty window, division by zero | the value is NaN (inf for x/0 with x ≠ 0 follows IEEE 754); a comparison with NaN is false |
+//! | overflow | IEEE 754: ±infinity, compared as such |
+//! | a full window | the oldest sample is dropped, counted in `window_overflow` |
+
+mod state;
+mod window;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use telemetra_core::rule::MAX_RULE_CHANNELS;
+use telemetra_core::{
+    Action, Alert, AlertState, ChannelId, CommandAction, Device, DeviceId, Name, Rule, RuleError, Scope, Tag,
+    Text, Timestamp, Value,
+};
+
+use state::{Cursor, Phase, RuleState, is_true};
+
+/// Limits of an engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The most devices the engine keeps state for.
+    pub max_devices: usize,
+    /// The most bytes of rule state, counted as every rule's state size times `max_devices`.
+    /// A rule set that would need more is refused when it is loaded.
+    pub memory_budget: usize,
+}
+
+impl Default for EngineConfig {
+    /// 1,000 devices and 64 MiB of rule state.
+    fn default() -> Self {
+        EngineConfig { max_devices: 1_000, memory_budget: 64 << 20 }
+    }
+}
+
+/// Why a rule set was refused. The engine keeps the rule set it had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A rule is malformed.
+    #[error("rule `{rule}` is malformed: {error}")]
+    Invalid {
+        /// The rule's name.
+        rule: Name,
+        /// What is wrong.
+        error: RuleError,
+    },
+    /// Two rules share a name.
+    #[error("two rules are named `{0}`")]
+    DuplicateName(Name),
+    /// The rule set's state would exceed the memory budget.
+    #[error("the rule set needs {needed} bytes of state for {devices} devices, over the budget of {budget}")]
+    OverBudget {
+        /// Bytes needed.
+        needed: usize,
+        /// Devices counted.
+        devices: usize,
+        /// The budget.
+        budget: usize,
+    },
+}
+
+/// What a load changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadReport {
+    /// Rules unchanged from the previous set: their state (windows, alarms) is kept.
+    pub kept: usize,
+    /// Rules new or changed: they start from a clean state.
+    pub started: usize,
+    /// Rules removed or changed: their state was released.
+    pub released: usize,
+}
+
+/// Something the engine decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An alarm was raised, acknowledged or cleared.
+    Alert(Alert),
+    /// A command to send to a device.
+    Command {
+        /// The rule that issued it.
+        rule: Name,
+        /// The device to send it to.
+        device: DeviceId,
+        /// What to do.
+        action: CommandAction,
+    },
+    /// A derived reading.
+    Emit {
+        /// The rule that derived it.
+        rule: Name,
+        /// The device it belongs to.
+        device: DeviceId,
+        /// The derived channel's name.
+        channel: Name,
+        /// When.
+        at: Timestamp,
+        /// Its value.
+        value: f64,
+    },
+}
+
+/// Counters of what the engine dropped or noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Readings processed.
+    pub readings: u64,
+    /// Readings older than the last of their channel.
+    pub out_of_order: u64,
+    /// Readings with the timestamp of the last of their channel.
+    pub duplicates: u64,
+    /// Readings whose value was NaN or infinite.
+    pub non_finite: u64,
+    /// Readings from devices beyond `max_devices`.
+    pub device_limit: u64,
+    /// Readings of a channel id the device's descriptor does not list.
+    pub unknown_channels: u64,
+    /// Samples pushed out of full windows.
+    pub window_overflow: u64,
+}
+
+struct Loaded {
+    id: u32,
+    rule: Rule,
+    /// Bytes of one device's state for this rule.
+    state_bytes: usize,
+    /// Has operations that change with time alone (absence, time windows, hold-for).
+    timed: bool,
+    /// Fires on every true evaluation (no `alert` action) instead of raising an alarm.
+    event_rule: bool,
+    /// Watches the whole device (`silent(d)` without a channel): every reading counts.
+    device_wide: bool,
+}
+
+#[derive(Default)]
+struct DeviceEntry {
+    tags: Vec<Tag>,
+    channels: Vec<(ChannelId, Name)>,
+    last: BTreeMap<Name, u64>,
+}
+
+/// The rule engine. See the [module documentation](self).
+pub struct Engine {
+    config: EngineConfig,
+    rules: Vec<Loaded>,
+    next_id: u32,
+    /// The channel names some rule uses, with the rules that use them.
+    by_channel: BTreeMap<Name, Vec<usize>>,
+    devices: BTreeMap<DeviceId, DeviceEntry>,
+    states: BTreeMap<(u32, DeviceId), RuleState>,
+    stats: EngineStats,
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules", &self.rules.len())
+            .field("devices", &self.devices.len())
+            .field("states", &self.states.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+fn timed(rule: &Rule) -> bool {
+    use telemetra_core::Op;
+    use telemetra_core::rule::Window;
+    rule.hold_ms > 0
+        || rule.cooldown_ms > 0
+        || core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
+            e.ops.iter().any(|op| {
+                matches!(
+                    op,
+                    Op::Silent { .. }
+                        | Op::Aggregate { window: Window::Time { .. }, .. }
+                        | Op::Rate { window: Window::Time { .. }, .. }
+                )
+            })
+        })
+}
+
+impl Engine {
+    /// An engine with no rules.
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            config,
+            rules: Vec::new(),
+            next_id: 0,
+            by_channel: BTreeMap::new(),
+            devices: BTreeMap::new(),
+            states: BTreeMap::new(),
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Loads a rule set, replacing the current one. Rules identical to a loaded rule of the
+    /// same name keep their state; the state of removed and changed rules is released. On
+    /// error nothing changes.
+    pub fn load(&mut self, rules: Vec<Rule>) -> Result<LoadReport, LoadError> {
+        let mut total = 0usize;
+        for (i, r) in rules.iter().enumerate() {
+            r.validate().map_err(|error| LoadError::Invalid { rule: r.name.clone(), error })?;
+            if rules[..i].iter().any(|o| o.name == r.name) {
+                return Err(LoadError::DuplicateName(r.name.clone()));
+            }
+            total = total.saturating_add(RuleState::size_for(r));
+        }
+        let needed = total.saturating_mul(self.config.max_devices);
+        if needed > self.config.memory_budget {
+            return Err(LoadError::OverBudget {
+                needed,
+                devices: self.config.max_devices,
+                budget: self.config.memory_budget,
+            });
+        }
+        let mut report = LoadReport::default();
+        let mut old = core::mem::take(&mut self.rules);
+        for rule in rules {
+            let same = old.iter().position(|o| o.rule.name == rule.name && o.rule == rule);
+            let id = match same {
+                Some(i) => {
+                    report.kept += 1;
+                    old.swap_remove(i).id
+                }
+                None => {
+                    report.started += 1;
+                    self.next_id += 1;
+                    self.next_id
+                }
+            };
+            let state_bytes = RuleState::size_for(&rule);
+            let event_rule = !rule.actions.iter().any(|a| matches!(a, Action::Alert { .. }));
+            let device_wide = core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
+                e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: u8::MAX, .. }))
+            });
+            self.rules.push(Loaded { id, timed: timed(&rule), state_bytes, event_rule, device_wide, rule });
+        }
+        report.released = old.len();
+        let gone: Vec<u32> = old.iter().map(|o| o.id).collect();
+        self.states.retain(|(id, _), _| !gone.contains(id));
+        self.by_channel.clear();
+        for (i, l) in self.rules.iter().enumerate() {
+            for name in &l.rule.channels {
+                self.by_channel.entry(name.clone()).or_default().push(i);
+            }
+        }
+        Ok(report)
+    }
+
+    /// The loaded rules.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().map(|l| &l.rule)
+    }
+
+    /// Tells the engine about a device: its tags (for tag-scoped rules) and channel names (for
+    /// [`ingest_reading`](Self::ingest_reading)).
+    pub fn register(&mut self, device: &Device) {
+        if !self.devices.contains_key(&device.id) && self.devices.len() >= self.config.max_devices {
+            self.stats.device_limit += 1;
+            return;
+        }
+        let entry = self.devices.entry(device.id).or_default();
+        entry.tags = device.tags.iter().cloned().collect();
+        entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Bytes of state per (rule, device), by rule name, and how many devices have state.
+    pub fn memory(&self) -> Vec<(Name, usize, usize)> {
+        self.rules
+            .iter()
+            .map(|l| {
+                (
+                    l.rule.name.clone(),
+                    l.state_bytes,
+                    self.states.range((l.id, DeviceId(0))..=(l.id, DeviceId(u64::MAX))).count(),
+                )
+            })
+            .collect()
+    }
+
+    fn in_scope(scope: &Scope, device: DeviceId, entry: &DeviceEntry) -> bool {
+        match scope {
+            Scope::All => true,
+            Scope::Device(d) => *d == device,
+            Scope::Tagged(t) => entry.tags.contains(t),
+        }
+    }
+
+    /// Processes a reading of a registered device's channel, by id.
+    pub fn ingest_reading(
+        &mut self,
+        device: DeviceId,
+        channel: ChannelId,
+        at: Timestamp,
+        value: &Value,
+        out: &mut Vec<Event>,
+    ) {
+        let name = self
+            .devices
+            .get(&device)
+            .and_then(|d| d.channels.iter().find(|(id, _)| *id == channel))
+            .map(|(_, n)| n.clone());
+        match (name, value.as_f64()) {
+            (Some(name), Some(v)) => self.ingest(device, &name, at, v, out),
+            (None, _) => self.stats.unknown_channels += 1,
+            (Some(_), None) => {}
+        }
+    }
+
+    /// Processes a reading of channel `channel` of `device`, appending what it caused to `out`.
+    pub fn ingest(
+        &mut self,
+        device: DeviceId,
+        channel: &str,
+        at: Timestamp,
+        value: f64,
+        out: &mut Vec<Event>,
+    ) {
+        self.stats.readings += 1;
+        if !value.is_finite() {
+            self.stats.non_finite += 1;
+            return;
+        }
+        let watched = self.by_channel.contains_key(channel);
+        if !watched && !self.rules.iter().any(|l| l.device_wide) {
+            return;
+        }
+        if !self.devices.contains_key(&device) {
+            if self.devices.len() >= self.config.max_devices {
+                self.stats.device_limit += 1;
+                return;
+            }
+            self.devices.insert(device, DeviceEntry::default());
+        }
+        let t = at.0;
+        if watched {
+            let Some(entry) = self.devices.get_mut(&device) else { return };
+            match entry.last.get_mut(channel) {
+                Some(last) if t < *last => {
+                    self.stats.out_of_order += 1;
+                    return;
+                }
+                Some(last) if t == *last => {
+                    self.stats.duplicates += 1;
+                    return;
+                }
+                Some(last) => *last = t,
+                // Keys come from the rules' channel tables, so this map stays bounded.
+                None => {
+                    if let Some((key, _)) = self.by_channel.get_key_value(channel) {
+                        entry.last.insert(key.clone(), t);
+                    }
+                }
+            }
+        }
+        let entry = &self.devices[&device];
+        for l in &self.rules {
+            if !Self::in_scope(&l.rule.scope, device, entry) {
+                continue;
+            }
+            let slot = l.rule.channels.iter().position(|c| c == channel);
+            if slot.is_none() && !l.device_wide {
+                continue;
+            }
+            let state = self.states.entry((l.id, device)).or_insert_with(|| RuleState::new(&l.rule, t));
+            state.heard_device(t);
+            if let Some(slot) = slot {
+                self.stats.window_overflow += u64::from(state.record(slot as u8, t, value));
+            }
+            step(l, device, state, t, true, out);
+        }
+    }
+
+    /// Moves time to `now` for every rule state: absence, hold-for durations, cooldowns and
+    /// time windows take effect even when no reading arrives.
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        for l in &self.rules {
+            if !l.timed {
+                continue;
+            }
+            let keys: Vec<DeviceId> = self
+                .states
+                .range((l.id, DeviceId(0))..=(l.id, DeviceId(u64::MAX)))
+                .map(|((_, d), _)| *d)
+                .collect();
+            for d in keys {
+                if let Some(state) = self.states.get_mut(&(l.id, d)) {
+                    step(l, d, state, now.0, false, out);
+                }
+            }
+        }
+    }
+
+    /// Acknowledges the active alarm of `rule` on `device`; returns the acknowledgement
+    /// transition, or `None` if that alarm is not active or already acknowledged.
+    pub fn acknowledge(&mut self, rule: &str, device: DeviceId, at: Timestamp) -> Option<Alert> {
+        let l = self.rules.iter().find(|l| l.rule.name == rule)?;
+        let state = self.states.get_mut(&(l.id, device))?;
+        match state.phase {
+            Phase::Active { since, acknowledged: false } => {
+                state.phase = Phase::Active { since, acknowledged: true };
+                Some(alert(l, device, AlertState::Acknowledged, at.0, None))
+            }
+            _ => None,
+        }
+    }
+
+    /// Devices with an active alarm of `rule`.
+    pub fn active(&self, rule: &str) -> Vec<DeviceId> {
+        let Some(l) = self.rules.iter().find(|l| l.rule.name == rule) else { return Vec::new() };
+        self.states
+            .range((l.id, DeviceId(0))..=(l.id, DeviceId(u64::MAX)))
+            .filter(|(_, s)| matches!(s.phase, Phase::Active { .. }))
+            .map(|((_, d), _)| *d)
+            .collect()
+    }
+}
+
+fn message(l: &Loaded) -> Text {
+    l.rule
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Alert { message } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option<f64>) -> Alert {
+    Alert {
+        rule: l.rule.name.clone(),
+        device,
+        state,
+        severity: l.rule.severity,
+        channel: None,
+        value: value.map(Value::Number),
+        at: Timestamp(at),
+        message: message(l),
+    }
+}
+
+/// The alarm lifecycle of one rule on one device, at time `now`.
+fn step(
+    l: &Loaded,
+    device: DeviceId,
+    state: &mut RuleState,
+    now: u64,
+    from_reading: bool,
+    out: &mut Vec<Event>,
+) {
+    let rule = &l.rule;
+    if let Phase::Cooldown { until } = state.phase {
+        if now < until {
+            return;
+        }
+        state.phase = Phase::Idle;
+    }
+    let mut cursor = Cursor::default();
+    match state.phase {
+        Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
+            let holds = is_true(state.eval(&rule.when, now, &mut cursor));
+            if !holds {
+                state.phase = Phase::Idle;
+                return;
+            }
+            let (since, count) = match state.phase {
+                Phase::Pending { since, count } => (since, count.saturating_add(u16::from(from_reading))),
+                _ => (now, 1),
+            };
+            let long_enough = now.saturating_sub(since) >= u64::from(rule.hold_ms);
+            if !(long_enough && count >= rule.repeat.max(1)) {
+                state.phase = Phase::Pending { since, count };
+                return;
+            }
+            if let Some(clear) = &rule.clear {
+                cursor.skip(clear);
+            }
+            fire(l, device, state, now, &mut cursor, out);
+            state.phase = if l.event_rule {
+                next_after_clear(rule.cooldown_ms, now)
+            } else {
+                Phase::Active { since: now, acknowledged: false }
+            };
+        }
+        Phase::Active { .. } => {
+            let cleared = match &rule.clear {
+                Some(clear) => {
+                    cursor.skip(&rule.when);
+                    is_true(state.eval(clear, now, &mut cursor))
+                }
+                None => !is_true(state.eval(&rule.when, now, &mut cursor)),
+            };
+            if cleared {
+                out.push(Event::Alert(alert(l, device, AlertState::Cleared, now, None)));
+                state.phase = next_after_clear(rule.cooldown_ms, now);
+            }
+        }
+    }
+}
+
+fn next_after_clear(cooldown_ms: u32, now: u64) -> Phase {
+    match cooldown_ms {
+        0 => Phase::Idle,
+        ms => Phase::Cooldown { until: now.saturating_add(u64::from(ms)) },
+    }
+}
+
+/// Runs a rule's actions as its alarm becomes active (or an event rule fires).
+fn fire(
+    l: &Loaded,
+    device: DeviceId,
+    state: &mut RuleState,
+    now: u64,
+    cursor: &mut Cursor,
+    out: &mut Vec<Event>,
+) {
+    let value = state.latest.iter().take(MAX_RULE_CHANNELS).flatten().next().map(|(_, v)| *v);
+    for action in &l.rule.actions {
+        match action {
+            Action::Alert { .. } => out.push(Event::Alert(alert(l, device, AlertState::Raised, now, value))),
+            Action::Command(action) => {
+                out.push(Event::Command { rule: l.rule.name.clone(), device, action: action.clone() })
+            }
+            Action::Emit { channel, value } => {
+                let v = state.eval(value, now, cursor);
+                let name = l.rule.channels.get(usize::from(*channel)).cloned().unwrap_or_default();
+                out.push(Event::Emit {
+                    rule: l.rule.name.clone(),
+                    device,
+                    channel: name,
+                    at: Timestamp(now),
+                    value: v,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

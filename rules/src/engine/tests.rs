@@ -1,0 +1,304 @@
+use std::vec::Vec;
+
+use super::*;
+use crate::lang::parse;
+use proptest::prelude::*;
+use telemetra_core::text::bounded;
+use telemetra_core::{ChannelSpec, FirmwareVersion, Quantity, Unit};
+
+const D: DeviceId = DeviceId(1);
+
+fn engine(text: &str) -> Engine {
+    let mut e = Engine::new(EngineConfig::default());
+    e.load(parse(text).unwrap()).unwrap();
+    e
+}
+
+/// Feeds `(seconds, value)` readings of one channel and returns the alert transitions.
+fn feed(e: &mut Engine, channel: &str, points: &[(u64, f64)]) -> Vec<(u64, AlertState)> {
+    let mut out = Vec::new();
+    for &(s, v) in points {
+        e.ingest(D, channel, Timestamp(s * 1000), v, &mut out);
+    }
+    transitions(&out)
+}
+
+fn transitions(events: &[Event]) -> Vec<(u64, AlertState)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Alert(a) => Some((a.at.0 / 1000, a.state)),
+            _ => None,
+        })
+        .collect()
+}
+
+use AlertState::{Cleared, Raised};
+
+#[test]
+fn threshold_raises_and_clears_once() {
+    let mut e = engine(r#"rule hot: when t > 30 then alert major "Hot""#);
+    let got = feed(&mut e, "t", &[(1, 20.0), (2, 31.0), (3, 35.0), (4, 29.0), (5, 28.0)]);
+    assert_eq!(got, [(2, Raised), (4, Cleared)]);
+    assert!(e.active("hot").is_empty());
+}
+
+#[test]
+fn hysteresis_holds_between_the_thresholds() {
+    let mut e = engine(r#"rule hot: when t > 30 clear when t < 28 then alert major "Hot""#);
+    let got = feed(&mut e, "t", &[(1, 31.0), (2, 29.0), (3, 30.5), (4, 28.5), (5, 27.9), (6, 29.0)]);
+    assert_eq!(got, [(1, Raised), (5, Cleared)]);
+}
+
+#[test]
+fn hold_for_needs_the_condition_throughout() {
+    let mut e = engine(r#"rule hot: when t > 30 for 2m then alert major "Hot""#);
+    // Broken by a cool reading at 90 s, then held from 120 s to 240 s.
+    let got = feed(&mut e, "t", &[(0, 31.0), (60, 31.0), (90, 29.0), (120, 31.0), (180, 31.0), (240, 31.0)]);
+    assert_eq!(got, [(240, Raised)]);
+}
+
+#[test]
+fn hold_for_fires_on_advance_without_a_new_reading() {
+    let mut e = engine(r#"rule hot: when t > 30 for 2m then alert major "Hot""#);
+    assert!(feed(&mut e, "t", &[(0, 31.0)]).is_empty());
+    let mut out = Vec::new();
+    e.advance(Timestamp(119_000), &mut out);
+    assert!(out.is_empty());
+    e.advance(Timestamp(120_000), &mut out);
+    assert_eq!(transitions(&out), [(120, Raised)]);
+}
+
+#[test]
+fn repeat_counts_readings_in_a_row() {
+    let mut e = engine(r#"rule spikes: when t > 100 times 3 then alert minor "Spikes""#);
+    let got = feed(&mut e, "t", &[(1, 101.0), (2, 101.0), (3, 50.0), (4, 101.0), (5, 101.0), (6, 101.0)]);
+    assert_eq!(got, [(6, Raised)]);
+}
+
+#[test]
+fn cooldown_keeps_a_cleared_alarm_down() {
+    let mut e = engine(r#"rule hot: when t > 30 cooldown 1m then alert major "Hot""#);
+    let got = feed(&mut e, "t", &[(0, 31.0), (10, 20.0), (20, 31.0), (69, 31.0), (70, 31.0)]);
+    assert_eq!(got, [(0, Raised), (10, Cleared), (70, Raised)]);
+}
+
+#[test]
+fn absence_of_a_device_and_its_return() {
+    let mut e = engine(r#"rule gone: when silent(45m) then alert major "Silent""#);
+    feed(&mut e, "anything", &[(0, 1.0)]);
+    let mut out = Vec::new();
+    e.advance(Timestamp(44 * 60_000), &mut out);
+    assert!(out.is_empty());
+    e.advance(Timestamp(45 * 60_000), &mut out);
+    assert_eq!(transitions(&out), [(2700, Raised)]);
+    // The device speaks again: the alarm clears.
+    let got = feed(&mut e, "other", &[(2800, 5.0)]);
+    assert_eq!(got, [(2800, Cleared)]);
+}
+
+#[test]
+fn absence_of_one_channel() {
+    let mut e = engine(r#"rule door: when silent(door, 10m) then alert info "Door quiet""#);
+    feed(&mut e, "door", &[(0, 1.0)]);
+    feed(&mut e, "temperature", &[(300, 20.0), (700, 20.0)]);
+    let mut out = Vec::new();
+    e.advance(Timestamp(600_000), &mut out);
+    assert_eq!(transitions(&out), [(600, Raised)]);
+}
+
+#[test]
+fn window_average_over_time() {
+    let mut e = engine(r#"rule warm: when avg(t, 1m) > 25 then alert minor "Warm""#);
+    let got = feed(&mut e, "t", &[(0, 20.0), (20, 30.0), (40, 30.0), (61, 20.0), (100, 20.0)]);
+    // At 40 s: avg(20,30,30) = 26.7 raises. At 61 s the 0 s sample has left: avg(30,30,20)
+    // = 26.7 still; at 100 s: avg(20, 20) = 20 clears.
+    assert_eq!(got, [(40, Raised), (100, Cleared)]);
+}
+
+#[test]
+fn rate_of_change() {
+    let mut e = engine(r#"rule storm: when rate(p, 10m) < -0.01 then alert warning "Storm""#);
+    let got = feed(&mut e, "p", &[(0, 1013.0), (300, 1012.0), (600, 1005.0)]);
+    assert_eq!(got, [(600, Raised)]);
+}
+
+#[test]
+fn deadband_emits_only_real_changes() {
+    let mut e = engine("rule report: when changed(t, 0.5) then emit t_reported = t");
+    let mut out = Vec::new();
+    for (s, v) in [(0, 20.0), (1, 20.2), (2, 20.6), (3, 20.4), (4, 21.0), (5, 21.6)] {
+        e.ingest(D, "t", Timestamp(s * 1000), v, &mut out);
+    }
+    let emitted: Vec<f64> = out
+        .iter()
+        .map(|ev| match ev {
+            Event::Emit { value, channel, .. } => {
+                assert_eq!(channel, "t_reported");
+                *value
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(emitted, [20.0, 20.6, 21.6]);
+}
+
+#[test]
+fn commands_go_to_the_device_concerned() {
+    let mut e = engine("rule vent: when co2 > 1000 then command actuate 3 = 1");
+    let mut out = Vec::new();
+    e.ingest(DeviceId(9), "co2", Timestamp(0), 1200.0, &mut out);
+    assert!(matches!(
+        &out[..],
+        [Event::Command { device: DeviceId(9), action: CommandAction::Actuate { .. }, .. }]
+    ));
+}
+
+#[test]
+fn scope_by_device_and_by_tag() {
+    let mut e = engine(
+        "rule one: on device 2 when t > 1 then alert info \"one\"\nrule site: on tag site = \"lab\" when t > 1 then alert info \"lab\"",
+    );
+    let lab = Device {
+        id: DeviceId(3),
+        model: bounded("m", "x").unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: heapless::Vec::from_slice(&[ChannelSpec {
+            id: ChannelId(7),
+            name: bounded("n", "t").unwrap(),
+            quantity: Quantity::Temperature,
+            unit: Unit::Celsius,
+            period_ms: 0,
+        }])
+        .unwrap(),
+        tags: heapless::Vec::from_slice(&[Tag {
+            key: bounded("k", "site").unwrap(),
+            value: bounded("v", "lab").unwrap(),
+        }])
+        .unwrap(),
+    };
+    e.register(&lab);
+    let mut out = Vec::new();
+    for d in 1..=3 {
+        e.ingest(DeviceId(d), "t", Timestamp(0), 5.0, &mut out);
+    }
+    e.ingest_reading(DeviceId(3), ChannelId(8), Timestamp(1), &Value::Number(5.0), &mut out);
+    let fired: Vec<(String, u64)> = out
+        .iter()
+        .map(|ev| match ev {
+            Event::Alert(a) => (a.rule.to_string(), a.device.0),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(fired, [("one".to_string(), 2), ("site".to_string(), 3)]);
+    assert_eq!(e.stats().unknown_channels, 1);
+}
+
+#[test]
+fn acknowledge_an_active_alarm_once() {
+    let mut e = engine(r#"rule hot: when t > 30 then alert major "Hot""#);
+    feed(&mut e, "t", &[(0, 31.0)]);
+    let ack = e.acknowledge("hot", D, Timestamp(5)).unwrap();
+    assert_eq!(ack.state, AlertState::Acknowledged);
+    assert!(e.acknowledge("hot", D, Timestamp(6)).is_none());
+    assert_eq!(feed(&mut e, "t", &[(10, 20.0)]), [(10, Cleared)]);
+    assert!(e.acknowledge("hot", D, Timestamp(11)).is_none());
+}
+
+#[test]
+fn awkward_readings_have_defined_outcomes() {
+    let mut e = engine(r#"rule hot: when (t - t) / (t - t) > 1 or t > 30 then alert major "Hot""#);
+    let got = feed(
+        &mut e,
+        "t",
+        &[(10, 20.0), (5, 40.0), (10, 40.0), (11, f64::NAN), (12, f64::INFINITY), (13, 31.0)],
+    );
+    assert_eq!(got, [(13, Raised)], "out of order, duplicate, NaN and inf are dropped; 0/0 compares false");
+    let s = e.stats();
+    assert_eq!((s.out_of_order, s.duplicates, s.non_finite), (1, 1, 2));
+}
+
+#[test]
+fn hot_reload_keeps_unchanged_rules_and_releases_the_rest() {
+    let mut e = engine("rule a: when t > 1 then alert info \"a\"\nrule b: when t > 2 then alert info \"b\"");
+    feed(&mut e, "t", &[(0, 5.0)]);
+    assert_eq!(e.active("a"), [D]);
+    let report = e
+        .load(
+            parse("rule a: when t > 1 then alert info \"a\"\nrule c: when t > 3 then alert info \"c\"")
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report, LoadReport { kept: 1, started: 1, released: 1 });
+    assert_eq!(e.active("a"), [D], "the unchanged rule kept its alarm");
+    assert_eq!(e.memory().iter().map(|(_, _, devices)| *devices).collect::<Vec<_>>(), [1, 0]);
+    // No second raise for `a`, a first one for `c`.
+    let mut out = Vec::new();
+    e.ingest(D, "t", Timestamp(1000), 6.0, &mut out);
+    let raised: Vec<String> = out
+        .iter()
+        .map(|ev| match ev {
+            Event::Alert(a) => a.rule.to_string(),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(raised, ["c"]);
+}
+
+#[test]
+fn a_rule_set_over_budget_is_refused_and_the_old_one_kept() {
+    let mut e = Engine::new(EngineConfig { max_devices: 1_000, memory_budget: 1 << 20 });
+    e.load(parse("rule a: when t > 1 then alert info \"a\"").unwrap()).unwrap();
+    let big = parse("rule w: when avg(t, 1h max 60000) > 1 then alert info \"w\"").unwrap();
+    assert!(matches!(e.load(big), Err(LoadError::OverBudget { .. })));
+    assert_eq!(e.rules().count(), 1);
+    let (_, bytes, _) = &e.memory()[0];
+    assert!(*bytes > 0 && *bytes < 1024, "{bytes}");
+}
+
+#[test]
+fn devices_beyond_the_limit_are_counted_not_stored() {
+    let mut e = Engine::new(EngineConfig { max_devices: 2, memory_budget: 1 << 20 });
+    e.load(parse("rule a: when t > 1 then alert info \"a\"").unwrap()).unwrap();
+    let mut out = Vec::new();
+    for d in 0..5 {
+        e.ingest(DeviceId(d), "t", Timestamp(0), 0.0, &mut out);
+    }
+    assert_eq!(e.stats().device_limit, 3);
+}
+
+proptest! {
+    /// With a clear threshold below the raise threshold, the alarm never changes state while
+    /// the value stays between them, and raises and clears strictly alternate.
+    #[test]
+    fn hysteresis_never_flaps(values in proptest::collection::vec(20.0f64..40.0, 1..200)) {
+        let mut e = engine(r#"rule hot: when t > 30 clear when t < 28 then alert major "Hot""#);
+        let points: Vec<(u64, f64)> = values.iter().enumerate().map(|(i, v)| (i as u64, *v)).collect();
+        let got = feed(&mut e, "t", &points);
+        for (i, (s, state)) in got.iter().enumerate() {
+            let v = values[*s as usize];
+            match state {
+                Raised => prop_assert!(v > 30.0),
+                Cleared => prop_assert!(v < 28.0),
+                _ => {}
+            }
+            prop_assert_eq!(*state, if i % 2 == 0 { Raised } else { Cleared });
+        }
+    }
+
+    /// Replaying the same readings gives the same events.
+    #[test]
+    fn the_engine_is_deterministic(values in proptest::collection::vec(-50.0f64..50.0, 1..100)) {
+        let text = "rule a: when avg(t, 30s) > 10 for 20s clear when t < 0 then alert info \"a\"\nrule b: when changed(t, 5) then emit u = t * 2";
+        let run = || {
+            let mut e = engine(text);
+            let mut out = Vec::new();
+            for (i, v) in values.iter().enumerate() {
+                e.ingest(D, "t", Timestamp(i as u64 * 7000), *v, &mut out);
+                e.advance(Timestamp(i as u64 * 7000 + 3500), &mut out);
+            }
+            out
+        };
+        prop_assert_eq!(run(), run());
+    }
+}
