@@ -151,7 +151,16 @@ struct Loaded {
 struct DeviceEntry {
     tags: Vec<Tag>,
     channels: Vec<(ChannelId, Name)>,
-    last: BTreeMap<Name, u64>,
+    /// The last timestamp of each watched channel, by the channel's index in `Engine::channels`.
+    last: Vec<Option<u64>>,
+    /// The state of each rule for this device, by the rule's position (created on demand).
+    states: Vec<Option<RuleState>>,
+}
+
+/// A channel name some rule uses: its index, and the rules (position, channel slot) using it.
+struct Watched {
+    index: usize,
+    rules: Vec<(usize, u8)>,
 }
 
 /// The rule engine. See the [module documentation](self).
@@ -159,10 +168,11 @@ pub struct Engine {
     config: EngineConfig,
     rules: Vec<Loaded>,
     next_id: u32,
-    /// The channel names some rule uses, with the rules that use them.
-    by_channel: BTreeMap<Name, Vec<usize>>,
+    /// The channel names some rule uses.
+    channels: BTreeMap<Name, Watched>,
+    /// Positions of the rules that watch whole devices.
+    device_wide: Vec<usize>,
     devices: BTreeMap<DeviceId, DeviceEntry>,
-    states: BTreeMap<(u32, DeviceId), RuleState>,
     stats: EngineStats,
 }
 
@@ -171,7 +181,6 @@ impl core::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("rules", &self.rules.len())
             .field("devices", &self.devices.len())
-            .field("states", &self.states.len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -201,9 +210,9 @@ impl Engine {
             config,
             rules: Vec::new(),
             next_id: 0,
-            by_channel: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            device_wide: Vec::new(),
             devices: BTreeMap::new(),
-            states: BTreeMap::new(),
             stats: EngineStats::default(),
         }
     }
@@ -230,6 +239,7 @@ impl Engine {
         }
         let mut report = LoadReport::default();
         let mut old = core::mem::take(&mut self.rules);
+        let old_order: Vec<u32> = old.iter().map(|o| o.id).collect();
         for rule in rules {
             let same = old.iter().position(|o| o.rule.name == rule.name && o.rule == rule);
             let id = match same {
@@ -251,13 +261,34 @@ impl Engine {
             self.rules.push(Loaded { id, timed: timed(&rule), state_bytes, event_rule, device_wide, rule });
         }
         report.released = old.len();
-        let gone: Vec<u32> = old.iter().map(|o| o.id).collect();
-        self.states.retain(|(id, _), _| !gone.contains(id));
-        self.by_channel.clear();
+        // Move each kept rule's per-device state to its new position; drop the rest.
+        let old_ids: Vec<u32> = old_order;
+        for entry in self.devices.values_mut() {
+            let mut previous = core::mem::take(&mut entry.states);
+            entry.states = self
+                .rules
+                .iter()
+                .map(|l| old_ids.iter().position(|id| *id == l.id).and_then(|i| previous.get_mut(i)?.take()))
+                .collect();
+        }
+        self.channels.clear();
+        self.device_wide.clear();
         for (i, l) in self.rules.iter().enumerate() {
-            for name in &l.rule.channels {
-                self.by_channel.entry(name.clone()).or_default().push(i);
+            if l.device_wide {
+                self.device_wide.push(i);
             }
+            for (slot, name) in l.rule.channels.iter().enumerate() {
+                let next = self.channels.len();
+                let w = self
+                    .channels
+                    .entry(name.clone())
+                    .or_insert_with(|| Watched { index: next, rules: Vec::new() });
+                w.rules.push((i, slot as u8));
+            }
+        }
+        // Channel indices changed: forget the per-channel timestamps (ordering restarts).
+        for entry in self.devices.values_mut() {
+            entry.last = alloc::vec![None; self.channels.len()];
         }
         Ok(report)
     }
@@ -274,7 +305,8 @@ impl Engine {
             self.stats.device_limit += 1;
             return;
         }
-        let entry = self.devices.entry(device.id).or_default();
+        let (rules, channels) = (self.rules.len(), self.channels.len());
+        let entry = self.devices.entry(device.id).or_insert_with(|| DeviceEntry::new(rules, channels));
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
     }
@@ -288,22 +320,13 @@ impl Engine {
     pub fn memory(&self) -> Vec<(Name, usize, usize)> {
         self.rules
             .iter()
-            .map(|l| {
-                (
-                    l.rule.name.clone(),
-                    l.state_bytes,
-                    self.states.range((l.id, DeviceId(0))..=(l.id, DeviceId(u64::MAX))).count(),
-                )
+            .enumerate()
+            .map(|(i, l)| {
+                let devices =
+                    self.devices.values().filter(|d| d.states.get(i).is_some_and(Option::is_some)).count();
+                (l.rule.name.clone(), l.state_bytes, devices)
             })
             .collect()
-    }
-
-    fn in_scope(scope: &Scope, device: DeviceId, entry: &DeviceEntry) -> bool {
-        match scope {
-            Scope::All => true,
-            Scope::Device(d) => *d == device,
-            Scope::Tagged(t) => entry.tags.contains(t),
-        }
     }
 
     /// Processes a reading of a registered device's channel, by id.
@@ -341,21 +364,19 @@ impl Engine {
             self.stats.non_finite += 1;
             return;
         }
-        let watched = self.by_channel.contains_key(channel);
-        if !watched && !self.rules.iter().any(|l| l.device_wide) {
+        let watched = self.channels.get(channel);
+        if watched.is_none() && self.device_wide.is_empty() {
             return;
         }
-        if !self.devices.contains_key(&device) {
-            if self.devices.len() >= self.config.max_devices {
-                self.stats.device_limit += 1;
-                return;
-            }
-            self.devices.insert(device, DeviceEntry::default());
+        let (rules, channels) = (self.rules.len(), self.channels.len());
+        if !self.devices.contains_key(&device) && self.devices.len() >= self.config.max_devices {
+            self.stats.device_limit += 1;
+            return;
         }
+        let entry = self.devices.entry(device).or_insert_with(|| DeviceEntry::new(rules, channels));
         let t = at.0;
-        if watched {
-            let Some(entry) = self.devices.get_mut(&device) else { return };
-            match entry.last.get_mut(channel) {
+        if let Some(w) = watched {
+            match &mut entry.last[w.index] {
                 Some(last) if t < *last => {
                     self.stats.out_of_order += 1;
                     return;
@@ -364,29 +385,28 @@ impl Engine {
                     self.stats.duplicates += 1;
                     return;
                 }
-                Some(last) => *last = t,
-                // Keys come from the rules' channel tables, so this map stays bounded.
-                None => {
-                    if let Some((key, _)) = self.by_channel.get_key_value(channel) {
-                        entry.last.insert(key.clone(), t);
-                    }
-                }
+                last => *last = Some(t),
             }
         }
-        let entry = &self.devices[&device];
-        for l in &self.rules {
-            if !Self::in_scope(&l.rule.scope, device, entry) {
+        let DeviceEntry { tags, states, .. } = entry;
+        let by_channel = watched.map_or(&[][..], |w| &w.rules[..]);
+        for &(i, slot) in by_channel {
+            let l = &self.rules[i];
+            if !in_scope(&l.rule.scope, device, tags) {
                 continue;
             }
-            let slot = l.rule.channels.iter().position(|c| c == channel);
-            if slot.is_none() && !l.device_wide {
-                continue;
-            }
-            let state = self.states.entry((l.id, device)).or_insert_with(|| RuleState::new(&l.rule, t));
+            let state = states[i].get_or_insert_with(|| RuleState::new(&l.rule, t));
             state.heard_device(t);
-            if let Some(slot) = slot {
-                self.stats.window_overflow += u64::from(state.record(slot as u8, t, value));
+            self.stats.window_overflow += u64::from(state.record(slot, t, value));
+            step(l, device, state, t, true, out);
+        }
+        for &i in &self.device_wide {
+            let l = &self.rules[i];
+            if by_channel.iter().any(|(r, _)| *r == i) || !in_scope(&l.rule.scope, device, tags) {
+                continue;
             }
+            let state = states[i].get_or_insert_with(|| RuleState::new(&l.rule, t));
+            state.heard_device(t);
             step(l, device, state, t, true, out);
         }
     }
@@ -394,18 +414,10 @@ impl Engine {
     /// Moves time to `now` for every rule state: absence, hold-for durations, cooldowns and
     /// time windows take effect even when no reading arrives.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
-        for l in &self.rules {
-            if !l.timed {
-                continue;
-            }
-            let keys: Vec<DeviceId> = self
-                .states
-                .range((l.id, DeviceId(0))..=(l.id, DeviceId(u64::MAX)))
-                .map(|((_, d), _)| *d)
-                .collect();
-            for d in keys {
-                if let Some(state) = self.states.get_mut(&(l.id, d)) {
-                    step(l, d, state, now.0, false, out);
+        for (device, entry) in &mut self.devices {
+            for (l, state) in self.rules.iter().zip(&mut entry.states) {
+                if let (true, Some(state)) = (l.timed, state) {
+                    step(l, *device, state, now.0, false, out);
                 }
             }
         }
@@ -414,8 +426,9 @@ impl Engine {
     /// Acknowledges the active alarm of `rule` on `device`; returns the acknowledgement
     /// transition, or `None` if that alarm is not active or already acknowledged.
     pub fn acknowledge(&mut self, rule: &str, device: DeviceId, at: Timestamp) -> Option<Alert> {
-        let l = self.rules.iter().find(|l| l.rule.name == rule)?;
-        let state = self.states.get_mut(&(l.id, device))?;
+        let i = self.rules.iter().position(|l| l.rule.name == rule)?;
+        let l = &self.rules[i];
+        let state = self.devices.get_mut(&device)?.states.get_mut(i)?.as_mut()?;
         match state.phase {
             Phase::Active { since, acknowledged: false } => {
                 state.phase = Phase::Active { since, acknowledged: true };
@@ -427,12 +440,35 @@ impl Engine {
 
     /// Devices with an active alarm of `rule`.
     pub fn active(&self, rule: &str) -> Vec<DeviceId> {
-        let Some(l) = self.rules.iter().find(|l| l.rule.name == rule) else { return Vec::new() };
-        self.states
-            .range((l.id, DeviceId(0))..=(l.id, DeviceId(u64::MAX)))
-            .filter(|(_, s)| matches!(s.phase, Phase::Active { .. }))
-            .map(|((_, d), _)| *d)
+        let Some(i) = self.rules.iter().position(|l| l.rule.name == rule) else { return Vec::new() };
+        self.devices
+            .iter()
+            .filter(|(_, e)| {
+                e.states
+                    .get(i)
+                    .is_some_and(|s| matches!(s, Some(s) if matches!(s.phase, Phase::Active { .. })))
+            })
+            .map(|(d, _)| *d)
             .collect()
+    }
+}
+
+impl DeviceEntry {
+    fn new(rules: usize, channels: usize) -> Self {
+        DeviceEntry {
+            tags: Vec::new(),
+            channels: Vec::new(),
+            last: alloc::vec![None; channels],
+            states: (0..rules).map(|_| None).collect(),
+        }
+    }
+}
+
+fn in_scope(scope: &Scope, device: DeviceId, tags: &[Tag]) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::Device(d) => *d == device,
+        Scope::Tagged(t) => tags.contains(t),
     }
 }
 
