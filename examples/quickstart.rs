@@ -1,6 +1,6 @@
-//! The whole cycle in one process: simulated devices describe themselves and report readings,
-//! which are encoded as telemetra frames, carried over the in-process memory transport,
-//! decoded by a server and printed as a table.
+//! The whole cycle in one process: simulated devices describe themselves and report readings as
+//! telemetra frames over the in-process memory transport; a server decodes them, runs a rule
+//! set, prints the alerts, and sends commands back; the devices obey and acknowledge.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -13,17 +13,27 @@ use std::error::Error;
 
 use telemetra::codec::{Frame, Message, limits};
 use telemetra::heapless;
+use telemetra::rules::{Engine, EngineConfig, Event, parse};
 use telemetra::text::bounded;
 use telemetra::transports::memory::{MemoryHub, MemoryTransport};
 use telemetra::{
-    ChannelId, ChannelSpec, Device, DeviceId, FirmwareVersion, Location, Quantity, Reading, Route,
-    RouteFilter, RouteKind, Tag, Timestamp, Transport, Unit, Value,
+    AlertState, ChannelId, ChannelSpec, Command, CommandAck, CommandAction, CommandId, CommandResult, Device,
+    DeviceId, FirmwareVersion, Location, Quantity, Reading, Route, RouteFilter, RouteKind, Tag, Timestamp,
+    Transport, Unit, Value,
 };
 
 /// Simulated time: ten-second ticks from 2026-11-26T00:00:00Z. Nothing reads a clock.
 const START: Timestamp = Timestamp(1_795_651_200_000);
 const TICK_MS: u64 = 10_000;
 const TICKS: u64 = 60;
+
+/// The server's rules. The power meter obeys the limit the second rule sends it.
+const RULES: &str = r#"
+rule too_warm: on tag site = "greenhouse-2" when avg(temperature, 2m) > 23 for 1m
+    clear when temperature < 22.5 then alert major "Greenhouse too warm"
+rule power_peak: when power > 1450 times 2 clear when power < 1300
+    then alert warning "Power peak", command set limit_w = 1400
+"#;
 
 /// A small deterministic noise source (xorshift), so every run prints the same table.
 struct Noise(u64);
@@ -62,18 +72,24 @@ fn device(id: u64, model: &str, site: &str, channels: Vec<ChannelSpec>) -> Resul
     })
 }
 
-/// What each simulated device measures at tick `t`.
-fn sample(device: &Device, t: u64, noise: &mut Noise) -> Vec<(ChannelId, Value)> {
-    let x = t as f64;
-    device
-        .channels
-        .iter()
-        .map(|c| {
+/// A simulated device: what it measures, and the one setting the server can change.
+struct Sim {
+    info: Device,
+    noise: Noise,
+    power_limit: Option<f64>,
+}
+
+impl Sim {
+    fn sample(&mut self, t: u64) -> Vec<(ChannelId, Value)> {
+        let x = t as f64;
+        let mut out = Vec::new();
+        for c in &self.info.channels {
             let value = match c.quantity {
-                Quantity::Temperature => Value::Number(round(21.0 + x * 0.05 + noise.next() * 0.3, 1)),
-                Quantity::Humidity => Value::Number(round(55.0 - x * 0.1 + noise.next(), 0)),
+                Quantity::Temperature => Value::Number(round(21.0 + x * 0.05 + self.noise.next() * 0.3, 1)),
+                Quantity::Humidity => Value::Number(round(55.0 - x * 0.1 + self.noise.next(), 0)),
                 Quantity::Power => {
-                    Value::Number(round(1200.0 + 300.0 * (x / 6.0).sin() + noise.next() * 20.0, 0))
+                    let demand = round(1200.0 + 300.0 * (x / 6.0).sin() + self.noise.next() * 20.0, 0);
+                    Value::Number(self.power_limit.map_or(demand, |limit| demand.min(limit)))
                 }
                 Quantity::Energy => Value::Integer(3_600_000 + (t as i64) * 12_000),
                 Quantity::Location => Value::Location(Location {
@@ -84,24 +100,52 @@ fn sample(device: &Device, t: u64, noise: &mut Noise) -> Vec<(ChannelId, Value)>
                 Quantity::Motion => Value::Bool(t % 17 < 3),
                 _ => Value::Number(0.0),
             };
-            (c.id, value)
-        })
-        .collect()
+            out.push((c.id, value));
+        }
+        out
+    }
+
+    /// Applies a command and says how it went.
+    fn obey(&mut self, command: &Command) -> CommandResult {
+        match &command.action {
+            CommandAction::SetConfig { key, value } if key == "limit_w" => match value.as_f64() {
+                Some(limit) => {
+                    self.power_limit = Some(limit);
+                    CommandResult::Completed
+                }
+                None => CommandResult::Rejected(telemetra::RejectReason::InvalidArgument),
+            },
+            _ => CommandResult::Rejected(telemetra::RejectReason::Unsupported),
+        }
+    }
 }
 
-/// A device's life: announce itself, then report every tick.
-async fn run_device(info: Device, mut link: MemoryTransport, seed: u64) -> Result<(), Box<dyn Error>> {
+/// A device's life: announce itself, then report every tick and obey the commands it gets.
+async fn run_device(mut sim: Sim, mut link: MemoryTransport) -> Result<(), Box<dyn Error>> {
+    let id = sim.info.id;
+    link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, id))).await?;
     let mut buf = [0u8; limits::MAX_FRAME];
-    let mut noise = Noise(seed);
+    let mut rx = [0u8; limits::MAX_FRAME];
     let mut seq = 0u32;
-    let info_frame = Frame::new(info.id, seq, Message::DeviceInfo(info.clone()));
-    link.send(Route::new(RouteKind::Info, info.id), info_frame.encode(&mut buf)?).await?;
+    let info = Frame::new(id, seq, Message::DeviceInfo(sim.info.clone()));
+    link.send(Route::new(RouteKind::Info, id), info.encode(&mut buf)?).await?;
     for t in 0..TICKS {
-        seq += 1;
         let at = Timestamp(START.0 + t * TICK_MS);
-        let readings = sample(&info, t, &mut noise).into_iter().map(|(c, v)| Reading::new(c, at, v));
-        let frame = Frame::new(info.id, seq, Message::Readings(heapless::Vec::from_iter(readings)));
-        link.send(Route::new(RouteKind::Readings, info.id), frame.encode(&mut buf)?).await?;
+        while let Some(delivery) = link.try_receive(&mut rx) {
+            let frame = Frame::decode(&rx[..delivery?.len])?;
+            if let Message::Command(cmd) = frame.message {
+                let ack = CommandAck { command: cmd.id, at, result: sim.obey(&cmd) };
+                seq += 1;
+                let reply = Frame::new(id, seq, Message::Ack(ack));
+                link.send(Route::new(RouteKind::Acks, id), reply.encode(&mut buf)?).await?;
+            }
+        }
+        seq += 1;
+        let readings = sim.sample(t).into_iter().map(|(c, v)| Reading::new(c, at, v));
+        let frame = Frame::new(id, seq, Message::Readings(heapless::Vec::from_iter(readings)));
+        link.send(Route::new(RouteKind::Readings, id), frame.encode(&mut buf)?).await?;
+        // Let the server run between ticks, as a real link would.
+        tokio::task::yield_now().await;
     }
     Ok(())
 }
@@ -124,14 +168,134 @@ fn show(v: &Value) -> String {
     }
 }
 
+fn clock(t: Timestamp) -> String {
+    let s = (t.0 - START.0) / 1000;
+    format!("00:{:02}:{:02}", s / 60, s % 60)
+}
+
+/// The server: decodes frames, keeps a table, runs the rules, sends commands.
+struct Server {
+    link: MemoryTransport,
+    engine: Engine,
+    devices: BTreeMap<DeviceId, Device>,
+    table: BTreeMap<(DeviceId, ChannelId), Row>,
+    log: Vec<String>,
+    next_command: u32,
+    now: Timestamp,
+    frames: u32,
+    bytes: usize,
+    readings: u32,
+}
+
+impl Server {
+    async fn handle(&mut self, bytes: &[u8]) -> Result<(), Box<dyn Error>> {
+        let frame = Frame::decode(bytes)?;
+        self.frames += 1;
+        self.bytes += bytes.len();
+        let mut events = Vec::new();
+        match frame.message {
+            Message::DeviceInfo(info) => {
+                self.engine.register(&info);
+                self.devices.insert(info.id, info);
+            }
+            Message::Readings(rs) => {
+                for r in rs {
+                    self.readings += 1;
+                    self.now = self.now.max(r.at);
+                    self.engine.ingest_reading(frame.device, r.channel, r.at, &r.value, &mut events);
+                    let row = self.table.entry((frame.device, r.channel)).or_insert(Row {
+                        min: f64::INFINITY,
+                        max: f64::NEG_INFINITY,
+                        ..Row::default()
+                    });
+                    row.count += 1;
+                    if let Some(x) = r.value.as_f64() {
+                        row.min = row.min.min(x);
+                        row.max = row.max.max(x);
+                    }
+                    row.last = Some(r.value);
+                }
+            }
+            Message::Ack(ack) => {
+                self.log.push(format!(
+                    "{}  ack       {:<11} command {} -> {:?}",
+                    clock(ack.at),
+                    frame.device.to_string(),
+                    ack.command.0,
+                    ack.result
+                ));
+            }
+            _ => {}
+        }
+        for event in events {
+            match event {
+                Event::Alert(a) => {
+                    let state = match a.state {
+                        AlertState::Raised => "RAISED",
+                        AlertState::Acknowledged => "acked",
+                        AlertState::Cleared => "cleared",
+                    };
+                    let value = a.value.map(|v| show(&v)).unwrap_or_default();
+                    self.log.push(format!(
+                        "{}  alert     {:<11} {:<10} {:<7} {:?} {} {}",
+                        clock(a.at),
+                        a.device.to_string(),
+                        a.rule.as_str(),
+                        state,
+                        a.severity,
+                        a.message.as_str(),
+                        value
+                    ));
+                }
+                Event::Command { rule, device, action } => {
+                    self.next_command += 1;
+                    let cmd = Command {
+                        id: CommandId(self.next_command),
+                        issued_at: self.now,
+                        expires_at: self.now.checked_add(std::time::Duration::from_secs(60)),
+                        action,
+                    };
+                    self.log.push(format!(
+                        "{}  command   {:<11} {:<10} {} {:?}",
+                        clock(self.now),
+                        device.to_string(),
+                        rule.as_str(),
+                        cmd.id.0,
+                        cmd.action
+                    ));
+                    let mut buf = [0u8; limits::MAX_FRAME];
+                    let frame = Frame::new(device, self.next_command, Message::Command(cmd));
+                    self.link.send(Route::new(RouteKind::Commands, device), frame.encode(&mut buf)?).await?;
+                }
+                Event::Emit { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
     // The one line that picks the transport.
     let hub = MemoryHub::new(1024);
 
-    let mut server = hub.connect();
-    server.subscribe(RouteFilter::kind(RouteKind::Info)).await?;
-    server.subscribe(RouteFilter::kind(RouteKind::Readings)).await?;
+    let mut engine = Engine::new(EngineConfig::default());
+    engine.load(parse(RULES)?)?;
+    let mut server = Server {
+        link: hub.connect(),
+        engine,
+        devices: BTreeMap::new(),
+        table: BTreeMap::new(),
+        log: Vec::new(),
+        next_command: 0,
+        now: START,
+        frames: 0,
+        bytes: 0,
+        readings: 0,
+    };
+    for kind in [RouteKind::Info, RouteKind::Readings, RouteKind::Acks] {
+        server.link.subscribe(RouteFilter::kind(kind)).await?;
+    }
 
     let fleet = [
         (
@@ -171,57 +335,37 @@ async fn main() -> Result<(), Box<dyn Error>> {
             33,
         ),
     ];
-    let tasks: Vec<_> = fleet
-        .into_iter()
-        .map(|(info, seed)| {
-            let link = hub.connect();
-            tokio::spawn(async move { run_device(info, link, seed).await.map_err(|e| e.to_string()) })
-        })
-        .collect();
-    for t in tasks {
-        t.await??;
+    let mut tasks = Vec::new();
+    for (info, seed) in fleet {
+        let sim = Sim { info, noise: Noise(seed), power_limit: None };
+        let link = hub.connect();
+        tasks.push(tokio::spawn(async move { run_device(sim, link).await.map_err(|e| e.to_string()) }));
     }
 
-    // The server side: decode every frame and keep a summary per (device, channel).
-    let mut devices: BTreeMap<DeviceId, Device> = BTreeMap::new();
-    let mut table: BTreeMap<(DeviceId, ChannelId), Row> = BTreeMap::new();
-    let (mut frames, mut bytes, mut readings) = (0u32, 0usize, 0u32);
+    // Serve until every device is done and nothing is left in flight.
     let mut buf = [0u8; limits::MAX_FRAME];
-    while let Some(delivery) = server.try_receive(&mut buf) {
-        let delivery = delivery?;
-        let frame = Frame::decode(&buf[..delivery.len])?;
-        frames += 1;
-        bytes += delivery.len;
-        match frame.message {
-            Message::DeviceInfo(info) => {
-                devices.insert(info.id, info);
-            }
-            Message::Readings(rs) => {
-                for r in rs {
-                    readings += 1;
-                    let row = table.entry((frame.device, r.channel)).or_insert(Row {
-                        min: f64::INFINITY,
-                        max: f64::NEG_INFINITY,
-                        ..Row::default()
-                    });
-                    row.count += 1;
-                    if let Some(x) = r.value.as_f64() {
-                        row.min = row.min.min(x);
-                        row.max = row.max.max(x);
-                    }
-                    row.last = Some(r.value);
-                }
-            }
-            _ => {}
+    loop {
+        let mut idle = true;
+        while let Some(delivery) = server.link.try_receive(&mut buf) {
+            let len = delivery?.len;
+            server.handle(&buf[..len]).await?;
+            idle = false;
         }
+        if idle && tasks.iter().all(|t| t.is_finished()) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    for t in tasks {
+        t.await??;
     }
 
     println!(
         "{:<6} {:<13} {:<12} {:<12} {:>5} {:>6} {:>16} {:>10} {:>10}",
         "device", "model", "channel", "quantity", "unit", "count", "last", "min", "max"
     );
-    for ((dev, ch), row) in &table {
-        let info = devices.get(dev);
+    for ((dev, ch), row) in &server.table {
+        let info = server.devices.get(dev);
         let spec = info.and_then(|d| d.channel(*ch));
         let (name, quantity, unit) = spec.map_or(("?".into(), "?".into(), ""), |s| {
             (s.name.to_string(), format!("{:?}", s.quantity), s.unit.symbol())
@@ -240,9 +384,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
             range(row.max)
         );
     }
+    println!("\nrules:{RULES}");
+    for line in &server.log {
+        println!("{line}");
+    }
     println!(
-        "\n{frames} frames, {readings} readings, {bytes} bytes on the wire ({:.1} bytes per frame) over memory://",
-        bytes as f64 / frames as f64
+        "\n{} frames, {} readings, {} bytes on the wire ({:.1} bytes per frame) over memory://",
+        server.frames,
+        server.readings,
+        server.bytes,
+        server.bytes as f64 / f64::from(server.frames)
     );
     Ok(())
 }
