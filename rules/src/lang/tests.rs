@@ -167,3 +167,34 @@ proptest! {
         let _ = parse(&text);
     }
 }
+
+#[test]
+fn a_parsed_rule_set_travels_as_frames_and_reassembles() {
+    use crate::{Progress, RuleSetAssembler};
+    use telemetra_codec::{Frame, Message, RulePart};
+    use telemetra_core::DeviceId;
+
+    let text = "rule a: when avg(t, 5m) > 30 for 2m clear when t < 28 then alert critical \"Hot\"\n\
+                rule b: on tag site = \"lab\" when silent(45m) then alert major \"Gone\", command reboot after 10s\n\
+                rule c: when changed(t, 0.5) then emit t2 = t * 2";
+    let rules = parse(text).unwrap();
+    let count = rules.len() as u8;
+    let frames: std::vec::Vec<std::vec::Vec<u8>> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let part = RulePart { set_version: 9, index: i as u8, count, rule: rule.clone() };
+            Frame::new(DeviceId(0x2a), i as u32, Message::Rule(part)).to_vec()
+        })
+        .collect();
+    let mut device = RuleSetAssembler::<4>::new();
+    let mut last = None;
+    for bytes in frames.iter().rev() {
+        let Message::Rule(part) = Frame::decode(bytes).unwrap().message else { panic!("not a rule frame") };
+        last = Some(device.accept(part).unwrap());
+    }
+    assert_eq!(last, Some(Progress::Complete { version: 9 }));
+    let received: std::vec::Vec<_> = device.rules().unwrap().cloned().collect();
+    assert_eq!(received, rules);
+    assert_eq!(print_rules(&received), print_rules(&rules));
+}

@@ -1,0 +1,173 @@
+//! Rule engine benchmarks: readings per second through the engine with 1, 10, 100 and 1,000
+//! rules for 1 and 10,000 devices, against the same conditions as plain Rust closures (the
+//! floor), and as rhai and evalexpr expressions compiled once.
+//!
+//! `cargo bench --bench rules`; the memory per (rule, device) is printed first.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use evalexpr::{ContextWithMutableVariables, HashMapContext, Node};
+use telemetra::rules::{Engine, EngineConfig, Event, parse};
+use telemetra::{DeviceId, Timestamp};
+
+/// Readings per benchmark iteration.
+const BATCH: usize = 10_000;
+
+/// Rule `i`'s threshold: spread over the values the readings take, so that some fire.
+fn threshold(i: usize) -> f64 {
+    20.0 + (i % 20) as f64 * 0.5
+}
+
+fn threshold_rules(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("rule r{i}: when t > {} clear when t < {} then alert info \"r\"\n", threshold(i), threshold(i) - 1.0))
+        .collect()
+}
+
+fn window_rules(n: usize) -> String {
+    (0..n).map(|i| format!("rule w{i}: when avg(t, 10 samples) > {} then alert info \"w\"\n", threshold(i))).collect()
+}
+
+/// Deterministic readings: device round robin, a temperature wandering over 15..35.
+fn readings(devices: u64) -> Vec<(DeviceId, Timestamp, f64)> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..BATCH)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = 15.0 + (state % 2000) as f64 / 100.0;
+            (DeviceId(i as u64 % devices), Timestamp(1_000 * (i as u64 / devices + 1)), v)
+        })
+        .collect()
+}
+
+fn engine(rules: &str, devices: u64) -> Engine {
+    let mut e = Engine::new(EngineConfig { max_devices: devices as usize, memory_budget: 4 << 30 });
+    e.load(parse(rules).unwrap()).unwrap();
+    e
+}
+
+/// Feeds one batch, with timestamps moved past the previous batch's.
+fn run_engine(e: &mut Engine, batch: &[(DeviceId, Timestamp, f64)], round: &mut u64, events: &mut Vec<Event>) {
+    *round += 1;
+    let offset = *round * 100_000_000;
+    for &(d, t, v) in batch {
+        e.ingest(d, "t", Timestamp(t.0 + offset), v, events);
+    }
+    events.clear();
+}
+
+/// The floor: the same threshold-with-hysteresis alarms as closures over a flat state array.
+struct Closures {
+    conditions: Vec<(Box<dyn Fn(f64) -> bool>, Box<dyn Fn(f64) -> bool>)>,
+    active: Vec<bool>,
+    rules: usize,
+}
+
+impl Closures {
+    fn new(rules: usize, devices: usize) -> Self {
+        let conditions = (0..rules)
+            .map(|i| {
+                let (on, off) = (threshold(i), threshold(i) - 1.0);
+                let raise: Box<dyn Fn(f64) -> bool> = Box::new(move |v| v > on);
+                let clear: Box<dyn Fn(f64) -> bool> = Box::new(move |v| v < off);
+                (raise, clear)
+            })
+            .collect();
+        Closures { conditions, active: vec![false; rules * devices], rules }
+    }
+
+    fn run(&mut self, batch: &[(DeviceId, Timestamp, f64)]) -> usize {
+        let mut transitions = 0;
+        for &(d, _, v) in batch {
+            let base = d.0 as usize * self.rules;
+            for (i, (raise, clear)) in self.conditions.iter().enumerate() {
+                let a = &mut self.active[base + i];
+                if (!*a && raise(v)) || (*a && clear(v)) {
+                    *a = !*a;
+                    transitions += 1;
+                }
+            }
+        }
+        transitions
+    }
+}
+
+fn bench_engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rules");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for devices in [1u64, 10_000] {
+        let batch = readings(devices);
+        for n in [1usize, 10, 100, 1000] {
+            let id = format!("{n}_rules/{devices}_devices");
+            for (kind, text) in [("threshold", threshold_rules(n)), ("window", window_rules(n))] {
+                let mut e = engine(&text, devices);
+                let (mut round, mut events) = (0u64, Vec::new());
+                run_engine(&mut e, &batch, &mut round, &mut events); // create the states
+                g.bench_function(BenchmarkId::new(format!("engine_{kind}"), &id), |b| {
+                    b.iter(|| run_engine(&mut e, black_box(&batch), &mut round, &mut events))
+                });
+            }
+            let mut floor = Closures::new(n, devices as usize);
+            g.bench_function(BenchmarkId::new("closures_threshold", &id), |b| b.iter(|| floor.run(black_box(&batch))));
+            if n <= 100 && devices == 1 {
+                let rhai = rhai::Engine::new();
+                let asts: Vec<rhai::AST> =
+                    (0..n).map(|i| rhai.compile_expression(format!("t > {:.1}", threshold(i))).unwrap()).collect();
+                g.bench_function(BenchmarkId::new("rhai_threshold", &id), |b| {
+                    b.iter(|| {
+                        let mut fired = 0;
+                        let mut scope = rhai::Scope::new();
+                        for &(_, _, v) in black_box(&batch) {
+                            scope.set_or_push("t", v);
+                            for ast in &asts {
+                                fired += usize::from(rhai.eval_ast_with_scope::<bool>(&mut scope, ast).unwrap());
+                            }
+                        }
+                        fired
+                    })
+                });
+                let trees: Vec<Node> =
+                    (0..n).map(|i| evalexpr::build_operator_tree(&format!("t > {:.1}", threshold(i))).unwrap()).collect();
+                g.bench_function(BenchmarkId::new("evalexpr_threshold", &id), |b| {
+                    b.iter(|| {
+                        let mut fired = 0;
+                        let mut ctx = HashMapContext::new();
+                        for &(_, _, v) in black_box(&batch) {
+                            ctx.set_value("t".into(), evalexpr::Value::Float(v)).unwrap();
+                            for tree in &trees {
+                                fired += usize::from(tree.eval_boolean_with_context(&ctx).unwrap());
+                            }
+                        }
+                        fired
+                    })
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+fn print_memory() {
+    let wide = "rule wide: when avg(t, 1h max 360) > 1 then alert info \"x\"\n";
+    let mut e = engine(&format!("{}{}{wide}", threshold_rules(1), window_rules(1)), 1);
+    let mut events = Vec::new();
+    e.ingest(DeviceId(0), "t", Timestamp(1), 1.0, &mut events);
+    println!("memory per (rule, device):");
+    for (rule, bytes, _) in e.memory() {
+        println!("  {rule:<6} {bytes} bytes");
+    }
+}
+
+fn main() {
+    print_memory();
+    let mut c = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(1))
+        .sample_size(10)
+        .configure_from_args();
+    bench_engine(&mut c);
+    c.final_summary();
+}
