@@ -29,7 +29,7 @@ use telemetra_core::{
     Text, Timestamp, Value,
 };
 
-use state::{Cursor, Phase, RuleState, is_true};
+use state::{Cursor, Phase, Quick, RuleState, is_true};
 
 /// Limits of an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,9 @@ struct Loaded {
     event_rule: bool,
     /// Watches the whole device (`silent(d)` without a channel): every reading counts.
     device_wide: bool,
+    /// Quick forms of `when` and `clear`, where they have one.
+    when_quick: Option<Quick>,
+    clear_quick: Option<Quick>,
 }
 
 #[derive(Default)]
@@ -258,7 +261,18 @@ impl Engine {
             let device_wide = core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
                 e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: u8::MAX, .. }))
             });
-            self.rules.push(Loaded { id, timed: timed(&rule), state_bytes, event_rule, device_wide, rule });
+            let when_quick = Quick::of(&rule.when, true);
+            let clear_quick = rule.clear.as_ref().and_then(|c| Quick::of(c, false));
+            self.rules.push(Loaded {
+                id,
+                timed: timed(&rule),
+                state_bytes,
+                event_rule,
+                device_wide,
+                when_quick,
+                clear_quick,
+                rule,
+            });
         }
         report.released = old.len();
         // Move each kept rule's per-device state to its new position; drop the rest.
@@ -390,16 +404,17 @@ impl Engine {
         }
         let DeviceEntry { tags, states, .. } = entry;
         let by_channel = watched.map_or(&[][..], |w| &w.rules[..]);
+        let mut overflow = 0u32;
         for &(i, slot) in by_channel {
-            let l = &self.rules[i];
+            let (Some(l), Some(state)) = (self.rules.get(i), states.get_mut(i)) else { continue };
             if !in_scope(&l.rule.scope, device, tags) {
                 continue;
             }
-            let state = states[i].get_or_insert_with(|| RuleState::new(&l.rule, t));
-            state.heard_device(t);
-            self.stats.window_overflow += u64::from(state.record(slot, t, value));
+            let state = state.get_or_insert_with(|| RuleState::new(&l.rule, t));
+            overflow += state.record(slot, t, value);
             step(l, device, state, t, true, out);
         }
+        self.stats.window_overflow += u64::from(overflow);
         for &i in &self.device_wide {
             let l = &self.rules[i];
             if by_channel.iter().any(|(r, _)| *r == i) || !in_scope(&l.rule.scope, device, tags) {
@@ -497,6 +512,7 @@ fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option
 }
 
 /// The alarm lifecycle of one rule on one device, at time `now`.
+#[inline]
 fn step(
     l: &Loaded,
     device: DeviceId,
@@ -515,7 +531,10 @@ fn step(
     let mut cursor = Cursor::default();
     match state.phase {
         Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
-            let holds = is_true(state.eval(&rule.when, now, &mut cursor));
+            let holds = match l.when_quick {
+                Some(q) => state.quick(q, now),
+                None => is_true(state.eval(&rule.when, now, &mut cursor)),
+            };
             if !holds {
                 state.phase = Phase::Idle;
                 return;
@@ -529,6 +548,9 @@ fn step(
                 state.phase = Phase::Pending { since, count };
                 return;
             }
+            if l.when_quick.is_some() {
+                cursor.skip(&rule.when);
+            }
             if let Some(clear) = &rule.clear {
                 cursor.skip(clear);
             }
@@ -540,12 +562,14 @@ fn step(
             };
         }
         Phase::Active { .. } => {
-            let cleared = match &rule.clear {
-                Some(clear) => {
+            let cleared = match (&rule.clear, l.clear_quick, l.when_quick) {
+                (Some(_), Some(q), _) => state.quick(q, now),
+                (None, _, Some(q)) => !state.quick(q, now),
+                (Some(clear), None, _) => {
                     cursor.skip(&rule.when);
                     is_true(state.eval(clear, now, &mut cursor))
                 }
-                None => !is_true(state.eval(&rule.when, now, &mut cursor)),
+                (None, _, None) => !is_true(state.eval(&rule.when, now, &mut cursor)),
             };
             if cleared {
                 out.push(Event::Alert(alert(l, device, AlertState::Cleared, now, None)));
