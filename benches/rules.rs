@@ -76,9 +76,12 @@ fn run_engine(
     events.clear();
 }
 
+/// A condition as a closure.
+type Condition = Box<dyn Fn(f64) -> bool>;
+
 /// The floor: the same threshold-with-hysteresis alarms as closures over a flat state array.
 struct Closures {
-    conditions: Vec<(Box<dyn Fn(f64) -> bool>, Box<dyn Fn(f64) -> bool>)>,
+    conditions: Vec<(Condition, Condition)>,
     active: Vec<bool>,
     rules: usize,
 }
@@ -88,8 +91,8 @@ impl Closures {
         let conditions = (0..rules)
             .map(|i| {
                 let (on, off) = (threshold(i), threshold(i) - 1.0);
-                let raise: Box<dyn Fn(f64) -> bool> = Box::new(move |v| v > on);
-                let clear: Box<dyn Fn(f64) -> bool> = Box::new(move |v| v < off);
+                let raise: Condition = Box::new(move |v| v > on);
+                let clear: Condition = Box::new(move |v| v < off);
                 (raise, clear)
             })
             .collect();
@@ -115,7 +118,7 @@ impl Closures {
 /// The floor for window rules: a ring of the last 10 samples per (rule, device), averaged on
 /// every reading, as closures.
 struct WindowClosures {
-    conditions: Vec<Box<dyn Fn(f64) -> bool>>,
+    conditions: Vec<Condition>,
     rings: Vec<([f64; 10], usize, usize)>,
     active: Vec<bool>,
     rules: usize,
@@ -126,7 +129,7 @@ impl WindowClosures {
         let conditions = (0..rules)
             .map(|i| {
                 let on = threshold(i);
-                Box::new(move |avg: f64| avg > on) as Box<dyn Fn(f64) -> bool>
+                Box::new(move |avg: f64| avg > on) as Condition
             })
             .collect();
         WindowClosures {

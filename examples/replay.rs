@@ -183,30 +183,39 @@ fn run() -> Result<(), String> {
     let rules_path = flag("--rules").ok_or(usage)?;
     let rules_text = std::fs::read_to_string(&rules_path).map_err(|e| format!("{rules_path}: {e}"))?;
     let rules = parse(&rules_text).map_err(|e| format!("{rules_path}: {e}"))?;
-    let mut rows = match (flag("--csv"), flag("--senml")) {
-        (Some(p), None) => read_csv(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?)
-            .map_err(|e| format!("{p}: {e}"))?,
-        (None, Some(p)) => read_senml(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?)
-            .map_err(|e| format!("{p}: {e}"))?,
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+    let rows = match (flag("--csv"), flag("--senml")) {
+        (Some(p), None) => read_csv(&read(&p)?).map_err(|e| format!("{p}: {e}"))?,
+        (None, Some(p)) => read_senml(&read(&p)?).map_err(|e| format!("{p}: {e}"))?,
         _ => return Err(usage.into()),
     };
+    let until = flag("--until").map(|t| parse_time(&t)).transpose()?;
     let all = args.iter().any(|a| a == "--all");
-    rows.sort_by_key(|r| r.at);
+    let (lines, summary) = replay(rules, rows, until, all)?;
+    for line in lines {
+        println!("{line}");
+    }
+    eprintln!("{summary}");
+    Ok(())
+}
 
+/// Runs `rules` over `rows` in time order; returns the JSON lines and a summary.
+fn replay(
+    rules: Vec<telemetra::Rule>,
+    mut rows: Vec<Row>,
+    until: Option<Timestamp>,
+    all: bool,
+) -> Result<(Vec<String>, String), String> {
+    rows.sort_by_key(|r| r.at);
     let mut engine = Engine::new(EngineConfig { max_devices: 100_000, memory_budget: 1 << 30 });
     engine.load(rules).map_err(|e| e.to_string())?;
-    // Devices named by a hex id keep it; other names get ids from the top of the range.
+    // Devices named by a hex id keep it; other names get unused ids from the top of the range.
     let mut names: BTreeMap<DeviceId, String> = BTreeMap::new();
     let mut ids: BTreeMap<String, DeviceId> = BTreeMap::new();
-    let mut id_of = |name: &str, names: &mut BTreeMap<DeviceId, String>| {
-        *ids.entry(name.to_string()).or_insert_with(|| {
-            let id = name.parse().unwrap_or(DeviceId(u64::MAX - names.len() as u64));
-            names.insert(id, name.to_string());
-            id
-        })
-    };
+    let mut next_free = u64::MAX;
+    let mut lines = Vec::new();
     let mut events = Vec::new();
-    let print = |events: &mut Vec<Event>, names: &BTreeMap<DeviceId, String>| {
+    let mut emit = |events: &mut Vec<Event>, names: &BTreeMap<DeviceId, String>| {
         for e in events.drain(..) {
             let name = |d: DeviceId| names.get(&d).cloned().unwrap_or_else(|| d.to_string());
             let line = match e {
@@ -214,7 +223,11 @@ fn run() -> Result<(), String> {
                     "time": rfc3339(a.at),
                     "rule": a.rule.as_str(),
                     "device": name(a.device),
-                    "state": match a.state { AlertState::Raised => "raised", AlertState::Acknowledged => "acknowledged", AlertState::Cleared => "cleared" },
+                    "state": match a.state {
+                        AlertState::Raised => "raised",
+                        AlertState::Acknowledged => "acknowledged",
+                        AlertState::Cleared => "cleared",
+                    },
                     "severity": severity(a.severity),
                     "value": a.value.and_then(|v| v.as_f64()),
                 }),
@@ -227,25 +240,33 @@ fn run() -> Result<(), String> {
                 }),
                 _ => continue,
             };
-            println!("{line}");
+            lines.push(line.to_string());
         }
     };
     let mut last = Timestamp(0);
     for row in &rows {
-        let id = id_of(&row.device, &mut names);
+        let id = match ids.get(&row.device) {
+            Some(id) => *id,
+            None => {
+                let mut id = row.device.parse().unwrap_or(DeviceId(next_free));
+                while names.contains_key(&id) {
+                    next_free -= 1;
+                    id = DeviceId(next_free);
+                }
+                names.insert(id, row.device.clone());
+                ids.insert(row.device.clone(), id);
+                id
+            }
+        };
         engine.advance(row.at, &mut events);
         engine.ingest(id, &row.channel, row.at, row.value, &mut events);
-        print(&mut events, &names);
+        emit(&mut events, &names);
         last = row.at;
     }
-    let until = match flag("--until") {
-        Some(t) => parse_time(&t)?,
-        None => last,
-    };
-    engine.advance(until, &mut events);
-    print(&mut events, &names);
+    engine.advance(until.unwrap_or(last), &mut events);
+    emit(&mut events, &names);
     let s = engine.stats();
-    eprintln!(
+    let summary = format!(
         "{} readings, {} devices, {} rules; dropped: {} out of order, {} duplicates, {} not finite",
         rows.len(),
         names.len(),
@@ -254,7 +275,7 @@ fn run() -> Result<(), String> {
         s.duplicates,
         s.non_finite
     );
-    Ok(())
+    Ok((lines, summary))
 }
 
 fn main() -> ExitCode {
@@ -270,6 +291,59 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_greenhouse_recording_gives_its_alerts() {
+        let rules = parse(include_str!("data/greenhouse.rules")).unwrap();
+        let rows = read_csv(include_str!("data/greenhouse.csv")).unwrap();
+        let (lines, summary) = replay(rules, rows, None, false).unwrap();
+        let brief: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!(
+                    "{} {} {} {}",
+                    v["time"].as_str().unwrap(),
+                    v["rule"].as_str().unwrap(),
+                    v["device"].as_str().unwrap(),
+                    v["state"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                "2026-11-26T08:31:00Z overheat greenhouse-a raised",
+                "2026-11-26T08:46:00Z overheat greenhouse-a cleared",
+                "2026-11-26T08:54:00Z offline greenhouse-b raised",
+                "2026-11-26T09:02:00Z dry greenhouse-a raised",
+                "2026-11-26T09:11:00Z dry greenhouse-a cleared",
+            ]
+        );
+        assert!(summary.starts_with("220 readings, 2 devices, 3 rules"), "{summary}");
+    }
+
+    #[test]
+    fn senml_input_is_read_with_its_base_names_and_times() {
+        let pack = r#"[{"bn":"urn:dev:ow:10e2073a0108006:","bt":1.276020076001e+09,"n":"voltage","u":"V","v":120.1},
+                       {"n":"voltage","t":10,"v":125.5}]"#;
+        let rows = read_senml(pack).unwrap();
+        assert_eq!(
+            (rows[0].device.as_str(), rows[0].channel.as_str()),
+            ("urn:dev:ow:10e2073a0108006", "voltage")
+        );
+        let rules = parse(r#"rule surge: when voltage > 125 then alert major "Surge""#).unwrap();
+        let (lines, _) = replay(rules, rows, None, false).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains("\"time\":\"2010-06-08T18:01:26.001Z\""), "{}", lines[0]);
+    }
+
+    #[test]
+    fn bad_csv_lines_are_named() {
+        let err = read_csv("timestamp,device,channel,value\n2026-11-26T08:00:00Z,a,t,warm\n").err().unwrap();
+        assert_eq!(err, "line 2: `warm` is not a number");
+        assert!(read_csv("time,device\n").is_err());
+    }
 
     #[test]
     fn rfc3339_round_trips_and_offsets_apply() {
