@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use telemetra::codec::senml;
 use telemetra::rules::{Engine, EngineConfig, Event, parse};
-use telemetra::{AlertState, DeviceId, Severity, Timestamp};
+use telemetra::{AlertState, DeviceId, Timestamp};
 
 struct Row {
     at: Timestamp,
@@ -166,16 +166,6 @@ fn read_senml(text: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Minor => "minor",
-        Severity::Major => "major",
-        Severity::Critical => "critical",
-    }
-}
-
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -228,7 +218,7 @@ fn replay(
                         AlertState::Acknowledged => "acknowledged",
                         AlertState::Cleared => "cleared",
                     },
-                    "severity": severity(a.severity),
+                    "severity": a.severity.as_str(),
                     "value": a.value.and_then(|v| v.as_f64()),
                 }),
                 Event::Command { rule, device, action } if all => {

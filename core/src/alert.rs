@@ -19,6 +19,23 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// Every severity, least to most.
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Warning, Severity::Minor, Severity::Major, Severity::Critical];
+
+    /// Its lowercase name (`critical`), as rule text and JSON write it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// Where an alert is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AlertState {

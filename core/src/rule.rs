@@ -64,6 +64,36 @@ pub enum Aggregate {
     Delta,
 }
 
+impl Aggregate {
+    /// Every aggregate function.
+    pub const ALL: [Aggregate; 9] = [
+        Aggregate::Avg,
+        Aggregate::Min,
+        Aggregate::Max,
+        Aggregate::Sum,
+        Aggregate::Count,
+        Aggregate::StdDev,
+        Aggregate::First,
+        Aggregate::Last,
+        Aggregate::Delta,
+    ];
+
+    /// Its name in rule text (`avg`, `stddev`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Aggregate::Avg => "avg",
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+            Aggregate::Sum => "sum",
+            Aggregate::Count => "count",
+            Aggregate::StdDev => "stddev",
+            Aggregate::First => "first",
+            Aggregate::Last => "last",
+            Aggregate::Delta => "delta",
+        }
+    }
+}
+
 /// One step of a postfix program. Operands are pushed; operators pop their operands and push
 /// the result. Booleans are numbers: 0 is false, anything else is true.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -114,18 +114,6 @@ mod tests {
         }
     }
 
-    const FUNCS: [Aggregate; 9] = [
-        Aggregate::Avg,
-        Aggregate::Min,
-        Aggregate::Max,
-        Aggregate::Sum,
-        Aggregate::Count,
-        Aggregate::StdDev,
-        Aggregate::First,
-        Aggregate::Last,
-        Aggregate::Delta,
-    ];
-
     fn window() -> impl Strategy<Value = Window> {
         prop_oneof![
             (1u32..5_000, 1u16..40).prop_map(|(span_ms, max_samples)| Window::Time { span_ms, max_samples }),
@@ -148,7 +136,7 @@ mod tests {
                 w.push(t, v);
                 all.push((t, v));
                 w.expire(t);
-                for func in FUNCS {
+                for func in Aggregate::ALL {
                     let got = w.aggregate(func);
                     let want = naive(&all, window, t, func);
                     let close = (got.is_nan() && want.is_nan()) || (got - want).abs() <= 1e-9 * (1.0 + want.abs());

@@ -22,45 +22,6 @@ type Result<T> = core::result::Result<T, ParseError>;
 pub(crate) const KEYWORDS: &[&str] =
     &["rule", "when", "then", "and", "or", "not", "true", "false", "nan", "inf"];
 
-pub(crate) fn aggregate_name(a: Aggregate) -> &'static str {
-    match a {
-        Aggregate::Avg => "avg",
-        Aggregate::Min => "min",
-        Aggregate::Max => "max",
-        Aggregate::Sum => "sum",
-        Aggregate::Count => "count",
-        Aggregate::StdDev => "stddev",
-        Aggregate::First => "first",
-        Aggregate::Last => "last",
-        Aggregate::Delta => "delta",
-    }
-}
-
-const AGGREGATES: [Aggregate; 9] = [
-    Aggregate::Avg,
-    Aggregate::Min,
-    Aggregate::Max,
-    Aggregate::Sum,
-    Aggregate::Count,
-    Aggregate::StdDev,
-    Aggregate::First,
-    Aggregate::Last,
-    Aggregate::Delta,
-];
-
-pub(crate) fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Minor => "minor",
-        Severity::Major => "major",
-        Severity::Critical => "critical",
-    }
-}
-
-const SEVERITIES: [Severity; 5] =
-    [Severity::Info, Severity::Warning, Severity::Minor, Severity::Major, Severity::Critical];
-
 pub(crate) struct Parser<'a> {
     text: &'a str,
     lexer: Lexer<'a>,
@@ -300,8 +261,8 @@ impl<'a> Parser<'a> {
     }
 
     fn severity(&mut self) -> Result<Severity> {
-        for s in SEVERITIES {
-            if self.eat_word(severity_name(s))? {
+        for s in Severity::ALL {
+            if self.eat_word(s.as_str())? {
                 return Ok(s);
             }
         }
@@ -496,31 +457,35 @@ impl<'a> Parser<'a> {
     }
 
     fn sum(&mut self, ops: &mut Vec<Op>) -> Result<()> {
-        self.product(ops)?;
-        loop {
-            let op = match self.tok {
-                Tok::Plus => Op::Add,
-                Tok::Minus => Op::Sub,
-                _ => return Ok(()),
-            };
-            self.advance()?;
-            self.product(ops)?;
-            ops.push(op);
-        }
+        self.left_assoc(ops, Self::product, |t| match t {
+            Tok::Plus => Some(Op::Add),
+            Tok::Minus => Some(Op::Sub),
+            _ => None,
+        })
     }
 
     fn product(&mut self, ops: &mut Vec<Op>) -> Result<()> {
-        self.unary(ops)?;
-        loop {
-            let op = match self.tok {
-                Tok::Star => Op::Mul,
-                Tok::Slash => Op::Div,
-                _ => return Ok(()),
-            };
+        self.left_assoc(ops, Self::unary, |t| match t {
+            Tok::Star => Some(Op::Mul),
+            Tok::Slash => Some(Op::Div),
+            _ => None,
+        })
+    }
+
+    /// `operand {operator operand}`, left-associative.
+    fn left_assoc(
+        &mut self,
+        ops: &mut Vec<Op>,
+        operand: fn(&mut Self, &mut Vec<Op>) -> Result<()>,
+        operator: fn(&Tok) -> Option<Op>,
+    ) -> Result<()> {
+        operand(self, ops)?;
+        while let Some(op) = operator(&self.tok) {
             self.advance()?;
-            self.unary(ops)?;
+            operand(self, ops)?;
             ops.push(op);
         }
+        Ok(())
     }
 
     fn unary(&mut self, ops: &mut Vec<Op>) -> Result<()> {
@@ -575,7 +540,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Ident(w) => {
                 let call = self.peek_next() == Some(Tok::LParen);
-                if let Some(func) = AGGREGATES.into_iter().find(|a| call && aggregate_name(*a) == w) {
+                if let Some(func) = Aggregate::ALL.into_iter().find(|a| call && a.as_str() == w) {
                     self.advance()?;
                     self.expect(Tok::LParen)?;
                     let channel = self.channel_arg()?;

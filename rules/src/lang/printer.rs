@@ -9,7 +9,6 @@ use telemetra_core::rule::Window;
 use telemetra_core::{Action, CommandAction, Expr, Name, Op, Rule, Scope, Value};
 
 use super::DEFAULT_MAX_SAMPLES;
-use super::parser::{aggregate_name, severity_name};
 
 /// Precedence of a printed sub-expression: higher binds tighter.
 const OR: u8 = 1;
@@ -76,7 +75,7 @@ pub(crate) fn expr(e: &Expr, channels: &[Name]) -> String {
             Op::Const(n) => (number(n), ATOM),
             Op::Value(c) => (name(c), ATOM),
             Op::Aggregate { func, channel, window: w } => {
-                (format!("{}({}, {})", aggregate_name(func), name(channel), window(w)), ATOM)
+                (format!("{}({}, {})", func.as_str(), name(channel), window(w)), ATOM)
             }
             Op::Rate { channel, window: w } => (format!("rate({}, {})", name(channel), window(w)), ATOM),
             Op::Silent { channel: u8::MAX, for_ms } => (format!("silent({})", duration(for_ms)), ATOM),
@@ -189,7 +188,7 @@ pub fn print_rule(rule: &Rule) -> String {
     }
     let has_alert = rule.actions.iter().any(|a| matches!(a, Action::Alert { .. }));
     if !has_alert {
-        let _ = write!(out, " severity {}", severity_name(rule.severity));
+        let _ = write!(out, " severity {}", rule.severity.as_str());
     }
     out.push_str(" then ");
     let actions: Vec<String> = rule
@@ -197,7 +196,7 @@ pub fn print_rule(rule: &Rule) -> String {
         .iter()
         .map(|a| match a {
             Action::Alert { message } => {
-                format!("alert {} {}", severity_name(rule.severity), quoted(message))
+                format!("alert {} {}", rule.severity.as_str(), quoted(message))
             }
             Action::Command(c) => format!("command {}", command(c)),
             Action::Emit { channel, value } => {
