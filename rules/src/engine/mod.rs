@@ -555,11 +555,29 @@ fn step(
                 cursor.skip(clear);
             }
             fire(l, device, state, now, &mut cursor, out);
-            state.phase = if l.event_rule {
-                next_after_clear(rule.cooldown_ms, now)
-            } else {
-                Phase::Active { since: now, acknowledged: false }
+            state.phase = match (l.event_rule, rule.cooldown_ms) {
+                (true, ms) if ms > 0 => next_after_clear(ms, now),
+                _ => Phase::Active { since: now, acknowledged: false },
             };
+        }
+        // An event rule fires again on each reading while its condition holds, but not on a
+        // mere passing of time (a silence fires once, not on every `advance`).
+        Phase::Active { .. } if l.event_rule => {
+            let holds = match l.when_quick {
+                Some(q) => state.quick(q, now),
+                None => is_true(state.eval(&rule.when, now, &mut cursor)),
+            };
+            if !holds {
+                state.phase = Phase::Idle;
+            } else if from_reading {
+                if l.when_quick.is_some() {
+                    cursor.skip(&rule.when);
+                }
+                if let Some(clear) = &rule.clear {
+                    cursor.skip(clear);
+                }
+                fire(l, device, state, now, &mut cursor, out);
+            }
         }
         Phase::Active { .. } => {
             let cleared = match (&rule.clear, l.clear_quick, l.when_quick) {

@@ -144,6 +144,26 @@ fn deadband_emits_only_real_changes() {
 }
 
 #[test]
+fn an_event_rule_on_absence_fires_once_per_silence_then_after_each_cooldown() {
+    let count = |e: &mut Engine, at: u64| {
+        let mut out = Vec::new();
+        e.advance(Timestamp(at * 1000), &mut out);
+        out.len()
+    };
+    let mut e = engine("rule ping: when silent(10m) then command reboot");
+    feed(&mut e, "t", &[(0, 1.0)]);
+    assert_eq!(count(&mut e, 600), 1);
+    assert_eq!(count(&mut e, 700), 0, "still silent: no second command");
+    feed(&mut e, "t", &[(800, 1.0)]);
+    assert_eq!(count(&mut e, 1400), 1, "a new silence fires again");
+
+    let mut e = engine("rule ping: when silent(10m) cooldown 30m then command reboot");
+    feed(&mut e, "t", &[(0, 1.0)]);
+    let fired: usize = (600..=6000).step_by(60).map(|s| count(&mut e, s)).sum();
+    assert_eq!(fired, 4, "at 10, 40, 70 and 100 minutes");
+}
+
+#[test]
 fn commands_go_to_the_device_concerned() {
     let mut e = engine("rule vent: when co2 > 1000 then command actuate 3 = 1");
     let mut out = Vec::new();
