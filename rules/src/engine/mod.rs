@@ -29,7 +29,7 @@ use telemetra_core::{
     Text, Timestamp, Value,
 };
 
-use state::{Cursor, Phase, Quick, RuleState, is_true};
+use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
 
 /// Limits of an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,8 @@ struct Loaded {
     event_rule: bool,
     /// Watches the whole device (`silent(d)` without a channel): every reading counts.
     device_wide: bool,
+    /// The global channel index (in `Engine::channels`) of each of the rule's channels.
+    map: [usize; MAX_RULE_CHANNELS],
     /// Quick forms of `when` and `clear`, where they have one.
     when_quick: Option<Quick>,
     clear_quick: Option<Quick>,
@@ -154,8 +156,11 @@ struct Loaded {
 struct DeviceEntry {
     tags: Vec<Tag>,
     channels: Vec<(ChannelId, Name)>,
-    /// The last timestamp of each watched channel, by the channel's index in `Engine::channels`.
-    last: Vec<Option<u64>>,
+    /// The latest `(time, value)` of each watched channel, by its index in `Engine::channels`:
+    /// shared by the device's rules, and the reference for out-of-order readings.
+    values: Vec<Option<(u64, f64)>>,
+    /// When the device was last heard from.
+    heard: u64,
     /// The state of each rule for this device, by the rule's position (created on demand).
     states: Vec<Option<RuleState>>,
 }
@@ -175,9 +180,13 @@ pub struct Engine {
     channels: BTreeMap<Name, Watched>,
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
-    devices: BTreeMap<DeviceId, DeviceEntry>,
+    devices: DeviceMap,
     stats: EngineStats,
 }
+
+/// Devices by id: a hash map with a fixed hasher, so that iteration (and the order of the
+/// events `advance` produces) is the same on every run.
+type DeviceMap = hashbrown::HashMap<DeviceId, DeviceEntry, foldhash::fast::FixedState>;
 
 impl core::fmt::Debug for Engine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -215,7 +224,7 @@ impl Engine {
             next_id: 0,
             channels: BTreeMap::new(),
             device_wide: Vec::new(),
-            devices: BTreeMap::new(),
+            devices: DeviceMap::with_hasher(foldhash::fast::FixedState::default()),
             stats: EngineStats::default(),
         }
     }
@@ -271,6 +280,7 @@ impl Engine {
                 device_wide,
                 when_quick,
                 clear_quick,
+                map: [usize::MAX; MAX_RULE_CHANNELS],
                 rule,
             });
         }
@@ -285,7 +295,7 @@ impl Engine {
                 .map(|l| old_ids.iter().position(|id| *id == l.id).and_then(|i| previous.get_mut(i)?.take()))
                 .collect();
         }
-        self.channels.clear();
+        let old_channels = core::mem::take(&mut self.channels);
         self.device_wide.clear();
         for (i, l) in self.rules.iter().enumerate() {
             if l.device_wide {
@@ -300,9 +310,20 @@ impl Engine {
                 w.rules.push((i, slot as u8));
             }
         }
-        // Channel indices changed: forget the per-channel timestamps (ordering restarts).
+        for l in &mut self.rules {
+            for (slot, name) in l.rule.channels.iter().enumerate() {
+                l.map[slot] = self.channels.get(name).map_or(usize::MAX, |w| w.index);
+            }
+        }
+        // Channel indices changed: carry each device's latest values over by name.
         for entry in self.devices.values_mut() {
-            entry.last = alloc::vec![None; self.channels.len()];
+            let mut values = alloc::vec![None; self.channels.len()];
+            for (name, w) in &self.channels {
+                if let Some(old) = old_channels.get(name) {
+                    values[w.index] = entry.values.get(old.index).copied().flatten();
+                }
+            }
+            entry.values = values;
         }
         Ok(report)
     }
@@ -389,20 +410,21 @@ impl Engine {
         }
         let entry = self.devices.entry(device).or_insert_with(|| DeviceEntry::new(rules, channels));
         let t = at.0;
-        if let Some(w) = watched {
-            match &mut entry.last[w.index] {
-                Some(last) if t < *last => {
+        if let Some(slot) = watched.and_then(|w| entry.values.get_mut(w.index)) {
+            match slot {
+                Some((last, _)) if t < *last => {
                     self.stats.out_of_order += 1;
                     return;
                 }
-                Some(last) if t == *last => {
+                Some((last, _)) if t == *last => {
                     self.stats.duplicates += 1;
                     return;
                 }
-                last => *last = Some(t),
+                _ => *slot = Some((t, value)),
             }
         }
-        let DeviceEntry { tags, states, .. } = entry;
+        entry.heard = entry.heard.max(t);
+        let DeviceEntry { tags, states, values, heard, .. } = entry;
         let by_channel = watched.map_or(&[][..], |w| &w.rules[..]);
         let mut overflow = 0u32;
         for &(i, slot) in by_channel {
@@ -412,7 +434,8 @@ impl Engine {
             }
             let state = state.get_or_insert_with(|| RuleState::new(&l.rule, t));
             overflow += state.record(slot, t, value);
-            step(l, device, state, t, true, out);
+            let ctx = Ctx { values, map: &l.map, device_heard: *heard };
+            step(l, device, state, &ctx, t, true, out);
         }
         self.stats.window_overflow += u64::from(overflow);
         for &i in &self.device_wide {
@@ -421,8 +444,8 @@ impl Engine {
                 continue;
             }
             let state = states[i].get_or_insert_with(|| RuleState::new(&l.rule, t));
-            state.heard_device(t);
-            step(l, device, state, t, true, out);
+            let ctx = Ctx { values, map: &l.map, device_heard: *heard };
+            step(l, device, state, &ctx, t, true, out);
         }
     }
 
@@ -430,9 +453,11 @@ impl Engine {
     /// time windows take effect even when no reading arrives.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         for (device, entry) in &mut self.devices {
-            for (l, state) in self.rules.iter().zip(&mut entry.states) {
+            let DeviceEntry { states, values, heard, .. } = entry;
+            for (l, state) in self.rules.iter().zip(states) {
                 if let (true, Some(state)) = (l.timed, state) {
-                    step(l, *device, state, now.0, false, out);
+                    let ctx = Ctx { values, map: &l.map, device_heard: *heard };
+                    step(l, *device, state, &ctx, now.0, false, out);
                 }
             }
         }
@@ -473,7 +498,8 @@ impl DeviceEntry {
         DeviceEntry {
             tags: Vec::new(),
             channels: Vec::new(),
-            last: alloc::vec![None; channels],
+            values: alloc::vec![None; channels],
+            heard: 0,
             states: (0..rules).map(|_| None).collect(),
         }
     }
@@ -517,6 +543,7 @@ fn step(
     l: &Loaded,
     device: DeviceId,
     state: &mut RuleState,
+    ctx: &Ctx<'_>,
     now: u64,
     from_reading: bool,
     out: &mut Vec<Event>,
@@ -532,8 +559,8 @@ fn step(
     match state.phase {
         Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
             let holds = match l.when_quick {
-                Some(q) => state.quick(q, now),
-                None => is_true(state.eval(&rule.when, now, &mut cursor)),
+                Some(q) => state.quick(ctx, q, now),
+                None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
             };
             if !holds {
                 state.phase = Phase::Idle;
@@ -554,7 +581,7 @@ fn step(
             if let Some(clear) = &rule.clear {
                 cursor.skip(clear);
             }
-            fire(l, device, state, now, &mut cursor, out);
+            fire(l, device, state, ctx, now, &mut cursor, out);
             state.phase = match (l.event_rule, rule.cooldown_ms) {
                 (true, ms) if ms > 0 => next_after_clear(ms, now),
                 _ => Phase::Active { since: now, acknowledged: false },
@@ -564,8 +591,8 @@ fn step(
         // mere passing of time (a silence fires once, not on every `advance`).
         Phase::Active { .. } if l.event_rule => {
             let holds = match l.when_quick {
-                Some(q) => state.quick(q, now),
-                None => is_true(state.eval(&rule.when, now, &mut cursor)),
+                Some(q) => state.quick(ctx, q, now),
+                None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
             };
             if !holds {
                 state.phase = Phase::Idle;
@@ -576,18 +603,18 @@ fn step(
                 if let Some(clear) = &rule.clear {
                     cursor.skip(clear);
                 }
-                fire(l, device, state, now, &mut cursor, out);
+                fire(l, device, state, ctx, now, &mut cursor, out);
             }
         }
         Phase::Active { .. } => {
             let cleared = match (&rule.clear, l.clear_quick, l.when_quick) {
-                (Some(_), Some(q), _) => state.quick(q, now),
-                (None, _, Some(q)) => !state.quick(q, now),
+                (Some(_), Some(q), _) => state.quick(ctx, q, now),
+                (None, _, Some(q)) => !state.quick(ctx, q, now),
                 (Some(clear), None, _) => {
                     cursor.skip(&rule.when);
-                    is_true(state.eval(clear, now, &mut cursor))
+                    is_true(state.eval(ctx, clear, now, &mut cursor))
                 }
-                (None, _, None) => !is_true(state.eval(&rule.when, now, &mut cursor)),
+                (None, _, None) => !is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
             };
             if cleared {
                 out.push(Event::Alert(alert(l, device, AlertState::Cleared, now, None)));
@@ -609,11 +636,12 @@ fn fire(
     l: &Loaded,
     device: DeviceId,
     state: &mut RuleState,
+    ctx: &Ctx<'_>,
     now: u64,
     cursor: &mut Cursor,
     out: &mut Vec<Event>,
 ) {
-    let value = state.latest.iter().take(MAX_RULE_CHANNELS).flatten().next().map(|(_, v)| *v);
+    let value = (!l.rule.channels.is_empty()).then(|| ctx.value(0));
     for action in &l.rule.actions {
         match action {
             Action::Alert { .. } => out.push(Event::Alert(alert(l, device, AlertState::Raised, now, value))),
@@ -621,7 +649,7 @@ fn fire(
                 out.push(Event::Command { rule: l.rule.name.clone(), device, action: action.clone() })
             }
             Action::Emit { channel, value } => {
-                let v = state.eval(value, now, cursor);
+                let v = state.eval(ctx, value, now, cursor);
                 let name = l.rule.channels.get(usize::from(*channel)).cloned().unwrap_or_default();
                 out.push(Event::Emit {
                     rule: l.rule.name.clone(),

@@ -20,17 +20,45 @@ pub(crate) enum Phase {
     Cooldown { until: u64 },
 }
 
-/// One rule's memory for one device: latest values, windows, deadband references and phase.
+/// One rule's memory for one device: its alarm phase, and (only for rules that use them) its
+/// windows and deadband references. The latest values are the device's, shared by its rules.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleState {
-    pub(crate) latest: [Option<(u64, f64)>; MAX_RULE_CHANNELS],
-    /// When each channel, and the device (last slot), was last heard from; starts at creation.
-    pub(crate) heard: [u64; MAX_RULE_CHANNELS + 1],
-    /// One sample window per windowed operation, in operation order over when, clear, emits.
-    pub(crate) windows: Vec<(u8, Samples)>,
-    /// One reference value per `changed` operation, in the same order.
-    pub(crate) deadbands: Vec<Option<f64>>,
     pub(crate) phase: Phase,
+    /// When the state was created: a channel never heard since is silent from here.
+    created: u64,
+    extra: Option<alloc::boxed::Box<Extra>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    /// One sample window per windowed operation, in operation order over when, clear, emits.
+    windows: Vec<(u8, Samples)>,
+    /// One reference value per `changed` operation, in the same order.
+    deadbands: Vec<Option<f64>>,
+}
+
+/// What a rule's expressions read besides its own state: the device's latest values.
+pub(crate) struct Ctx<'a> {
+    /// The device's latest `(time, value)` per watched channel, by global channel index.
+    pub(crate) values: &'a [Option<(u64, f64)>],
+    /// The global channel index of each of the rule's channels.
+    pub(crate) map: &'a [usize; MAX_RULE_CHANNELS],
+    /// When the device was last heard from.
+    pub(crate) device_heard: u64,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    fn latest(&self, channel: u8) -> Option<(u64, f64)> {
+        self.values.get(*self.map.get(usize::from(channel))?).copied().flatten()
+    }
+
+    /// The latest value of the rule's channel `channel`, NaN if none yet.
+    #[inline]
+    pub(crate) fn value(&self, channel: u8) -> f64 {
+        self.latest(channel).map_or(f64::NAN, |(_, v)| v)
+    }
 }
 
 fn exprs(rule: &Rule) -> impl Iterator<Item = &Expr> {
@@ -43,55 +71,54 @@ fn exprs(rule: &Rule) -> impl Iterator<Item = &Expr> {
 
 impl RuleState {
     pub(crate) fn new(rule: &Rule, now: u64) -> Self {
-        let mut windows = Vec::new();
-        let mut deadbands = Vec::new();
+        let mut extra = Extra::default();
         for e in exprs(rule) {
             for op in &e.ops {
                 match *op {
                     Op::Aggregate { channel, window, .. } | Op::Rate { channel, window } => {
-                        windows.push((channel, Samples::new(window)));
+                        extra.windows.push((channel, Samples::new(window)));
                     }
-                    Op::Changed { .. } => deadbands.push(None),
+                    Op::Changed { .. } => extra.deadbands.push(None),
                     _ => {}
                 }
             }
         }
-        RuleState {
-            latest: [None; MAX_RULE_CHANNELS],
-            heard: [now; MAX_RULE_CHANNELS + 1],
-            windows,
-            deadbands,
-            phase: Phase::Idle,
-        }
+        let needed = !extra.windows.is_empty() || !extra.deadbands.is_empty();
+        RuleState { phase: Phase::Idle, created: now, extra: needed.then(|| alloc::boxed::Box::new(extra)) }
     }
 
     /// The bytes this state occupies for `rule`, known before any reading arrives.
     pub(crate) fn size_for(rule: &Rule) -> usize {
-        let mut bytes = core::mem::size_of::<RuleState>();
+        let mut bytes = core::mem::size_of::<Option<RuleState>>();
+        let mut extra = false;
         for e in exprs(rule) {
             for op in &e.ops {
                 match *op {
                     Op::Aggregate { window, .. } | Op::Rate { window, .. } => {
                         bytes += core::mem::size_of::<(u8, Samples)>() + capacity(window) * 16;
+                        extra = true;
                     }
-                    Op::Changed { .. } => bytes += core::mem::size_of::<Option<f64>>(),
+                    Op::Changed { .. } => {
+                        bytes += core::mem::size_of::<Option<f64>>();
+                        extra = true;
+                    }
                     _ => {}
                 }
             }
         }
+        if extra {
+            bytes += core::mem::size_of::<Extra>();
+        }
         bytes
     }
 
-    /// Records a reading of the rule's channel `channel`. Returns how many window samples
-    /// were pushed out by full windows.
+    /// Records a reading of the rule's channel `channel` in its windows. Returns how many
+    /// window samples were pushed out by full windows.
     #[inline]
     pub(crate) fn record(&mut self, channel: u8, at: u64, value: f64) -> u32 {
-        let c = usize::from(channel);
-        self.latest[c] = Some((at, value));
-        self.heard[c] = at;
-        self.heard[MAX_RULE_CHANNELS] = self.heard[MAX_RULE_CHANNELS].max(at);
+        let Some(extra) = &mut self.extra else { return 0 };
         let mut dropped = 0;
-        for (ch, w) in &mut self.windows {
+        for (ch, w) in &mut extra.windows {
             if *ch == channel {
                 dropped += u32::from(w.push(at, value));
             }
@@ -99,41 +126,45 @@ impl RuleState {
         dropped
     }
 
-    /// Notes that the device was heard from (a reading of a channel this rule does not use).
-    #[inline]
-    pub(crate) fn heard_device(&mut self, at: u64) {
-        self.heard[MAX_RULE_CHANNELS] = self.heard[MAX_RULE_CHANNELS].max(at);
+    /// The next windowed operation's window (built from the same expressions the cursor
+    /// walks, so it is always there).
+    fn window(&mut self, cursor: &mut Cursor) -> Option<&mut Samples> {
+        let i = cursor.window;
+        cursor.window += 1;
+        self.extra.as_mut()?.windows.get_mut(i).map(|(_, w)| w)
     }
 
     /// Evaluates the expressions of the rule in order (`when`, `clear`, emits share the
     /// windows' and deadbands' numbering); `cursor` tracks that numbering.
-    pub(crate) fn eval(&mut self, e: &Expr, now: u64, cursor: &mut Cursor) -> f64 {
+    pub(crate) fn eval(&mut self, ctx: &Ctx<'_>, e: &Expr, now: u64, cursor: &mut Cursor) -> f64 {
         let mut stack = [0f64; MAX_STACK];
         let mut sp = 0usize;
         for op in &e.ops {
             let v = match *op {
                 Op::Const(c) => c,
-                Op::Value(c) => self.latest[usize::from(c)].map_or(f64::NAN, |(_, v)| v),
-                Op::Aggregate { func, .. } => {
-                    let (_, w) = &mut self.windows[cursor.window];
-                    cursor.window += 1;
+                Op::Value(c) => ctx.value(c),
+                Op::Aggregate { func, .. } => self.window(cursor).map_or(f64::NAN, |w| {
                     w.expire(now);
                     w.aggregate(func)
-                }
-                Op::Rate { .. } => {
-                    let (_, w) = &mut self.windows[cursor.window];
-                    cursor.window += 1;
+                }),
+                Op::Rate { .. } => self.window(cursor).map_or(f64::NAN, |w| {
                     w.expire(now);
                     w.rate()
-                }
+                }),
                 Op::Silent { channel, for_ms } => {
-                    let slot = if channel == u8::MAX { MAX_RULE_CHANNELS } else { usize::from(channel) };
-                    truth(now.saturating_sub(self.heard[slot]) >= u64::from(for_ms))
+                    let heard = match channel {
+                        u8::MAX => ctx.device_heard,
+                        c => ctx.latest(c).map_or(0, |(t, _)| t),
+                    };
+                    truth(now.saturating_sub(heard.max(self.created)) >= u64::from(for_ms))
                 }
                 Op::Changed { channel, by } => {
-                    let reference = &mut self.deadbands[cursor.deadband];
+                    let i = cursor.deadband;
                     cursor.deadband += 1;
-                    match (self.latest[usize::from(channel)], *reference) {
+                    let Some(reference) = self.extra.as_mut().and_then(|x| x.deadbands.get_mut(i)) else {
+                        return f64::NAN;
+                    };
+                    match (ctx.latest(channel), *reference) {
                         (None, _) => 0.0,
                         // A NaN deadband never fires again after the first value.
                         (Some((_, v)), Some(r)) if libm::fabs(v - r) < by || by.is_nan() => 0.0,
@@ -222,10 +253,10 @@ impl Quick {
 impl RuleState {
     /// Evaluates a quick condition at `now` (as `eval` would, to the bit).
     #[inline]
-    pub(crate) fn quick(&mut self, q: Quick, now: u64) -> bool {
+    pub(crate) fn quick(&mut self, ctx: &Ctx<'_>, q: Quick, now: u64) -> bool {
         let v = match q.operand {
-            Operand::Value(c) => self.latest[usize::from(c)].map_or(f64::NAN, |(_, v)| v),
-            Operand::Window(func) => match self.windows.first_mut() {
+            Operand::Value(c) => ctx.value(c),
+            Operand::Window(func) => match self.extra.as_mut().and_then(|x| x.windows.first_mut()) {
                 Some((_, w)) => {
                     w.expire(now);
                     w.aggregate(func)
