@@ -5,3 +5,4 @@
 
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod mqtt;
