@@ -411,21 +411,11 @@ impl<'a> Parser<'a> {
     }
 
     fn or_inner(&mut self, ops: &mut Vec<Op>) -> Result<()> {
-        self.and(ops)?;
-        while self.eat_word("or")? {
-            self.and(ops)?;
-            ops.push(Op::Or);
-        }
-        Ok(())
+        self.left_assoc(ops, Self::and, |t| matches!(t, Tok::Ident(w) if w == "or").then_some(Op::Or))
     }
 
     fn and(&mut self, ops: &mut Vec<Op>) -> Result<()> {
-        self.not(ops)?;
-        while self.eat_word("and")? {
-            self.not(ops)?;
-            ops.push(Op::And);
-        }
-        Ok(())
+        self.left_assoc(ops, Self::not, |t| matches!(t, Tok::Ident(w) if w == "and").then_some(Op::And))
     }
 
     fn not(&mut self, ops: &mut Vec<Op>) -> Result<()> {
