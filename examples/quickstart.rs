@@ -195,7 +195,7 @@ impl Server {
         let mut events = Vec::new();
         match frame.message {
             Message::DeviceInfo(info) => {
-                self.engine.register(&info);
+                self.engine.register(&info, self.now);
                 self.devices.insert(info.id, info);
             }
             Message::Readings(rs) => {

@@ -152,6 +152,8 @@ struct Loaded {
     event_rule: bool,
     /// Watches the whole device (`silent(d)` without a channel): every reading counts.
     device_wide: bool,
+    /// Uses `silent(...)`: its state starts when a device registers.
+    watches_silence: bool,
     /// The global channel index (in `Engine::channels`) of each of the rule's channels.
     map: [usize; MAX_RULE_CHANNELS],
     /// Quick forms of `when` and `clear`, where they have one.
@@ -277,6 +279,9 @@ impl Engine {
             let device_wide = core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
                 e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: u8::MAX, .. }))
             });
+            let watches_silence = core::iter::once(&rule.when)
+                .chain(rule.clear.as_ref())
+                .any(|e| e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
             let when_quick = Quick::of(&rule.when, true);
             let clear_quick = rule.clear.as_ref().and_then(|c| Quick::of(c, false));
             self.rules.push(Loaded {
@@ -285,6 +290,7 @@ impl Engine {
                 state_bytes,
                 event_rule,
                 device_wide,
+                watches_silence,
                 when_quick,
                 clear_quick,
                 map: [usize::MAX; MAX_RULE_CHANNELS],
@@ -344,9 +350,11 @@ impl Engine {
         self.rules.iter().map(|l| &*l.rule)
     }
 
-    /// Tells the engine about a device: its tags (for tag-scoped rules) and channel names (for
-    /// [`ingest_reading`](Self::ingest_reading)).
-    pub fn register(&mut self, device: &Device) {
+    /// Tells the engine about a device that came online at `at`: its tags (for tag-scoped
+    /// rules) and channel names (for [`ingest_reading`](Self::ingest_reading)). Rules that
+    /// watch for silence start watching it now, so a device that registers and then never
+    /// sends is reported silent too.
+    pub fn register(&mut self, device: &Device, at: Timestamp) {
         if !self.devices.contains_key(&device.id) && self.devices.len() >= self.config.max_devices {
             self.stats.device_limit += 1;
             return;
@@ -355,6 +363,12 @@ impl Engine {
         let entry = self.devices.entry(device.id).or_insert_with(|| DeviceEntry::new(rules, channels));
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
+        entry.heard = entry.heard.max(at.0);
+        for (l, state) in self.rules.iter().zip(&mut entry.states) {
+            if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, &entry.tags)) {
+                state.get_or_insert_with(|| RuleState::new(&l.rule, at.0));
+            }
+        }
     }
 
     /// Counters so far.

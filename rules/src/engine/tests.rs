@@ -98,6 +98,26 @@ fn absence_of_a_device_and_its_return() {
 }
 
 #[test]
+fn a_registered_device_that_never_sends_is_silent() {
+    let mut e = engine(
+        "rule gone: when silent(45m) then alert major \"Silent\"\nrule door: when silent(door, 1h) then alert info \"Door\"",
+    );
+    let dev = Device {
+        id: D,
+        model: bounded("m", "x").unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: heapless::Vec::new(),
+        tags: heapless::Vec::new(),
+    };
+    e.register(&dev, Timestamp(600_000));
+    let mut out = Vec::new();
+    e.advance(Timestamp(600_000 + 45 * 60_000), &mut out);
+    assert_eq!(transitions(&out), [(3300, Raised)]);
+    e.advance(Timestamp(600_000 + 60 * 60_000), &mut out);
+    assert_eq!(transitions(&out), [(3300, Raised), (4200, Raised)]);
+}
+
+#[test]
 fn absence_of_one_channel() {
     let mut e = engine(r#"rule door: when silent(door, 10m) then alert info "Door quiet""#);
     feed(&mut e, "door", &[(0, 1.0)]);
@@ -197,7 +217,7 @@ fn scope_by_device_and_by_tag() {
         }])
         .unwrap(),
     };
-    e.register(&lab);
+    e.register(&lab, Timestamp(0));
     let mut out = Vec::new();
     for d in 1..=3 {
         e.ingest(DeviceId(d), "t", Timestamp(0), 5.0, &mut out);
