@@ -1,21 +1,39 @@
-//! Any bytes as MQTT: the fixed header parser and field readers return values or typed errors,
-//! never panic; a parsed header writes back to the same bytes.
+//! Any bytes as an MQTT packet: the fixed header parser and the publish-flow decoders return
+//! values or typed errors, never panic; whatever decodes re-encodes and decodes to the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use telemetra_transports::mqtt::wire::{FixedHeader, Reader};
+use telemetra_transports::mqtt::publish::{Ack, Publish, Version};
+use telemetra_transports::mqtt::wire::{FixedHeader, PacketType};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(Some((header, len))) = FixedHeader::parse(data, u32::MAX) {
-        let mut out = [0u8; 5];
-        let n = header.write(&mut out).expect("a parsed header fits 5 bytes");
-        // A non-minimal length encoding parses too, so compare the values, not the bytes.
-        assert_eq!(FixedHeader::parse(&out[..n], u32::MAX), Ok(Some((header, n))));
-        let mut r = Reader::new(&data[len..]);
-        while !r.remaining().is_empty() {
-            if r.string().is_err() && r.var_int().is_err() && r.packet_id().is_err() {
-                break;
+    let Ok(Some((header, len))) = FixedHeader::parse(data, u32::MAX) else { return };
+    let mut out = [0u8; 5];
+    let n = header.write(&mut out).expect("a parsed header fits 5 bytes");
+    // A non-minimal length encoding parses too, so compare the values, not the bytes.
+    assert_eq!(FixedHeader::parse(&out[..n], u32::MAX), Ok(Some((header, n))));
+    let body = &data[len..data.len().min(len + header.remaining as usize)];
+    for version in [Version::V3_1_1, Version::V5] {
+        match header.kind {
+            PacketType::Publish => {
+                if let Ok(p) = Publish::decode(header, body, version, u16::MAX) {
+                    let mut buf = vec![0u8; body.len() + 16];
+                    let n = p.encode(version, &mut buf).expect("a decoded PUBLISH re-encodes");
+                    let (h, l) = FixedHeader::parse(&buf[..n], u32::MAX).unwrap().unwrap();
+                    let again = Publish::decode(h, &buf[l..n], version, u16::MAX).expect("and decodes");
+                    assert_eq!(again.payload, p.payload);
+                    assert_eq!(again.topic, p.topic);
+                }
             }
+            PacketType::Puback | PacketType::Pubrec | PacketType::Pubrel | PacketType::Pubcomp => {
+                if let Ok(a) = Ack::decode(header, body, version) {
+                    let mut buf = [0u8; 70_000];
+                    let n = a.encode(version, &mut buf).expect("a decoded ack re-encodes");
+                    let (h, l) = FixedHeader::parse(&buf[..n], u32::MAX).unwrap().unwrap();
+                    assert_eq!(Ack::decode(h, &buf[l..n], version), Ok(a));
+                }
+            }
+            _ => {}
         }
     }
 });

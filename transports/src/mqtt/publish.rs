@@ -1,0 +1,516 @@
+//! The publish flow of MQTT 3.1.1 and 5.0: PUBLISH and its acknowledgements (PUBACK, PUBREC,
+//! PUBREL, PUBCOMP), decoded zero-copy from a packet body and encoded into a caller's buffer.
+//!
+//! ```
+//! use telemetra_transports::mqtt::publish::{Publish, QoS, Version};
+//! use telemetra_transports::mqtt::wire::FixedHeader;
+//!
+//! let mut p = Publish::new("tm/v1/2a/readings", b"\x01\x2a\x07");
+//! p.qos = QoS::AtLeastOnce;
+//! p.packet_id = Some(10);
+//! p.properties.message_expiry = Some(60);
+//! let mut buf = [0u8; 64];
+//! let n = p.encode(Version::V5, &mut buf).unwrap();
+//!
+//! let (header, len) = FixedHeader::parse(&buf[..n], 1024).unwrap().unwrap();
+//! let back = Publish::decode(header, &buf[len..n], Version::V5, 0).unwrap();
+//! assert_eq!(back, p);
+//! ```
+
+use super::topic;
+use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
+
+/// The protocol version in use on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// MQTT 3.1.1 (protocol level 4).
+    V3_1_1,
+    /// MQTT 5.0 (protocol level 5).
+    V5,
+}
+
+/// A quality of service level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum QoS {
+    /// At most once: fire and forget.
+    #[default]
+    AtMostOnce = 0,
+    /// At least once: acknowledged by PUBACK, may be delivered twice.
+    AtLeastOnce = 1,
+    /// Exactly once: the PUBREC, PUBREL, PUBCOMP handshake.
+    ExactlyOnce = 2,
+}
+
+/// Why a packet was refused: malformed bytes, or a protocol rule broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PacketError {
+    /// The bytes are not well-formed (see [`WireError`]).
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// A topic name is not valid (empty without a topic alias, a wildcard, U+0000).
+    #[error("invalid topic name: {0}")]
+    Topic(#[from] topic::TopicError),
+    /// A topic alias of 0, or above the Topic Alias Maximum this side announced.
+    #[error("topic alias {alias} is out of range (maximum {max})")]
+    TopicAlias {
+        /// The alias received.
+        alias: u16,
+        /// The maximum announced.
+        max: u16,
+    },
+    /// A property identifier that does not belong in this packet.
+    #[error("property {id:#04x} is not allowed in {kind:?}")]
+    UnexpectedProperty {
+        /// The identifier.
+        id: u8,
+        /// The packet type.
+        kind: PacketType,
+    },
+    /// A property that may appear once appears twice.
+    #[error("property {id:#04x} appears more than once")]
+    DuplicateProperty {
+        /// The identifier.
+        id: u8,
+    },
+    /// A property with a value the specification does not allow (a payload format other than
+    /// 0 or 1, a subscription identifier of 0).
+    #[error("property {id:#04x} has an invalid value")]
+    BadPropertyValue {
+        /// The identifier.
+        id: u8,
+    },
+    /// Bytes remain after the last field of the packet.
+    #[error("{extra} bytes after the end of the packet")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
+}
+
+/// Property identifiers of the publish flow (MQTT 5.0 section 2.2.2.2).
+mod id {
+    pub const PAYLOAD_FORMAT: u8 = 0x01;
+    pub const MESSAGE_EXPIRY: u8 = 0x02;
+    pub const CONTENT_TYPE: u8 = 0x03;
+    pub const RESPONSE_TOPIC: u8 = 0x08;
+    pub const CORRELATION_DATA: u8 = 0x09;
+    pub const SUBSCRIPTION_ID: u8 = 0x0b;
+    pub const REASON_STRING: u8 = 0x1f;
+    pub const TOPIC_ALIAS: u8 = 0x23;
+    pub const USER_PROPERTY: u8 = 0x26;
+}
+
+/// User properties: name-value pairs, in order, repeats allowed. Borrowed from a decoded packet,
+/// or from the caller's list when encoding.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserProperties<'a> {
+    /// Properties as received: the raw property bytes, filtered on iteration.
+    raw: &'a [u8],
+    /// Properties to send.
+    list: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> UserProperties<'a> {
+    /// Properties to send.
+    pub fn from_pairs(list: &'a [(&'a str, &'a str)]) -> Self {
+        UserProperties { raw: &[], list }
+    }
+
+    /// The name-value pairs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let list = self.list.iter().copied();
+        let mut r = Reader::new(self.raw);
+        let raw = core::iter::from_fn(move || {
+            // The raw bytes were validated when the packet was decoded.
+            while !r.remaining().is_empty() {
+                let id = r.u8().ok()?;
+                if id == id::USER_PROPERTY {
+                    return Some((r.string().ok()?, r.string().ok()?));
+                }
+                skip_value(&mut r, id).ok()?;
+            }
+            None
+        });
+        list.chain(raw)
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl PartialEq for UserProperties<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for UserProperties<'_> {}
+
+/// The MQTT 5 properties of a PUBLISH.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishProperties<'a> {
+    /// Payload Format Indicator: true for UTF-8 text, false for bytes.
+    pub payload_utf8: Option<bool>,
+    /// Message Expiry Interval, in seconds.
+    pub message_expiry: Option<u32>,
+    /// Topic Alias.
+    pub topic_alias: Option<u16>,
+    /// Response Topic, for request/response.
+    pub response_topic: Option<&'a str>,
+    /// Correlation Data, for request/response.
+    pub correlation_data: Option<&'a [u8]>,
+    /// User Properties.
+    pub user: UserProperties<'a>,
+    /// Subscription Identifier (the first, when the server sends several).
+    pub subscription_id: Option<u32>,
+    /// Content Type (a MIME type such as `application/vnd.telemetra.frame`).
+    pub content_type: Option<&'a str>,
+}
+
+/// A PUBLISH packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publish<'a> {
+    /// This is a redelivery.
+    pub dup: bool,
+    /// Its quality of service.
+    pub qos: QoS,
+    /// The broker keeps it for future subscribers.
+    pub retain: bool,
+    /// The topic name (empty when a topic alias stands for it, MQTT 5 only).
+    pub topic: &'a str,
+    /// The packet identifier; present exactly when QoS > 0.
+    pub packet_id: Option<u16>,
+    /// MQTT 5 properties (ignored, and absent on decode, for 3.1.1).
+    pub properties: PublishProperties<'a>,
+    /// The application message.
+    pub payload: &'a [u8],
+}
+
+/// Reads a property value of identifier `id`, for skipping.
+fn skip_value(r: &mut Reader<'_>, id: u8) -> Result<(), WireError> {
+    match id {
+        0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a => r.u8().map(drop),
+        0x13 | 0x21 | 0x22 | 0x23 => r.u16().map(drop),
+        0x02 | 0x11 | 0x18 | 0x27 => r.u32().map(drop),
+        0x0b => r.var_int().map(drop),
+        0x09 | 0x16 => r.binary().map(drop),
+        0x03 | 0x08 | 0x12 | 0x15 | 0x1a | 0x1c | 0x1f => r.string().map(drop),
+        0x26 => r.string().and_then(|_| r.string()).map(drop),
+        _ => Err(WireError::Truncated),
+    }
+}
+
+fn once<T>(slot: &mut Option<T>, id: u8, value: T) -> Result<(), PacketError> {
+    if slot.replace(value).is_some() {
+        return Err(PacketError::DuplicateProperty { id });
+    }
+    Ok(())
+}
+
+/// Splits off the property block (MQTT 5): its length, then that many bytes.
+fn property_block<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], PacketError> {
+    let len = r.var_int()? as usize;
+    Ok(r.bytes(len)?)
+}
+
+impl<'a> Publish<'a> {
+    /// A QoS 0, non-retained PUBLISH of `payload` to `topic`.
+    pub fn new(topic: &'a str, payload: &'a [u8]) -> Self {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            packet_id: None,
+            properties: PublishProperties::default(),
+            payload,
+        }
+    }
+
+    /// Decodes the body of a PUBLISH whose fixed header is `header`. `topic_alias_max` is the
+    /// Topic Alias Maximum this side announced (0: none accepted).
+    pub fn decode(
+        header: FixedHeader,
+        body: &'a [u8],
+        version: Version,
+        topic_alias_max: u16,
+    ) -> Result<Self, PacketError> {
+        let flags = header.flags;
+        let qos = match (flags >> 1) & 0b11 {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            2 => QoS::ExactlyOnce,
+            _ => return Err(WireError::Qos3.into()),
+        };
+        let mut r = Reader::new(body);
+        let topic = r.string()?;
+        let packet_id = match qos {
+            QoS::AtMostOnce => None,
+            _ => Some(r.packet_id()?),
+        };
+        let mut properties = PublishProperties::default();
+        if version == Version::V5 {
+            let raw = property_block(&mut r)?;
+            properties.user.raw = raw;
+            let mut p = Reader::new(raw);
+            while !p.remaining().is_empty() {
+                let id = p.u8()?;
+                match id {
+                    id::PAYLOAD_FORMAT => match p.u8()? {
+                        v @ (0 | 1) => once(&mut properties.payload_utf8, id, v == 1)?,
+                        _ => return Err(PacketError::BadPropertyValue { id }),
+                    },
+                    id::MESSAGE_EXPIRY => once(&mut properties.message_expiry, id, p.u32()?)?,
+                    id::TOPIC_ALIAS => once(&mut properties.topic_alias, id, p.u16()?)?,
+                    id::RESPONSE_TOPIC => {
+                        let t = p.string()?;
+                        topic::validate_name(t)?;
+                        once(&mut properties.response_topic, id, t)?;
+                    }
+                    id::CORRELATION_DATA => once(&mut properties.correlation_data, id, p.binary()?)?,
+                    id::USER_PROPERTY => {
+                        p.string()?;
+                        p.string()?;
+                    }
+                    id::SUBSCRIPTION_ID => match p.var_int()? {
+                        0 => return Err(PacketError::BadPropertyValue { id }),
+                        // Several may come (one per matching subscription): keep the first.
+                        v => {
+                            properties.subscription_id.get_or_insert(v);
+                        }
+                    },
+                    id::CONTENT_TYPE => once(&mut properties.content_type, id, p.string()?)?,
+                    id => return Err(PacketError::UnexpectedProperty { id, kind: PacketType::Publish }),
+                }
+            }
+            if let Some(alias) = properties.topic_alias
+                && (alias == 0 || alias > topic_alias_max)
+            {
+                return Err(PacketError::TopicAlias { alias, max: topic_alias_max });
+            }
+        }
+        if !(topic.is_empty() && properties.topic_alias.is_some()) {
+            topic::validate_name(topic)?;
+        }
+        Ok(Publish {
+            dup: flags & 0b1000 != 0,
+            qos,
+            retain: flags & 1 != 0,
+            topic,
+            packet_id,
+            properties,
+            payload: r.remaining(),
+        })
+    }
+
+    /// Encodes the whole packet (fixed header included) into `out`; returns its length.
+    pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
+        let v5 = version == Version::V5;
+        if !(v5 && self.topic.is_empty() && self.properties.topic_alias.is_some()) {
+            topic::validate_name(self.topic)?;
+        }
+        if (self.qos == QoS::AtMostOnce) != self.packet_id.is_none() || self.packet_id == Some(0) {
+            return Err(WireError::PacketIdZero.into());
+        }
+        let props = if v5 { self.properties.encoded_len() } else { 0 };
+        let props_total = if v5 { var_int_len(props) + props } else { 0 };
+        let remaining =
+            2 + self.topic.len() + self.packet_id.map_or(0, |_| 2) + props_total + self.payload.len();
+        let remaining =
+            u32::try_from(remaining).map_err(|_| WireError::TooLarge { size: u32::MAX, max: 0 })?;
+        let flags = (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain);
+        let mut w = Writer::new(out);
+        let mut head = [0u8; 5];
+        let n = FixedHeader { kind: PacketType::Publish, flags, remaining }.write(&mut head)?;
+        w.bytes(&head[..n])?;
+        w.string(self.topic)?;
+        if let Some(id) = self.packet_id {
+            w.u16(id)?;
+        }
+        if v5 {
+            w.var_int(props as u32)?;
+            self.properties.write(&mut w)?;
+        }
+        w.bytes(self.payload)?;
+        Ok(w.len())
+    }
+}
+
+fn var_int_len(v: usize) -> usize {
+    match v {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+impl PublishProperties<'_> {
+    /// The encoded size of the properties (without their length prefix).
+    fn encoded_len(&self) -> usize {
+        let string = |s: Option<&str>| s.map_or(0, |s| 3 + s.len());
+        usize::from(self.payload_utf8.is_some()) * 2
+            + usize::from(self.message_expiry.is_some()) * 5
+            + usize::from(self.topic_alias.is_some()) * 3
+            + string(self.content_type)
+            + string(self.response_topic)
+            + self.correlation_data.map_or(0, |d| 3 + d.len())
+            + self.subscription_id.map_or(0, |v| 1 + var_int_len(v as usize))
+            + self.user.iter().map(|(k, v)| 5 + k.len() + v.len()).sum::<usize>()
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        if let Some(v) = self.payload_utf8 {
+            w.u8(id::PAYLOAD_FORMAT)?;
+            w.u8(u8::from(v))?;
+        }
+        if let Some(v) = self.message_expiry {
+            w.u8(id::MESSAGE_EXPIRY)?;
+            w.u32(v)?;
+        }
+        if let Some(v) = self.content_type {
+            w.u8(id::CONTENT_TYPE)?;
+            w.string(v)?;
+        }
+        if let Some(v) = self.response_topic {
+            w.u8(id::RESPONSE_TOPIC)?;
+            w.string(v)?;
+        }
+        if let Some(v) = self.correlation_data {
+            w.u8(id::CORRELATION_DATA)?;
+            w.binary(v)?;
+        }
+        if let Some(v) = self.subscription_id {
+            w.u8(id::SUBSCRIPTION_ID)?;
+            w.var_int(v)?;
+        }
+        if let Some(v) = self.topic_alias {
+            w.u8(id::TOPIC_ALIAS)?;
+            w.u16(v)?;
+        }
+        for (k, v) in self.user.iter() {
+            w.u8(id::USER_PROPERTY)?;
+            w.string(k)?;
+            w.string(v)?;
+        }
+        Ok(())
+    }
+}
+
+/// The acknowledgements of the publish flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AckKind {
+    /// PUBACK: QoS 1 delivered.
+    Puback,
+    /// PUBREC: QoS 2 received.
+    Pubrec,
+    /// PUBREL: QoS 2 released.
+    Pubrel,
+    /// PUBCOMP: QoS 2 complete.
+    Pubcomp,
+}
+
+impl AckKind {
+    fn packet_type(self) -> PacketType {
+        match self {
+            AckKind::Puback => PacketType::Puback,
+            AckKind::Pubrec => PacketType::Pubrec,
+            AckKind::Pubrel => PacketType::Pubrel,
+            AckKind::Pubcomp => PacketType::Pubcomp,
+        }
+    }
+}
+
+/// PUBACK, PUBREC, PUBREL or PUBCOMP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack<'a> {
+    /// Which acknowledgement.
+    pub kind: AckKind,
+    /// The packet it acknowledges.
+    pub packet_id: u16,
+    /// MQTT 5 reason code (0 is success; 0x80 and above are failures).
+    pub reason: u8,
+    /// MQTT 5 reason string.
+    pub reason_string: Option<&'a str>,
+}
+
+impl<'a> Ack<'a> {
+    /// A successful acknowledgement.
+    pub fn success(kind: AckKind, packet_id: u16) -> Self {
+        Ack { kind, packet_id, reason: 0, reason_string: None }
+    }
+
+    /// Decodes the body of an acknowledgement whose fixed header is `header`.
+    pub fn decode(header: FixedHeader, body: &'a [u8], version: Version) -> Result<Self, PacketError> {
+        let kind = match header.kind {
+            PacketType::Puback => AckKind::Puback,
+            PacketType::Pubrec => AckKind::Pubrec,
+            PacketType::Pubrel => AckKind::Pubrel,
+            PacketType::Pubcomp => AckKind::Pubcomp,
+            _ => return Err(WireError::Truncated.into()),
+        };
+        let mut r = Reader::new(body);
+        let packet_id = r.packet_id()?;
+        let mut ack = Ack::success(kind, packet_id);
+        // MQTT 5 may omit the reason code (success) and the properties (none).
+        if version == Version::V5 && !r.remaining().is_empty() {
+            ack.reason = r.u8()?;
+            if !r.remaining().is_empty() {
+                let mut p = Reader::new(property_block(&mut r)?);
+                while !p.remaining().is_empty() {
+                    match p.u8()? {
+                        id::REASON_STRING => once(&mut ack.reason_string, id::REASON_STRING, p.string()?)?,
+                        id::USER_PROPERTY => {
+                            p.string()?;
+                            p.string()?;
+                        }
+                        id => return Err(PacketError::UnexpectedProperty { id, kind: header.kind }),
+                    }
+                }
+            }
+        }
+        match r.remaining().len() {
+            0 => Ok(ack),
+            extra => Err(PacketError::TrailingBytes { extra }),
+        }
+    }
+
+    /// Encodes the whole packet into `out`; returns its length.
+    pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
+        if self.packet_id == 0 {
+            return Err(WireError::PacketIdZero.into());
+        }
+        let kind = self.kind.packet_type();
+        let flags = kind.required_flags().unwrap_or(0);
+        let v5 = version == Version::V5;
+        let props = self.reason_string.map_or(0, |s| 3 + s.len());
+        let remaining = match (v5, self.reason, props) {
+            (false, _, _) | (true, 0, 0) => 2,
+            (true, _, 0) => 3,
+            (true, _, n) => 3 + var_int_len(n) + n,
+        };
+        let mut w = Writer::new(out);
+        let header = FixedHeader { kind, flags, remaining: remaining as u32 };
+        let mut head = [0u8; 5];
+        let n = header.write(&mut head)?;
+        w.bytes(&head[..n])?;
+        w.u16(self.packet_id)?;
+        if remaining > 2 {
+            w.u8(self.reason)?;
+        }
+        if remaining > 3 {
+            w.var_int(props as u32)?;
+            if let Some(s) = self.reason_string {
+                w.u8(id::REASON_STRING)?;
+                w.string(s)?;
+            }
+        }
+        Ok(w.len())
+    }
+}
+
+#[cfg(test)]
+mod tests;
