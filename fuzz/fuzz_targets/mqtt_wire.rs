@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use telemetra_transports::mqtt::connect::{Connack, Connect, Disconnect};
 use telemetra_transports::mqtt::publish::{Ack, Publish, Version};
 use telemetra_transports::mqtt::wire::{FixedHeader, PacketType};
 
@@ -32,6 +33,21 @@ fuzz_target!(|data: &[u8]| {
                     let (h, l) = FixedHeader::parse(&buf[..n], u32::MAX).unwrap().unwrap();
                     assert_eq!(Ack::decode(h, &buf[l..n], version), Ok(a));
                 }
+            }
+            PacketType::Connect => {
+                if let Ok((c, v)) = Connect::decode(body) {
+                    let mut buf = vec![0u8; body.len() + 16];
+                    let n = c.encode(v, &mut buf).expect("a decoded CONNECT re-encodes");
+                    let (_, l) = FixedHeader::parse(&buf[..n], u32::MAX).unwrap().unwrap();
+                    let (again, _) = Connect::decode(&buf[l..n]).expect("and decodes");
+                    assert_eq!((again.client_id, again.keep_alive), (c.client_id, c.keep_alive));
+                }
+            }
+            PacketType::Connack => {
+                let _ = Connack::decode(body, version);
+            }
+            PacketType::Disconnect => {
+                let _ = Disconnect::decode(body, version);
             }
             _ => {}
         }

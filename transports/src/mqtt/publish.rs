@@ -17,6 +17,8 @@
 //! assert_eq!(back, p);
 //! ```
 
+pub use super::error::PacketError;
+use super::properties::{UserProperties, id, once, property_block, var_int_len};
 use super::topic;
 use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
 
@@ -40,114 +42,6 @@ pub enum QoS {
     /// Exactly once: the PUBREC, PUBREL, PUBCOMP handshake.
     ExactlyOnce = 2,
 }
-
-/// Why a packet was refused: malformed bytes, or a protocol rule broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PacketError {
-    /// The bytes are not well-formed (see [`WireError`]).
-    #[error(transparent)]
-    Wire(#[from] WireError),
-    /// A topic name is not valid (empty without a topic alias, a wildcard, U+0000).
-    #[error("invalid topic name: {0}")]
-    Topic(#[from] topic::TopicError),
-    /// A topic alias of 0, or above the Topic Alias Maximum this side announced.
-    #[error("topic alias {alias} is out of range (maximum {max})")]
-    TopicAlias {
-        /// The alias received.
-        alias: u16,
-        /// The maximum announced.
-        max: u16,
-    },
-    /// A property identifier that does not belong in this packet.
-    #[error("property {id:#04x} is not allowed in {kind:?}")]
-    UnexpectedProperty {
-        /// The identifier.
-        id: u8,
-        /// The packet type.
-        kind: PacketType,
-    },
-    /// A property that may appear once appears twice.
-    #[error("property {id:#04x} appears more than once")]
-    DuplicateProperty {
-        /// The identifier.
-        id: u8,
-    },
-    /// A property with a value the specification does not allow (a payload format other than
-    /// 0 or 1, a subscription identifier of 0).
-    #[error("property {id:#04x} has an invalid value")]
-    BadPropertyValue {
-        /// The identifier.
-        id: u8,
-    },
-    /// Bytes remain after the last field of the packet.
-    #[error("{extra} bytes after the end of the packet")]
-    TrailingBytes {
-        /// How many.
-        extra: usize,
-    },
-}
-
-/// Property identifiers of the publish flow (MQTT 5.0 section 2.2.2.2).
-mod id {
-    pub const PAYLOAD_FORMAT: u8 = 0x01;
-    pub const MESSAGE_EXPIRY: u8 = 0x02;
-    pub const CONTENT_TYPE: u8 = 0x03;
-    pub const RESPONSE_TOPIC: u8 = 0x08;
-    pub const CORRELATION_DATA: u8 = 0x09;
-    pub const SUBSCRIPTION_ID: u8 = 0x0b;
-    pub const REASON_STRING: u8 = 0x1f;
-    pub const TOPIC_ALIAS: u8 = 0x23;
-    pub const USER_PROPERTY: u8 = 0x26;
-}
-
-/// User properties: name-value pairs, in order, repeats allowed. Borrowed from a decoded packet,
-/// or from the caller's list when encoding.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UserProperties<'a> {
-    /// Properties as received: the raw property bytes, filtered on iteration.
-    raw: &'a [u8],
-    /// Properties to send.
-    list: &'a [(&'a str, &'a str)],
-}
-
-impl<'a> UserProperties<'a> {
-    /// Properties to send.
-    pub fn from_pairs(list: &'a [(&'a str, &'a str)]) -> Self {
-        UserProperties { raw: &[], list }
-    }
-
-    /// The name-value pairs, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        let list = self.list.iter().copied();
-        let mut r = Reader::new(self.raw);
-        let raw = core::iter::from_fn(move || {
-            // The raw bytes were validated when the packet was decoded.
-            while !r.remaining().is_empty() {
-                let id = r.u8().ok()?;
-                if id == id::USER_PROPERTY {
-                    return Some((r.string().ok()?, r.string().ok()?));
-                }
-                skip_value(&mut r, id).ok()?;
-            }
-            None
-        });
-        list.chain(raw)
-    }
-
-    /// True when there are none.
-    pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
-    }
-}
-
-impl PartialEq for UserProperties<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for UserProperties<'_> {}
 
 /// The MQTT 5 properties of a PUBLISH.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -189,33 +83,6 @@ pub struct Publish<'a> {
     pub payload: &'a [u8],
 }
 
-/// Reads a property value of identifier `id`, for skipping.
-fn skip_value(r: &mut Reader<'_>, id: u8) -> Result<(), WireError> {
-    match id {
-        0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a => r.u8().map(drop),
-        0x13 | 0x21 | 0x22 | 0x23 => r.u16().map(drop),
-        0x02 | 0x11 | 0x18 | 0x27 => r.u32().map(drop),
-        0x0b => r.var_int().map(drop),
-        0x09 | 0x16 => r.binary().map(drop),
-        0x03 | 0x08 | 0x12 | 0x15 | 0x1a | 0x1c | 0x1f => r.string().map(drop),
-        0x26 => r.string().and_then(|_| r.string()).map(drop),
-        _ => Err(WireError::Truncated),
-    }
-}
-
-fn once<T>(slot: &mut Option<T>, id: u8, value: T) -> Result<(), PacketError> {
-    if slot.replace(value).is_some() {
-        return Err(PacketError::DuplicateProperty { id });
-    }
-    Ok(())
-}
-
-/// Splits off the property block (MQTT 5): its length, then that many bytes.
-fn property_block<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], PacketError> {
-    let len = r.var_int()? as usize;
-    Ok(r.bytes(len)?)
-}
-
 impl<'a> Publish<'a> {
     /// A QoS 0, non-retained PUBLISH of `payload` to `topic`.
     pub fn new(topic: &'a str, payload: &'a [u8]) -> Self {
@@ -254,7 +121,7 @@ impl<'a> Publish<'a> {
         let mut properties = PublishProperties::default();
         if version == Version::V5 {
             let raw = property_block(&mut r)?;
-            properties.user.raw = raw;
+            properties.user = UserProperties::received(raw);
             let mut p = Reader::new(raw);
             while !p.remaining().is_empty() {
                 let id = p.u8()?;
@@ -336,15 +203,6 @@ impl<'a> Publish<'a> {
         }
         w.bytes(self.payload)?;
         Ok(w.len())
-    }
-}
-
-fn var_int_len(v: usize) -> usize {
-    match v {
-        0..=127 => 1,
-        128..=16_383 => 2,
-        16_384..=2_097_151 => 3,
-        _ => 4,
     }
 }
 
@@ -450,7 +308,7 @@ impl<'a> Ack<'a> {
             PacketType::Pubrec => AckKind::Pubrec,
             PacketType::Pubrel => AckKind::Pubrel,
             PacketType::Pubcomp => AckKind::Pubcomp,
-            _ => return Err(WireError::Truncated.into()),
+            _ => return Err(PacketError::Protocol("not an acknowledgement of the publish flow")),
         };
         let mut r = Reader::new(body);
         let packet_id = r.packet_id()?;

@@ -281,17 +281,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes the fields of a packet into a caller's buffer.
+/// Writes the fields of a packet into a caller's buffer, or only counts them.
 #[derive(Debug)]
 pub struct Writer<'a> {
     out: &'a mut [u8],
     pos: usize,
+    count_only: bool,
 }
 
 impl<'a> Writer<'a> {
     /// A writer at the start of `out`.
     pub fn new(out: &'a mut [u8]) -> Self {
-        Writer { out, pos: 0 }
+        Writer { out, pos: 0, count_only: false }
+    }
+
+    /// A writer that writes nothing and counts the bytes it would write: the same code
+    /// measures a block (a property block's length prefix) and then writes it.
+    pub fn counting() -> Writer<'static> {
+        Writer { out: &mut [], pos: 0, count_only: true }
     }
 
     /// Bytes written so far.
@@ -307,7 +314,9 @@ impl<'a> Writer<'a> {
     /// Raw bytes.
     pub fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
         let end = self.pos + b.len();
-        self.out.get_mut(self.pos..end).ok_or(WireError::BufferFull)?.copy_from_slice(b);
+        if !self.count_only {
+            self.out.get_mut(self.pos..end).ok_or(WireError::BufferFull)?.copy_from_slice(b);
+        }
         self.pos = end;
         Ok(())
     }
@@ -329,9 +338,9 @@ impl<'a> Writer<'a> {
 
     /// A variable byte integer.
     pub fn var_int(&mut self, v: u32) -> Result<(), WireError> {
-        let n = write_var_int(v, self.out.get_mut(self.pos..).ok_or(WireError::BufferFull)?)?;
-        self.pos += n;
-        Ok(())
+        let mut tmp = [0u8; 4];
+        let n = write_var_int(v, &mut tmp)?;
+        self.bytes(&tmp[..n])
     }
 
     /// Binary data of at most 65,535 bytes.
