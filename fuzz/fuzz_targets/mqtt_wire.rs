@@ -5,6 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use telemetra_transports::mqtt::connect::{Connack, Connect, Disconnect};
 use telemetra_transports::mqtt::publish::{Ack, Publish, Version};
+use telemetra_transports::mqtt::subscribe::{SubAck, Subscribe};
 use telemetra_transports::mqtt::wire::{FixedHeader, PacketType};
 
 fuzz_target!(|data: &[u8]| {
@@ -48,6 +49,19 @@ fuzz_target!(|data: &[u8]| {
             }
             PacketType::Disconnect => {
                 let _ = Disconnect::decode(body, version);
+            }
+            PacketType::Subscribe => {
+                let mut n = 0usize;
+                let _ = Subscribe::decode(body, version, |_| n += 1);
+                assert!(n <= body.len());
+            }
+            PacketType::Suback | PacketType::Unsuback => {
+                if let Ok(a) = SubAck::decode(header.kind, body, version) {
+                    let mut buf = vec![0u8; body.len() + 16];
+                    let n = a.encode(version, &mut buf).expect("a decoded SUBACK re-encodes");
+                    let (_, l) = FixedHeader::parse(&buf[..n], u32::MAX).unwrap().unwrap();
+                    assert_eq!(SubAck::decode(header.kind, &buf[l..n], version), Ok(a));
+                }
             }
             _ => {}
         }
