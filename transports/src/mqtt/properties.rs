@@ -2,7 +2,7 @@
 //! repeated properties, and user properties.
 
 use super::error::PacketError;
-use super::wire::{PacketType, Reader, WireError};
+use super::wire::{PacketType, Reader};
 
 /// Property identifiers (MQTT 5.0 section 2.2.2.2).
 pub(crate) mod id {
@@ -59,17 +59,15 @@ impl<'a> UserProperties<'a> {
     /// The name-value pairs, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         let list = self.list.iter().copied();
-        let mut r = Reader::new(self.raw);
+        // The raw bytes were validated when the packet was decoded.
+        let mut props = Props::new(self.raw, PacketType::Publish, ANY);
         let raw = core::iter::from_fn(move || {
-            // The raw bytes were validated when the packet was decoded.
-            while !r.remaining().is_empty() {
-                let id = r.u8().ok()?;
-                if id == id::USER_PROPERTY {
-                    return Some((r.string().ok()?, r.string().ok()?));
+            loop {
+                match props.next().ok()?? {
+                    (_, Value::Pair(k, v)) => return Some((k, v)),
+                    _ => continue,
                 }
-                skip_value(&mut r, id).ok()?;
             }
-            None
         });
         list.chain(raw)
     }
@@ -87,20 +85,6 @@ impl PartialEq for UserProperties<'_> {
 }
 
 impl Eq for UserProperties<'_> {}
-
-/// Reads a property value of identifier `id`, for skipping.
-pub(crate) fn skip_value(r: &mut Reader<'_>, id: u8) -> Result<(), WireError> {
-    match id {
-        0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a => r.u8().map(drop),
-        0x13 | 0x21 | 0x22 | 0x23 => r.u16().map(drop),
-        0x02 | 0x11 | 0x18 | 0x27 => r.u32().map(drop),
-        0x0b => r.var_int().map(drop),
-        0x09 | 0x16 => r.binary().map(drop),
-        0x03 | 0x08 | 0x12 | 0x15 | 0x1a | 0x1c | 0x1f => r.string().map(drop),
-        0x26 => r.string().and_then(|_| r.string()).map(drop),
-        _ => Err(WireError::Truncated),
-    }
-}
 
 pub(crate) fn once<T>(slot: &mut Option<T>, id: u8, value: T) -> Result<(), PacketError> {
     if slot.replace(value).is_some() {
@@ -124,6 +108,12 @@ pub(crate) fn var_int_len(v: usize) -> usize {
         _ => 4,
     }
 }
+
+/// Every property identifier.
+const ANY: &[u8] = &[
+    0x01, 0x02, 0x03, 0x08, 0x09, 0x0b, 0x11, 0x12, 0x13, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1c, 0x1f,
+    0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a,
+];
 
 /// A property value, by the type its identifier gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

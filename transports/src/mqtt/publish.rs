@@ -18,7 +18,7 @@
 //! ```
 
 pub use super::error::PacketError;
-use super::properties::{UserProperties, id, once, property_block, var_int_len};
+use super::properties::{Props, UserProperties, Value, flag, id, once, property_block, var_int_len};
 use super::topic;
 use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
 
@@ -42,6 +42,17 @@ pub enum QoS {
     /// Exactly once: the PUBREC, PUBREL, PUBCOMP handshake.
     ExactlyOnce = 2,
 }
+
+const PUBLISH_PROPS: &[u8] = &[
+    id::PAYLOAD_FORMAT,
+    id::MESSAGE_EXPIRY,
+    id::TOPIC_ALIAS,
+    id::RESPONSE_TOPIC,
+    id::CORRELATION_DATA,
+    id::USER_PROPERTY,
+    id::SUBSCRIPTION_ID,
+    id::CONTENT_TYPE,
+];
 
 /// The MQTT 5 properties of a PUBLISH.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,35 +133,26 @@ impl<'a> Publish<'a> {
         if version == Version::V5 {
             let raw = property_block(&mut r)?;
             properties.user = UserProperties::received(raw);
-            let mut p = Reader::new(raw);
-            while !p.remaining().is_empty() {
-                let id = p.u8()?;
-                match id {
-                    id::PAYLOAD_FORMAT => match p.u8()? {
-                        v @ (0 | 1) => once(&mut properties.payload_utf8, id, v == 1)?,
-                        _ => return Err(PacketError::BadPropertyValue { id }),
-                    },
-                    id::MESSAGE_EXPIRY => once(&mut properties.message_expiry, id, p.u32()?)?,
-                    id::TOPIC_ALIAS => once(&mut properties.topic_alias, id, p.u16()?)?,
-                    id::RESPONSE_TOPIC => {
-                        let t = p.string()?;
+            let mut props = Props::new(raw, PacketType::Publish, PUBLISH_PROPS);
+            while let Some((pid, v)) = props.next()? {
+                match (pid, v) {
+                    (id::PAYLOAD_FORMAT, Value::Byte(b)) => properties.payload_utf8 = Some(flag(pid, b)?),
+                    (id::MESSAGE_EXPIRY, Value::Four(x)) => properties.message_expiry = Some(x),
+                    (id::TOPIC_ALIAS, Value::Two(x)) => properties.topic_alias = Some(x),
+                    (id::RESPONSE_TOPIC, Value::Str(t)) => {
                         topic::validate_name(t)?;
-                        once(&mut properties.response_topic, id, t)?;
+                        properties.response_topic = Some(t);
                     }
-                    id::CORRELATION_DATA => once(&mut properties.correlation_data, id, p.binary()?)?,
-                    id::USER_PROPERTY => {
-                        p.string()?;
-                        p.string()?;
+                    (id::CORRELATION_DATA, Value::Bin(d)) => properties.correlation_data = Some(d),
+                    (id::SUBSCRIPTION_ID, Value::Var(0)) => {
+                        return Err(PacketError::BadPropertyValue { id: pid });
                     }
-                    id::SUBSCRIPTION_ID => match p.var_int()? {
-                        0 => return Err(PacketError::BadPropertyValue { id }),
-                        // Several may come (one per matching subscription): keep the first.
-                        v => {
-                            properties.subscription_id.get_or_insert(v);
-                        }
-                    },
-                    id::CONTENT_TYPE => once(&mut properties.content_type, id, p.string()?)?,
-                    id => return Err(PacketError::UnexpectedProperty { id, kind: PacketType::Publish }),
+                    // Several may come (one per matching subscription): keep the first.
+                    (id::SUBSCRIPTION_ID, Value::Var(x)) => {
+                        properties.subscription_id.get_or_insert(x);
+                    }
+                    (id::CONTENT_TYPE, Value::Str(t)) => properties.content_type = Some(t),
+                    _ => {}
                 }
             }
             if let Some(alias) = properties.topic_alias
