@@ -17,11 +17,12 @@
 
 use core::fmt;
 
+use super::encode;
 use super::error::PacketError;
 use super::properties::{Props, UserProperties, Value, flag, id, property_block};
 use super::publish::{QoS, Version};
 use super::topic;
-use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
+use super::wire::{PacketType, Reader, WireError, Writer};
 
 /// A password or other secret: its bytes never appear in `Debug` output.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -130,28 +131,11 @@ impl<'a> Connect<'a> {
     }
 
     fn write_props(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
-        if let Some(v) = self.session_expiry {
-            w.u8(id::SESSION_EXPIRY)?;
-            w.u32(v)?;
-        }
-        if let Some(v) = self.receive_maximum {
-            w.u8(id::RECEIVE_MAXIMUM)?;
-            w.u16(v)?;
-        }
-        if let Some(v) = self.maximum_packet_size {
-            w.u8(id::MAXIMUM_PACKET_SIZE)?;
-            w.u32(v)?;
-        }
-        if let Some(v) = self.topic_alias_maximum {
-            w.u8(id::TOPIC_ALIAS_MAXIMUM)?;
-            w.u16(v)?;
-        }
-        for (k, v) in self.user.iter() {
-            w.u8(id::USER_PROPERTY)?;
-            w.string(k)?;
-            w.string(v)?;
-        }
-        Ok(())
+        encode::four(w, id::SESSION_EXPIRY, self.session_expiry)?;
+        encode::two(w, id::RECEIVE_MAXIMUM, self.receive_maximum)?;
+        encode::four(w, id::MAXIMUM_PACKET_SIZE, self.maximum_packet_size)?;
+        encode::two(w, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum)?;
+        encode::user(w, &self.user)
     }
 
     fn write_body(&self, version: Version, w: &mut Writer<'_>) -> Result<(), PacketError> {
@@ -170,33 +154,16 @@ impl<'a> Connect<'a> {
         w.u8(flags)?;
         w.u16(self.keep_alive)?;
         if v5 {
-            let mut c = Writer::counting();
-            self.write_props(&mut c)?;
-            w.var_int(c.len() as u32)?;
-            self.write_props(w)?;
+            encode::block(w, |w| self.write_props(w))?;
         }
         w.string(self.client_id)?;
         if let Some(will) = &self.will {
             if v5 {
-                let props = |w: &mut Writer<'_>| -> Result<(), WireError> {
-                    if let Some(v) = will.delay {
-                        w.u8(id::WILL_DELAY)?;
-                        w.u32(v)?;
-                    }
-                    if let Some(v) = will.message_expiry {
-                        w.u8(id::MESSAGE_EXPIRY)?;
-                        w.u32(v)?;
-                    }
-                    if let Some(v) = will.content_type {
-                        w.u8(id::CONTENT_TYPE)?;
-                        w.string(v)?;
-                    }
-                    Ok(())
-                };
-                let mut c = Writer::counting();
-                props(&mut c)?;
-                w.var_int(c.len() as u32)?;
-                props(w)?;
+                encode::block(w, |w| {
+                    encode::four(w, id::WILL_DELAY, will.delay)?;
+                    encode::four(w, id::MESSAGE_EXPIRY, will.message_expiry)?;
+                    encode::string(w, id::CONTENT_TYPE, will.content_type)
+                })?;
             }
             w.string(will.topic)?;
             w.binary(will.payload)?;
@@ -212,7 +179,7 @@ impl<'a> Connect<'a> {
 
     /// Encodes the whole packet into `out`; returns its length.
     pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
-        encode_with(PacketType::Connect, 0, out, |w| self.write_body(version, w))
+        encode::packet(PacketType::Connect, 0, out, |w| self.write_body(version, w))
     }
 
     /// Decodes the body of a CONNECT (what a broker, or a test's fake broker, receives); the
@@ -306,24 +273,6 @@ impl<'a> Connect<'a> {
             extra => Err(PacketError::TrailingBytes { extra }),
         }
     }
-}
-
-/// Writes a fixed header and the body `body` writes, measuring the body first.
-fn encode_with(
-    kind: PacketType,
-    flags: u8,
-    out: &mut [u8],
-    body: impl Fn(&mut Writer<'_>) -> Result<(), PacketError>,
-) -> Result<usize, PacketError> {
-    let mut c = Writer::counting();
-    body(&mut c)?;
-    let remaining = u32::try_from(c.len()).map_err(|_| WireError::TooLarge { size: u32::MAX, max: 0 })?;
-    let mut head = [0u8; 5];
-    let n = FixedHeader { kind, flags, remaining }.write(&mut head)?;
-    let mut w = Writer::new(out);
-    w.bytes(&head[..n])?;
-    body(&mut w)?;
-    Ok(w.len())
 }
 
 /// A CONNACK packet: the server's answer to CONNECT.
@@ -427,46 +376,26 @@ impl<'a> Connack<'a> {
 
     /// Encodes the whole packet (for tests and fake brokers); returns its length.
     pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
-        let props = |w: &mut Writer<'_>| -> Result<(), WireError> {
-            let two = |w: &mut Writer<'_>, pid, v: Option<u16>| {
-                v.map_or(Ok(()), |v| w.u8(pid).and_then(|_| w.u16(v)))
-            };
-            let four = |w: &mut Writer<'_>, pid, v: Option<u32>| {
-                v.map_or(Ok(()), |v| w.u8(pid).and_then(|_| w.u32(v)))
-            };
-            let byte = |w: &mut Writer<'_>, pid, v: Option<bool>| {
-                v.map_or(Ok(()), |v| w.u8(pid).and_then(|_| w.u8(u8::from(v))))
-            };
-            let string = |w: &mut Writer<'_>, pid, v: Option<&str>| {
-                v.map_or(Ok(()), |v| w.u8(pid).and_then(|_| w.string(v)))
-            };
-            four(w, id::SESSION_EXPIRY, self.session_expiry)?;
-            two(w, id::RECEIVE_MAXIMUM, self.receive_maximum)?;
-            byte(w, id::MAXIMUM_QOS, self.maximum_qos.map(|q| q != QoS::AtMostOnce))?;
-            byte(w, id::RETAIN_AVAILABLE, self.retain_available)?;
-            four(w, id::MAXIMUM_PACKET_SIZE, self.maximum_packet_size)?;
-            string(w, id::ASSIGNED_CLIENT_ID, self.assigned_client_id)?;
-            two(w, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum)?;
-            string(w, id::REASON_STRING, self.reason_string)?;
-            byte(w, id::WILDCARD_AVAILABLE, self.wildcards_available)?;
-            byte(w, id::SUBSCRIPTION_IDS_AVAILABLE, self.subscription_ids_available)?;
-            byte(w, id::SHARED_AVAILABLE, self.shared_available)?;
-            two(w, id::SERVER_KEEP_ALIVE, self.server_keep_alive)?;
-            for (k, v) in self.user.iter() {
-                w.u8(id::USER_PROPERTY)?;
-                w.string(k)?;
-                w.string(v)?;
-            }
-            Ok(())
-        };
-        encode_with(PacketType::Connack, 0, out, |w| {
+        let flag = |v: Option<bool>| v.map(u8::from);
+        encode::packet(PacketType::Connack, 0, out, |w| {
             w.u8(u8::from(self.session_present))?;
             w.u8(self.reason)?;
             if version == Version::V5 {
-                let mut c = Writer::counting();
-                props(&mut c)?;
-                w.var_int(c.len() as u32)?;
-                props(w)?;
+                encode::block(w, |w| {
+                    encode::four(w, id::SESSION_EXPIRY, self.session_expiry)?;
+                    encode::two(w, id::RECEIVE_MAXIMUM, self.receive_maximum)?;
+                    encode::byte(w, id::MAXIMUM_QOS, self.maximum_qos.map(|q| q as u8))?;
+                    encode::byte(w, id::RETAIN_AVAILABLE, flag(self.retain_available))?;
+                    encode::four(w, id::MAXIMUM_PACKET_SIZE, self.maximum_packet_size)?;
+                    encode::string(w, id::ASSIGNED_CLIENT_ID, self.assigned_client_id)?;
+                    encode::two(w, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum)?;
+                    encode::string(w, id::REASON_STRING, self.reason_string)?;
+                    encode::byte(w, id::WILDCARD_AVAILABLE, flag(self.wildcards_available))?;
+                    encode::byte(w, id::SUBSCRIPTION_IDS_AVAILABLE, flag(self.subscription_ids_available))?;
+                    encode::byte(w, id::SHARED_AVAILABLE, flag(self.shared_available))?;
+                    encode::two(w, id::SERVER_KEEP_ALIVE, self.server_keep_alive)?;
+                    encode::user(w, &self.user)
+                })?;
             }
             Ok(())
         })
@@ -513,28 +442,16 @@ impl<'a> Disconnect<'a> {
 
     /// Encodes the whole packet; returns its length.
     pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
-        encode_with(PacketType::Disconnect, 0, out, |w| {
-            if version == Version::V3_1_1
-                || (self.reason == 0 && self.session_expiry.is_none() && self.reason_string.is_none())
-            {
+        encode::packet(PacketType::Disconnect, 0, out, |w| {
+            let empty = self.reason == 0 && self.session_expiry.is_none() && self.reason_string.is_none();
+            if version == Version::V3_1_1 || empty {
                 return Ok(());
             }
             w.u8(self.reason)?;
-            let props = |w: &mut Writer<'_>| -> Result<(), WireError> {
-                if let Some(v) = self.session_expiry {
-                    w.u8(id::SESSION_EXPIRY)?;
-                    w.u32(v)?;
-                }
-                if let Some(s) = self.reason_string {
-                    w.u8(id::REASON_STRING)?;
-                    w.string(s)?;
-                }
-                Ok(())
-            };
-            let mut c = Writer::counting();
-            props(&mut c)?;
-            w.var_int(c.len() as u32)?;
-            props(w)?;
+            encode::block(w, |w| {
+                encode::four(w, id::SESSION_EXPIRY, self.session_expiry)?;
+                encode::string(w, id::REASON_STRING, self.reason_string)
+            })?;
             Ok(())
         })
     }

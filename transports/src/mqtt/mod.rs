@@ -6,6 +6,7 @@
 //! MQTT 3.1.1 and 5.0. Not yet: AUTH, the client state machine, the driver.
 
 pub mod connect;
+mod encode;
 mod error;
 mod properties;
 pub mod publish;

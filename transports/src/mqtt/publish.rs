@@ -17,6 +17,7 @@
 //! assert_eq!(back, p);
 //! ```
 
+use super::encode;
 pub use super::error::PacketError;
 use super::properties::{Props, UserProperties, Value, flag, id, once, property_block, var_int_len};
 use super::topic;
@@ -223,40 +224,14 @@ impl PublishProperties<'_> {
     }
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
-        if let Some(v) = self.payload_utf8 {
-            w.u8(id::PAYLOAD_FORMAT)?;
-            w.u8(u8::from(v))?;
-        }
-        if let Some(v) = self.message_expiry {
-            w.u8(id::MESSAGE_EXPIRY)?;
-            w.u32(v)?;
-        }
-        if let Some(v) = self.content_type {
-            w.u8(id::CONTENT_TYPE)?;
-            w.string(v)?;
-        }
-        if let Some(v) = self.response_topic {
-            w.u8(id::RESPONSE_TOPIC)?;
-            w.string(v)?;
-        }
-        if let Some(v) = self.correlation_data {
-            w.u8(id::CORRELATION_DATA)?;
-            w.binary(v)?;
-        }
-        if let Some(v) = self.subscription_id {
-            w.u8(id::SUBSCRIPTION_ID)?;
-            w.var_int(v)?;
-        }
-        if let Some(v) = self.topic_alias {
-            w.u8(id::TOPIC_ALIAS)?;
-            w.u16(v)?;
-        }
-        for (k, v) in self.user.iter() {
-            w.u8(id::USER_PROPERTY)?;
-            w.string(k)?;
-            w.string(v)?;
-        }
-        Ok(())
+        encode::byte(w, id::PAYLOAD_FORMAT, self.payload_utf8.map(u8::from))?;
+        encode::four(w, id::MESSAGE_EXPIRY, self.message_expiry)?;
+        encode::string(w, id::CONTENT_TYPE, self.content_type)?;
+        encode::string(w, id::RESPONSE_TOPIC, self.response_topic)?;
+        encode::binary(w, id::CORRELATION_DATA, self.correlation_data)?;
+        encode::var(w, id::SUBSCRIPTION_ID, self.subscription_id)?;
+        encode::two(w, id::TOPIC_ALIAS, self.topic_alias)?;
+        encode::user(w, &self.user)
     }
 }
 

@@ -12,11 +12,12 @@
 //! # let _ = n;
 //! ```
 
+use super::encode;
 use super::error::PacketError;
 use super::properties::{Props, Value, id, once, property_block};
 use super::publish::{QoS, Version};
 use super::topic;
-use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
+use super::wire::{PacketType, Reader, WireError};
 
 /// What the broker does with retained messages when a subscription is made (MQTT 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -86,23 +87,6 @@ fn check_id(packet_id: u16) -> Result<(), PacketError> {
     }
 }
 
-fn encode_with(
-    kind: PacketType,
-    out: &mut [u8],
-    body: impl Fn(&mut Writer<'_>) -> Result<(), PacketError>,
-) -> Result<usize, PacketError> {
-    let mut c = Writer::counting();
-    body(&mut c)?;
-    let remaining = u32::try_from(c.len()).map_err(|_| WireError::TooLarge { size: u32::MAX, max: 0 })?;
-    let flags = kind.required_flags().unwrap_or(0);
-    let mut head = [0u8; 5];
-    let n = FixedHeader { kind, flags, remaining }.write(&mut head)?;
-    let mut w = Writer::new(out);
-    w.bytes(&head[..n])?;
-    body(&mut w)?;
-    Ok(w.len())
-}
-
 impl Subscribe<'_> {
     /// Encodes the whole packet into `out`; returns its length.
     pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
@@ -116,19 +100,10 @@ impl Subscribe<'_> {
         if self.subscription_id == Some(0) {
             return Err(PacketError::BadPropertyValue { id: id::SUBSCRIPTION_ID });
         }
-        encode_with(PacketType::Subscribe, out, |w| {
+        encode::packet(PacketType::Subscribe, 0b0010, out, |w| {
             w.u16(self.packet_id)?;
             if version == Version::V5 {
-                match self.subscription_id {
-                    Some(v) => {
-                        let mut c = Writer::counting();
-                        c.var_int(v)?;
-                        w.var_int(1 + c.len() as u32)?;
-                        w.u8(id::SUBSCRIPTION_ID)?;
-                        w.var_int(v)?;
-                    }
-                    None => w.var_int(0)?,
-                }
+                encode::block(w, |w| encode::var(w, id::SUBSCRIPTION_ID, self.subscription_id))?;
             }
             for s in self.filters {
                 w.string(s.filter)?;
@@ -218,7 +193,7 @@ impl Unsubscribe<'_> {
         for f in self.filters {
             topic::validate_filter(f)?;
         }
-        encode_with(PacketType::Unsubscribe, out, |w| {
+        encode::packet(PacketType::Unsubscribe, 0b0010, out, |w| {
             w.u16(self.packet_id)?;
             if version == Version::V5 {
                 w.var_int(0)?;
@@ -280,17 +255,10 @@ impl<'a> SubAck<'a> {
     /// Encodes the whole packet (for tests and fake brokers); returns its length.
     pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, PacketError> {
         check_id(self.packet_id)?;
-        encode_with(self.kind, out, |w| {
+        encode::packet(self.kind, 0, out, |w| {
             w.u16(self.packet_id)?;
             if version == Version::V5 {
-                match self.reason_string {
-                    Some(s) => {
-                        w.var_int(3 + s.len() as u32)?;
-                        w.u8(id::REASON_STRING)?;
-                        w.string(s)?;
-                    }
-                    None => w.var_int(0)?,
-                }
+                encode::block(w, |w| encode::string(w, id::REASON_STRING, self.reason_string))?;
             }
             if !(self.kind == PacketType::Unsuback && version == Version::V3_1_1) {
                 w.bytes(self.codes)?;
@@ -303,6 +271,7 @@ impl<'a> SubAck<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::wire::FixedHeader;
     use std::vec::Vec;
 
     const MAX: u32 = 1 << 20;

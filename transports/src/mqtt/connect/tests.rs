@@ -1,4 +1,5 @@
 use super::*;
+use crate::mqtt::wire::FixedHeader;
 use proptest::prelude::*;
 
 const MAX: u32 = 1 << 20;
