@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use telemetra_transports::mqtt::connect::{Connack, Connect, Disconnect};
+use telemetra_transports::mqtt::connect::{Auth, Connack, Connect, Disconnect};
 use telemetra_transports::mqtt::publish::{Ack, Publish, Version};
 use telemetra_transports::mqtt::subscribe::{SubAck, Subscribe};
 use telemetra_transports::mqtt::wire::{FixedHeader, PacketType};
@@ -49,6 +49,14 @@ fuzz_target!(|data: &[u8]| {
             }
             PacketType::Disconnect => {
                 let _ = Disconnect::decode(body, version);
+            }
+            PacketType::Auth => {
+                if let Ok(a) = Auth::decode(body) {
+                    let mut buf = vec![0u8; body.len() + 16];
+                    let n = a.encode(&mut buf).expect("a decoded AUTH re-encodes");
+                    let (_, l) = FixedHeader::parse(&buf[..n], u32::MAX).unwrap().unwrap();
+                    assert_eq!(Auth::decode(&buf[l..n]), Ok(a));
+                }
             }
             PacketType::Subscribe => {
                 let mut n = 0usize;

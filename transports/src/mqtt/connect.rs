@@ -1,5 +1,5 @@
-//! Opening and closing a session: CONNECT, CONNACK, DISCONNECT, and PINGREQ/PINGRESP, for
-//! MQTT 3.1.1 and 5.0.
+//! Opening and closing a session: CONNECT, CONNACK, DISCONNECT, PINGREQ/PINGRESP and (MQTT 5)
+//! AUTH, for MQTT 3.1.1 and 5.0.
 //!
 //! ```
 //! use telemetra_transports::mqtt::connect::{Connect, Secret};
@@ -450,6 +450,67 @@ impl<'a> Disconnect<'a> {
             w.u8(self.reason)?;
             encode::block(w, |w| {
                 encode::four(w, id::SESSION_EXPIRY, self.session_expiry)?;
+                encode::string(w, id::REASON_STRING, self.reason_string)
+            })?;
+            Ok(())
+        })
+    }
+}
+
+/// An AUTH packet (MQTT 5 only): a step of extended authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Auth<'a> {
+    /// 0x00 success, 0x18 continue authentication, 0x19 re-authenticate.
+    pub reason: u8,
+    /// The authentication method (e.g. `SCRAM-SHA-256`).
+    pub method: Option<&'a str>,
+    /// The method's data for this step.
+    pub data: Option<Secret<'a>>,
+    /// A reason string.
+    pub reason_string: Option<&'a str>,
+}
+
+const AUTH_PROPS: &[u8] = &[id::AUTH_METHOD, id::AUTH_DATA, id::REASON_STRING, id::USER_PROPERTY];
+
+impl<'a> Auth<'a> {
+    /// Decodes an AUTH body.
+    pub fn decode(body: &'a [u8]) -> Result<Self, PacketError> {
+        let mut r = Reader::new(body);
+        let mut a = Auth::default();
+        if r.remaining().is_empty() {
+            return Ok(a);
+        }
+        a.reason = r.u8()?;
+        if !matches!(a.reason, 0x00 | 0x18 | 0x19) {
+            return Err(PacketError::Protocol("an AUTH reason code is 0x00, 0x18 or 0x19"));
+        }
+        if !r.remaining().is_empty() {
+            let mut props = Props::new(property_block(&mut r)?, PacketType::Auth, AUTH_PROPS);
+            while let Some((pid, v)) = props.next()? {
+                match (pid, v) {
+                    (id::AUTH_METHOD, Value::Str(s)) => a.method = Some(s),
+                    (id::AUTH_DATA, Value::Bin(d)) => a.data = Some(Secret(d)),
+                    (id::REASON_STRING, Value::Str(s)) => a.reason_string = Some(s),
+                    _ => {}
+                }
+            }
+        }
+        match r.remaining().len() {
+            0 => Ok(a),
+            extra => Err(PacketError::TrailingBytes { extra }),
+        }
+    }
+
+    /// Encodes the whole packet; returns its length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, PacketError> {
+        encode::packet(PacketType::Auth, 0, out, |w| {
+            if *self == Auth::default() {
+                return Ok(());
+            }
+            w.u8(self.reason)?;
+            encode::block(w, |w| {
+                encode::string(w, id::AUTH_METHOD, self.method)?;
+                encode::binary(w, id::AUTH_DATA, self.data.map(|d| d.0))?;
                 encode::string(w, id::REASON_STRING, self.reason_string)
             })?;
             Ok(())

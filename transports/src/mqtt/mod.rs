@@ -1,9 +1,9 @@
 //! MQTT building blocks, `no_std` and allocation-free. The sans-IO client and its async driver
 //! (issue #4) build on these; today this module holds topic validation and matching, the wire
 //! primitives (variable byte integers, fixed header, strings) with their malformation checks,
-//! the session packets (CONNECT, CONNACK, DISCONNECT, PING), the publish flow (PUBLISH, PUBACK,
+//! the session packets (CONNECT, CONNACK, DISCONNECT, PING, AUTH), the publish flow (PUBLISH, PUBACK,
 //! PUBREC, PUBREL, PUBCOMP) and subscriptions (SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK), for
-//! MQTT 3.1.1 and 5.0. Not yet: AUTH, the client state machine, the driver.
+//! MQTT 3.1.1 and 5.0, and AUTH (5.0). Not yet: the client state machine and the driver.
 
 pub mod connect;
 mod encode;

@@ -157,6 +157,28 @@ fn disconnect_and_ping() {
     assert_eq!(FixedHeader::parse(&PINGRESP, MAX).unwrap().unwrap().0.kind, PacketType::Pingresp);
 }
 
+#[test]
+fn auth_round_trips_and_hides_its_data() {
+    let mut buf = [0u8; 64];
+    let a = Auth {
+        reason: 0x18,
+        method: Some("SCRAM-SHA-256"),
+        data: Some(Secret(b"n,,n=user")),
+        reason_string: None,
+    };
+    let n = a.encode(&mut buf).unwrap();
+    assert_eq!(buf[0], 0xf0);
+    assert_eq!(Auth::decode(body(&buf[..n])), Ok(a));
+    assert!(!format!("{a:?}").contains("n=user"));
+    let n = Auth::default().encode(&mut buf).unwrap();
+    assert_eq!(&buf[..n], &[0xf0, 0x00]);
+    assert!(matches!(Auth::decode(&[0x01]), Err(PacketError::Protocol(_))));
+    assert_eq!(
+        Auth::decode(&[0x18, 0x02, 0x21, 0x00]),
+        Err(PacketError::UnexpectedProperty { id: 0x21, kind: PacketType::Auth })
+    );
+}
+
 proptest! {
     #[test]
     fn random_connects_round_trip(
@@ -182,5 +204,6 @@ proptest! {
             let _ = Connack::decode(&bytes, v);
             let _ = Disconnect::decode(&bytes, v);
         }
+        let _ = Auth::decode(&bytes);
     }
 }
