@@ -531,20 +531,10 @@ impl<'a> Parser<'a> {
             Tok::Ident(w) => {
                 let call = self.peek_next() == Some(Tok::LParen);
                 if let Some(func) = Aggregate::ALL.into_iter().find(|a| call && a.as_str() == w) {
-                    self.advance()?;
-                    self.expect(Tok::LParen)?;
-                    let channel = self.channel_arg()?;
-                    self.expect(Tok::Comma)?;
-                    let window = self.window()?;
-                    self.expect(Tok::RParen)?;
+                    let (channel, window) = self.channel_call(Self::window)?;
                     ops.push(Op::Aggregate { func, channel, window });
                 } else if call && w == "rate" {
-                    self.advance()?;
-                    self.expect(Tok::LParen)?;
-                    let channel = self.channel_arg()?;
-                    self.expect(Tok::Comma)?;
-                    let window = self.window()?;
-                    self.expect(Tok::RParen)?;
+                    let (channel, window) = self.channel_call(Self::window)?;
                     ops.push(Op::Rate { channel, window });
                 } else if call && w == "silent" {
                     self.advance()?;
@@ -560,12 +550,7 @@ impl<'a> Parser<'a> {
                     self.expect(Tok::RParen)?;
                     ops.push(Op::Silent { channel, for_ms });
                 } else if call && w == "changed" {
-                    self.advance()?;
-                    self.expect(Tok::LParen)?;
-                    let channel = self.channel_arg()?;
-                    self.expect(Tok::Comma)?;
-                    let by = self.number_literal()?;
-                    self.expect(Tok::RParen)?;
+                    let (channel, by) = self.channel_call(Self::number_literal)?;
                     ops.push(Op::Changed { channel, by });
                 } else {
                     let name = self.name("a channel name")?;
@@ -589,6 +574,17 @@ impl<'a> Parser<'a> {
             }
             _ => self.error("a number"),
         }
+    }
+
+    /// `name(channel, second)`, the current token being the function's name.
+    fn channel_call<T>(&mut self, second: fn(&mut Self) -> Result<T>) -> Result<(u8, T)> {
+        self.advance()?;
+        self.expect(Tok::LParen)?;
+        let channel = self.channel_arg()?;
+        self.expect(Tok::Comma)?;
+        let value = second(self)?;
+        self.expect(Tok::RParen)?;
+        Ok((channel, value))
     }
 
     fn channel_arg(&mut self) -> Result<u8> {

@@ -320,30 +320,18 @@ impl<'a> Ack<'a> {
         }
         let kind = self.kind.packet_type();
         let flags = kind.required_flags().unwrap_or(0);
-        let v5 = version == Version::V5;
-        let props = self.reason_string.map_or(0, |s| 3 + s.len());
-        let remaining = match (v5, self.reason, props) {
-            (false, _, _) | (true, 0, 0) => 2,
-            (true, _, 0) => 3,
-            (true, _, n) => 3 + var_int_len(n) + n,
-        };
-        let mut w = Writer::new(out);
-        let header = FixedHeader { kind, flags, remaining: remaining as u32 };
-        let mut head = [0u8; 5];
-        let n = header.write(&mut head)?;
-        w.bytes(&head[..n])?;
-        w.u16(self.packet_id)?;
-        if remaining > 2 {
-            w.u8(self.reason)?;
-        }
-        if remaining > 3 {
-            w.var_int(props as u32)?;
-            if let Some(s) = self.reason_string {
-                w.u8(id::REASON_STRING)?;
-                w.string(s)?;
+        encode::packet(kind, flags, out, |w| {
+            w.u16(self.packet_id)?;
+            // MQTT 5 omits the reason code when it is success with no properties, and the
+            // properties when there are none.
+            if version == Version::V5 && (self.reason != 0 || self.reason_string.is_some()) {
+                w.u8(self.reason)?;
+                if self.reason_string.is_some() {
+                    encode::block(w, |w| encode::string(w, id::REASON_STRING, self.reason_string))?;
+                }
             }
-        }
-        Ok(w.len())
+            Ok(())
+        })
     }
 }
 
