@@ -3,6 +3,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;

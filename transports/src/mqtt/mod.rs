@@ -5,11 +5,13 @@
 //! PUBREC, PUBREL, PUBCOMP) and subscriptions (SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK), for
 //! MQTT 3.1.1 and 5.0, and AUTH (5.0). Not yet: the client state machine and the driver.
 
+pub mod client;
 pub mod connect;
 mod encode;
 mod error;
 mod properties;
 pub mod publish;
+pub mod reason;
 pub mod subscribe;
 pub mod topic;
 pub mod wire;

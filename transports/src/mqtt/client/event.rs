@@ -1,0 +1,139 @@
+//! What the client reports to the application, and its errors.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::message::Message;
+use super::outbox::MessageId;
+use crate::mqtt::PacketError;
+use crate::mqtt::publish::QoS;
+use crate::mqtt::reason::ReasonCode;
+use crate::mqtt::topic::TopicError;
+
+/// Something that happened on the client, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The broker accepted the connection.
+    Connected {
+        /// The broker still had this client's session (in-flight messages were redelivered,
+        /// subscriptions kept).
+        session_present: bool,
+    },
+    /// The connection ended: `None` after [`Client::disconnect`](super::Client::disconnect),
+    /// otherwise the reason.
+    Disconnected {
+        /// Why.
+        error: Option<ClientError>,
+    },
+    /// The broker acknowledged a QoS 1 message (PUBACK) or completed a QoS 2 one (PUBCOMP).
+    Delivered(MessageId),
+    /// The broker refused a message, or the client could not send it (too large for the
+    /// broker, a QoS or retain the broker does not support).
+    Failed {
+        /// The message.
+        id: MessageId,
+        /// Why.
+        reason: ReasonCode,
+    },
+    /// A message expired in the offline queue.
+    Expired(MessageId),
+    /// A message was dropped from the full offline queue ([`FullPolicy::DropOldest`]).
+    ///
+    /// [`FullPolicy::DropOldest`]: super::FullPolicy::DropOldest
+    Dropped(MessageId),
+    /// The broker answered a SUBSCRIBE: per filter, the QoS granted or why not.
+    Subscribed {
+        /// The filters, in order.
+        filters: Vec<String>,
+        /// The outcome of each.
+        results: Vec<Result<QoS, ReasonCode>>,
+    },
+    /// After a reconnect to a broker that had lost the session, every subscription was made
+    /// again and acknowledged.
+    Resubscribed {
+        /// How many filters.
+        filters: usize,
+    },
+    /// The broker answered an UNSUBSCRIBE.
+    Unsubscribed {
+        /// The filters.
+        filters: Vec<String>,
+    },
+}
+
+/// Why a connection failed or was closed. After any of these the connection is unusable; the
+/// session (queue, in-flight messages, subscriptions) is kept for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The broker sent a malformed packet or broke a rule of the packet format.
+    #[error("bad packet from the broker: {0}")]
+    Packet(#[from] PacketError),
+    /// The broker broke a rule of the protocol's flow.
+    #[error("protocol error by the broker ({reason}): {what}")]
+    Protocol {
+        /// The reason code this client closes the connection with.
+        reason: ReasonCode,
+        /// What happened.
+        what: &'static str,
+    },
+    /// The broker refused the connection (CONNACK).
+    #[error("connection refused: {0}")]
+    Refused(ReasonCode),
+    /// The broker closed the connection with DISCONNECT.
+    #[error("disconnected by the broker: {0}")]
+    ServerDisconnect(ReasonCode),
+    /// No CONNACK came in time.
+    #[error("no CONNACK within the connect timeout")]
+    ConnectTimeout,
+    /// No PINGRESP came within the keep alive: the connection is dead.
+    #[error("no PINGRESP within the keep alive: the connection is dead")]
+    KeepAliveTimeout,
+    /// The transport under the client failed or closed.
+    #[error("connection lost")]
+    ConnectionLost,
+}
+
+impl ClientError {
+    /// The reason code of the DISCONNECT this client sends for this error (MQTT 5), if any.
+    pub fn disconnect_reason(&self) -> Option<ReasonCode> {
+        use crate::mqtt::wire::WireError;
+        match self {
+            ClientError::Packet(PacketError::Wire(WireError::TooLarge { .. })) => {
+                Some(ReasonCode::PACKET_TOO_LARGE)
+            }
+            ClientError::Packet(PacketError::TopicAlias { .. }) => Some(ReasonCode::TOPIC_ALIAS_INVALID),
+            ClientError::Packet(PacketError::Protocol(_)) => Some(ReasonCode::PROTOCOL_ERROR),
+            ClientError::Packet(_) => Some(ReasonCode::MALFORMED_PACKET),
+            ClientError::Protocol { reason, .. } => Some(*reason),
+            ClientError::KeepAliveTimeout => Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
+            _ => None,
+        }
+    }
+}
+
+/// Why [`Client::publish`](super::Client::publish) did not take a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The offline queue is full ([`FullPolicy::Reject`](super::FullPolicy::Reject)).
+    #[error("the offline queue is full")]
+    QueueFull,
+    /// The topic is not a valid topic name.
+    #[error("invalid topic name: {0}")]
+    InvalidTopic(TopicError),
+    /// The client was closed by `disconnect`.
+    #[error("the client is closed")]
+    Closed,
+}
+
+/// A message the client did not take, handed back with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("message not queued: {reason}")]
+pub struct Rejected {
+    /// The message, unchanged.
+    pub message: Message,
+    /// Why.
+    pub reason: RejectReason,
+}
