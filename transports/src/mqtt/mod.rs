@@ -7,6 +7,8 @@
 
 pub mod client;
 pub mod connect;
+#[cfg(feature = "tokio")]
+pub mod driver;
 mod encode;
 mod error;
 mod properties;

@@ -279,6 +279,8 @@ impl Client {
                     }
                 }
             }
+            self.answers.retain(|(f, _)| f != filter);
+            self.answers.push((filter.clone(), result));
             results.push(result);
         }
         if pending.resubscribe {

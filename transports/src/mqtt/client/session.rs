@@ -122,6 +122,8 @@ pub struct Client {
     pub(super) next_pid: u16,
     pub(super) incoming_qos2: BTreeSet<u16>,
     pub(super) subs: Vec<Sub>,
+    /// The broker's latest answer per filter.
+    pub(super) answers: Vec<(String, Result<QoS, ReasonCode>)>,
     pub(super) pending_subs: Vec<PendingSub>,
     pub(super) pending_unsubs: Vec<(u16, Vec<String>)>,
     pub(super) unsubscribe_later: Vec<String>,
@@ -140,7 +142,7 @@ pub struct Client {
 impl core::fmt::Debug for Client {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
-            .field("client_id", &self.opts.client_id)
+            .field("client_id", &self.client_id())
             .field("state", &self.state)
             .field("queued", &self.outbox.len())
             .field("in_flight", &self.inflight.len())
@@ -191,6 +193,7 @@ impl Client {
             next_pid: 0,
             incoming_qos2: BTreeSet::new(),
             subs: Vec::new(),
+            answers: Vec::new(),
             pending_subs: Vec::new(),
             pending_unsubs: Vec::new(),
             unsubscribe_later: Vec::new(),
@@ -216,6 +219,11 @@ impl Client {
     /// True between CONNACK and the end of the connection.
     pub fn is_connected(&self) -> bool {
         self.state == State::Connected
+    }
+
+    /// True between [`Client::connect`] and CONNACK.
+    pub fn is_connecting(&self) -> bool {
+        self.state == State::Connecting
     }
 
     /// True after [`Client::disconnect`].
@@ -401,6 +409,21 @@ impl Client {
         }
     }
 
+    /// A byte stream to the broker could not be opened (a driver's connect attempt failed):
+    /// reported as [`Event::Disconnected`] with [`ClientError::ConnectionLost`].
+    pub fn open_failed(&mut self, now: u64) {
+        self.now = now;
+        if self.state != State::Closed {
+            self.push_event(Event::Disconnected { error: Some(ClientError::ConnectionLost) });
+        }
+    }
+
+    /// The broker's latest answer for `filter`: the QoS granted or why it refused;
+    /// `None` while it has not answered since the last [`Client::subscribe`] of that filter.
+    pub fn subscription(&self, filter: &str) -> Option<Result<QoS, ReasonCode>> {
+        self.answers.iter().find(|(f, _)| f == filter).map(|(_, r)| *r)
+    }
+
     /// Ends the session politely: writes DISCONNECT (the broker then discards the will) and
     /// closes the client. A driver first waits for [`Client::is_idle`] to flush QoS 1 and 2.
     pub fn disconnect(&mut self, now: u64) {
@@ -457,6 +480,7 @@ impl Client {
     /// subscription and makes it again if the broker loses the session.
     pub fn subscribe_with(&mut self, s: Subscription<'_>) -> Result<(), TopicError> {
         topic::validate_filter(s.filter)?;
+        self.answers.retain(|(f, _)| f != s.filter);
         self.subs.retain(|old| old.filter != s.filter);
         self.unsubscribe_later.retain(|f| f != s.filter);
         self.subs.push(Sub {
@@ -477,6 +501,7 @@ impl Client {
     pub fn unsubscribe(&mut self, filter: &str) {
         let before = self.subs.len();
         self.subs.retain(|s| s.filter != filter);
+        self.answers.retain(|(f, _)| f != filter);
         if self.subs.len() == before {
             return;
         }

@@ -1,0 +1,127 @@
+//! The I/O task: opens the stream, runs one connection until it ends, backs off, reconnects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, sleep_until, timeout};
+
+use super::Shared;
+use super::backoff::{Backoff, Jitter};
+use super::stream::{Opener, Stream};
+
+const READ_BUFFER: usize = 16 * 1024;
+
+pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, open_timeout: Duration) {
+    let seed = {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let id = shared.lock().client.client_id().bytes().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(b));
+        now.as_nanos() as u64 ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    };
+    let mut jitter = Jitter::new(seed);
+    let mut attempt = 0u32;
+    loop {
+        if shared.lock().client.is_closed() {
+            break;
+        }
+        match timeout(open_timeout, opener.open()).await {
+            Ok(Ok(stream)) => {
+                if connection(&shared, stream).await {
+                    attempt = 0;
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                let now = shared.now();
+                shared.lock().client.open_failed(now);
+            }
+        }
+        shared.app.notify_waiters();
+        if shared.lock().client.is_closed() {
+            break;
+        }
+        let delay = backoff.delay(attempt, jitter.next());
+        attempt = attempt.saturating_add(1);
+        let deadline = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => break,
+                _ = shared.io.notified() => {
+                    // Expire queued messages and notice a shutdown while waiting.
+                    let now = shared.now();
+                    let mut g = shared.lock();
+                    let _ = g.client.handle_timeout(now);
+                    if g.client.is_closed() {
+                        break;
+                    }
+                }
+            }
+        }
+        shared.app.notify_waiters();
+    }
+    shared.lock().task_done = true;
+    shared.app.notify_waiters();
+}
+
+/// Runs one connection on `stream`; true if it got as far as CONNACK.
+async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> bool {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    shared.lock().client.connect(shared.now());
+    let mut wbuf: Vec<u8> = Vec::new();
+    let mut pos = 0;
+    let mut rbuf = vec![0u8; READ_BUFFER];
+    let mut reached = false;
+    loop {
+        let (deadline, want_read, live) = {
+            let mut g = shared.lock();
+            if pos == wbuf.len() {
+                wbuf.clear();
+                pos = 0;
+                // Take more only when the last batch is written: the queue, not this buffer,
+                // holds what a slow link cannot take yet.
+                g.client.take_output(&mut wbuf);
+            }
+            reached |= g.client.is_connected();
+            let live = g.client.is_connected() || g.client.is_connecting();
+            if !live {
+                g.client.take_output(&mut wbuf);
+            }
+            g.unsent = wbuf.len() - pos;
+            (g.client.next_timeout(), g.client.wants_input(), live)
+        };
+        shared.app.notify_waiters();
+        if !live {
+            // Ended by an error or by disconnect: send what is left (a DISCONNECT), briefly.
+            let _ = timeout(Duration::from_secs(1), async {
+                wr.write_all(&wbuf[pos..]).await?;
+                wr.shutdown().await
+            })
+            .await;
+            shared.lock().unsent = 0;
+            return reached;
+        }
+        let sleep_for = deadline.map(|d| shared.instant(d));
+        tokio::select! {
+            r = rd.read(&mut rbuf), if want_read => {
+                let now = shared.now();
+                let mut g = shared.lock();
+                match r {
+                    Ok(0) | Err(_) => g.client.connection_lost(now),
+                    // An error ends the connection; the loop sends the DISCONNECT and returns.
+                    Ok(n) => { let _ = g.client.handle_input(&rbuf[..n], now); }
+                }
+            }
+            w = wr.write(&wbuf[pos..]), if pos < wbuf.len() => match w {
+                Ok(n) if n > 0 => pos += n,
+                _ => {
+                    let now = shared.now();
+                    shared.lock().client.connection_lost(now);
+                }
+            },
+            _ = sleep_until(sleep_for.unwrap_or_else(Instant::now)), if sleep_for.is_some() => {
+                let now = shared.now();
+                let _ = shared.lock().client.handle_timeout(now);
+            }
+            _ = shared.io.notified() => {}
+        }
+    }
+}
