@@ -30,9 +30,15 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
                     attempt = 0;
                 }
             }
-            Ok(Err(_)) | Err(_) => {
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no connection within {open_timeout:?}"),
+                };
                 let now = shared.now();
-                shared.lock().client.open_failed(now);
+                let mut g = shared.lock();
+                g.open_error = Some(why);
+                g.client.open_failed(now);
             }
         }
         shared.app.notify_waiters();

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub unsent: usize,
     /// The I/O task has ended.
     pub task_done: bool,
+    /// Why the last attempt to open the stream failed (TCP or TLS).
+    pub open_error: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -125,7 +127,12 @@ impl MqttClient {
         config.check()?;
         let opener = stream::Opener::new(&config)?;
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner { client: Client::new(config.options), unsent: 0, task_done: false }),
+            inner: Mutex::new(Inner {
+                client: Client::new(config.options),
+                unsent: 0,
+                task_done: false,
+                open_error: None,
+            }),
             io: Notify::new(),
             app: Notify::new(),
             epoch: Instant::now(),
@@ -253,6 +260,12 @@ impl MqttClient {
     /// The client identifier in use (the broker's, if it assigned one).
     pub fn client_id(&self) -> String {
         self.shared.lock().client.client_id().to_string()
+    }
+
+    /// Why the last attempt to open the TCP or TLS stream failed (a refused connection, a
+    /// certificate that does not verify), if it did.
+    pub fn last_open_error(&self) -> Option<String> {
+        self.shared.lock().open_error.clone()
     }
 
     /// True while connected.
