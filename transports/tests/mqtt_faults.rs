@@ -1,0 +1,272 @@
+//! Faults: the broker stopped and restarted mid-stream, a proxy that splits, stalls or
+//! black-holes the connection, and a scripted fake broker that sends malformed packets.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use support::{Mosquitto, Proxy, ProxyMode, client, config, event, within};
+use telemetra_transports::mqtt::client::{ClientError, Event, Message, Options};
+use telemetra_transports::mqtt::connect::{Connack, Disconnect};
+use telemetra_transports::mqtt::driver::MqttClient;
+use telemetra_transports::mqtt::publish::{QoS, Version};
+use telemetra_transports::mqtt::reason::ReasonCode;
+use telemetra_transports::mqtt::wire::{FixedHeader, PacketType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn session(id: &str) -> Options {
+    let mut o = Options::new(id);
+    o.session_expiry = 600;
+    o.keep_alive = 5;
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_loses_no_qos1_and_repeats_no_qos2() {
+    let mut broker = Mosquitto::start("autosave_interval 1");
+    let url = broker.url();
+    let sub = client(&url, session("restart-sub")).await;
+    sub.subscribe("restart/#", QoS::ExactlyOnce).await.unwrap();
+    let publisher = client(&url, session("restart-pub")).await;
+    const N: u32 = 300;
+    let collect = tokio::spawn({
+        let sub = sub.clone();
+        async move {
+            let mut seen: HashMap<(u8, u32), u32> = HashMap::new();
+            while seen.len() < 2 * N as usize {
+                let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(30), sub.recv()).await else {
+                    break;
+                };
+                let id = u32::from_be_bytes(m.payload[1..5].try_into().unwrap());
+                *seen.entry((m.payload[0], id)).or_default() += 1;
+            }
+            // Late duplicates, if any, arrive now.
+            while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), sub.recv()).await {
+                let id = u32::from_be_bytes(m.payload[1..5].try_into().unwrap());
+                *seen.entry((m.payload[0], id)).or_default() += 1;
+            }
+            seen
+        }
+    });
+    for i in 0..N {
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let mut body = vec![qos as u8];
+            body.extend(i.to_be_bytes());
+            publisher.publish(Message::new("restart/x", body).with_qos(qos)).await.unwrap();
+        }
+        if i == N / 2 {
+            broker.stop();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            broker.restart();
+        }
+        if i % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    within(30, publisher.flush()).await;
+    let seen = collect.await.unwrap();
+    assert!(publisher.stats().connects >= 2, "the publisher reconnected");
+    let missing: Vec<_> =
+        (0..N).filter(|i| seen.get(&(2, *i)) != Some(&1)).map(|i| (i, seen.get(&(2, i)))).collect();
+    let missing1: Vec<_> = (0..N).filter(|i| !seen.contains_key(&(1, *i))).collect();
+    assert!(
+        missing.is_empty() && missing1.is_empty(),
+        "QoS 2 not exactly once: {missing:?}; QoS 1 lost: {missing1:?}"
+    );
+    assert!(sub.stats().connects >= 2, "the subscriber reconnected");
+    for i in 0..N {
+        assert!(seen.get(&(1, i)).is_some_and(|&n| n >= 1), "QoS 1 message {i} lost");
+        assert_eq!(seen.get(&(2, i)).copied(), Some(1), "QoS 2 message {i} not delivered exactly once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_byte_writes_change_nothing() {
+    let broker = Mosquitto::start("");
+    let proxy = Proxy::start(broker.port).await;
+    proxy.set(ProxyMode::Split);
+    let c = client(&proxy.url(), Options::new("split")).await;
+    c.subscribe("split/#", QoS::ExactlyOnce).await.unwrap();
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        c.publish(Message::new("split/x", vec![qos as u8; 300]).with_qos(qos)).await.unwrap();
+    }
+    for _ in 0..3 {
+        assert_eq!(within(20, c.recv()).await.unwrap().payload.len(), 300);
+    }
+    within(20, c.flush()).await;
+}
+
+async fn dead_link_is_detected(mode: ProxyMode) {
+    let broker = Mosquitto::start("");
+    let proxy = Proxy::start(broker.port).await;
+    let watcher = client(&broker.url(), Options::new("watcher")).await;
+    watcher.subscribe("dead/#", QoS::AtLeastOnce).await.unwrap();
+    let mut o = session("dead-node");
+    o.keep_alive = 1;
+    let c = client(&proxy.url(), o).await;
+    proxy.set(mode);
+    let sent = std::time::Instant::now();
+    let lost =
+        c.publish(Message::new("dead/x", "during the outage").with_qos(QoS::AtLeastOnce)).await.unwrap();
+    let e = event(&c, 10, |e| {
+        assert_ne!(*e, Event::Delivered(lost), "{mode:?} let the message through");
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await;
+    assert_eq!(e, Event::Disconnected { error: Some(ClientError::KeepAliveTimeout) });
+    assert!(sent.elapsed() < Duration::from_secs(4), "detected within two keep alives: {:?}", sent.elapsed());
+    proxy.set(ProxyMode::Pass);
+    event(&c, 10, |e| matches!(e, Event::Connected { .. })).await;
+    event(&c, 10, |e| *e == Event::Delivered(lost)).await;
+    assert!(c.stats().redelivered >= 1, "the message went again, with DUP, on the new connection");
+    assert_eq!(within(10, watcher.recv()).await.unwrap().payload, b"during the outage");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_hole_is_detected_by_keep_alive() {
+    dead_link_is_detected(ProxyMode::BlackHole).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_link_is_detected_by_keep_alive() {
+    dead_link_is_detected(ProxyMode::Stall).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_back_off_while_the_broker_is_away() {
+    let port = support::free_port();
+    let mut c = config(&format!("mqtt://127.0.0.1:{port}"), Options::new("away"));
+    c.backoff.initial = Duration::from_millis(20);
+    c.backoff.max = Duration::from_millis(400);
+    let client = MqttClient::start(c).unwrap();
+    // Queued while the broker does not exist.
+    let id = client.publish(Message::new("away/x", "queued").with_qos(QoS::AtLeastOnce)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut failures = 0;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(10), client.next_event()).await {
+        assert_eq!(e, Event::Disconnected { error: Some(ClientError::ConnectionLost) });
+        failures += 1;
+    }
+    // 20, 40, 80, 160, 320, 400, 400 ms (less jitter): a handful of tries, not a tight loop.
+    assert!((3..=25).contains(&failures), "{failures} attempts in 1.5 s");
+    assert!(client.last_open_error().unwrap().contains("refused"));
+    // The broker appears on that port: the client connects and sends the queued message.
+    let dir = support::TempDir::new("away");
+    let conf = dir.file(
+        "m.conf",
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\n"),
+    );
+    let mut broker = std::process::Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).spawn().unwrap();
+    event(&client, 10, |e| matches!(e, Event::Connected { .. })).await;
+    event(&client, 10, |e| *e == Event::Delivered(id)).await;
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_publish_hands_back_when_full_and_shutdown_flushes() {
+    let broker = Mosquitto::start("");
+    let port = support::free_port();
+    let mut o = Options::new("full");
+    o.queue.capacity = 3;
+    let mut c = config(&format!("mqtt://127.0.0.1:{port}"), o);
+    c.publish_timeout = Duration::from_millis(200);
+    let offline = MqttClient::start(c).unwrap();
+    for i in 0..3u8 {
+        offline.try_publish(Message::new("full/x", [i]).with_qos(QoS::AtLeastOnce)).unwrap();
+    }
+    let back = offline.try_publish(Message::new("full/x", [9])).unwrap_err();
+    assert_eq!(back.message.payload, [9]);
+    let started = std::time::Instant::now();
+    let back = offline.publish(Message::new("full/x", [10])).await.unwrap_err();
+    assert_eq!(back.message.payload, [10]);
+    assert!(started.elapsed() < Duration::from_secs(2), "publish gives up after publish_timeout");
+    offline.abort().await;
+
+    // Graceful shutdown waits for the broker's acknowledgements.
+    let c = client(&broker.url(), Options::new("flush")).await;
+    for i in 0..200u32 {
+        c.publish(Message::new("flush/x", i.to_be_bytes()).with_qos(QoS::ExactlyOnce)).await.unwrap();
+    }
+    assert_eq!(c.disconnect().await, 0, "nothing left unacknowledged");
+    assert_eq!(c.pending(), (0, 0));
+}
+
+/// A fake broker: accepts one connection, answers CONNECT with CONNACK, sends `bytes`, then
+/// returns everything the client sent afterwards until it closed the connection.
+async fn fake_broker(bytes: Vec<u8>, edit: impl Fn(&mut Options)) -> (Vec<Event>, Vec<u8>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut o = Options::new("victim");
+    edit(&mut o);
+    let client = MqttClient::start(config(&format!("mqtt://127.0.0.1:{port}"), o)).unwrap();
+    let (mut s, _) = within(10, listener.accept()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let mut got = Vec::new();
+    // Read the whole CONNECT.
+    loop {
+        let n = within(10, s.read(&mut buf)).await.unwrap();
+        got.extend_from_slice(&buf[..n]);
+        if let Ok(Some((h, len))) = FixedHeader::parse(&got, 1 << 20)
+            && got.len() >= len + h.remaining as usize
+        {
+            break;
+        }
+    }
+    let mut connack = [0u8; 16];
+    let n = Connack::default().encode(Version::V5, &mut connack).unwrap();
+    s.write_all(&connack[..n]).await.unwrap();
+    s.write_all(&bytes).await.unwrap();
+    let mut after = Vec::new();
+    let _ = within(10, s.read_to_end(&mut after)).await;
+    let mut events = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), client.next_event()).await {
+        events.push(e);
+        if events.len() >= 2 {
+            break;
+        }
+    }
+    client.abort().await;
+    (events, after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fake_broker_sending_malformed_packets() {
+    let cases: Vec<(&str, Vec<u8>, u8)> = vec![
+        ("remaining length over 4 bytes", vec![0x30, 0xff, 0xff, 0xff, 0xff, 0x01], 0x81),
+        ("ill-formed UTF-8", vec![0x30, 0x06, 0x00, 0x02, 0xc3, 0x28, 0x00, b'x'], 0x81),
+        ("U+0000 in a topic", vec![0x30, 0x06, 0x00, 0x02, b'a', 0x00, 0x00, b'x'], 0x81),
+        ("wrong fixed-header flags", vec![0x41, 0x02, 0x00, 0x01], 0x81),
+        ("QoS 3", vec![0x36, 0x06, 0x00, 0x01, b'a', 0x00, 0x01, 0x00], 0x81),
+        ("packet id 0", vec![0x32, 0x06, 0x00, 0x01, b'a', 0x00, 0x00, 0x00], 0x81),
+        ("a wildcard in a PUBLISH topic", vec![0x30, 0x05, 0x00, 0x01, b'+', 0x00, b'x'], 0x81),
+        (
+            "a topic alias out of range",
+            vec![0x30, 0x08, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x09, b'x'],
+            0x94,
+        ),
+        (
+            "over the maximum packet size",
+            [vec![0x30, 0xc8, 0x01, 0x00, 0x01, b'a', 0x00], vec![0; 196]].concat(),
+            0x95,
+        ),
+        ("a packet only clients send", vec![0xc0, 0x00], 0x82),
+    ];
+    for (what, bytes, reason) in cases {
+        let (events, after) = fake_broker(bytes, |o| {
+            o.maximum_packet_size = 128;
+            o.topic_alias_maximum = 4;
+        })
+        .await;
+        let Some(Event::Disconnected { error: Some(error) }) = events.get(1) else {
+            panic!("{what}: expected Connected then Disconnected, got {events:?}")
+        };
+        assert_eq!(error.disconnect_reason(), Some(ReasonCode(reason)), "{what}: {error}");
+        // The client said why, as the specification asks, and closed the connection.
+        let (h, len) = FixedHeader::parse(&after, 1024).unwrap().unwrap();
+        assert_eq!(after.len(), len + h.remaining as usize, "{what}: one packet, then EOF");
+        let d = Disconnect::decode(&after[len..], Version::V5).unwrap();
+        assert_eq!((h.kind, d.reason), (PacketType::Disconnect, reason), "{what}");
+    }
+}
