@@ -3,19 +3,22 @@
 //! set, prints the alerts, and sends commands back; the devices obey and acknowledge.
 //!
 //! ```text
-//! cargo run --example quickstart
+//! cargo run --example quickstart                                # in process (memory://)
+//! cargo run --example quickstart -- mqtt://127.0.0.1:1883       # through an MQTT broker
 //! ```
 //!
-//! To move this onto a network, only the line that builds the transport changes.
+//! To move this onto a network, only the URL changes: every endpoint is a
+//! [`Link`](telemetra::transports::link::Link) opened from it.
 
 use std::collections::BTreeMap;
 use std::error::Error;
+use std::time::Duration;
 
 use telemetra::codec::{Frame, Message, limits};
 use telemetra::heapless;
 use telemetra::rules::{Engine, EngineConfig, Event, parse};
 use telemetra::text::bounded;
-use telemetra::transports::memory::{MemoryHub, MemoryTransport};
+use telemetra::transports::link::{Link, Role};
 use telemetra::{
     AlertState, ChannelId, ChannelSpec, Command, CommandAck, CommandAction, CommandId, CommandResult, Device,
     DeviceId, FirmwareVersion, Location, Quantity, Reading, Route, RouteFilter, RouteKind, Tag, Timestamp,
@@ -121,7 +124,7 @@ impl Sim {
 }
 
 /// A device's life: announce itself, then report every tick and obey the commands it gets.
-async fn run_device(mut sim: Sim, mut link: MemoryTransport) -> Result<(), Box<dyn Error>> {
+async fn run_device(mut sim: Sim, mut link: Link, pace: Duration) -> Result<(), Box<dyn Error>> {
     let id = sim.info.id;
     link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, id))).await?;
     let mut buf = [0u8; limits::MAX_FRAME];
@@ -144,9 +147,12 @@ async fn run_device(mut sim: Sim, mut link: MemoryTransport) -> Result<(), Box<d
         let readings = sim.sample(t).into_iter().map(|(c, v)| Reading::new(c, at, v));
         let frame = Frame::new(id, seq, Message::Readings(heapless::Vec::from_iter(readings)));
         link.send(Route::new(RouteKind::Readings, id), frame.encode(&mut buf)?).await?;
-        // Let the server run between ticks, as a real link would.
+        // Let the server run between ticks; over a network, leave time for commands to come.
+        tokio::time::sleep(pace).await;
         tokio::task::yield_now().await;
     }
+    // Everything sent is delivered (MQTT: acknowledged by the broker) before the device leaves.
+    link.close().await;
     Ok(())
 }
 
@@ -175,7 +181,7 @@ fn clock(t: Timestamp) -> String {
 
 /// The server: decodes frames, keeps a table, runs the rules, sends commands.
 struct Server {
-    link: MemoryTransport,
+    link: Link,
     engine: Engine,
     devices: BTreeMap<DeviceId, Device>,
     table: BTreeMap<(DeviceId, ChannelId), Row>,
@@ -276,13 +282,15 @@ impl Server {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // The one line that picks the transport.
-    let hub = MemoryHub::new(1024);
+    // The one line that picks the transport: a URL.
+    let url = std::env::args().nth(1).unwrap_or_else(|| "memory://quickstart".to_string());
+    let networked = !url.starts_with("memory://");
+    let pace = if networked { Duration::from_millis(20) } else { Duration::ZERO };
 
     let mut engine = Engine::new(EngineConfig::default());
     engine.load(parse(RULES)?)?;
     let mut server = Server {
-        link: hub.connect(),
+        link: Link::open(&url, Role::Server("telemetra-quickstart")).await?,
         engine,
         devices: BTreeMap::new(),
         table: BTreeMap::new(),
@@ -338,8 +346,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let mut tasks = Vec::new();
     for (info, seed) in fleet {
         let sim = Sim { info, noise: Noise(seed), power_limit: None };
-        let link = hub.connect();
-        tasks.push(tokio::spawn(async move { run_device(sim, link).await.map_err(|e| e.to_string()) }));
+        let link = Link::open(&url, Role::Device(sim.info.id)).await?;
+        tasks.push(tokio::spawn(async move { run_device(sim, link, pace).await.map_err(|e| e.to_string()) }));
     }
 
     // Serve until every device is done and nothing is left in flight.
@@ -351,11 +359,27 @@ async fn main() -> Result<(), Box<dyn Error>> {
             server.handle(&buf[..len]).await?;
             idle = false;
         }
-        if idle && tasks.iter().all(|t| t.is_finished()) {
-            break;
+        let done = tasks.iter().all(|t| t.is_finished());
+        if !networked {
+            if idle && done {
+                break;
+            }
+            tokio::task::yield_now().await;
+            continue;
         }
-        tokio::task::yield_now().await;
+        // Over a network frames may still be on their way: after the devices are done, stop
+        // once the link has been quiet for half a second.
+        let wait = Duration::from_millis(if done { 500 } else { 20 });
+        match tokio::time::timeout(wait, server.link.receive(&mut buf)).await {
+            Ok(delivery) => {
+                let len = delivery?.len;
+                server.handle(&buf[..len]).await?;
+            }
+            Err(_) if done => break,
+            Err(_) => {}
+        }
     }
+    server.link.close().await;
     for t in tasks {
         t.await??;
     }
@@ -389,7 +413,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("{line}");
     }
     println!(
-        "\n{} frames, {} readings, {} bytes on the wire ({:.1} bytes per frame) over memory://",
+        "\n{} frames, {} readings, {} bytes on the wire ({:.1} bytes per frame) over {url}",
         server.frames,
         server.readings,
         server.bytes,

@@ -11,6 +11,7 @@ pub use telemetra_codec as codec;
 /// Rule sets and, soon, the rule engine (`telemetra-rules`).
 pub use telemetra_rules as rules;
 
-/// Transports (`telemetra-transports`): the in-process memory transport today.
+/// Transports (`telemetra-transports`): in-process memory, MQTT (feature `mqtt`, TLS with
+/// `tls`), and [`transports::link::Link`], which picks one by URL.
 #[cfg(feature = "std")]
 pub use telemetra_transports as transports;

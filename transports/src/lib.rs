@@ -7,6 +7,8 @@
 extern crate alloc;
 
 #[cfg(feature = "memory")]
+pub mod link;
+#[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;

@@ -16,6 +16,8 @@ pub mod publish;
 pub mod reason;
 pub mod subscribe;
 pub mod topic;
+#[cfg(feature = "tokio")]
+pub mod transport;
 pub mod wire;
 
 pub use error::PacketError;
