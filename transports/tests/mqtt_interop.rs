@@ -266,7 +266,7 @@ async fn message_expiry() {
     let sub = client(&broker.url(), Options::new("mexp-sub")).await;
     let m = recv(&sub).await;
     assert_eq!(m.payload, b"kept");
-    let left = m.properties.message_expiry.expect("the expiry travels");
+    let left = m.properties().message_expiry.expect("the expiry travels");
     assert!((55..60).contains(&left), "the broker counts down the time spent queued: {left}");
     quiet(&sub, 500).await;
 }

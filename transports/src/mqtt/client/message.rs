@@ -1,6 +1,7 @@
 //! Owned messages: what the application publishes (kept until the broker acknowledges it) and
 //! what it receives.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -45,7 +46,23 @@ impl fmt::Debug for Properties {
     }
 }
 
+/// No properties: what a message without any reads.
+static NONE: Properties = Properties {
+    message_expiry: None,
+    payload_utf8: None,
+    content_type: None,
+    response_topic: None,
+    correlation_data: None,
+    user: Vec::new(),
+    subscription_id: None,
+};
+
 impl Properties {
+    /// True when no property is set.
+    pub fn is_empty(&self) -> bool {
+        self == &NONE
+    }
+
     /// Copies the properties of a received PUBLISH.
     pub(crate) fn from_received(p: &PublishProperties<'_>) -> Self {
         Properties {
@@ -98,8 +115,9 @@ pub struct Message {
     pub qos: QoS,
     /// Whether the broker keeps it as the topic's retained message.
     pub retain: bool,
-    /// MQTT 5 properties.
-    pub properties: Properties,
+    /// MQTT 5 properties, boxed only when there are any: a queued message without them
+    /// costs 64 bytes plus its topic and payload.
+    properties: Option<Box<Properties>>,
 }
 
 impl fmt::Debug for Message {
@@ -109,12 +127,22 @@ impl fmt::Debug for Message {
             .field("payload_len", &self.payload.len())
             .field("qos", &self.qos)
             .field("retain", &self.retain)
-            .field("properties", &self.properties)
+            .field("properties", self.properties())
             .finish()
     }
 }
 
 impl Message {
+    /// The MQTT 5 properties.
+    pub fn properties(&self) -> &Properties {
+        self.properties.as_deref().unwrap_or(&NONE)
+    }
+
+    /// The MQTT 5 properties, to change them.
+    pub fn properties_mut(&mut self) -> &mut Properties {
+        self.properties.get_or_insert_with(Box::default)
+    }
+
     /// A QoS 0, non-retained message.
     pub fn new(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
         Message {
@@ -122,7 +150,7 @@ impl Message {
             payload: payload.into(),
             qos: QoS::AtMostOnce,
             retain: false,
-            properties: Properties::default(),
+            properties: None,
         }
     }
 
@@ -140,19 +168,19 @@ impl Message {
 
     /// Sets the message expiry in seconds.
     pub fn with_expiry(mut self, seconds: u32) -> Self {
-        self.properties.message_expiry = Some(seconds);
+        self.properties_mut().message_expiry = Some(seconds);
         self
     }
 
     /// Sets the content type.
     pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.properties.content_type = Some(content_type.into());
+        self.properties_mut().content_type = Some(content_type.into());
         self
     }
 
     /// Adds a user property.
     pub fn with_user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.properties.user.push((name.into(), value.into()));
+        self.properties_mut().user.push((name.into(), value.into()));
         self
     }
 
@@ -173,8 +201,7 @@ pub struct Received {
     pub qos: QoS,
     /// It is a retained message (sent because a subscription was made), not a live one.
     pub retain: bool,
-    /// MQTT 5 properties.
-    pub properties: Properties,
+    properties: Option<Box<Properties>>,
 }
 
 impl fmt::Debug for Received {
@@ -184,19 +211,40 @@ impl fmt::Debug for Received {
             .field("payload_len", &self.payload.len())
             .field("qos", &self.qos)
             .field("retain", &self.retain)
-            .field("properties", &self.properties)
+            .field("properties", self.properties())
             .finish()
     }
 }
 
 impl Received {
+    /// The MQTT 5 properties.
+    pub fn properties(&self) -> &Properties {
+        self.properties.as_deref().unwrap_or(&NONE)
+    }
+
     pub(crate) fn from_publish(p: &Publish<'_>, topic: String) -> Self {
+        let properties = Properties::from_received(&p.properties);
         Received {
             topic,
             payload: Vec::from(p.payload),
             qos: p.qos,
             retain: p.retain,
-            properties: Properties::from_received(&p.properties),
+            properties: (!properties.is_empty()).then(|| Box::new(properties)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_without_properties_is_small() {
+        assert!(core::mem::size_of::<Message>() <= 64, "{}", core::mem::size_of::<Message>());
+        let m = Message::new("t", "x");
+        assert!(m.properties().is_empty());
+        let m = m.with_expiry(5).with_user_property("k", "v");
+        assert_eq!(m.properties().message_expiry, Some(5));
+        assert_eq!(m.properties().user, [("k".into(), "v".into())]);
     }
 }

@@ -102,6 +102,9 @@ pub struct Options {
     /// How many QoS 2 messages from the broker may await release at once (MQTT 5 Receive
     /// Maximum this client announces).
     pub receive_maximum: u16,
+    /// QoS 1 and 2 messages this client keeps in flight at most (the broker's Receive Maximum
+    /// lowers it further).
+    pub max_in_flight: u16,
     /// The largest packet this client accepts; larger ones are refused as Packet Too Large.
     pub maximum_packet_size: u32,
     /// MQTT 5: how many topic aliases the broker may use towards this client.
@@ -129,6 +132,7 @@ impl Options {
             will: None,
             will_delay: None,
             receive_maximum: 64,
+            max_in_flight: 100,
             maximum_packet_size: 1 << 20,
             topic_alias_maximum: 16,
             connect_timeout_ms: 10_000,

@@ -25,7 +25,7 @@ impl Queued {
     /// The MQTT 5 Message Expiry Interval to send at `now`: the seconds left of the message's
     /// own expiry (at least 1 while it has not expired).
     pub fn expiry_left(&self, now: u64) -> Option<u32> {
-        let total = self.message.properties.message_expiry?;
+        let total = self.message.properties().message_expiry?;
         let spent = (now.saturating_sub(self.since) / 1000) as u32;
         Some(total.saturating_sub(spent).max(1))
     }
@@ -88,7 +88,7 @@ impl Outbox {
                 }
             }
         }
-        let secs = message.properties.message_expiry.or(self.opts.expiry);
+        let secs = message.properties().message_expiry.or(self.opts.expiry);
         let deadline = secs.map(|s| now + u64::from(s) * 1000);
         self.bytes += weight;
         self.items.push_back(Queued { id, message, since: now, deadline });

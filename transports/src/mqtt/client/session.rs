@@ -18,10 +18,10 @@ use crate::mqtt::wire::WireError;
 
 /// Output held before the client stops moving queued messages into it: the driver drains it
 /// between calls, so this only bounds a burst.
-const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+const OUTPUT_HIGH_WATER: usize = 4 * 1024;
 
 /// Events kept for an application that does not read them; older ones are dropped.
-const MAX_EVENTS: usize = 4096;
+const MAX_EVENTS: usize = 256;
 
 /// Counters since the client was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,6 +160,8 @@ pub(super) fn put(
     let start = out.len();
     let mut size = hint.max(16);
     loop {
+        // Exact growth: the buffer stays near the output high-water mark instead of doubling.
+        out.reserve_exact(size);
         out.resize(start + size, 0);
         match encode(&mut out[start..]) {
             Ok(n) => {
@@ -298,8 +300,8 @@ impl Client {
             qos: w.qos,
             retain: w.retain,
             delay: o.will_delay,
-            message_expiry: w.properties.message_expiry,
-            content_type: w.properties.content_type.as_deref(),
+            message_expiry: w.properties().message_expiry,
+            content_type: w.properties().content_type.as_deref(),
         });
         let hint = 64 + c.client_id.len() + o.will.as_ref().map_or(0, |w| w.weight());
         let version = o.version;
@@ -463,7 +465,7 @@ impl Client {
             Ok(()) => {
                 self.next_message += 1;
                 self.stats.published += 1;
-                self.trim_events();
+                self.trim_events(0);
                 self.pump();
                 Ok(id)
             }
@@ -525,12 +527,14 @@ impl Client {
     // ----- internals shared with the inbound side -----
 
     pub(super) fn push_event(&mut self, e: Event) {
+        // Make room first, so the queue never grows past its bound.
+        self.trim_events(1);
         self.events.push_back(e);
-        self.trim_events();
     }
 
-    fn trim_events(&mut self) {
-        while self.events.len() > MAX_EVENTS {
+    /// Drops the oldest events until `room` more fit under [`MAX_EVENTS`].
+    fn trim_events(&mut self, room: usize) {
+        while self.events.len() + room > MAX_EVENTS {
             self.events.pop_front();
             self.stats.events_dropped += 1;
         }
@@ -570,7 +574,7 @@ impl Client {
             stats.expired += 1;
             events.push_back(Event::Expired(id));
         });
-        self.trim_events();
+        self.trim_events(0);
     }
 
     /// A packet identifier not in use by an outgoing message or a pending (un)subscription.
@@ -665,14 +669,14 @@ impl Client {
     ) -> Result<(), PacketError> {
         let m = &q.message;
         let pairs: Vec<(&str, &str)> =
-            m.properties.user.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            m.properties().user.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let p = Publish {
             dup,
             qos: m.qos,
             retain: m.retain,
             topic: &m.topic,
             packet_id: pid,
-            properties: m.properties.borrowed(&pairs, q.expiry_left(self.now)),
+            properties: m.properties().borrowed(&pairs, q.expiry_left(self.now)),
             payload: &m.payload,
         };
         let v = self.opts.version;
@@ -698,7 +702,8 @@ impl Client {
             let Some(front) = self.outbox.front() else { break };
             let qos = front.message.qos;
             if qos != QoS::AtMostOnce
-                && (self.inflight.len() >= usize::from(self.limits.receive_maximum)
+                && (self.inflight.len()
+                    >= usize::from(self.limits.receive_maximum.min(self.opts.max_in_flight.max(1)))
                     || self.pids_in_use() >= usize::from(u16::MAX))
             {
                 break;

@@ -180,6 +180,17 @@ fn the_in_flight_window_honours_receive_maximum() {
 }
 
 #[test]
+fn our_own_window_also_applies() {
+    let mut o = Options::new("a");
+    o.max_in_flight = 3;
+    let mut c = connected(o, |_| {});
+    for i in 0..10 {
+        c.publish(qos1("t", &format!("{i}")), 2).unwrap();
+    }
+    assert_eq!(sent(&mut c).len(), 3);
+}
+
+#[test]
 fn qos0_is_not_limited_by_the_window() {
     let mut c = connected(Options::new("a"), |c| c.receive_maximum = Some(1));
     for _ in 0..10 {

@@ -10,7 +10,7 @@ use super::Shared;
 use super::backoff::{Backoff, Jitter};
 use super::stream::{Opener, Stream};
 
-const READ_BUFFER: usize = 16 * 1024;
+const READ_BUFFER: usize = 4 * 1024;
 
 pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, open_timeout: Duration) {
     let seed = {
