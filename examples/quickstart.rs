@@ -15,6 +15,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use telemetra::codec::{Frame, Message, limits};
+use telemetra::frames::send_frame;
 use telemetra::heapless;
 use telemetra::rules::{Engine, EngineConfig, Event, parse};
 use telemetra::text::bounded;
@@ -127,11 +128,10 @@ impl Sim {
 async fn run_device(mut sim: Sim, mut link: Link, pace: Duration) -> Result<(), Box<dyn Error>> {
     let id = sim.info.id;
     link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, id))).await?;
-    let mut buf = [0u8; limits::MAX_FRAME];
     let mut rx = [0u8; limits::MAX_FRAME];
     let mut seq = 0u32;
     let info = Frame::new(id, seq, Message::DeviceInfo(sim.info.clone()));
-    link.send(Route::new(RouteKind::Info, id), info.encode(&mut buf)?).await?;
+    send_frame(&mut link, &info).await?;
     for t in 0..TICKS {
         let at = Timestamp(START.0 + t * TICK_MS);
         while let Some(delivery) = link.try_receive(&mut rx) {
@@ -140,13 +140,13 @@ async fn run_device(mut sim: Sim, mut link: Link, pace: Duration) -> Result<(), 
                 let ack = CommandAck { command: cmd.id, at, result: sim.obey(&cmd) };
                 seq += 1;
                 let reply = Frame::new(id, seq, Message::Ack(ack));
-                link.send(Route::new(RouteKind::Acks, id), reply.encode(&mut buf)?).await?;
+                send_frame(&mut link, &reply).await?;
             }
         }
         seq += 1;
         let readings = sim.sample(t).into_iter().map(|(c, v)| Reading::new(c, at, v));
         let frame = Frame::new(id, seq, Message::Readings(heapless::Vec::from_iter(readings)));
-        link.send(Route::new(RouteKind::Readings, id), frame.encode(&mut buf)?).await?;
+        send_frame(&mut link, &frame).await?;
         // Let the server run between ticks; over a network, leave time for commands to come.
         tokio::time::sleep(pace).await;
         tokio::task::yield_now().await;
@@ -269,9 +269,8 @@ impl Server {
                         cmd.id.0,
                         cmd.action
                     ));
-                    let mut buf = [0u8; limits::MAX_FRAME];
                     let frame = Frame::new(device, self.next_command, Message::Command(cmd));
-                    self.link.send(Route::new(RouteKind::Commands, device), frame.encode(&mut buf)?).await?;
+                    send_frame(&mut self.link, &frame).await?;
                 }
                 Event::Emit { .. } => {}
             }

@@ -8,6 +8,8 @@ pub use telemetra_core::*;
 /// The wire format: frames, stream framing, batch compression, SenML (`telemetra-codec`).
 pub use telemetra_codec as codec;
 
+pub mod frames;
+
 /// Rule sets and, soon, the rule engine (`telemetra-rules`).
 pub use telemetra_rules as rules;
 
