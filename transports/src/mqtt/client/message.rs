@@ -190,41 +190,14 @@ impl Message {
     }
 }
 
-/// A message the broker delivered.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Received {
-    /// The topic it was published to.
-    pub topic: String,
-    /// The payload.
-    pub payload: Vec<u8>,
-    /// The QoS it was delivered with.
-    pub qos: QoS,
-    /// It is a retained message (sent because a subscription was made), not a live one.
-    pub retain: bool,
-    properties: Option<Box<Properties>>,
-}
+/// A message the broker delivered: the same type as one to publish (`retain` set means it was
+/// a retained message, sent because a subscription was made, not a live one).
+pub type Received = Message;
 
-impl fmt::Debug for Received {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Received")
-            .field("topic", &self.topic)
-            .field("payload_len", &self.payload.len())
-            .field("qos", &self.qos)
-            .field("retain", &self.retain)
-            .field("properties", self.properties())
-            .finish()
-    }
-}
-
-impl Received {
-    /// The MQTT 5 properties.
-    pub fn properties(&self) -> &Properties {
-        self.properties.as_deref().unwrap_or(&NONE)
-    }
-
+impl Message {
     pub(crate) fn from_publish(p: &Publish<'_>, topic: String) -> Self {
         let properties = Properties::from_received(&p.properties);
-        Received {
+        Message {
             topic,
             payload: Vec::from(p.payload),
             qos: p.qos,
