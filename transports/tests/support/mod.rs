@@ -77,24 +77,41 @@ impl Mosquitto {
         // persistence database here.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let port = free_port();
         let extra = extra.replace("{dir}", dir.0.to_str().unwrap());
         let anonymous = if extra.contains("allow_anonymous") { "" } else { "allow_anonymous true\n" };
-        let conf = dir.file(
-            "mosquitto.conf",
-            format!(
-                "listener {port} 127.0.0.1\n{anonymous}persistence true\npersistence_location {}/\n\
-                 log_dest stderr\nlog_type error\nlog_type warning\n{extra}\n",
-                dir.0.display()
-            ),
-        );
-        let mut m = Mosquitto { port, dir, conf, child: None };
-        m.restart();
-        m
+        let conf = dir.0.join("mosquitto.conf");
+        let mut m = Mosquitto { port: 0, dir, conf, child: None };
+        // A free port can be taken by another test between our probe and mosquitto's bind:
+        // then mosquitto exits at once and we try another.
+        let mut last = String::new();
+        for _ in 0..5 {
+            m.port = free_port();
+            std::fs::write(
+                &m.conf,
+                format!(
+                    "listener {} 127.0.0.1\n{anonymous}persistence true\npersistence_location {}/\n\
+                     log_dest stderr\nlog_type error\nlog_type warning\n{extra}\n",
+                    m.port,
+                    m.dir.0.display()
+                ),
+            )
+            .unwrap();
+            match m.try_start() {
+                Ok(()) => return m,
+                Err(e) => last = e,
+            }
+        }
+        panic!("{last}");
     }
 
     /// (Re)starts the broker on the same port with the same persistence directory.
     pub fn restart(&mut self) {
+        if let Err(e) = self.try_start() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_start(&mut self) -> Result<(), String> {
         let child = Command::new(mosquitto_bin())
             .arg("-c")
             .arg(&self.conf)
@@ -106,14 +123,18 @@ impl Mosquitto {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
+                self.child = None;
+                return Err(format!(
                     "mosquitto exited at start ({status}); configuration:\n{}",
                     std::fs::read_to_string(&self.conf).unwrap()
-                );
+                ));
             }
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {} within 10 s", self.port);
+            if Instant::now() > deadline {
+                return Err(format!("mosquitto did not listen on {} within 10 s", self.port));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// Stops the broker with SIGTERM (it saves its persistence database) and waits.
