@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use evalexpr::{ContextWithMutableVariables, HashMapContext, Node};
-use telemetra::rules::{Engine, EngineConfig, Event, parse};
+use telemetra::rules::{ChannelHandle, Engine, EngineConfig, Event, parse};
 use telemetra::{DeviceId, Timestamp};
 
 /// Readings per benchmark iteration.
@@ -72,6 +72,23 @@ fn run_engine(
     let offset = *round * 100_000_000;
     for &(d, t, v) in batch {
         e.ingest(d, "t", Timestamp(t.0 + offset), v, events);
+    }
+    events.clear();
+}
+
+/// Feeds one batch through handles resolved once per device (as the closures index their
+/// state by the device number).
+fn run_handles(
+    e: &mut Engine,
+    handles: &[ChannelHandle],
+    batch: &[(DeviceId, Timestamp, f64)],
+    round: &mut u64,
+    events: &mut Vec<Event>,
+) {
+    *round += 1;
+    let offset = *round * 100_000_000;
+    for &(d, t, v) in batch {
+        let _ = e.ingest_handle(handles[d.0 as usize], Timestamp(t.0 + offset), v, events);
     }
     events.clear();
 }
@@ -177,6 +194,14 @@ fn bench_engine(c: &mut Criterion) {
                     let (mut round, mut events) = (0u64, Vec::new());
                     run_engine(&mut e, &batch, &mut round, &mut events); // create the states
                     b.iter(|| run_engine(&mut e, black_box(&batch), &mut round, &mut events))
+                });
+                g.bench_function(BenchmarkId::new(format!("engine_handle_{kind}"), &id), |b| {
+                    let mut e = engine(&rules(n), devices);
+                    let handles: Vec<ChannelHandle> =
+                        (0..devices).map(|d| e.handle(DeviceId(d), "t").unwrap()).collect();
+                    let (mut round, mut events) = (0u64, Vec::new());
+                    run_handles(&mut e, &handles, &batch, &mut round, &mut events);
+                    b.iter(|| run_handles(&mut e, &handles, black_box(&batch), &mut round, &mut events))
                 });
             }
             g.bench_function(BenchmarkId::new("closures_threshold", &id), |b| {

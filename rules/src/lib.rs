@@ -14,7 +14,9 @@ pub mod lang;
 
 pub use assemble::{AssembleError, Progress, RuleSetAssembler};
 #[cfg(feature = "alloc")]
-pub use engine::{Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport};
+pub use engine::{
+    ChannelHandle, Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport, StaleHandle,
+};
 #[cfg(feature = "alloc")]
 pub use lang::{ParseError, parse, parse_rule, print_rule, print_rules};
 pub use telemetra_core::rule::RuleError;

@@ -17,6 +17,7 @@
 //! | overflow | IEEE 754: ±infinity, compared as such |
 //! | a full window | the oldest sample is dropped, counted in `window_overflow` |
 
+mod devices;
 mod state;
 mod window;
 
@@ -159,6 +160,10 @@ struct Loaded {
     /// Quick forms of `when` and `clear`, where they have one.
     when_quick: Option<Quick>,
     clear_quick: Option<Quick>,
+    /// A plain threshold alarm on one channel (quick `when`, quick or no `clear`, no hold,
+    /// repeat, cooldown or windows): a reading that changes nothing is decided inline, and only
+    /// a transition takes the general path.
+    simple: bool,
 }
 
 #[derive(Default)]
@@ -174,28 +179,40 @@ struct DeviceEntry {
     states: Vec<Option<RuleState>>,
 }
 
-/// A channel name some rule uses: its index, and the rules (position, channel slot) using it.
-struct Watched {
-    index: usize,
-    rules: Vec<(usize, u8)>,
+/// A device's channel, resolved once by [`Engine::handle`]: ingesting by handle skips the
+/// device and channel-name lookups of [`Engine::ingest`]. A handle stays valid until the next
+/// [`Engine::load`], which may renumber channels; after it [`Engine::ingest_handle`] says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelHandle {
+    slot: u32,
+    /// The channel's index in `Engine::watched`, or `u32::MAX` when no rule reads it.
+    channel: u32,
+    epoch: u32,
 }
+
+/// A [`ChannelHandle`] made before the rule set was last loaded: resolve it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the channel handle predates the current rule set; resolve it again with Engine::handle")]
+pub struct StaleHandle;
 
 /// The rule engine. See the [module documentation](self).
 pub struct Engine {
     config: EngineConfig,
     rules: Vec<Loaded>,
     next_id: u32,
-    /// The channel names some rule uses.
-    channels: BTreeMap<Name, Watched>,
+    /// The channel names some rule uses, and their indices.
+    channels: BTreeMap<Name, usize>,
+    /// By channel index: the rules (position, channel slot) reading that channel.
+    watched: Vec<Vec<(usize, u8)>>,
+    /// Counts rule-set loads; handles made under another epoch are stale.
+    epoch: u32,
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
     devices: DeviceMap,
     stats: EngineStats,
 }
 
-/// Devices by id: a hash map with a fixed hasher, so that iteration (and the order of the
-/// events `advance` produces) is the same on every run.
-type DeviceMap = hashbrown::HashMap<DeviceId, DeviceEntry, foldhash::fast::FixedState>;
+type DeviceMap = devices::Devices<DeviceEntry>;
 
 impl core::fmt::Debug for Engine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -232,8 +249,10 @@ impl Engine {
             rules: Vec::new(),
             next_id: 0,
             channels: BTreeMap::new(),
+            watched: Vec::new(),
+            epoch: 0,
             device_wide: Vec::new(),
-            devices: DeviceMap::with_hasher(foldhash::fast::FixedState::default()),
+            devices: DeviceMap::new(),
             stats: EngineStats::default(),
         }
     }
@@ -284,6 +303,18 @@ impl Engine {
                 .any(|e| e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
             let when_quick = Quick::of(&rule.when, true);
             let clear_quick = rule.clear.as_ref().and_then(|c| Quick::of(c, false));
+            let simple = rule.channels.len() == 1
+                && rule.hold_ms == 0
+                && rule.repeat <= 1
+                && rule.cooldown_ms == 0
+                && !event_rule
+                && !device_wide
+                && when_quick.is_some_and(|q| q.reads_value_of(0))
+                && match (&rule.clear, clear_quick) {
+                    (None, _) => true,
+                    (Some(_), Some(q)) => q.reads_value_of(0),
+                    (Some(_), None) => false,
+                };
             self.rules.push(Loaded {
                 id,
                 timed: timed(&rule),
@@ -293,6 +324,7 @@ impl Engine {
                 watches_silence,
                 when_quick,
                 clear_quick,
+                simple,
                 map: [usize::MAX; MAX_RULE_CHANNELS],
                 everywhere: rule.scope == Scope::All,
                 hold_ms: rule.hold_ms,
@@ -313,6 +345,8 @@ impl Engine {
                 .collect();
         }
         let old_channels = core::mem::take(&mut self.channels);
+        self.watched.clear();
+        self.epoch = self.epoch.wrapping_add(1);
         self.device_wide.clear();
         for (i, l) in self.rules.iter().enumerate() {
             if l.device_wide {
@@ -320,24 +354,24 @@ impl Engine {
             }
             for (slot, name) in l.rule.channels.iter().enumerate() {
                 let next = self.channels.len();
-                let w = self
-                    .channels
-                    .entry(name.clone())
-                    .or_insert_with(|| Watched { index: next, rules: Vec::new() });
-                w.rules.push((i, slot as u8));
+                let index = *self.channels.entry(name.clone()).or_insert(next);
+                if index == self.watched.len() {
+                    self.watched.push(Vec::new());
+                }
+                self.watched[index].push((i, slot as u8));
             }
         }
         for l in &mut self.rules {
             for (slot, name) in l.rule.channels.iter().enumerate() {
-                l.map[slot] = self.channels.get(name).map_or(usize::MAX, |w| w.index);
+                l.map[slot] = self.channels.get(name).copied().unwrap_or(usize::MAX);
             }
         }
         // Channel indices changed: carry each device's latest values over by name.
         for entry in self.devices.values_mut() {
             let mut values = alloc::vec![None; self.channels.len()];
-            for (name, w) in &self.channels {
-                if let Some(old) = old_channels.get(name) {
-                    values[w.index] = entry.values.get(old.index).copied().flatten();
+            for (name, &index) in &self.channels {
+                if let Some(&old) = old_channels.get(name) {
+                    values[index] = entry.values.get(old).copied().flatten();
                 }
             }
             entry.values = values;
@@ -360,7 +394,8 @@ impl Engine {
             return;
         }
         let (rules, channels) = (self.rules.len(), self.channels.len());
-        let entry = self.devices.entry(device.id).or_insert_with(|| DeviceEntry::new(rules, channels));
+        let slot = self.devices.slot_or_insert_with(device.id, || DeviceEntry::new(rules, channels));
+        let Some((_, entry)) = self.devices.at_mut(slot) else { return };
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
         entry.heard = entry.heard.max(at.0);
@@ -419,24 +454,74 @@ impl Engine {
         value: f64,
         out: &mut Vec<Event>,
     ) {
+        let watched = self.channels.get(channel).copied();
+        if !value.is_finite() || (watched.is_none() && self.device_wide.is_empty()) {
+            self.stats.readings += 1;
+            self.stats.non_finite += u64::from(!value.is_finite());
+            return;
+        }
+        match self.slot(device) {
+            Some(slot) => self.ingest_at(slot, watched, at.0, value, out),
+            None => self.stats.readings += 1,
+        }
+    }
+
+    /// Resolves `channel` of `device` once, for [`Engine::ingest_handle`]. `None` when the
+    /// device is new and the engine already holds `max_devices` (counted in `device_limit`).
+    pub fn handle(&mut self, device: DeviceId, channel: &str) -> Option<ChannelHandle> {
+        let channel = self.channels.get(channel).map_or(u32::MAX, |&i| i as u32);
+        // A channel nothing reads needs no device state, as with `ingest`.
+        let slot =
+            if channel == u32::MAX && self.device_wide.is_empty() { u32::MAX } else { self.slot(device)? };
+        Some(ChannelHandle { slot, channel, epoch: self.epoch })
+    }
+
+    /// Processes a reading through a handle: the same outcome as [`Engine::ingest`] with the
+    /// device and channel the handle names, without looking either up.
+    #[inline]
+    pub fn ingest_handle(
+        &mut self,
+        handle: ChannelHandle,
+        at: Timestamp,
+        value: f64,
+        out: &mut Vec<Event>,
+    ) -> Result<(), StaleHandle> {
+        if handle.epoch != self.epoch {
+            return Err(StaleHandle);
+        }
+        if handle.slot == u32::MAX {
+            self.stats.readings += 1;
+            self.stats.non_finite += u64::from(!value.is_finite());
+            return Ok(());
+        }
+        let watched = (handle.channel != u32::MAX).then_some(handle.channel as usize);
+        self.ingest_at(handle.slot, watched, at.0, value, out);
+        Ok(())
+    }
+
+    /// The slot of `device`, created if there is room (a full engine counts the refusal).
+    fn slot(&mut self, device: DeviceId) -> Option<u32> {
+        if let Some(slot) = self.devices.slot(&device) {
+            return Some(slot);
+        }
+        if self.devices.len() >= self.config.max_devices {
+            self.stats.device_limit += 1;
+            return None;
+        }
+        let (rules, channels) = (self.rules.len(), self.channels.len());
+        Some(self.devices.slot_or_insert_with(device, || DeviceEntry::new(rules, channels)))
+    }
+
+    // Inlined into both callers: the call and its register spills were ~5 % of a reading.
+    #[inline(always)]
+    fn ingest_at(&mut self, slot: u32, watched: Option<usize>, t: u64, value: f64, out: &mut Vec<Event>) {
         self.stats.readings += 1;
         if !value.is_finite() {
             self.stats.non_finite += 1;
             return;
         }
-        let watched = self.channels.get(channel);
-        if watched.is_none() && self.device_wide.is_empty() {
-            return;
-        }
-        let (rules, channels) = (self.rules.len(), self.channels.len());
-        // One hash lookup on the common path; the limit is checked only when it could bite.
-        if self.devices.len() >= self.config.max_devices && !self.devices.contains_key(&device) {
-            self.stats.device_limit += 1;
-            return;
-        }
-        let entry = self.devices.entry(device).or_insert_with(|| DeviceEntry::new(rules, channels));
-        let t = at.0;
-        if let Some(slot) = watched.and_then(|w| entry.values.get_mut(w.index)) {
+        let Some((device, entry)) = self.devices.at_mut(slot) else { return };
+        if let Some(slot) = watched.and_then(|w| entry.values.get_mut(w)) {
             match slot {
                 Some((last, _)) if t < *last => {
                     self.stats.out_of_order += 1;
@@ -451,7 +536,7 @@ impl Engine {
         }
         entry.heard = entry.heard.max(t);
         let DeviceEntry { tags, states, values, heard, .. } = entry;
-        let by_channel = watched.map_or(&[][..], |w| &w.rules[..]);
+        let by_channel = watched.and_then(|w| self.watched.get(w)).map_or(&[][..], |w| &w[..]);
         let mut overflow = 0u32;
         for &(i, slot) in by_channel {
             let (Some(l), Some(state)) = (self.rules.get(i), states.get_mut(i)) else { continue };
@@ -459,6 +544,9 @@ impl Engine {
                 continue;
             }
             let state = state.get_or_insert_with(|| RuleState::new(&l.rule, t));
+            if l.simple && !transition(l, state, value) {
+                continue;
+            }
             overflow += state.record(slot, t, value);
             let ctx = Ctx { values, map: &l.map, device_heard: *heard };
             step(l, device, state, &ctx, t, true, out);
@@ -478,12 +566,12 @@ impl Engine {
     /// Moves time to `now` for every rule state: absence, hold-for durations, cooldowns and
     /// time windows take effect even when no reading arrives.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
-        for (device, entry) in &mut self.devices {
+        for (device, entry) in self.devices.iter_mut() {
             let DeviceEntry { states, values, heard, .. } = entry;
             for (l, state) in self.rules.iter().zip(states) {
                 if let (true, Some(state)) = (l.timed, state) {
                     let ctx = Ctx { values, map: &l.map, device_heard: *heard };
-                    step(l, *device, state, &ctx, now.0, false, out);
+                    step(l, device, state, &ctx, now.0, false, out);
                 }
             }
         }
@@ -514,7 +602,7 @@ impl Engine {
                     .get(i)
                     .is_some_and(|s| matches!(s, Some(s) if matches!(s.phase, Phase::Active { .. })))
             })
-            .map(|(d, _)| *d)
+            .map(|(d, _)| d)
             .collect()
     }
 }
@@ -564,6 +652,22 @@ fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option
 }
 
 /// The alarm lifecycle of one rule on one device, at time `now`.
+/// For a simple rule (see `Loaded::simple`): whether this reading of its one channel changes
+/// the alarm (raises it, or clears it). When it does not, the state is already what `step`
+/// would leave.
+#[inline(always)]
+fn transition(l: &Loaded, state: &RuleState, value: f64) -> bool {
+    let Some(when) = l.when_quick else { return true };
+    match state.phase {
+        Phase::Idle => when.test(value),
+        Phase::Active { .. } => match l.clear_quick {
+            Some(clear) => clear.test(value),
+            None => !when.test(value),
+        },
+        _ => true,
+    }
+}
+
 #[inline]
 fn step(
     l: &Loaded,

@@ -264,8 +264,16 @@ impl RuleState {
                 None => f64::NAN,
             },
         };
-        let (a, b) = if q.constant_first { (q.constant, v) } else { (v, q.constant) };
-        match q.op {
+        q.test(v)
+    }
+}
+
+impl Quick {
+    /// The comparison applied to `v`.
+    #[inline]
+    pub(crate) fn test(&self, v: f64) -> bool {
+        let (a, b) = if self.constant_first { (self.constant, v) } else { (v, self.constant) };
+        match self.op {
             Op::Lt => a < b,
             Op::Le => a <= b,
             Op::Gt => a > b,
@@ -273,6 +281,11 @@ impl RuleState {
             Op::Eq => a == b,
             _ => a != b,
         }
+    }
+
+    /// True when it compares the latest value of the rule's channel `channel`.
+    pub(crate) fn reads_value_of(&self, channel: u8) -> bool {
+        matches!(self.operand, Operand::Value(c) if c == channel)
     }
 }
 

@@ -307,7 +307,75 @@ fn devices_beyond_the_limit_are_counted_not_stored() {
     assert_eq!(e.stats().device_limit, 3);
 }
 
+#[test]
+fn handles_go_stale_on_load_and_respect_the_device_limit() {
+    let mut e = Engine::new(EngineConfig { max_devices: 2, ..EngineConfig::default() });
+    e.load(parse(r#"rule hot: when t > 30 then alert major "Hot""#).unwrap()).unwrap();
+    let h = e.handle(D, "t").unwrap();
+    let mut out = Vec::new();
+    e.ingest_handle(h, Timestamp(1000), 31.0, &mut out).unwrap();
+    assert_eq!(transitions(&out), [(1, Raised)]);
+    // A channel no rule reads: a handle that does nothing but count.
+    let other = e.handle(D, "humidity").unwrap();
+    e.ingest_handle(other, Timestamp(2000), 99.0, &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    // Reloading renumbers channels: the old handle is refused, a new one works.
+    e.load(parse(r#"rule cold: when t < 0 then alert major "Cold""#).unwrap()).unwrap();
+    assert_eq!(e.ingest_handle(h, Timestamp(3000), -1.0, &mut out), Err(StaleHandle));
+    let h = e.handle(D, "t").unwrap();
+    e.ingest_handle(h, Timestamp(3000), -1.0, &mut out).unwrap();
+    assert_eq!(transitions(&out), [(1, Raised), (3, Raised)]);
+    // The third device does not fit.
+    assert!(e.handle(DeviceId(2), "t").is_some());
+    assert!(e.handle(DeviceId(3), "t").is_none());
+    assert_eq!(e.stats().device_limit, 1);
+}
+
 proptest! {
+    /// The inline path of plain threshold rules decides exactly as the general path: the same
+    /// rules written so that they do not qualify (`t + 0`) give the same transitions.
+    #[test]
+    fn the_threshold_fast_path_agrees_with_the_general_one(
+        values in proptest::collection::vec(20.0f64..40.0, 1..300),
+    ) {
+        let fast = "rule a: when t > 30 clear when t < 28 then alert major \"A\"\n\
+                    rule b: when t >= 25 then alert minor \"B\"\n\
+                    rule c: when 35 < t clear when 33 > t then alert info \"C\"";
+        let general = "rule a: when t + 0 > 30 clear when t + 0 < 28 then alert major \"A\"\n\
+                       rule b: when t + 0 >= 25 then alert minor \"B\"\n\
+                       rule c: when 35 < t + 0 clear when 33 > t + 0 then alert info \"C\"";
+        let (mut f, mut g) = (engine(fast), engine(general));
+        prop_assert!(f.rules.iter().all(|l| l.simple));
+        prop_assert!(g.rules.iter().all(|l| !l.simple));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, v) in values.iter().enumerate() {
+            f.ingest(D, "t", Timestamp(i as u64 * 1000), *v, &mut a);
+            g.ingest(D, "t", Timestamp(i as u64 * 1000), *v, &mut b);
+        }
+        prop_assert_eq!(a, b);
+    }
+
+    /// Ingesting through handles gives exactly what ingesting by name gives.
+    #[test]
+    fn handles_and_names_agree(readings in proptest::collection::vec((0u64..4, 0usize..3, -10.0f64..40.0), 1..200)) {
+        let text = "rule hot: when t > 30 clear when t < 28 then alert major \"Hot\"\n\
+                    rule avg: when avg(t, 5 samples) > 20 then alert info \"Warm\"\n\
+                    rule wet: when h > 35 for 10s then alert minor \"Wet\"";
+        let channels = ["t", "h", "unused"];
+        let (mut by_name, mut by_handle) = (engine(text), engine(text));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, &(d, c, v)) in readings.iter().enumerate() {
+            let at = Timestamp(i as u64 * 1000);
+            by_name.ingest(DeviceId(d), channels[c], at, v, &mut a);
+            let h = by_handle.handle(DeviceId(d), channels[c]).unwrap();
+            by_handle.ingest_handle(h, at, v, &mut b).unwrap();
+        }
+        by_name.advance(Timestamp(1_000_000), &mut a);
+        by_handle.advance(Timestamp(1_000_000), &mut b);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(by_name.stats(), by_handle.stats());
+    }
+
     /// With a clear threshold below the raise threshold, the alarm never changes state while
     /// the value stays between them, and raises and clears strictly alternate.
     #[test]
