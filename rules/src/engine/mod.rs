@@ -31,6 +31,8 @@ use telemetra_core::{
 };
 
 use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
+use telemetra_core::rule::Window;
+use window::Samples;
 
 /// Limits of an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +159,8 @@ struct Loaded {
     watches_silence: bool,
     /// The global channel index (in `Engine::channels`) of each of the rule's channels.
     map: [usize; MAX_RULE_CHANNELS],
+    /// The pool index (in `Engine::windows`) of each windowed operation, in operation order.
+    windows: Vec<u32>,
     /// Quick forms of `when` and `clear`, where they have one.
     when_quick: Option<Quick>,
     clear_quick: Option<Quick>,
@@ -177,6 +181,8 @@ struct DeviceEntry {
     heard: u64,
     /// The state of each rule for this device, by the rule's position (created on demand).
     states: Vec<Option<RuleState>>,
+    /// The device's sample windows, by pool index (created when a rule needing one starts).
+    pool: Vec<Option<Samples>>,
 }
 
 /// A device's channel, resolved once by [`Engine::handle`]: ingesting by handle skips the
@@ -206,6 +212,11 @@ pub struct Engine {
     watched: Vec<Vec<(usize, u8)>>,
     /// Counts rule-set loads; handles made under another epoch are stale.
     epoch: u32,
+    /// The distinct (channel, window) pairs of the rule set: one window each per device,
+    /// shared by every rule that aggregates that channel over that window.
+    windows: Vec<(Name, Window)>,
+    /// By channel index: the pool indices of that channel's windows.
+    windows_by_channel: Vec<Vec<u32>>,
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
     devices: DeviceMap,
@@ -251,6 +262,8 @@ impl Engine {
             channels: BTreeMap::new(),
             watched: Vec::new(),
             epoch: 0,
+            windows: Vec::new(),
+            windows_by_channel: Vec::new(),
             device_wide: Vec::new(),
             devices: DeviceMap::new(),
             stats: EngineStats::default(),
@@ -326,6 +339,7 @@ impl Engine {
                 clear_quick,
                 simple,
                 map: [usize::MAX; MAX_RULE_CHANNELS],
+                windows: Vec::new(),
                 everywhere: rule.scope == Scope::All,
                 hold_ms: rule.hold_ms,
                 repeat: rule.repeat,
@@ -366,7 +380,27 @@ impl Engine {
                 l.map[slot] = self.channels.get(name).copied().unwrap_or(usize::MAX);
             }
         }
-        // Channel indices changed: carry each device's latest values over by name.
+        // Windows: one per distinct (channel, window), shared by the rules that use it.
+        let old_windows = core::mem::take(&mut self.windows);
+        self.windows_by_channel = alloc::vec![Vec::new(); self.channels.len()];
+        for l in &mut self.rules {
+            l.windows = RuleState::windows_of(&l.rule)
+                .map(|(slot, window)| {
+                    let name = &l.rule.channels[usize::from(slot)];
+                    match self.windows.iter().position(|(n, w)| n == name && *w == window) {
+                        Some(i) => i as u32,
+                        None => {
+                            self.windows.push((name.clone(), window));
+                            let i = (self.windows.len() - 1) as u32;
+                            self.windows_by_channel[l.map[usize::from(slot)]].push(i);
+                            i
+                        }
+                    }
+                })
+                .collect();
+        }
+        // Channel indices changed: carry each device's latest values over by name, and its
+        // windows by (channel, window).
         for entry in self.devices.values_mut() {
             let mut values = alloc::vec![None; self.channels.len()];
             for (name, &index) in &self.channels {
@@ -375,6 +409,14 @@ impl Engine {
                 }
             }
             entry.values = values;
+            let mut previous = core::mem::take(&mut entry.pool);
+            entry.pool = self
+                .windows
+                .iter()
+                .map(|spec| {
+                    old_windows.iter().position(|o| o == spec).and_then(|i| previous.get_mut(i)?.take())
+                })
+                .collect();
         }
         Ok(report)
     }
@@ -393,15 +435,16 @@ impl Engine {
             self.stats.device_limit += 1;
             return;
         }
-        let (rules, channels) = (self.rules.len(), self.channels.len());
-        let slot = self.devices.slot_or_insert_with(device.id, || DeviceEntry::new(rules, channels));
+        let (rules, channels, windows) = (self.rules.len(), self.channels.len(), self.windows.len());
+        let slot = self.devices.slot_or_insert_with(device.id, || DeviceEntry::new(rules, channels, windows));
         let Some((_, entry)) = self.devices.at_mut(slot) else { return };
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
         entry.heard = entry.heard.max(at.0);
-        for (l, state) in self.rules.iter().zip(&mut entry.states) {
-            if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, &entry.tags)) {
-                state.get_or_insert_with(|| RuleState::new(&l.rule, at.0));
+        let DeviceEntry { tags, states, pool, .. } = entry;
+        for (l, state) in self.rules.iter().zip(states) {
+            if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
+                state_for(l, state, pool, at.0, None);
             }
         }
     }
@@ -508,8 +551,8 @@ impl Engine {
             self.stats.device_limit += 1;
             return None;
         }
-        let (rules, channels) = (self.rules.len(), self.channels.len());
-        Some(self.devices.slot_or_insert_with(device, || DeviceEntry::new(rules, channels)))
+        let (rules, channels, windows) = (self.rules.len(), self.channels.len(), self.windows.len());
+        Some(self.devices.slot_or_insert_with(device, || DeviceEntry::new(rules, channels, windows)))
     }
 
     // Inlined into both callers: the call and its register spills were ~5 % of a reading.
@@ -535,31 +578,39 @@ impl Engine {
             }
         }
         entry.heard = entry.heard.max(t);
-        let DeviceEntry { tags, states, values, heard, .. } = entry;
-        let by_channel = watched.and_then(|w| self.watched.get(w)).map_or(&[][..], |w| &w[..]);
+        let DeviceEntry { tags, states, values, heard, pool, .. } = entry;
         let mut overflow = 0u32;
-        for &(i, slot) in by_channel {
+        // The reading enters each of its channel's windows once, whatever the rules sharing them.
+        if let Some(w) = watched {
+            for &p in &self.windows_by_channel[w] {
+                if let Some(samples) = &mut pool[p as usize] {
+                    overflow += u32::from(samples.push(t, value));
+                }
+            }
+        }
+        self.stats.window_overflow += u64::from(overflow);
+        let reading = watched.map(|w| (w, value));
+        let by_channel = watched.and_then(|w| self.watched.get(w)).map_or(&[][..], |w| &w[..]);
+        for &(i, _) in by_channel {
             let (Some(l), Some(state)) = (self.rules.get(i), states.get_mut(i)) else { continue };
             if !l.everywhere && !in_scope(&l.rule.scope, device, tags) {
                 continue;
             }
-            let state = state.get_or_insert_with(|| RuleState::new(&l.rule, t));
+            let state = state_for(l, state, pool, t, reading);
             if l.simple && !transition(l, state, value) {
                 continue;
             }
-            overflow += state.record(slot, t, value);
-            let ctx = Ctx { values, map: &l.map, device_heard: *heard };
-            step(l, device, state, &ctx, t, true, out);
+            let mut ctx = Ctx { values, map: &l.map, device_heard: *heard, pool, windows: &l.windows };
+            step(l, device, state, &mut ctx, t, true, out);
         }
-        self.stats.window_overflow += u64::from(overflow);
         for &i in &self.device_wide {
             let l = &self.rules[i];
             if by_channel.iter().any(|(r, _)| *r == i) || !in_scope(&l.rule.scope, device, tags) {
                 continue;
             }
-            let state = states[i].get_or_insert_with(|| RuleState::new(&l.rule, t));
-            let ctx = Ctx { values, map: &l.map, device_heard: *heard };
-            step(l, device, state, &ctx, t, true, out);
+            let state = state_for(l, &mut states[i], pool, t, reading);
+            let mut ctx = Ctx { values, map: &l.map, device_heard: *heard, pool, windows: &l.windows };
+            step(l, device, state, &mut ctx, t, true, out);
         }
     }
 
@@ -567,11 +618,12 @@ impl Engine {
     /// time windows take effect even when no reading arrives.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         for (device, entry) in self.devices.iter_mut() {
-            let DeviceEntry { states, values, heard, .. } = entry;
+            let DeviceEntry { states, values, heard, pool, .. } = entry;
             for (l, state) in self.rules.iter().zip(states) {
                 if let (true, Some(state)) = (l.timed, state) {
-                    let ctx = Ctx { values, map: &l.map, device_heard: *heard };
-                    step(l, device, state, &ctx, now.0, false, out);
+                    let mut ctx =
+                        Ctx { values, map: &l.map, device_heard: *heard, pool, windows: &l.windows };
+                    step(l, device, state, &mut ctx, now.0, false, out);
                 }
             }
         }
@@ -608,13 +660,14 @@ impl Engine {
 }
 
 impl DeviceEntry {
-    fn new(rules: usize, channels: usize) -> Self {
+    fn new(rules: usize, channels: usize, windows: usize) -> Self {
         DeviceEntry {
             tags: Vec::new(),
             channels: Vec::new(),
             values: alloc::vec![None; channels],
             heard: 0,
             states: (0..rules).map(|_| None).collect(),
+            pool: (0..windows).map(|_| None).collect(),
         }
     }
 }
@@ -652,6 +705,34 @@ fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option
 }
 
 /// The alarm lifecycle of one rule on one device, at time `now`.
+/// The rule's state for a device, made on first use together with any window it needs that the
+/// device does not have yet; a new window of the channel being read (`reading`: its index and
+/// value) starts with that reading, as the windows that existed already got it.
+#[inline]
+fn state_for<'s>(
+    l: &Loaded,
+    slot: &'s mut Option<RuleState>,
+    pool: &mut [Option<Samples>],
+    t: u64,
+    reading: Option<(usize, f64)>,
+) -> &'s mut RuleState {
+    if slot.is_none() {
+        for ((channel, window), &p) in RuleState::windows_of(&l.rule).zip(&l.windows) {
+            let Some(w) = pool.get_mut(p as usize) else { continue };
+            if w.is_none() {
+                let mut samples = Samples::new(window);
+                if let Some((index, value)) = reading
+                    && l.map[usize::from(channel)] == index
+                {
+                    samples.push(t, value);
+                }
+                *w = Some(samples);
+            }
+        }
+    }
+    slot.get_or_insert_with(|| RuleState::new(&l.rule, t))
+}
+
 /// For a simple rule (see `Loaded::simple`): whether this reading of its one channel changes
 /// the alarm (raises it, or clears it). When it does not, the state is already what `step`
 /// would leave.
@@ -673,7 +754,7 @@ fn step(
     l: &Loaded,
     device: DeviceId,
     state: &mut RuleState,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     now: u64,
     from_reading: bool,
     out: &mut Vec<Event>,
@@ -766,7 +847,7 @@ fn fire(
     l: &Loaded,
     device: DeviceId,
     state: &mut RuleState,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     now: u64,
     cursor: &mut Cursor,
     out: &mut Vec<Event>,

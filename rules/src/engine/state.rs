@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use telemetra_core::rule::{Aggregate, MAX_RULE_CHANNELS, MAX_STACK};
+use telemetra_core::rule::{Aggregate, MAX_RULE_CHANNELS, MAX_STACK, Window};
 use telemetra_core::{Expr, Op, Rule};
 
 use super::window::{Samples, capacity};
@@ -32,13 +32,12 @@ pub(crate) struct RuleState {
 
 #[derive(Debug, Clone, Default)]
 struct Extra {
-    /// One sample window per windowed operation, in operation order over when, clear, emits.
-    windows: Vec<(u8, Samples)>,
-    /// One reference value per `changed` operation, in the same order.
+    /// One reference value per `changed` operation, in operation order over when, clear, emits.
     deadbands: Vec<Option<f64>>,
 }
 
-/// What a rule's expressions read besides its own state: the device's latest values.
+/// What a rule's expressions read besides its own state: the device's latest values and its
+/// sample windows, which rules over the same channel and window share.
 pub(crate) struct Ctx<'a> {
     /// The device's latest `(time, value)` per watched channel, by global channel index.
     pub(crate) values: &'a [Option<(u64, f64)>],
@@ -46,9 +45,19 @@ pub(crate) struct Ctx<'a> {
     pub(crate) map: &'a [usize; MAX_RULE_CHANNELS],
     /// When the device was last heard from.
     pub(crate) device_heard: u64,
+    /// The device's windows, by pool index.
+    pub(crate) pool: &'a mut [Option<Samples>],
+    /// The pool index of each of the rule's windowed operations, in operation order.
+    pub(crate) windows: &'a [u32],
 }
 
 impl Ctx<'_> {
+    /// The window of the rule's windowed operation number `i`.
+    #[inline]
+    fn window(&mut self, i: usize) -> Option<&mut Samples> {
+        self.pool.get_mut(*self.windows.get(i)? as usize)?.as_mut()
+    }
+
     #[inline]
     fn latest(&self, channel: u8) -> Option<(u64, f64)> {
         self.values.get(*self.map.get(usize::from(channel))?).copied().flatten()
@@ -74,16 +83,12 @@ impl RuleState {
         let mut extra = Extra::default();
         for e in exprs(rule) {
             for op in &e.ops {
-                match *op {
-                    Op::Aggregate { channel, window, .. } | Op::Rate { channel, window } => {
-                        extra.windows.push((channel, Samples::new(window)));
-                    }
-                    Op::Changed { .. } => extra.deadbands.push(None),
-                    _ => {}
+                if let Op::Changed { .. } = op {
+                    extra.deadbands.push(None);
                 }
             }
         }
-        let needed = !extra.windows.is_empty() || !extra.deadbands.is_empty();
+        let needed = !extra.deadbands.is_empty();
         RuleState { phase: Phase::Idle, created: now, extra: needed.then(|| alloc::boxed::Box::new(extra)) }
     }
 
@@ -112,42 +117,33 @@ impl RuleState {
         bytes
     }
 
-    /// Records a reading of the rule's channel `channel` in its windows. Returns how many
-    /// window samples were pushed out by full windows.
-    #[inline]
-    pub(crate) fn record(&mut self, channel: u8, at: u64, value: f64) -> u32 {
-        let Some(extra) = &mut self.extra else { return 0 };
-        let mut dropped = 0;
-        for (ch, w) in &mut extra.windows {
-            if *ch == channel {
-                dropped += u32::from(w.push(at, value));
-            }
-        }
-        dropped
-    }
-
-    /// The next windowed operation's window (built from the same expressions the cursor
-    /// walks, so it is always there).
-    fn window(&mut self, cursor: &mut Cursor) -> Option<&mut Samples> {
-        let i = cursor.window;
-        cursor.window += 1;
-        self.extra.as_mut()?.windows.get_mut(i).map(|(_, w)| w)
+    /// The windowed operations of `rule`, in the order the cursor numbers them: the rule's
+    /// channel slot and the window of each.
+    pub(crate) fn windows_of(rule: &Rule) -> impl Iterator<Item = (u8, Window)> + '_ {
+        exprs(rule).flat_map(|e| {
+            e.ops.iter().filter_map(|op| match *op {
+                Op::Aggregate { channel, window, .. } | Op::Rate { channel, window } => {
+                    Some((channel, window))
+                }
+                _ => None,
+            })
+        })
     }
 
     /// Evaluates the expressions of the rule in order (`when`, `clear`, emits share the
     /// windows' and deadbands' numbering); `cursor` tracks that numbering.
-    pub(crate) fn eval(&mut self, ctx: &Ctx<'_>, e: &Expr, now: u64, cursor: &mut Cursor) -> f64 {
+    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_>, e: &Expr, now: u64, cursor: &mut Cursor) -> f64 {
         let mut stack = [0f64; MAX_STACK];
         let mut sp = 0usize;
         for op in &e.ops {
             let v = match *op {
                 Op::Const(c) => c,
                 Op::Value(c) => ctx.value(c),
-                Op::Aggregate { func, .. } => self.window(cursor).map_or(f64::NAN, |w| {
+                Op::Aggregate { func, .. } => cursor.next_window(ctx).map_or(f64::NAN, |w| {
                     w.expire(now);
                     w.aggregate(func)
                 }),
-                Op::Rate { .. } => self.window(cursor).map_or(f64::NAN, |w| {
+                Op::Rate { .. } => cursor.next_window(ctx).map_or(f64::NAN, |w| {
                     w.expire(now);
                     w.rate()
                 }),
@@ -253,11 +249,11 @@ impl Quick {
 impl RuleState {
     /// Evaluates a quick condition at `now` (as `eval` would, to the bit).
     #[inline]
-    pub(crate) fn quick(&mut self, ctx: &Ctx<'_>, q: Quick, now: u64) -> bool {
+    pub(crate) fn quick(&mut self, ctx: &mut Ctx<'_>, q: Quick, now: u64) -> bool {
         let v = match q.operand {
             Operand::Value(c) => ctx.value(c),
-            Operand::Window(func) => match self.extra.as_mut().and_then(|x| x.windows.first_mut()) {
-                Some((_, w)) => {
+            Operand::Window(func) => match ctx.window(0) {
+                Some(w) => {
                     w.expire(now);
                     w.aggregate(func)
                 }
@@ -297,6 +293,13 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// The window of the next windowed operation.
+    fn next_window<'c>(&mut self, ctx: &'c mut Ctx<'_>) -> Option<&'c mut Samples> {
+        let i = self.window;
+        self.window += 1;
+        ctx.window(i)
+    }
+
     /// Skips the windows and deadbands of an expression that is not evaluated this time.
     pub(crate) fn skip(&mut self, e: &Expr) {
         for op in &e.ops {

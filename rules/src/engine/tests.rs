@@ -1,3 +1,4 @@
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::*;
@@ -331,7 +332,41 @@ fn handles_go_stale_on_load_and_respect_the_device_limit() {
     assert_eq!(e.stats().device_limit, 1);
 }
 
+#[test]
+fn rules_over_the_same_window_share_it() {
+    let e = engine(
+        "rule a: when avg(t, 10 samples) > 30 then alert info \"a\"\n\
+         rule b: when avg(t, 10 samples) > 32 then alert info \"b\"\n\
+         rule c: when max(t, 10 samples) > 35 or avg(h, 1m) < 20 then alert info \"c\"",
+    );
+    // avg/max over the same 10 samples of t are one window; h over a minute is another.
+    assert_eq!(e.windows.len(), 2);
+}
+
 proptest! {
+    /// Rules that share a window decide exactly as each would alone.
+    #[test]
+    fn a_shared_window_changes_no_decision(
+        readings in proptest::collection::vec((0usize..2, 10.0f64..40.0), 1..200),
+    ) {
+        let a = "rule a: when avg(t, 5 samples) > 25 clear when avg(t, 5 samples) < 22 then alert info \"a\"";
+        let b = "rule b: when avg(t, 20s max 8) > 28 or min(t, 5 samples) > 24 then alert minor \"b\"";
+        let feed_all = |text: &str| {
+            let mut e = engine(text);
+            let mut out = Vec::new();
+            for (i, &(d, v)) in readings.iter().enumerate() {
+                e.ingest(DeviceId(d as u64), "t", Timestamp(i as u64 * 3000), v, &mut out);
+                e.advance(Timestamp(i as u64 * 3000 + 1500), &mut out);
+            }
+            out
+        };
+        let both = feed_all(&format!("{a}\n{b}"));
+        let name = |e: &Event| match e { Event::Alert(x) => x.rule.to_string(), _ => String::new() };
+        let only = |r: &str| both.iter().filter(|e| name(e) == r).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(only("a"), feed_all(a));
+        prop_assert_eq!(only("b"), feed_all(b));
+    }
+
     /// The inline path of plain threshold rules decides exactly as the general path: the same
     /// rules written so that they do not qualify (`t + 0`) give the same transitions.
     #[test]
