@@ -39,8 +39,9 @@ use window::Samples;
 pub struct EngineConfig {
     /// The most devices the engine keeps state for.
     pub max_devices: usize,
-    /// The most bytes of rule state, counted as every rule's state size times `max_devices`.
-    /// A rule set that would need more is refused when it is loaded.
+    /// The most bytes of rule state, counted as every rule's state size times `max_devices`
+    /// (windows shared by several rules are counted for each: an upper bound). A rule set that
+    /// would need more is refused when it is loaded.
     pub memory_budget: usize,
 }
 
@@ -579,16 +580,18 @@ impl Engine {
         }
         entry.heard = entry.heard.max(t);
         let DeviceEntry { tags, states, values, heard, pool, .. } = entry;
-        let mut overflow = 0u32;
         // The reading enters each of its channel's windows once, whatever the rules sharing them.
-        if let Some(w) = watched {
+        if let Some(w) = watched
+            && !self.windows.is_empty()
+        {
+            let mut overflow = 0u64;
             for &p in &self.windows_by_channel[w] {
                 if let Some(samples) = &mut pool[p as usize] {
-                    overflow += u32::from(samples.push(t, value));
+                    overflow += u64::from(samples.push(t, value));
                 }
             }
+            self.stats.window_overflow += overflow;
         }
-        self.stats.window_overflow += u64::from(overflow);
         let reading = watched.map(|w| (w, value));
         let by_channel = watched.and_then(|w| self.watched.get(w)).map_or(&[][..], |w| &w[..]);
         for &(i, _) in by_channel {
@@ -596,7 +599,10 @@ impl Engine {
             if !l.everywhere && !in_scope(&l.rule.scope, device, tags) {
                 continue;
             }
-            let state = state_for(l, state, pool, t, reading);
+            let state = match state {
+                Some(state) => state,
+                None => state_for(l, state, pool, t, reading),
+            };
             if l.simple && !transition(l, state, value) {
                 continue;
             }
@@ -708,7 +714,8 @@ fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option
 /// The rule's state for a device, made on first use together with any window it needs that the
 /// device does not have yet; a new window of the channel being read (`reading`: its index and
 /// value) starts with that reading, as the windows that existed already got it.
-#[inline]
+#[cold]
+#[inline(never)]
 fn state_for<'s>(
     l: &Loaded,
     slot: &'s mut Option<RuleState>,
