@@ -15,7 +15,7 @@ use telemetra_core::{
     Delivery, DeviceId, ErrorKind, Route, RouteFilter, RouteKind, Transport, TransportError,
 };
 
-use super::client::{Event, Message, Options, Received, RejectReason};
+use super::client::{Message, Options, Received, RejectReason};
 use super::driver::{Config, ConfigError, MqttClient, SubscribeError};
 use super::publish::QoS;
 
@@ -84,23 +84,13 @@ impl MqttTransport {
     pub fn device(url: &str, device: DeviceId, edit: impl FnOnce(&mut Config)) -> Result<Self, MqttError> {
         let status = Route::new(RouteKind::Status, device).topic();
         let mut o = Options::new(format!("tm-{device}"));
-        o.will = Some(Message::new(status.as_str(), OFFLINE).with_qos(QoS::AtLeastOnce).retained());
+        let mark = |payload| Message::new(status.as_str(), payload).with_qos(QoS::AtLeastOnce).retained();
+        o.will = Some(mark(OFFLINE));
+        o.birth = Some(mark(ONLINE));
         let mut config = Config::new(url, o)?;
         edit(&mut config);
         let client = MqttClient::start(config)?;
-        let watcher = client.clone();
-        let topic = status.as_str().to_string();
-        tokio::spawn(async move {
-            while let Some(e) = watcher.next_event().await {
-                if matches!(e, Event::Connected { .. }) {
-                    let online = Message::new(status.as_str(), ONLINE).with_qos(QoS::AtLeastOnce).retained();
-                    if watcher.try_publish(online).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(MqttTransport { client, status: Some(topic), foreign: 0 })
+        Ok(MqttTransport { client, status: Some(status.as_str().to_string()), foreign: 0 })
     }
 
     /// A server's (or any other) transport with the given client options.

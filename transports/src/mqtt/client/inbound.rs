@@ -4,6 +4,7 @@ use alloc::string::String;
 
 use super::event::{ClientError, Event};
 use super::message::Received;
+use super::outbox::{MessageId, Queued};
 use super::session::{Client, Stage, State};
 use crate::mqtt::connect::{Connack, Disconnect};
 use crate::mqtt::publish::{Ack, AckKind, Publish, QoS, Version};
@@ -112,6 +113,12 @@ impl Client {
             self.redeliver();
         } else {
             self.restart_session(resumed);
+        }
+        if let Some(birth) = self.opts.birth.clone() {
+            let id = MessageId(self.next_message);
+            self.next_message += 1;
+            let queued = Queued { id, message: birth, since: self.now, deadline: None };
+            self.outbox.requeue_front(core::iter::once(queued));
         }
         Ok(())
     }

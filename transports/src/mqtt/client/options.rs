@@ -99,6 +99,9 @@ pub struct Options {
     pub will: Option<Message>,
     /// MQTT 5: seconds the broker waits before publishing the will.
     pub will_delay: Option<u32>,
+    /// A message published on every connection before anything queued (a "birth" message:
+    /// typically the retained `online` that the will's `offline` undoes).
+    pub birth: Option<Message>,
     /// How many QoS 2 messages from the broker may await release at once (MQTT 5 Receive
     /// Maximum this client announces).
     pub receive_maximum: u16,
@@ -131,6 +134,7 @@ impl Options {
             password: None,
             will: None,
             will_delay: None,
+            birth: None,
             receive_maximum: 64,
             max_in_flight: 100,
             maximum_packet_size: 1 << 20,

@@ -102,6 +102,23 @@ fn connect_carries_identity_credentials_will_and_session() {
 }
 
 #[test]
+fn the_birth_message_goes_first_on_every_connection() {
+    let mut o = Options::new("a");
+    o.birth = Some(Message::new("tm/v1/2a/status", "online").with_qos(QoS::AtLeastOnce).retained());
+    let mut c = Client::new(o);
+    c.publish(qos1("t", "queued"), 0).unwrap();
+    for round in 0..2u64 {
+        c.connect(round * 10);
+        sent(&mut c);
+        c.handle_input(&connack(round == 1, |_| {}), round * 10 + 1).unwrap();
+        let p = sent(&mut c);
+        let first = Publish::decode(p[0].0, &p[0].1, Version::V5, 0).unwrap();
+        assert_eq!((first.topic, first.payload, first.retain), ("tm/v1/2a/status", &b"online"[..], true));
+        c.connection_lost(round * 10 + 2);
+    }
+}
+
+#[test]
 fn qos1_is_delivered_on_puback() {
     let mut c = connected(Options::new("a"), |_| {});
     let id = c.publish(qos1("t/1", "x"), 2).unwrap();
