@@ -6,6 +6,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "std")]
+mod delivery;
 #[cfg(feature = "memory")]
 pub mod link;
 #[cfg(feature = "memory")]

@@ -168,13 +168,10 @@ impl MemoryTransport {
     /// The next message, if one is queued, without waiting.
     pub fn try_receive(&mut self, buf: &mut [u8]) -> Option<Result<Delivery, MemoryError>> {
         let (route, payload) = lock(&self.endpoint.queue).pop_front()?;
-        Some(match buf.get_mut(..payload.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(&payload);
-                Ok(Delivery { route, len: payload.len() })
-            }
-            None => Err(MemoryError::BufferTooSmall { needed: payload.len(), available: buf.len() }),
-        })
+        Some(
+            crate::delivery::copy_out(route, &payload, buf)
+                .map_err(|t| MemoryError::BufferTooSmall { needed: t.needed, available: t.available }),
+        )
     }
 }
 

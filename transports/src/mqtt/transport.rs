@@ -115,13 +115,10 @@ impl MqttTransport {
             self.foreign += 1;
             return None;
         };
-        Some(match buf.get_mut(..m.payload.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(&m.payload);
-                Ok(Delivery { route, len: m.payload.len() })
-            }
-            None => Err(MqttError::BufferTooSmall { needed: m.payload.len(), available: buf.len() }),
-        })
+        Some(
+            crate::delivery::copy_out(route, &m.payload, buf)
+                .map_err(|t| MqttError::BufferTooSmall { needed: t.needed, available: t.available }),
+        )
     }
 
     /// The next message, if one is waiting, without waiting.

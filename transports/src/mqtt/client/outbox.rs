@@ -35,6 +35,15 @@ impl Queued {
     }
 }
 
+/// Why a queued message left the queue without being sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gone {
+    /// Its expiry passed.
+    Expired,
+    /// [`FullPolicy::DropOldest`] made room with it.
+    Dropped,
+}
+
 /// Why [`Outbox::push`] did not take a message.
 pub(crate) enum Refusal {
     /// Full under [`FullPolicy::Reject`]: the message comes back.
@@ -66,24 +75,28 @@ impl Outbox {
 
     // The refused message comes back by value: no allocation on the refusal path.
     #[allow(clippy::result_large_err)]
-    /// Queues a message; under [`FullPolicy::DropOldest`] returns what it dropped to make room.
+    /// Queues a message. When the queue is full, expired messages make room first; then
+    /// [`FullPolicy::DropOldest`] drops the oldest. `gone` hears of each message removed.
     pub fn push(
         &mut self,
         id: MessageId,
         message: Message,
         now: u64,
-        dropped: &mut impl FnMut(MessageId),
+        gone: &mut impl FnMut(MessageId, Gone),
     ) -> Result<(), Refusal> {
         let weight = message.weight();
         if weight > self.opts.max_bytes || self.opts.capacity == 0 {
             return Err(Refusal::Full(message));
+        }
+        if !self.fits(weight) {
+            self.expire(now, &mut |old| gone(old, Gone::Expired));
         }
         while !self.fits(weight) {
             match self.opts.when_full {
                 FullPolicy::Reject => return Err(Refusal::Full(message)),
                 FullPolicy::DropOldest => {
                     if let Some(old) = self.pop_front() {
-                        dropped(old.id);
+                        gone(old.id, Gone::Dropped);
                     }
                 }
             }
@@ -142,7 +155,7 @@ mod tests {
     #[test]
     fn reject_hands_the_message_back() {
         let mut o = Outbox::new(opts(2, FullPolicy::Reject));
-        let mut none = |_| panic!("nothing is dropped");
+        let mut none = |_, _| panic!("nothing is dropped");
         o.push(MessageId(1), Message::new("a", "1"), 0, &mut none).ok().unwrap();
         o.push(MessageId(2), Message::new("a", "2"), 0, &mut none).ok().unwrap();
         let Err(Refusal::Full(m)) = o.push(MessageId(3), Message::new("a", "3"), 0, &mut none) else {
@@ -157,11 +170,13 @@ mod tests {
         let mut o = Outbox::new(opts(3, FullPolicy::DropOldest));
         let mut dropped = Vec::new();
         for i in 0..5u64 {
-            o.push(MessageId(i), Message::new("t", [0u8; 10]), 0, &mut |id| dropped.push(id)).ok().unwrap();
+            o.push(MessageId(i), Message::new("t", [0u8; 10]), 0, &mut |id, _| dropped.push(id))
+                .ok()
+                .unwrap();
         }
         assert_eq!(dropped, [MessageId(0), MessageId(1)]);
         // A 91-byte message needs the room of every small one.
-        o.push(MessageId(9), Message::new("t", [0u8; 90]), 0, &mut |id| dropped.push(id)).ok().unwrap();
+        o.push(MessageId(9), Message::new("t", [0u8; 90]), 0, &mut |id, _| dropped.push(id)).ok().unwrap();
         assert_eq!(o.len(), 1);
         assert_eq!(o.front().unwrap().id, MessageId(9));
     }
@@ -171,7 +186,7 @@ mod tests {
         let mut q = opts(10, FullPolicy::Reject);
         q.expiry = Some(10);
         let mut o = Outbox::new(q);
-        let mut none = |_| {};
+        let mut none = |_, _| {};
         o.push(MessageId(1), Message::new("a", "x"), 0, &mut none).ok().unwrap();
         o.push(MessageId(2), Message::new("a", "y").with_expiry(2), 0, &mut none).ok().unwrap();
         assert_eq!(o.front().unwrap().expiry_left(1500), None);

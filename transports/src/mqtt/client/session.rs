@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::event::{ClientError, Event, RejectReason, Rejected};
 use super::message::{Message, Received};
 use super::options::Options;
-use super::outbox::{MessageId, Outbox, Queued, Refusal};
+use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
 use crate::mqtt::PacketError;
 use crate::mqtt::connect::{Connect, Disconnect, PINGREQ, Secret, Will};
 use crate::mqtt::publish::{Ack, AckKind, Publish, QoS, Version};
@@ -457,11 +457,17 @@ impl Client {
         }
         let id = MessageId(self.next_message);
         let (events, stats) = (&mut self.events, &mut self.stats);
-        let mut dropped = |old| {
-            stats.dropped += 1;
-            events.push_back(Event::Dropped(old));
+        let mut gone = |old, why| match why {
+            Gone::Expired => {
+                stats.expired += 1;
+                events.push_back(Event::Expired(old));
+            }
+            Gone::Dropped => {
+                stats.dropped += 1;
+                events.push_back(Event::Dropped(old));
+            }
         };
-        match self.outbox.push(id, message, now, &mut dropped) {
+        match self.outbox.push(id, message, now, &mut gone) {
             Ok(()) => {
                 self.next_message += 1;
                 self.stats.published += 1;
@@ -697,7 +703,8 @@ impl Client {
         if self.state != State::Connected {
             return;
         }
-        self.expire();
+        // Expiry is checked as each message leaves the queue, not by a scan of the whole queue
+        // on every call (`handle_timeout` and a full queue do the scans).
         while self.out.len() < OUTPUT_HIGH_WATER {
             let Some(front) = self.outbox.front() else { break };
             let qos = front.message.qos;
@@ -709,6 +716,11 @@ impl Client {
                 break;
             }
             let Some(q) = self.outbox.pop_front() else { break };
+            if q.expired(self.now) {
+                self.stats.expired += 1;
+                self.push_event(Event::Expired(q.id));
+                continue;
+            }
             if qos > self.limits.maximum_qos {
                 self.push_event(Event::Failed { id: q.id, reason: ReasonCode::QOS_NOT_SUPPORTED });
                 continue;
