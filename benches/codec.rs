@@ -86,7 +86,7 @@ fn single_frame(r: &Reading) -> Frame {
 fn print_sizes(points: &[(Timestamp, f64)]) {
     let dev = device();
     let rs = readings(points);
-    let one = single_frame(&rs[0]).to_vec();
+    let one = single_frame(&rs[0]).to_vec().unwrap();
     let one_json = senml::to_json(&senml::from_readings(&dev, &rs[..1]));
     let one_cbor = senml::to_cbor(&senml::from_readings(&dev, &rs[..1]));
     let one_postcard = postcard::to_allocvec(&pairs(&points[..1])[0]).unwrap();
@@ -99,7 +99,7 @@ fn print_sizes(points: &[(Timestamp, f64)]) {
     );
     println!("  SenML JSON: {one_json}");
 
-    let ours = batch::encode_to_vec(points);
+    let ours = batch::encode_to_vec(points).unwrap();
     let pack = senml::from_readings(&dev, &rs);
     let json = senml::to_json(&pack);
     let cbor = senml::to_cbor(&pack);
@@ -123,7 +123,7 @@ fn bench_single(c: &mut Criterion, points: &[(Timestamp, f64)]) {
     let dev = device();
     let rs = readings(points);
     let frame = single_frame(&rs[0]);
-    let bytes = frame.to_vec();
+    let bytes = frame.to_vec().unwrap();
     let pack = senml::from_readings(&dev, &rs[..1]);
     let json = senml::to_json(&pack);
     let cbor = senml::to_cbor(&pack);
@@ -148,7 +148,7 @@ fn bench_batch(c: &mut Criterion, points: &[(Timestamp, f64)]) {
     let cbor = senml::to_cbor(&pack);
     let plain_pairs = pairs(points);
     let plain = postcard::to_allocvec(&plain_pairs).unwrap();
-    let ours = batch::encode_to_vec(points);
+    let ours = batch::encode_to_vec(points).unwrap();
     let gorilla = gorilla_encode(points);
 
     let mut g = c.benchmark_group("batch_1000");

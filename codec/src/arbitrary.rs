@@ -255,6 +255,23 @@ pub fn message() -> impl Strategy<Value = Message> {
                 rssi_dbm
             })
         ),
+        prop_oneof![
+            Just(telemetra_core::DeviceStatus::Online),
+            Just(telemetra_core::DeviceStatus::Offline),
+            Just(telemetra_core::DeviceStatus::Lost)
+        ]
+        .prop_map(Message::Status),
+        proptest::collection::vec((0u16..4, -5000i64..5000, 0u8..3), 0..300).prop_map(|vs| {
+            let rs: std::vec::Vec<telemetra_core::Reading> = vs
+                .iter()
+                .enumerate()
+                .map(|(i, &(ch, v, q))| {
+                    telemetra_core::Reading::new(ChannelId(ch), Timestamp(1_700_000_000_000 + i as u64 * 977), v as f64 / 100.0)
+                        .with_quality(telemetra_core::Quality(q))
+                })
+                .collect();
+            Message::Batch(crate::batch::pack(&rs).unwrap().into_iter().next().unwrap_or_default())
+        }),
     ]
 }
 

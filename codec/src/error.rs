@@ -26,11 +26,11 @@ pub enum DecodeError {
     #[error("frame is empty")]
     Empty,
     /// The version byte names a format this build does not read.
-    #[error("frame version {found} is not supported (this build reads {supported})")]
+    #[error("frame version {found} is not supported (this build reads 1 to {supported})")]
     UnsupportedVersion {
         /// The version in the frame.
         found: u8,
-        /// The version this build reads.
+        /// The newest version this build reads (it reads every one from 1).
         supported: u8,
     },
     /// The input ended in the middle of a value.
@@ -42,9 +42,14 @@ pub enum DecodeError {
     /// A text field is not valid UTF-8.
     #[error("text field is not valid UTF-8")]
     BadUtf8,
-    /// An enum tag (message kind, unit, quantity, ...) is not one this build knows.
-    #[error("unknown enum tag (message kind, unit or other variant) in frame")]
-    UnknownTag,
+    /// The message kind is not one of the frame's version (a newer sender, or garbage).
+    #[error("unknown message kind {tag} in a version {version} frame")]
+    UnknownMessage {
+        /// The message tag found.
+        tag: u32,
+        /// The frame's version.
+        version: u8,
+    },
     /// A boolean byte is neither 0 nor 1.
     #[error("boolean byte is neither 0 nor 1")]
     BadBool,
@@ -73,7 +78,7 @@ impl From<postcard::Error> for DecodeError {
             P::DeserializeUnexpectedEnd => DecodeError::Truncated,
             P::DeserializeBadVarint => DecodeError::BadVarint,
             P::DeserializeBadUtf8 | P::DeserializeBadChar => DecodeError::BadUtf8,
-            P::DeserializeBadEnum => DecodeError::UnknownTag,
+            P::DeserializeBadEnum => DecodeError::InvalidField,
             P::DeserializeBadBool => DecodeError::BadBool,
             P::DeserializeBadOption => DecodeError::BadOption,
             P::SerdeDeCustom => DecodeError::InvalidField,

@@ -1,17 +1,25 @@
 //! The versioned frame envelope and its messages.
 //!
-//! A frame is one version byte ([`WIRE_VERSION`]) followed by the postcard encoding of
-//! `(device, seq, message)`. The layout is written down in the crate's README and pinned by
-//! golden byte vectors in the tests: changing it is a version change, never an accident.
+//! A frame is one version byte followed by the postcard encoding of `(device, seq, message)`.
+//! The layout is written down in the crate's README and pinned by golden byte vectors in the
+//! tests: changing it is a version change, never an accident.
+//!
+//! Versions only add message kinds: version 1 has kinds 0 to 6, version 2 adds `Status` (7)
+//! and `Batch` (8). A frame is written with the lowest version that has its kind, so a
+//! version 1 receiver still reads every readings, command or rule frame this build writes.
 
 use serde::{Deserialize, Serialize};
-use telemetra_core::{Alert, Command, CommandAck, Device, DeviceId, Reading, Rule};
+use telemetra_core::{Alert, Command, CommandAck, Device, DeviceId, DeviceStatus, Reading, Route, RouteKind, Rule};
 
+use crate::batch::Batch;
 use crate::error::{DecodeError, EncodeError};
 use crate::limits;
 
-/// The wire-format version this build writes and reads.
-pub const WIRE_VERSION: u8 = 1;
+/// The newest wire-format version this build writes and reads (it reads every one from 1).
+pub const WIRE_VERSION: u8 = 2;
+
+/// How many message kinds each version has, by version (index 0 is version 1).
+const KINDS: [u32; WIRE_VERSION as usize] = [7, 9];
 
 /// The most readings one frame carries; more go in further frames (or in a
 /// [`batch`](crate::batch)).
@@ -59,6 +67,11 @@ pub enum Message {
     Rule(RulePart),
     /// A liveness signal.
     Heartbeat(Heartbeat),
+    /// Whether the device is connected (birth, clean leave, last will). Since version 2.
+    Status(DeviceStatus),
+    /// Compressed readings of several channels (see [`batch::pack`](crate::batch)). Since
+    /// version 2.
+    Batch(Batch),
 }
 
 impl Message {
@@ -72,6 +85,39 @@ impl Message {
             Message::DeviceInfo(_) => limits::DEVICE_MSG,
             Message::Rule(_) => limits::RULE_MSG,
             Message::Heartbeat(_) => limits::HEARTBEAT_MSG,
+            Message::Status(_) => limits::STATUS_MSG,
+            Message::Batch(_) => limits::BATCH_MSG,
+        }
+    }
+
+    /// The route this kind of message travels on: the one place that says so.
+    ///
+    /// | message | route |
+    /// |---|---|
+    /// | `Readings`, `Batch`, `Heartbeat` | `readings` |
+    /// | `DeviceInfo` | `info` |
+    /// | `Status` | `status` |
+    /// | `Alert` | `alerts` |
+    /// | `Command` | `commands` |
+    /// | `Ack` | `acks` |
+    /// | `Rule` | `rules` |
+    pub const fn route_kind(&self) -> RouteKind {
+        match self {
+            Message::Readings(_) | Message::Heartbeat(_) | Message::Batch(_) => RouteKind::Readings,
+            Message::Command(_) => RouteKind::Commands,
+            Message::Ack(_) => RouteKind::Acks,
+            Message::Alert(_) => RouteKind::Alerts,
+            Message::DeviceInfo(_) => RouteKind::Info,
+            Message::Rule(_) => RouteKind::Rules,
+            Message::Status(_) => RouteKind::Status,
+        }
+    }
+
+    /// The lowest wire version that has this kind of message.
+    pub const fn min_version(&self) -> u8 {
+        match self {
+            Message::Status(_) | Message::Batch(_) => 2,
+            _ => 1,
         }
     }
 }
@@ -94,6 +140,12 @@ impl Frame {
         Frame { device, seq, message }
     }
 
+    /// The route this frame travels on: its message's route kind, for its device (the sender,
+    /// or for commands and rules the target).
+    pub const fn route(&self) -> Route {
+        Route::new(self.message.route_kind(), self.device)
+    }
+
     /// An upper bound on this frame's encoded size; a buffer this large always suffices.
     pub const fn max_encoded_len(&self) -> usize {
         limits::ENVELOPE + self.message.max_encoded_len()
@@ -103,7 +155,7 @@ impl Frame {
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], EncodeError> {
         let too_small = EncodeError::BufferTooSmall { available: buf.len(), needed: self.max_encoded_len() };
         let (version, body) = buf.split_first_mut().ok_or(too_small)?;
-        *version = WIRE_VERSION;
+        *version = self.message.min_version();
         let len = match postcard::to_slice(self, body) {
             Ok(written) => written.len(),
             Err(postcard::Error::SerializeBufferFull) => return Err(too_small),
@@ -114,11 +166,11 @@ impl Frame {
 
     /// Encodes the frame into a new `Vec`.
     #[cfg(feature = "alloc")]
-    pub fn to_vec(&self) -> alloc::vec::Vec<u8> {
-        let mut out = alloc::vec![WIRE_VERSION];
-        // Serializing into a Vec cannot run out of space, and every model type serializes.
-        out.extend_from_slice(&postcard::to_allocvec(self).unwrap_or_default());
-        out
+    pub fn to_vec(&self) -> Result<alloc::vec::Vec<u8>, EncodeError> {
+        let mut out = alloc::vec![0u8; self.max_encoded_len()];
+        let len = self.encode(&mut out)?.len();
+        out.truncate(len);
+        Ok(out)
     }
 
     /// Decodes one frame that fills `bytes` exactly.
@@ -135,8 +187,14 @@ impl Frame {
     /// Decodes one frame from the front of `bytes`, returning the bytes after it too.
     pub fn decode_prefix(bytes: &[u8]) -> Result<(&[u8], Frame), DecodeError> {
         let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
-        if version != WIRE_VERSION {
-            return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION });
+        let kinds = match version.checked_sub(1).and_then(|i| KINDS.get(usize::from(i))) {
+            Some(&kinds) => kinds,
+            None => return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION }),
+        };
+        // Name an unknown message kind before serde would call it an invalid field.
+        let (_device, _seq, tag) = postcard::take_from_bytes::<(u64, u32, u32)>(body)?.0;
+        if tag >= kinds {
+            return Err(DecodeError::UnknownMessage { tag, version });
         }
         let mut de = postcard::Deserializer::from_bytes(body);
         let frame = Frame::deserialize(&mut de)?;
@@ -172,10 +230,10 @@ mod tests {
         let mut v7 = bytes.clone();
         v7[0] = 7;
         let err = Frame::decode(&v7).unwrap_err();
-        assert_eq!(err, DecodeError::UnsupportedVersion { found: 7, supported: 1 });
+        assert_eq!(err, DecodeError::UnsupportedVersion { found: 7, supported: 2 });
         assert_eq!(
             std::string::ToString::to_string(&err),
-            "frame version 7 is not supported (this build reads 1)"
+            "frame version 7 is not supported (this build reads 1 to 2)"
         );
         assert_eq!(Frame::decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Truncated));
         let mut long = bytes.clone();
@@ -183,7 +241,9 @@ mod tests {
         assert_eq!(Frame::decode(&long), Err(DecodeError::TrailingBytes { extra: 2 }));
         let mut bad_kind = bytes.clone();
         bad_kind[3] = 99; // the message tag
-        assert_eq!(Frame::decode(&bad_kind), Err(DecodeError::InvalidField));
+        assert_eq!(Frame::decode(&bad_kind), Err(DecodeError::UnknownMessage { tag: 99, version: 1 }));
+        bad_kind[3] = 7; // Status: version 2 only
+        assert_eq!(Frame::decode(&bad_kind), Err(DecodeError::UnknownMessage { tag: 7, version: 1 }));
         let mut bad_varint = std::vec![1u8];
         bad_varint.extend_from_slice(&[0xff; 11]);
         assert_eq!(Frame::decode(&bad_varint), Err(DecodeError::BadVarint));
@@ -219,7 +279,21 @@ mod tests {
         let state = Value::State(telemetra_core::text::bounded("state", "heating").unwrap());
         readings.push(Reading::new(ChannelId(2), Timestamp(5), state)).unwrap();
         let f = Frame::new(DeviceId(1), 0, Message::Readings(readings));
-        assert_eq!(Frame::decode(&f.to_vec()).unwrap(), f);
+        assert_eq!(Frame::decode(&f.to_vec().unwrap()).unwrap(), f);
+    }
+
+    #[test]
+    fn each_frame_has_the_lowest_version_of_its_kind() {
+        let mut buf = [0u8; 64];
+        assert_eq!(one_reading(1.0).encode(&mut buf).unwrap()[0], 1);
+        let status = Frame::new(DeviceId(1), 0, Message::Status(DeviceStatus::Lost));
+        assert_eq!(status.encode(&mut buf).unwrap(), &[2, 1, 0, 7, 2]);
+        assert_eq!(status.route(), Route::new(RouteKind::Status, DeviceId(1)));
+        assert_eq!(Frame::decode(&[2, 1, 0, 7, 2]).unwrap(), status);
+        // A version 1 frame still decodes, and version 2 reads all of version 1's kinds.
+        let mut v2 = one_reading(1.0).to_vec().unwrap();
+        v2[0] = 2;
+        assert_eq!(Frame::decode(&v2).unwrap(), one_reading(1.0));
     }
 
     proptest! {
@@ -235,7 +309,7 @@ mod tests {
             let mut again = [0u8; limits::MAX_FRAME];
             prop_assert_eq!(back.encode(&mut again).unwrap().len(), len);
             prop_assert_eq!(&again[..len], &buf[..len]);
-            prop_assert_eq!(f.to_vec(), buf[..len].to_vec());
+            prop_assert_eq!(f.to_vec().unwrap(), buf[..len].to_vec());
         }
 
         #[test]
@@ -245,13 +319,13 @@ mod tests {
 
         #[test]
         fn mutated_frames_never_panic(f in frame(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
-            let mut bytes = f.to_vec();
+            let mut bytes = f.to_vec().unwrap();
             for (at, x) in flips {
                 let i = at % bytes.len();
                 bytes[i] ^= x;
             }
             if let Ok(back) = Frame::decode(&bytes) {
-                prop_assert!(back.to_vec().len() <= limits::MAX_FRAME);
+                prop_assert!(back.to_vec().unwrap().len() <= limits::MAX_FRAME);
             }
         }
     }

@@ -21,7 +21,7 @@ fn hex(bytes: &[u8]) -> std::string::String {
 }
 
 fn check(frame: Frame, golden: &str) {
-    let bytes = frame.to_vec();
+    let bytes = frame.to_vec().unwrap();
 
     assert_eq!(hex(&bytes), golden, "the encoding of {frame:?} changed");
     assert_eq!(Frame::decode(&bytes).unwrap(), frame);
@@ -161,5 +161,22 @@ fn rule() {
     check(
         Frame::new(DeviceId(42), 6, Message::Rule(part)),
         "01 2a 06 05 03 00 01 08 6f 76 65 72 68 65 61 74 02 01 0b 74 65 6d 70 65 72 61 74 75 72 65 03 02 00 00 00 e0 a7 12 40 00 00 c0 07 0d c0 a9 07 00 01 03 01 00 00 00 80 07 0b 00 04 01 00 0b 4f 76 65 72 68 65 61 74 69 6e 67",
+    );
+}
+
+#[test]
+fn status_and_batch_are_version_2() {
+    use telemetra_core::DeviceStatus;
+    check(Frame::new(DeviceId(42), 0, Message::Status(DeviceStatus::Online)), "02 2a 00 07 00");
+    check(Frame::new(DeviceId(42), 0, Message::Status(DeviceStatus::Lost)), "02 2a 00 07 02");
+    let rs = [
+        Reading::new(ChannelId(1), T, 21.5),
+        Reading::new(ChannelId(1), Timestamp(T.0 + 60_000), 21.6).with_quality(Quality::ESTIMATED),
+        Reading::new(ChannelId(2), T, 3i64),
+    ];
+    let batch = crate::batch::pack(&rs).unwrap().remove(0);
+    check(
+        Frame::new(DeviceId(42), 9, Message::Batch(batch)),
+        "02 2a 09 08 2c 02 01 00 02 01 00 01 01 12 01 02 80 d0 95 ff bc 31 c0 a9 07 00 01 00 ae 03 02 02 02 01 00 0d 01 01 80 d0 95 ff bc 31 00 00 00 06 00",
     );
 }

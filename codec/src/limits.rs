@@ -74,11 +74,16 @@ pub const RULE_MSG: usize = U32 + 1 + 1 + RULE;
 /// The body of [`Message::Heartbeat`](crate::Message::Heartbeat).
 pub const HEARTBEAT_MSG: usize = U64 + 2 + 2;
 
+/// The body of [`Message::Status`](crate::Message::Status).
+pub const STATUS_MSG: usize = TAG;
+/// The body of [`Message::Batch`](crate::Message::Batch): a length varint and the bytes.
+pub const BATCH_MSG: usize = U16 + crate::batch::MAX_BATCH_BYTES;
+
 /// The largest encoded frame of this wire version, in bytes.
 pub const MAX_FRAME: usize = ENVELOPE
     + max(
         max(max(READINGS_MSG, COMMAND_MSG), max(ACK_MSG, ALERT_MSG)),
-        max(max(DEVICE_MSG, RULE_MSG), HEARTBEAT_MSG),
+        max(max(max(DEVICE_MSG, RULE_MSG), HEARTBEAT_MSG), max(STATUS_MSG, BATCH_MSG)),
     );
 
 #[cfg(test)]

@@ -59,6 +59,21 @@ pub struct ChannelSpec {
     pub period_ms: u32,
 }
 
+/// Whether a device is connected: the message on its `status` route.
+///
+/// A device announces [`DeviceStatus::Online`] when it connects (the MQTT birth message),
+/// [`DeviceStatus::Offline`] when it leaves on purpose, and its transport arranges for
+/// [`DeviceStatus::Lost`] to be sent for it when it vanishes (the MQTT last will).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeviceStatus {
+    /// Connected.
+    Online,
+    /// Left on purpose (a clean disconnect, a planned sleep).
+    Offline,
+    /// Gone without saying so: the connection was lost.
+    Lost,
+}
+
 /// What a device is: sent by the device when it comes online, kept by servers to interpret
 /// its readings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

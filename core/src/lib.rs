@@ -29,7 +29,7 @@ pub use heapless;
 
 pub use alert::{Alert, AlertState, Severity};
 pub use command::{Command, CommandAck, CommandAction, CommandResult, FirmwareOffer, RejectReason};
-pub use device::{ChannelSpec, Device, FirmwareVersion, Tag};
+pub use device::{ChannelSpec, Device, DeviceStatus, FirmwareVersion, Tag};
 pub use ids::{ChannelId, CommandId, DeviceId, ParseIdError};
 pub use quantity::Quantity;
 pub use reading::{Quality, Reading};
@@ -37,6 +37,6 @@ pub use route::{Route, RouteFilter, RouteKind};
 pub use rule::{Action, Expr, Op, Rule, RuleError, Scope};
 pub use text::{CapacityError, Name, Text};
 pub use time::Timestamp;
-pub use transport::{Delivery, ErrorKind, Transport, TransportError};
+pub use transport::{Delivery, ErrorKind, ErrorType, LocalTransport, Transport, TransportError};
 pub use unit::Unit;
 pub use value::{Location, Value};

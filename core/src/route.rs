@@ -8,11 +8,17 @@
 //! |------------|--------------------------|-------------------|----------------------------------------|
 //! | `readings` | `tm/v1/{device}/readings`| device → server   | readings and heartbeats                |
 //! | `info`     | `tm/v1/{device}/info`    | device → server   | the device descriptor, retained        |
-//! | `status`   | `tm/v1/{device}/status`  | device → server   | retained; the MQTT last will sets it offline |
+//! | `status`   | `tm/v1/{device}/status`  | device → server   | retained; online, offline or lost (the MQTT last will) |
 //! | `alerts`   | `tm/v1/{device}/alerts`  | either            | alert transitions                      |
 //! | `commands` | `tm/v1/{device}/commands`| server → device   | commands                               |
 //! | `acks`     | `tm/v1/{device}/acks`    | device → server   | command acknowledgements               |
 //! | `rules`    | `tm/v1/{device}/rules`   | server → device   | rule set pushed to the edge            |
+//!
+//! Every route carries encoded frames (telemetra-codec), the status route included, so every
+//! route decodes the same way over every transport. Which kind of message travels on which
+//! route is the codec's knowledge (`Message::route_kind`); the topic text is this module's.
+//! A *retained* route ([`RouteKind::is_retained`]) carries the device's current state: a
+//! broker keeps its last message for subscribers that come later.
 //!
 //! `{device}` is the [`DeviceId`] text form (lowercase hex). A server subscribes to
 //! `tm/v1/+/readings`; a device to `tm/v1/{own id}/commands`.
@@ -69,6 +75,12 @@ impl RouteKind {
         RouteKind::Acks,
         RouteKind::Rules,
     ];
+
+    /// True for the routes whose last message is the device's current state (`info`,
+    /// `status`): an MQTT broker retains it, a CoAP server answers GETs with it.
+    pub const fn is_retained(self) -> bool {
+        matches!(self, RouteKind::Info | RouteKind::Status)
+    }
 
     /// The last topic level.
     pub const fn as_str(self) -> &'static str {

@@ -25,14 +25,19 @@
 //! let points: Vec<(Timestamp, f64)> = (0..1000)
 //!     .map(|i| (Timestamp(1_700_000_000_000 + i * 1000), 20.0 + ((i % 7) as f64) / 10.0))
 //!     .collect();
-//! let bytes = batch::encode_to_vec(&points);
+//! let bytes = batch::encode_to_vec(&points).unwrap();
 //! assert!(bytes.len() < 600, "{} bytes for 1000 readings", bytes.len());
 //! let back = batch::decode_to_vec(&bytes).unwrap();
 //! assert_eq!(back, points);
 //! ```
 
 mod bits;
+mod message;
 mod values;
+
+pub use message::{Batch, MAX_BATCH_BYTES};
+#[cfg(feature = "alloc")]
+pub use message::pack;
 
 use telemetra_core::Timestamp;
 
@@ -100,6 +105,17 @@ pub enum BatchError {
         /// How many.
         extra: usize,
     },
+    /// A reading's value cannot go in a batch (a location, a text state, an integer beyond
+    /// ±2^53); send it in a `Readings` message.
+    #[error("reading {index} cannot be batched (only numbers, integers up to 2^53 and booleans can)")]
+    Unbatchable {
+        /// Its position in the input.
+        index: usize,
+    },
+    /// A series header of a batch message is malformed: an unknown value kind, a channel
+    /// over `u16`, quality runs that do not cover the samples, or a sample its kind cannot hold.
+    #[error("malformed series header in batch message")]
+    BadSeries,
     /// The caller's output slice is shorter than the batch.
     #[error("output holds {capacity} samples but the batch has {count}")]
     OutputTooSmall {
@@ -137,14 +153,13 @@ pub fn encode(points: &[(Timestamp, f64)], out: &mut [u8]) -> Result<usize, Batc
     Ok(pos)
 }
 
-/// Encodes `points` into a new `Vec`.
+/// Encodes `points` into a new `Vec` sized by [`max_encoded_len`].
 #[cfg(feature = "alloc")]
-pub fn encode_to_vec(points: &[(Timestamp, f64)]) -> alloc::vec::Vec<u8> {
+pub fn encode_to_vec(points: &[(Timestamp, f64)]) -> Result<alloc::vec::Vec<u8>, BatchError> {
     let mut out = alloc::vec![0u8; max_encoded_len(points.len())];
-    // The buffer is sized by the bound, so encoding cannot run out of room.
-    let n = encode(points, &mut out).unwrap_or(0);
+    let n = encode(points, &mut out)?;
     out.truncate(n);
-    out
+    Ok(out)
 }
 
 fn delta(a: Timestamp, b: Timestamp) -> i64 {

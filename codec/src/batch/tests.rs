@@ -3,7 +3,7 @@ use proptest::prelude::*;
 use std::vec::Vec;
 
 fn round_trip(points: &[(Timestamp, f64)]) -> Vec<u8> {
-    let bytes = encode_to_vec(points);
+    let bytes = encode_to_vec(points).unwrap();
     assert!(bytes.len() <= max_encoded_len(points.len()));
     let back = decode_to_vec(&bytes).unwrap();
     assert_eq!(back.len(), points.len());
@@ -65,7 +65,7 @@ fn blocks_fall_back_to_xor_and_back() {
 
 #[test]
 fn errors_name_what_was_wrong() {
-    let bytes = encode_to_vec(&periodic_tenths(300));
+    let bytes = encode_to_vec(&periodic_tenths(300)).unwrap();
     let mut v2 = bytes.clone();
     v2[0] = 2;
     assert_eq!(decode_to_vec(&v2), Err(BatchError::UnsupportedVersion { found: 2, supported: 1 }));
@@ -85,7 +85,7 @@ fn errors_name_what_was_wrong() {
 
 #[test]
 fn decode_into_reports_a_short_output() {
-    let bytes = encode_to_vec(&periodic_tenths(10));
+    let bytes = encode_to_vec(&periodic_tenths(10)).unwrap();
     let mut out = [(Timestamp(0), 0.0); 4];
     assert_eq!(decode_into(&bytes, &mut out), Err(BatchError::OutputTooSmall { capacity: 4, count: 10 }));
     let mut out = [(Timestamp(0), 0.0); 10];
@@ -132,7 +132,7 @@ proptest! {
 
     #[test]
     fn corrupted_batches_never_panic(points in series(), at in any::<proptest::sample::Index>(), x in 1u8..=255) {
-        let mut bytes = encode_to_vec(&points);
+        let mut bytes = encode_to_vec(&points).unwrap();
         if !bytes.is_empty() {
             let i = at.index(bytes.len());
             bytes[i] ^= x;

@@ -184,7 +184,7 @@ fn a_parsed_rule_set_travels_as_frames_and_reassembles() {
         .enumerate()
         .map(|(i, rule)| {
             let part = RulePart { set_version: 9, index: i as u8, count, rule: rule.clone() };
-            Frame::new(DeviceId(0x2a), i as u32, Message::Rule(part)).to_vec()
+            Frame::new(DeviceId(0x2a), i as u32, Message::Rule(part)).to_vec().unwrap()
         })
         .collect();
     let mut device = RuleSetAssembler::<4>::new();
