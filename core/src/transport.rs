@@ -79,6 +79,17 @@ use core::future::Future;
 
 use crate::{Route, RouteFilter};
 
+/// The traits to call transport methods on concrete types: `use
+/// telemetra_core::transport::prelude::*;` (servers, `Send` futures).
+pub mod prelude {
+    pub use super::{ErrorType, Receiver as _, Sender as _, Transport, TransportError as _};
+}
+
+/// The same for firmware, with the local traits.
+pub mod local_prelude {
+    pub use super::{ErrorType, LocalReceiver as _, LocalSender as _, LocalTransport, TransportError as _};
+}
+
 /// What went wrong, independent of the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -171,7 +182,7 @@ pub trait LocalTransport: LocalSender + LocalReceiver {
 }
 
 /// The sending half of a transport whose futures are `Send` (servers on tokio).
-pub trait Sender: ErrorType + Send {
+pub trait Sender: ErrorType<Error: Send> + Send {
     /// See [`LocalSender::send`].
     fn send(&mut self, route: Route, payload: &[u8]) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
@@ -187,7 +198,7 @@ pub trait Sender: ErrorType + Send {
 }
 
 /// The receiving half of a transport whose futures are `Send` (servers on tokio).
-pub trait Receiver: ErrorType + Send {
+pub trait Receiver: ErrorType<Error: Send> + Send {
     /// See [`LocalReceiver::subscribe`].
     fn subscribe(&mut self, filter: RouteFilter) -> impl Future<Output = Result<(), Self::Error>> + Send;
 

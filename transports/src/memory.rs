@@ -5,12 +5,15 @@
 //! with a subscription that matches it, in send order. Each endpoint's queue holds at most the
 //! hub's capacity; when it is full the **oldest** message is dropped and counted in
 //! [`MemoryStats::dropped`], so a slow consumer never blocks a sender (the way a sensor stream
-//! prefers fresh data). `send` therefore never waits.
+//! prefers fresh data). `send` therefore never waits, and `send_acked` returns once the copies
+//! are queued. A payload is stored once (`bytes::Bytes`) however many endpoints receive it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
+use bytes::Bytes;
+use telemetra_core::transport::{ErrorType, Receiver, Sender};
 use telemetra_core::{Delivery, ErrorKind, Route, RouteFilter, Transport, TransportError};
 use tokio::sync::Notify;
 
@@ -57,13 +60,13 @@ struct Counters {
 struct Endpoint {
     capacity: usize,
     filters: Mutex<Vec<RouteFilter>>,
-    queue: Mutex<VecDeque<(Route, Box<[u8]>)>>,
+    queue: Mutex<VecDeque<(Route, Bytes)>>,
     ready: Notify,
     counters: Counters,
 }
 
 impl Endpoint {
-    fn offer(&self, route: Route, payload: &[u8]) {
+    fn offer(&self, route: Route, payload: &Bytes) {
         if !lock(&self.filters).iter().any(|f| f.matches(&route)) {
             return;
         }
@@ -71,8 +74,9 @@ impl Endpoint {
         if q.len() >= self.capacity {
             q.pop_front();
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(route = %route.topic(), capacity = self.capacity, "memory transport queue full: dropped the oldest message");
         }
-        q.push_back((route, payload.into()));
+        q.push_back((route, payload.clone()));
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         drop(q);
         self.ready.notify_one();
@@ -126,58 +130,110 @@ impl MemoryHub {
         let mut all = lock(&self.endpoints);
         all.retain(|e| e.strong_count() > 0);
         all.push(Arc::downgrade(&endpoint));
-        MemoryTransport { hub: self.clone(), endpoint }
+        MemoryTransport {
+            tx: MemorySender { hub: self.clone(), endpoint: endpoint.clone() },
+            rx: MemoryReceiver { endpoint },
+        }
     }
 
     fn publish(&self, route: Route, payload: &[u8]) {
+        let payload = Bytes::copy_from_slice(payload);
         let live: Vec<Arc<Endpoint>> = lock(&self.endpoints).iter().filter_map(Weak::upgrade).collect();
         for e in live {
-            e.offer(route, payload);
+            e.offer(route, &payload);
         }
     }
 }
 
-/// One endpoint of a [`MemoryHub`]; implements [`Transport`].
+/// One endpoint of a [`MemoryHub`]; implements [`Transport`] and splits into a
+/// [`MemorySender`] and a [`MemoryReceiver`].
+#[derive(Debug)]
 pub struct MemoryTransport {
+    tx: MemorySender,
+    rx: MemoryReceiver,
+}
+
+/// The sending half of a memory endpoint.
+pub struct MemorySender {
     hub: MemoryHub,
     endpoint: Arc<Endpoint>,
 }
 
-impl core::fmt::Debug for MemoryTransport {
+/// The receiving half of a memory endpoint.
+pub struct MemoryReceiver {
+    endpoint: Arc<Endpoint>,
+}
+
+impl core::fmt::Debug for MemorySender {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MemoryTransport").field("stats", &self.stats()).finish_non_exhaustive()
+        f.debug_struct("MemorySender").field("stats", &stats(&self.endpoint)).finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for MemoryReceiver {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemoryReceiver").field("stats", &stats(&self.endpoint)).finish_non_exhaustive()
+    }
+}
+
+fn stats(endpoint: &Endpoint) -> MemoryStats {
+    let c = &endpoint.counters;
+    MemoryStats {
+        sent: c.sent.load(Ordering::Relaxed),
+        queued: c.queued.load(Ordering::Relaxed),
+        dropped: c.dropped.load(Ordering::Relaxed),
     }
 }
 
 impl MemoryTransport {
     /// This endpoint's counters.
     pub fn stats(&self) -> MemoryStats {
-        let c = &self.endpoint.counters;
-        MemoryStats {
-            sent: c.sent.load(Ordering::Relaxed),
-            queued: c.queued.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-        }
+        stats(&self.rx.endpoint)
     }
 
     /// Messages waiting in this endpoint's queue.
     pub fn pending(&self) -> usize {
-        lock(&self.endpoint.queue).len()
-    }
-
-    /// The next message, if one is queued, without waiting.
-    pub fn try_receive(&mut self, buf: &mut [u8]) -> Option<Result<Delivery, MemoryError>> {
-        let (route, payload) = lock(&self.endpoint.queue).pop_front()?;
-        Some(
-            crate::delivery::copy_out(route, &payload, buf)
-                .map_err(|t| MemoryError::BufferTooSmall { needed: t.needed, available: t.available }),
-        )
+        self.rx.pending()
     }
 }
 
-impl Transport for MemoryTransport {
-    type Error = MemoryError;
+impl MemoryReceiver {
+    /// Messages waiting in this endpoint's queue.
+    pub fn pending(&self) -> usize {
+        lock(&self.endpoint.queue).len()
+    }
+}
 
+impl ErrorType for MemorySender {
+    type Error = MemoryError;
+}
+
+impl ErrorType for MemoryReceiver {
+    type Error = MemoryError;
+}
+
+impl ErrorType for MemoryTransport {
+    type Error = MemoryError;
+}
+
+impl Sender for MemorySender {
+    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
+        self.endpoint.counters.sent.fetch_add(1, Ordering::Relaxed);
+        self.hub.publish(route, payload);
+        Ok(())
+    }
+
+    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
+        // Delivery is synchronous: once `send` returns, every copy is queued.
+        Sender::send(self, route, payload).await
+    }
+
+    async fn close(&mut self) -> Result<(), MemoryError> {
+        Ok(())
+    }
+}
+
+impl Receiver for MemoryReceiver {
     async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MemoryError> {
         let mut filters = lock(&self.endpoint.filters);
         if !filters.contains(&filter) {
@@ -186,21 +242,61 @@ impl Transport for MemoryTransport {
         Ok(())
     }
 
-    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
-        self.endpoint.counters.sent.fetch_add(1, Ordering::Relaxed);
-        self.hub.publish(route, payload);
-        Ok(())
-    }
-
     async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, MemoryError> {
         loop {
-            if let Some(result) = self.try_receive(buf) {
-                return result;
+            if let Some(delivery) = Receiver::try_receive(self, buf)? {
+                return Ok(delivery);
             }
             // `notify_one` stores a permit when nobody waits, so a message queued between the
             // check above and this await still wakes us.
             self.endpoint.ready.notified().await;
         }
+    }
+
+    fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, MemoryError> {
+        let Some((route, payload)) = lock(&self.endpoint.queue).pop_front() else {
+            return Ok(None);
+        };
+        crate::delivery::copy_out(route, &payload, buf)
+            .map(Some)
+            .map_err(|t| MemoryError::BufferTooSmall { needed: t.needed, available: t.available })
+    }
+}
+
+impl Sender for MemoryTransport {
+    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
+        Sender::send(&mut self.tx, route, payload).await
+    }
+
+    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
+        Sender::send_acked(&mut self.tx, route, payload).await
+    }
+
+    async fn close(&mut self) -> Result<(), MemoryError> {
+        Sender::close(&mut self.tx).await
+    }
+}
+
+impl Receiver for MemoryTransport {
+    async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MemoryError> {
+        Receiver::subscribe(&mut self.rx, filter).await
+    }
+
+    async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, MemoryError> {
+        Receiver::receive(&mut self.rx, buf).await
+    }
+
+    fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, MemoryError> {
+        Receiver::try_receive(&mut self.rx, buf)
+    }
+}
+
+impl Transport for MemoryTransport {
+    type Sender = MemorySender;
+    type Receiver = MemoryReceiver;
+
+    fn split(self) -> (MemorySender, MemoryReceiver) {
+        (self.tx, self.rx)
     }
 }
 
@@ -235,7 +331,7 @@ mod tests {
         assert_eq!(server.pending(), 0);
         let d = device.receive(&mut buf).await.unwrap();
         assert_eq!(&buf[..d.len], b"c1");
-        assert!(device.try_receive(&mut buf).is_none());
+        assert_eq!(device.try_receive(&mut buf), Ok(None));
     }
 
     #[tokio::test]

@@ -1,28 +1,41 @@
-//! telemetra on MQTT: the [`Transport`] trait over an [`MqttClient`], using the one topic
+//! telemetra on MQTT: the [`Transport`] contract over an [`MqttClient`], using the one route
 //! scheme of [`telemetra_core::route`] (`tm/v1/{device}/{kind}`).
 //!
 //! | kind | QoS | retained | payload |
 //! |---|---|---|---|
 //! | `readings`, `alerts`, `commands`, `acks`, `rules` | 1 | no | a codec frame |
-//! | `info` | 1 | yes | a codec frame (the device descriptor) |
-//! | `status` | 1 | yes | UTF-8 `online` or `offline`; the last will sets `offline` |
+//! | `info`, `status` ([`RouteKind::is_retained`]) | 1 | yes | a codec frame |
 //!
 //! QoS 1 everywhere: nothing is lost across reconnects, and the frames' sequence numbers let a
-//! receiver drop the rare duplicate. A device's client id is `tm-{device}`; its will marks it
-//! offline when it vanishes, and it marks itself online on every connect.
+//! receiver drop the rare duplicate. A device's client id is `tm-{device}`. Its status is a
+//! frame like every other message: `Status(Online)` is its birth message, sent first on every
+//! connection; `Status(Lost)` its last will, which the broker publishes when it vanishes; and
+//! `Status(Offline)` what [`close`](telemetra_core::transport::Sender::close) sends before a
+//! clean DISCONNECT (which does not fire the will). Status frames carry sequence number 0:
+//! they are fixed when the connection is configured, outside the device's sequence.
+//!
+//! `send` returns once the message is queued (the offline queue holds it while the broker is
+//! away); `send_acked` waits for the broker's PUBACK. [`split`](Transport::split) gives two
+//! handles to the one connection.
 
+use telemetra_codec::{Frame, Message as FrameMessage};
+use telemetra_core::transport::{ErrorType, Receiver, Sender};
 use telemetra_core::{
-    Delivery, DeviceId, ErrorKind, Route, RouteFilter, RouteKind, Transport, TransportError,
+    Delivery, DeviceId, DeviceStatus, ErrorKind, Route, RouteFilter, RouteKind, Transport, TransportError,
 };
 
-use super::client::{Message, Options, Received, RejectReason};
+use super::client::{Message, Options, Outcome, Received, RejectReason, Rejected};
 use super::driver::{Config, ConfigError, MqttClient, SubscribeError};
 use super::publish::QoS;
+use super::reason::ReasonCode;
 
-/// The payload of a device's status topic while it is connected.
-pub const ONLINE: &[u8] = b"online";
-/// The payload of a device's status topic after it vanished (its last will) or left.
-pub const OFFLINE: &[u8] = b"offline";
+/// The encoded status frame of `device` (sequence number 0).
+pub fn status_frame(device: DeviceId, status: DeviceStatus) -> Vec<u8> {
+    let frame = Frame::new(device, 0, FrameMessage::Status(status));
+    let mut buf = [0u8; 16];
+    // A status frame is at most 1 + 10 + 1 + 1 + 1 bytes.
+    frame.encode(&mut buf).map(|b| b.to_vec()).unwrap_or_default()
+}
 
 /// An error of the MQTT transport.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +50,15 @@ pub enum MqttError {
     /// The offline queue is full; the message was not taken.
     #[error("the offline queue is full")]
     QueueFull,
+    /// The broker refused the message (an ACL, a quota, a payload too large).
+    #[error("the broker refused the message: {0}")]
+    Refused(ReasonCode),
+    /// The message expired in the offline queue before the broker could take it.
+    #[error("the message expired before it could be sent")]
+    Expired,
+    /// The message was dropped from the full offline queue to make room for a newer one.
+    #[error("the message was dropped from the full offline queue")]
+    Dropped,
     /// The client was closed.
     #[error("the MQTT client is closed")]
     Closed,
@@ -53,8 +75,10 @@ pub enum MqttError {
 impl TransportError for MqttError {
     fn kind(&self) -> ErrorKind {
         match self {
-            MqttError::Config(_) => ErrorKind::Other,
-            MqttError::Subscribe(SubscribeError::Refused(_)) => ErrorKind::Refused,
+            MqttError::Config(_) => ErrorKind::Config,
+            MqttError::Subscribe(SubscribeError::Refused(_)) | MqttError::Refused(_) => ErrorKind::Refused,
+            MqttError::Expired => ErrorKind::TimedOut,
+            MqttError::Dropped => ErrorKind::QueueFull,
             MqttError::Subscribe(SubscribeError::Closed) | MqttError::Closed => ErrorKind::Closed,
             MqttError::Subscribe(_) => ErrorKind::Other,
             MqttError::QueueFull => ErrorKind::QueueFull,
@@ -63,48 +87,82 @@ impl TransportError for MqttError {
     }
 }
 
-/// The QoS and retain flag of a route's messages.
-pub fn delivery_for(kind: RouteKind) -> (QoS, bool) {
-    (QoS::AtLeastOnce, matches!(kind, RouteKind::Info | RouteKind::Status))
+/// The MQTT message for a payload on a route: QoS 1, retained on retained routes.
+fn message_for(route: Route, payload: &[u8]) -> Message {
+    let mut m = Message::new(route.topic().as_str(), payload).with_qos(QoS::AtLeastOnce);
+    m.retain = route.kind.is_retained();
+    m
+}
+
+fn rejected(r: &Rejected) -> MqttError {
+    match r.reason {
+        RejectReason::QueueFull => MqttError::QueueFull,
+        _ => MqttError::Closed,
+    }
 }
 
 /// A [`Transport`] over MQTT.
 #[derive(Debug, Clone)]
 pub struct MqttTransport {
+    tx: MqttSender,
+    rx: MqttReceiver,
+}
+
+/// The sending half of an [`MqttTransport`].
+#[derive(Debug, Clone)]
+pub struct MqttSender {
     client: MqttClient,
-    /// A device's status topic.
-    status: Option<String>,
+    /// A device's identity, for its `Offline` status on close.
+    device: Option<DeviceId>,
+}
+
+/// The receiving half of an [`MqttTransport`].
+#[derive(Debug, Clone)]
+pub struct MqttReceiver {
+    client: MqttClient,
     /// Messages on topics outside the scheme, dropped.
     foreign: u64,
 }
 
 impl MqttTransport {
-    /// A device's transport: client id `tm-{device}`, a last will that sets its status topic
-    /// to `offline` (retained), and `online` published on every connect.
+    /// A device's transport: client id `tm-{device}`, a last will that sets its status to
+    /// `Lost` (retained), and `Online` published first on every connection.
     pub fn device(url: &str, device: DeviceId, edit: impl FnOnce(&mut Config)) -> Result<Self, MqttError> {
-        let status = Route::new(RouteKind::Status, device).topic();
+        let route = Route::new(RouteKind::Status, device);
         let mut o = Options::new(format!("tm-{device}"));
-        let mark = |payload| Message::new(status.as_str(), payload).with_qos(QoS::AtLeastOnce).retained();
-        o.will = Some(mark(OFFLINE));
-        o.birth = Some(mark(ONLINE));
+        o.will = Some(message_for(route, &status_frame(device, DeviceStatus::Lost)));
+        o.birth = Some(message_for(route, &status_frame(device, DeviceStatus::Online)));
         let mut config = Config::new(url, o)?;
         edit(&mut config);
-        let client = MqttClient::start(config)?;
-        Ok(MqttTransport { client, status: Some(status.as_str().to_string()), foreign: 0 })
+        Ok(Self::over(MqttClient::start(config)?, Some(device)))
     }
 
     /// A server's (or any other) transport with the given client options.
     pub fn new(url: &str, options: Options, edit: impl FnOnce(&mut Config)) -> Result<Self, MqttError> {
         let mut config = Config::new(url, options)?;
         edit(&mut config);
-        Ok(MqttTransport { client: MqttClient::start(config)?, status: None, foreign: 0 })
+        Ok(Self::over(MqttClient::start(config)?, None))
+    }
+
+    fn over(client: MqttClient, device: Option<DeviceId>) -> Self {
+        MqttTransport {
+            tx: MqttSender { client: client.clone(), device },
+            rx: MqttReceiver { client, foreign: 0 },
+        }
     }
 
     /// The client underneath (events, statistics, flush, disconnect).
     pub fn client(&self) -> &MqttClient {
-        &self.client
+        &self.tx.client
     }
 
+    /// Messages received on topics outside the scheme, dropped.
+    pub fn foreign(&self) -> u64 {
+        self.rx.foreign
+    }
+}
+
+impl MqttReceiver {
     /// Messages received on topics outside the scheme, dropped.
     pub fn foreign(&self) -> u64 {
         self.foreign
@@ -113,6 +171,7 @@ impl MqttTransport {
     fn deliver(&mut self, m: Received, buf: &mut [u8]) -> Option<Result<Delivery, MqttError>> {
         let Some(route) = Route::parse_topic(&m.topic) else {
             self.foreign += 1;
+            tracing::debug!(topic = %m.topic, "MQTT message on a topic outside the route scheme: dropped");
             return None;
         };
         Some(
@@ -120,45 +179,55 @@ impl MqttTransport {
                 .map_err(|t| MqttError::BufferTooSmall { needed: t.needed, available: t.available }),
         )
     }
+}
 
-    /// The next message, if one is waiting, without waiting.
-    pub fn try_receive(&mut self, buf: &mut [u8]) -> Option<Result<Delivery, MqttError>> {
-        while let Some(m) = self.client.try_recv() {
-            if let Some(d) = self.deliver(m, buf) {
-                return Some(d);
-            }
+impl ErrorType for MqttTransport {
+    type Error = MqttError;
+}
+
+impl ErrorType for MqttSender {
+    type Error = MqttError;
+}
+
+impl ErrorType for MqttReceiver {
+    type Error = MqttError;
+}
+
+impl Sender for MqttSender {
+    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
+        self.client.publish(message_for(route, payload)).await.map(drop).map_err(|r| rejected(&r))
+    }
+
+    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
+        match self.client.publish_acked(message_for(route, payload)).await {
+            Ok(Some(Outcome::Delivered)) => Ok(()),
+            Ok(Some(Outcome::Failed(reason))) => Err(MqttError::Refused(reason)),
+            Ok(Some(Outcome::Expired)) => Err(MqttError::Expired),
+            Ok(Some(Outcome::Dropped)) => Err(MqttError::Dropped),
+            Ok(None) => Err(MqttError::Closed),
+            Err(r) => Err(rejected(&r)),
         }
-        None
     }
 
     /// Ends the session gracefully (see [`MqttClient::disconnect`]); a device first marks
-    /// itself offline (a clean DISCONNECT does not fire the will).
-    pub async fn close(&self) {
-        if let Some(topic) = &self.status {
-            let offline = Message::new(topic.as_str(), OFFLINE).with_qos(QoS::AtLeastOnce).retained();
-            let _ = self.client.try_publish(offline);
+    /// itself `Offline` (a clean DISCONNECT does not fire the will).
+    async fn close(&mut self) -> Result<(), MqttError> {
+        if let Some(device) = self.device {
+            let route = Route::new(RouteKind::Status, device);
+            let _ = self.client.try_publish(message_for(route, &status_frame(device, DeviceStatus::Offline)));
         }
-        self.client.disconnect().await;
+        let left = self.client.disconnect().await;
+        if left > 0 {
+            tracing::warn!(unacknowledged = left, "MQTT transport closed with messages unacknowledged");
+        }
+        Ok(())
     }
 }
 
-impl Transport for MqttTransport {
-    type Error = MqttError;
-
+impl Receiver for MqttReceiver {
     async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MqttError> {
         self.client.subscribe(filter.topic_filter().as_str(), QoS::AtLeastOnce).await?;
         Ok(())
-    }
-
-    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
-        let (qos, retain) = delivery_for(route.kind);
-        let mut m = Message::new(route.topic().as_str(), payload).with_qos(qos);
-        m.retain = retain;
-        match self.client.publish(m).await {
-            Ok(_) => Ok(()),
-            Err(r) if r.reason == RejectReason::QueueFull => Err(MqttError::QueueFull),
-            Err(_) => Err(MqttError::Closed),
-        }
     }
 
     async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, MqttError> {
@@ -168,5 +237,51 @@ impl Transport for MqttTransport {
                 return d;
             }
         }
+    }
+
+    fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, MqttError> {
+        while let Some(m) = self.client.try_recv() {
+            if let Some(d) = self.deliver(m, buf) {
+                return d.map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Sender for MqttTransport {
+    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
+        Sender::send(&mut self.tx, route, payload).await
+    }
+
+    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
+        Sender::send_acked(&mut self.tx, route, payload).await
+    }
+
+    async fn close(&mut self) -> Result<(), MqttError> {
+        Sender::close(&mut self.tx).await
+    }
+}
+
+impl Receiver for MqttTransport {
+    async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MqttError> {
+        Receiver::subscribe(&mut self.rx, filter).await
+    }
+
+    async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, MqttError> {
+        Receiver::receive(&mut self.rx, buf).await
+    }
+
+    fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, MqttError> {
+        Receiver::try_receive(&mut self.rx, buf)
+    }
+}
+
+impl Transport for MqttTransport {
+    type Sender = MqttSender;
+    type Receiver = MqttReceiver;
+
+    fn split(self) -> (MqttSender, MqttReceiver) {
+        (self.tx, self.rx)
     }
 }

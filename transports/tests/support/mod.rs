@@ -166,7 +166,8 @@ impl Drop for Mosquitto {
 }
 
 /// mosquitto's dynamic security plugin with an ACL for anonymous clients: subscribing to
-/// `nosubscribe/#` and publishing to `secret/#` are denied. (mosquitto's `acl_file` cannot
+/// `nosubscribe/#` and publishing to `secret/#` and to device 2's routes (`tm/v1/2/#`) are
+/// denied. (mosquitto's `acl_file` cannot
 /// refuse a SUBSCRIBE; it only filters what is delivered.)
 pub fn start_with_acl() -> Mosquitto {
     let plugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
@@ -179,7 +180,8 @@ pub fn start_with_acl() -> Mosquitto {
  "groups":[{"groupname":"anon","roles":[{"rolename":"limited"}]}],
  "roles":[{"rolename":"limited","acls":[
    {"acltype":"subscribePattern","topic":"nosubscribe/#","priority":0,"allow":false},
-   {"acltype":"publishClientSend","topic":"secret/#","priority":0,"allow":false}]}],
+   {"acltype":"publishClientSend","topic":"secret/#","priority":0,"allow":false},
+   {"acltype":"publishClientSend","topic":"tm/v1/2/#","priority":0,"allow":false}]}],
  "anonymousGroup":"anon"}"#,
     );
     Mosquitto::start_in(dir, &format!("plugin {plugin}\nplugin_opt_config_file {{dir}}/dynsec.json"))

@@ -62,6 +62,20 @@ pub enum Event {
     },
 }
 
+/// What became of a watched QoS 1 or 2 message ([`Client::watch`](super::Client::watch)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The broker acknowledged it (PUBACK) or completed it (PUBCOMP).
+    Delivered,
+    /// The broker refused it, or the client could not send it.
+    Failed(ReasonCode),
+    /// It expired in the offline queue.
+    Expired,
+    /// It was dropped from the full offline queue.
+    Dropped,
+}
+
 /// Why a connection failed or was closed. After any of these the connection is unusable; the
 /// session (queue, in-flight messages, subscriptions) is kept for the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -46,7 +46,7 @@ mod options;
 mod outbox;
 mod session;
 
-pub use event::{ClientError, Event, RejectReason, Rejected};
+pub use event::{ClientError, Event, Outcome, RejectReason, Rejected};
 pub use message::{Message, Properties, Received};
 pub use options::{FullPolicy, Options, Password, QueueOptions};
 pub use outbox::MessageId;

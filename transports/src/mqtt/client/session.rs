@@ -4,7 +4,7 @@ use alloc::collections::{BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::event::{ClientError, Event, RejectReason, Rejected};
+use super::event::{ClientError, Event, Outcome, RejectReason, Rejected};
 use super::message::{Message, Received};
 use super::options::Options;
 use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
@@ -129,6 +129,8 @@ pub struct Client {
     pub(super) unsubscribe_later: Vec<String>,
     pub(super) resubscribing: usize,
     pub(super) events: VecDeque<Event>,
+    /// Messages whose outcome the application waits for, and the outcome once known.
+    pub(super) watched: Vec<(MessageId, Option<Outcome>)>,
     pub(super) received: VecDeque<Received>,
     pub(super) aliases: Vec<Option<String>>,
     pub(super) limits: Limits,
@@ -201,6 +203,7 @@ impl Client {
             unsubscribe_later: Vec::new(),
             resubscribing: 0,
             events: VecDeque::new(),
+            watched: Vec::new(),
             received: VecDeque::new(),
             aliases: Vec::new(),
             limits: Limits::default_for(&opts),
@@ -456,16 +459,20 @@ impl Client {
             return Err(Rejected { message, reason: RejectReason::InvalidTopic(e) });
         }
         let id = MessageId(self.next_message);
-        let (events, stats) = (&mut self.events, &mut self.stats);
-        let mut gone = |old, why| match why {
-            Gone::Expired => {
-                stats.expired += 1;
-                events.push_back(Event::Expired(old));
-            }
-            Gone::Dropped => {
-                stats.dropped += 1;
-                events.push_back(Event::Dropped(old));
-            }
+        let (events, stats, watched) = (&mut self.events, &mut self.stats, &mut self.watched);
+        let mut gone = |old, why| {
+            let e = match why {
+                Gone::Expired => {
+                    stats.expired += 1;
+                    Event::Expired(old)
+                }
+                Gone::Dropped => {
+                    stats.dropped += 1;
+                    Event::Dropped(old)
+                }
+            };
+            note(watched, &e);
+            events.push_back(e);
         };
         match self.outbox.push(id, message, now, &mut gone) {
             Ok(()) => {
@@ -530,9 +537,28 @@ impl Client {
         self.received.pop_front()
     }
 
+    /// Remembers what becomes of QoS 1 or 2 message `id` (delivered, refused, expired or
+    /// dropped) until [`Client::outcome`] takes it, whatever happens to the event queue.
+    pub fn watch(&mut self, id: MessageId) {
+        self.watched.push((id, None));
+    }
+
+    /// The outcome of a watched message once it is known (then no longer watched); `None`
+    /// while it is queued or in flight, or when it is not watched.
+    pub fn outcome(&mut self, id: MessageId) -> Option<Outcome> {
+        let at = self.watched.iter().position(|(w, o)| *w == id && o.is_some())?;
+        self.watched.swap_remove(at).1
+    }
+
+    /// Stops watching `id` (a waiter gave up).
+    pub fn unwatch(&mut self, id: MessageId) {
+        self.watched.retain(|(w, _)| *w != id);
+    }
+
     // ----- internals shared with the inbound side -----
 
     pub(super) fn push_event(&mut self, e: Event) {
+        note(&mut self.watched, &e);
         // Make room first, so the queue never grows past its bound.
         self.trim_events(1);
         self.events.push_back(e);
@@ -575,9 +601,10 @@ impl Client {
     }
 
     pub(super) fn expire(&mut self) {
-        let (events, stats) = (&mut self.events, &mut self.stats);
+        let (events, stats, watched) = (&mut self.events, &mut self.stats, &mut self.watched);
         self.outbox.expire(self.now, &mut |id| {
             stats.expired += 1;
+            note(watched, &Event::Expired(id));
             events.push_back(Event::Expired(id));
         });
         self.trim_events(0);
@@ -759,5 +786,19 @@ impl Limits {
             maximum_packet_size: crate::mqtt::wire::MAX_VAR_INT + 5,
             keep_alive: opts.keep_alive,
         }
+    }
+}
+
+/// Records the outcome an event gives a watched message.
+fn note(watched: &mut [(MessageId, Option<Outcome>)], e: &Event) {
+    let (id, outcome) = match *e {
+        Event::Delivered(id) => (id, Outcome::Delivered),
+        Event::Failed { id, reason } => (id, Outcome::Failed(reason)),
+        Event::Expired(id) => (id, Outcome::Expired),
+        Event::Dropped(id) => (id, Outcome::Dropped),
+        _ => return,
+    };
+    if let Some(w) = watched.iter_mut().find(|(w, _)| *w == id) {
+        w.1 = Some(outcome);
     }
 }

@@ -36,7 +36,7 @@ use tokio::time::Instant;
 pub use backoff::Backoff;
 pub use config::{Broker, Config, ConfigError};
 
-use super::client::{Client, Event, Message, MessageId, Received, RejectReason, Rejected, Stats};
+use super::client::{Client, Event, Message, MessageId, Outcome, Received, RejectReason, Rejected, Stats};
 use super::publish::QoS;
 use super::reason::ReasonCode;
 use super::subscribe::Subscription;
@@ -163,6 +163,39 @@ impl MqttClient {
     /// not when it is delivered (see [`Event::Delivered`] and [`MqttClient::flush`]).
     #[allow(clippy::result_large_err)]
     pub async fn publish(&self, message: Message) -> Result<MessageId, Rejected> {
+        self.queue(message, false).await
+    }
+
+    /// Publishes a QoS 1 or 2 message and waits for its outcome: the broker's PUBACK or
+    /// PUBCOMP ([`Outcome::Delivered`]), a refusal, or its expiry or drop from the offline
+    /// queue. `Ok(None)` when the client closed before the outcome was known. A QoS 0 message
+    /// is published as QoS 1.
+    #[allow(clippy::result_large_err)]
+    pub async fn publish_acked(&self, mut message: Message) -> Result<Option<Outcome>, Rejected> {
+        if message.qos == QoS::AtMostOnce {
+            message.qos = QoS::AtLeastOnce;
+        }
+        let id = self.queue(message, true).await?;
+        // Stop watching if the caller gives up (the future is dropped).
+        struct Unwatch<'a>(&'a Shared, MessageId);
+        impl Drop for Unwatch<'_> {
+            fn drop(&mut self) {
+                self.0.lock().client.unwatch(self.1);
+            }
+        }
+        let _guard = Unwatch(&self.shared, id);
+        Ok(self
+            .shared
+            .wait(|inner| match inner.client.outcome(id) {
+                Some(o) => Some(Some(o)),
+                None if inner.task_done => Some(None),
+                None => None,
+            })
+            .await)
+    }
+
+    #[allow(clippy::result_large_err)]
+    async fn queue(&self, message: Message, watch: bool) -> Result<MessageId, Rejected> {
         let deadline = Instant::now() + self.publish_timeout;
         let mut message = Some(message);
         let attempt = self.shared.wait(|inner| {
@@ -174,6 +207,11 @@ impl MqttClient {
                 {
                     message = Some(m);
                     None
+                }
+                Ok(id) if watch => {
+                    // In the same critical section: the outcome cannot come before the watch.
+                    inner.client.watch(id);
+                    Some(Ok(id))
                 }
                 other => Some(other),
             }
