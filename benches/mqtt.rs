@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use telemetra::transports::mqtt::client::{Message, Options};
 use telemetra::transports::mqtt::driver::{Config, MqttClient};
-use telemetra::transports::mqtt::publish::{QoS, Version};
+use telemetra::transports::mqtt::packet::publish::{QoS, Version};
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, mpsc};
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use support::{Mosquitto, client, event, tool, within};
 use telemetra_transports::mqtt::client::{ClientError, Event, Message, Options};
 use telemetra_transports::mqtt::driver::{MqttClient, SubscribeError};
-use telemetra_transports::mqtt::publish::{QoS, Version};
-use telemetra_transports::mqtt::subscribe::Subscription;
+use telemetra_transports::mqtt::packet::publish::{QoS, Version};
+use telemetra_transports::mqtt::packet::subscribe::Subscription;
 
 fn opts(id: &str, version: Version) -> Options {
     let mut o = Options::new(id);

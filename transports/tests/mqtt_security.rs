@@ -9,7 +9,7 @@ use support::{Pki, client, config, event, within};
 use telemetra_transports::mqtt::client::{Event, Message, Options};
 use telemetra_transports::mqtt::driver::tls::{Identity, Roots};
 use telemetra_transports::mqtt::driver::{Config, ConfigError, MqttClient};
-use telemetra_transports::mqtt::publish::QoS;
+use telemetra_transports::mqtt::packet::publish::QoS;
 use telemetra_transports::mqtt::reason::ReasonCode;
 
 fn tls_config(port: u16, pki: &Pki, identity: Option<(String, String)>) -> Config {

@@ -15,7 +15,7 @@ use telemetra_core::{
 use telemetra_transports::link::{Link, Registry, Role};
 use telemetra_transports::memory::MemoryHub;
 use telemetra_transports::mqtt::client::Options;
-use telemetra_transports::mqtt::publish::QoS;
+use telemetra_transports::mqtt::packet::publish::QoS;
 use telemetra_transports::mqtt::transport::MqttTransport;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,9 +44,13 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use telemetra_core::{ChannelId, Quality, Reading, Timestamp, Value};
+#[cfg(feature = "alloc")]
+use telemetra_core::Timestamp;
+use telemetra_core::{ChannelId, Quality, Reading, Value};
 
-use super::bits::{put_varint, take, take_varint};
+#[cfg(feature = "alloc")]
+use super::bits::put_varint;
+use super::bits::{take, take_varint};
 use super::{BatchError, decode_with, header};
 
 /// The most bytes of compressed series one batch message holds; with its envelope a batch
@@ -65,6 +69,7 @@ enum Kind {
 }
 
 impl Kind {
+    #[cfg(feature = "alloc")]
     fn of(v: &Value) -> Option<(Kind, f64)> {
         match *v {
             Value::Number(x) => Some((Kind::Number, x)),
@@ -86,7 +91,10 @@ impl Kind {
     fn value(self, x: f64) -> Result<Value, BatchError> {
         match self {
             Kind::Number => Ok(Value::Number(x)),
-            Kind::Integer if x.fract() == 0.0 && x.abs() <= MAX_EXACT_INT as f64 => Ok(Value::Integer(x as i64)),
+            // `as` saturates and maps NaN to 0, so the round trip holds only for exact integers.
+            Kind::Integer if (x as i64) as f64 == x && (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&(x as i64)) => {
+                Ok(Value::Integer(x as i64))
+            }
             Kind::Bool if x == 0.0 || x == 1.0 => Ok(Value::Bool(x == 1.0)),
             _ => Err(BatchError::BadSeries),
         }

@@ -1,24 +1,33 @@
-//! MQTT building blocks, `no_std` and allocation-free. The sans-IO client and its async driver
-//! (issue #4) build on these; today this module holds topic validation and matching, the wire
-//! primitives (variable byte integers, fixed header, strings) with their malformation checks,
-//! the session packets (CONNECT, CONNACK, DISCONNECT, PING, AUTH), the publish flow (PUBLISH, PUBACK,
-//! PUBREC, PUBREL, PUBCOMP) and subscriptions (SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK), for
-//! MQTT 3.1.1 and 5.0, and AUTH (5.0). Not yet: the client state machine and the driver.
+//! MQTT 3.1.1 and 5.0: the types an application uses are here; the layers are modules.
+//!
+//! - [`client`]: the sans-IO client (`no_std` + `alloc`): sessions, QoS 0/1/2 both ways, keep
+//!   alive, the in-flight window, redelivery, resubscription, the offline queue;
+//! - `driver` (feature `tokio`): [`MqttClient`] runs the client on TCP or TLS with reconnects;
+//! - `transport` (feature `tokio`): [`MqttTransport`], the telemetra transport contract on the
+//!   route topics;
+//! - [`packet`]: the packet codecs; [`topic`]: topic validation and matching; [`reason`]: reason
+//!   codes.
+//!
+//! ```
+//! use telemetra_transports::mqtt::{Message, QoS};
+//! let m = Message::new("tm/v1/2a/readings", vec![1, 2, 3]).with_qos(QoS::AtLeastOnce);
+//! assert_eq!(m.qos, QoS::AtLeastOnce);
+//! ```
 
 pub mod client;
-pub mod connect;
 #[cfg(feature = "tokio")]
 pub mod driver;
-mod encode;
-mod error;
-mod properties;
-pub mod publish;
+pub mod packet;
 pub mod reason;
-pub mod subscribe;
 pub mod topic;
 #[cfg(feature = "tokio")]
 pub mod transport;
-pub mod wire;
 
-pub use error::PacketError;
-pub use properties::UserProperties;
+pub use client::{Client, Event, Message, Options, Outcome, Password};
+#[cfg(feature = "tokio")]
+pub use driver::{Config, MqttClient};
+pub use packet::PacketError;
+pub use packet::publish::{QoS, Version};
+pub use reason::ReasonCode;
+#[cfg(feature = "tokio")]
+pub use transport::{MqttError, MqttTransport};

@@ -26,7 +26,7 @@ use telemetra_core::{
 
 use super::client::{Message, Options, Outcome, Received, RejectReason, Rejected};
 use super::driver::{Config, ConfigError, MqttClient, SubscribeError};
-use super::publish::QoS;
+use super::packet::publish::QoS;
 use super::reason::ReasonCode;
 
 /// The encoded status frame of `device` (sequence number 0).

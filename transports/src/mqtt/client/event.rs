@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 
 use super::message::Message;
 use super::outbox::MessageId;
-use crate::mqtt::PacketError;
-use crate::mqtt::publish::QoS;
+use crate::mqtt::packet::PacketError;
+use crate::mqtt::packet::publish::QoS;
 use crate::mqtt::reason::ReasonCode;
 use crate::mqtt::topic::TopicError;
 
@@ -112,7 +112,7 @@ pub enum ClientError {
 impl ClientError {
     /// The reason code of the DISCONNECT this client sends for this error (MQTT 5), if any.
     pub fn disconnect_reason(&self) -> Option<ReasonCode> {
-        use crate::mqtt::wire::WireError;
+        use crate::mqtt::packet::wire::WireError;
         match self {
             ClientError::Packet(PacketError::Wire(WireError::TooLarge { .. })) => {
                 Some(ReasonCode::PACKET_TOO_LARGE)

@@ -6,11 +6,11 @@ use super::event::{ClientError, Event};
 use super::message::Received;
 use super::outbox::{MessageId, Queued};
 use super::session::{Client, Stage, State};
-use crate::mqtt::connect::{Connack, Disconnect};
-use crate::mqtt::publish::{Ack, AckKind, Publish, QoS, Version};
+use crate::mqtt::packet::connect::{Connack, Disconnect};
+use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
 use crate::mqtt::reason::ReasonCode;
-use crate::mqtt::subscribe::SubAck;
-use crate::mqtt::wire::{FixedHeader, PacketType};
+use crate::mqtt::packet::subscribe::SubAck;
+use crate::mqtt::packet::wire::{FixedHeader, PacketType};
 
 fn protocol(reason: ReasonCode, what: &'static str) -> ClientError {
     ClientError::Protocol { reason, what }
@@ -21,7 +21,7 @@ impl Client {
     /// otherwise the bytes it took.
     pub(super) fn next_packet(&mut self, buf: &[u8]) -> Result<Option<usize>, ClientError> {
         let Some((header, len)) =
-            FixedHeader::parse(buf, self.opts.maximum_packet_size).map_err(crate::mqtt::PacketError::from)?
+            FixedHeader::parse(buf, self.opts.maximum_packet_size).map_err(crate::mqtt::packet::PacketError::from)?
         else {
             return Ok(None);
         };
@@ -59,7 +59,7 @@ impl Client {
             }
             PacketType::Pingresp => {
                 if !body.is_empty() {
-                    return Err(crate::mqtt::PacketError::TrailingBytes { extra: body.len() }.into());
+                    return Err(crate::mqtt::packet::PacketError::TrailingBytes { extra: body.len() }.into());
                 }
                 self.ping_sent = None;
                 Ok(())

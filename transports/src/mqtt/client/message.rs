@@ -6,8 +6,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::mqtt::properties::UserProperties;
-use crate::mqtt::publish::{Publish, PublishProperties, QoS};
+use crate::mqtt::packet::UserProperties;
+use crate::mqtt::packet::publish::{Publish, PublishProperties, QoS};
 
 /// The MQTT 5 properties a message carries end to end (ignored on MQTT 3.1.1).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl Properties {
 ///
 /// ```
 /// use telemetra_transports::mqtt::client::Message;
-/// use telemetra_transports::mqtt::publish::QoS;
+/// use telemetra_transports::mqtt::packet::publish::QoS;
 ///
 /// let m = Message::new("tm/v1/2a/status", "online").with_qos(QoS::AtLeastOnce).retained();
 /// assert!(m.retain);

@@ -14,8 +14,8 @@
 //!
 //! ```
 //! use telemetra_transports::mqtt::client::{Client, Event, Message, Options};
-//! use telemetra_transports::mqtt::connect::Connack;
-//! use telemetra_transports::mqtt::publish::{Ack, AckKind, QoS, Version};
+//! use telemetra_transports::mqtt::packet::connect::Connack;
+//! use telemetra_transports::mqtt::packet::publish::{Ack, AckKind, QoS, Version};
 //!
 //! let mut client = Client::new(Options::new("node-2a"));
 //! let id = client.publish(Message::new("tm/v1/2a/readings", [1, 2, 3]).with_qos(QoS::AtLeastOnce), 0).unwrap();

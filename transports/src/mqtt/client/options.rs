@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::message::Message;
-use crate::mqtt::publish::Version;
+use crate::mqtt::packet::publish::Version;
 
 /// A password: its bytes never appear in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]

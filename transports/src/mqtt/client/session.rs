@@ -8,13 +8,13 @@ use super::event::{ClientError, Event, Outcome, RejectReason, Rejected};
 use super::message::{Message, Received};
 use super::options::Options;
 use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
-use crate::mqtt::PacketError;
-use crate::mqtt::connect::{Connect, Disconnect, PINGREQ, Secret, Will};
-use crate::mqtt::publish::{Ack, AckKind, Publish, QoS, Version};
+use crate::mqtt::packet::PacketError;
+use crate::mqtt::packet::connect::{Connect, Disconnect, PINGREQ, Secret, Will};
+use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
 use crate::mqtt::reason::ReasonCode;
-use crate::mqtt::subscribe::{RetainHandling, Subscribe, Subscription, Unsubscribe};
+use crate::mqtt::packet::subscribe::{RetainHandling, Subscribe, Subscription, Unsubscribe};
 use crate::mqtt::topic::{self, TopicError};
-use crate::mqtt::wire::WireError;
+use crate::mqtt::packet::wire::WireError;
 
 /// Output held before the client stops moving queued messages into it: the driver drains it
 /// between calls, so this only bounds a burst.
@@ -783,7 +783,7 @@ impl Limits {
             receive_maximum: u16::MAX,
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
-            maximum_packet_size: crate::mqtt::wire::MAX_VAR_INT + 5,
+            maximum_packet_size: crate::mqtt::packet::wire::MAX_VAR_INT + 5,
             keep_alive: opts.keep_alive,
         }
     }

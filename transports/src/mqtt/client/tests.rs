@@ -5,12 +5,12 @@ use std::string::String;
 use std::vec::Vec;
 
 use super::*;
-use crate::mqtt::PacketError;
-use crate::mqtt::connect::{Connack, Connect, Disconnect};
-use crate::mqtt::publish::{Ack, AckKind, Publish, QoS, Version};
+use crate::mqtt::packet::PacketError;
+use crate::mqtt::packet::connect::{Connack, Connect, Disconnect};
+use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
 use crate::mqtt::reason::ReasonCode;
-use crate::mqtt::subscribe::SubAck;
-use crate::mqtt::wire::{FixedHeader, PacketType, WireError};
+use crate::mqtt::packet::subscribe::SubAck;
+use crate::mqtt::packet::wire::{FixedHeader, PacketType, WireError};
 
 const MAX: u32 = 1 << 20;
 

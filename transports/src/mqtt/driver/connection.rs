@@ -37,6 +37,7 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
                 };
                 let now = shared.now();
                 let mut g = shared.lock();
+                tracing::warn!(client_id = g.client.client_id(), attempt, error = %why, "MQTT broker could not be reached");
                 g.open_error = Some(why);
                 g.client.open_failed(now);
             }
@@ -46,6 +47,7 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
             break;
         }
         let delay = backoff.delay(attempt, jitter.next());
+        tracing::debug!(attempt, ?delay, "MQTT reconnect after back-off");
         attempt = attempt.saturating_add(1);
         let deadline = Instant::now() + delay;
         loop {
@@ -86,7 +88,10 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> bool {
                 // holds what a slow link cannot take yet.
                 g.client.take_output(&mut wbuf);
             }
-            reached |= g.client.is_connected();
+            if !reached && g.client.is_connected() {
+                reached = true;
+                tracing::info!(client_id = g.client.client_id(), "MQTT connected");
+            }
             let live = g.client.is_connected() || g.client.is_connecting();
             if !live {
                 g.client.take_output(&mut wbuf);
@@ -111,21 +116,35 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> bool {
                 let now = shared.now();
                 let mut g = shared.lock();
                 match r {
-                    Ok(0) | Err(_) => g.client.connection_lost(now),
+                    Ok(0) => {
+                        tracing::info!("MQTT connection closed by the broker");
+                        g.client.connection_lost(now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "MQTT connection failed");
+                        g.client.connection_lost(now);
+                    }
                     // An error ends the connection; the loop sends the DISCONNECT and returns.
-                    Ok(n) => { let _ = g.client.handle_input(&rbuf[..n], now); }
+                    Ok(n) => {
+                        if let Err(e) = g.client.handle_input(&rbuf[..n], now) {
+                            tracing::warn!(error = %e, "MQTT connection ended");
+                        }
+                    }
                 }
             }
             w = wr.write(&wbuf[pos..]), if pos < wbuf.len() => match w {
                 Ok(n) if n > 0 => pos += n,
-                _ => {
+                w => {
+                    tracing::warn!(error = ?w.err(), "MQTT write failed");
                     let now = shared.now();
                     shared.lock().client.connection_lost(now);
                 }
             },
             _ = sleep_until(sleep_for.unwrap_or_else(Instant::now)), if sleep_for.is_some() => {
                 let now = shared.now();
-                let _ = shared.lock().client.handle_timeout(now);
+                if let Err(e) = shared.lock().client.handle_timeout(now) {
+                    tracing::warn!(error = %e, "MQTT connection ended");
+                }
             }
             _ = shared.io.notified() => {}
         }

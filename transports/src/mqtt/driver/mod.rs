@@ -6,7 +6,7 @@
 //! ```no_run
 //! use telemetra_transports::mqtt::client::{Message, Options};
 //! use telemetra_transports::mqtt::driver::{Config, MqttClient};
-//! use telemetra_transports::mqtt::publish::QoS;
+//! use telemetra_transports::mqtt::packet::publish::QoS;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::new("mqtt://127.0.0.1:1883", Options::new("node-2a"))?;
@@ -37,9 +37,9 @@ pub use backoff::Backoff;
 pub use config::{Broker, Config, ConfigError};
 
 use super::client::{Client, Event, Message, MessageId, Outcome, Received, RejectReason, Rejected, Stats};
-use super::publish::QoS;
+use super::packet::publish::QoS;
 use super::reason::ReasonCode;
-use super::subscribe::Subscription;
+use super::packet::subscribe::Subscription;
 use super::topic::TopicError;
 
 pub(crate) struct Inner {
@@ -219,7 +219,10 @@ impl MqttClient {
         let r = match tokio::time::timeout_at(deadline, attempt).await {
             Ok(r) => r,
             Err(_) => match message {
-                Some(message) => Err(Rejected { message, reason: RejectReason::QueueFull }),
+                Some(message) => {
+                    tracing::warn!(topic = %message.topic, "MQTT offline queue full: message handed back");
+                    Err(Rejected { message, reason: RejectReason::QueueFull })
+                }
                 None => unreachable!("the message is either queued or held"),
             },
         };

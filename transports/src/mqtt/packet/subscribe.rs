@@ -1,8 +1,8 @@
 //! Subscriptions: SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK, for MQTT 3.1.1 and 5.0.
 //!
 //! ```
-//! use telemetra_transports::mqtt::publish::{QoS, Version};
-//! use telemetra_transports::mqtt::subscribe::{Subscribe, Subscription};
+//! use telemetra_transports::mqtt::packet::publish::{QoS, Version};
+//! use telemetra_transports::mqtt::packet::subscribe::{Subscribe, Subscription};
 //!
 //! let subs = [Subscription::new("tm/v1/+/readings", QoS::AtLeastOnce)];
 //! let s = Subscribe { packet_id: 1, subscription_id: None, filters: &subs };
@@ -16,7 +16,7 @@ use super::encode;
 use super::error::PacketError;
 use super::properties::{Props, Value, id, once, property_block};
 use super::publish::{QoS, Version};
-use super::topic;
+use crate::mqtt::topic;
 use super::wire::{PacketType, Reader, WireError};
 
 /// What the broker does with retained messages when a subscription is made (MQTT 5).
@@ -271,7 +271,7 @@ impl<'a> SubAck<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::wire::FixedHeader;
+    use crate::mqtt::packet::wire::FixedHeader;
     use std::vec::Vec;
 
     const MAX: u32 = 1 << 20;

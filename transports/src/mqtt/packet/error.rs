@@ -1,6 +1,6 @@
 //! The error of packet decoding and encoding.
 
-use super::topic;
+use crate::mqtt::topic;
 use super::wire::{PacketType, WireError};
 
 /// Why a packet was refused: malformed bytes, or a protocol rule broken.

@@ -4,7 +4,7 @@
 //! No allocation; bytes in, values or typed errors out.
 //!
 //! ```
-//! use telemetra_transports::mqtt::wire::{FixedHeader, PacketType, WireError};
+//! use telemetra_transports::mqtt::packet::wire::{FixedHeader, PacketType, WireError};
 //! // A PUBLISH at QoS 1 with 10 bytes after the fixed header.
 //! let (h, len) = FixedHeader::parse(&[0x32, 10], 1024).unwrap().unwrap();
 //! assert_eq!((h.kind, h.flags, h.remaining, len), (PacketType::Publish, 0b0010, 10, 2));

@@ -2,8 +2,8 @@
 //! AUTH, for MQTT 3.1.1 and 5.0.
 //!
 //! ```
-//! use telemetra_transports::mqtt::connect::{Connect, Secret};
-//! use telemetra_transports::mqtt::publish::Version;
+//! use telemetra_transports::mqtt::packet::connect::{Connect, Secret};
+//! use telemetra_transports::mqtt::packet::publish::Version;
 //!
 //! let mut c = Connect::new("node-2a", 30);
 //! c.username = Some("node-2a");
@@ -21,7 +21,7 @@ use super::encode;
 use super::error::PacketError;
 use super::properties::{Props, UserProperties, Value, flag, id, property_block};
 use super::publish::{QoS, Version};
-use super::topic;
+use crate::mqtt::topic;
 use super::wire::{PacketType, Reader, WireError, Writer};
 
 /// A password or other secret: its bytes never appear in `Debug` output.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::mqtt::wire::FixedHeader;
+use crate::mqtt::packet::wire::FixedHeader;
 use proptest::prelude::*;
 
 const MAX: u32 = 1 << 20;

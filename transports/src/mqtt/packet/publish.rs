@@ -2,8 +2,8 @@
 //! PUBREL, PUBCOMP), decoded zero-copy from a packet body and encoded into a caller's buffer.
 //!
 //! ```
-//! use telemetra_transports::mqtt::publish::{Publish, QoS, Version};
-//! use telemetra_transports::mqtt::wire::FixedHeader;
+//! use telemetra_transports::mqtt::packet::publish::{Publish, QoS, Version};
+//! use telemetra_transports::mqtt::packet::wire::FixedHeader;
 //!
 //! let mut p = Publish::new("tm/v1/2a/readings", b"\x01\x2a\x07");
 //! p.qos = QoS::AtLeastOnce;
@@ -20,7 +20,7 @@
 use super::encode;
 pub use super::error::PacketError;
 use super::properties::{Props, UserProperties, Value, flag, id, once, property_block, var_int_len};
-use super::topic;
+use crate::mqtt::topic;
 use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
 
 /// The protocol version in use on a connection.
