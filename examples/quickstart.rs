@@ -12,19 +12,16 @@
 
 use std::collections::BTreeMap;
 use std::error::Error;
+use std::pin::pin;
 use std::time::Duration;
 
-use telemetra::codec::{Frame, Message, limits};
-use telemetra::frames::send_frame;
+use futures_util::StreamExt;
+use telemetra::codec::limits;
 use telemetra::heapless;
-use telemetra::rules::{Engine, EngineConfig, Event, parse};
-use telemetra::text::bounded;
-use telemetra::transports::link::{Link, Role};
-use telemetra::{
-    AlertState, ChannelId, ChannelSpec, Command, CommandAck, CommandAction, CommandId, CommandResult, Device,
-    DeviceId, FirmwareVersion, Location, Quantity, Reading, Route, RouteFilter, RouteKind, Tag, Timestamp,
-    Transport, Unit, Value,
-};
+use telemetra::model::text::bounded;
+use telemetra::model::{FirmwareVersion, Location, RejectReason, Tag};
+use telemetra::prelude::*;
+use telemetra::rules::parse;
 
 /// Simulated time: ten-second ticks from 2026-11-26T00:00:00Z. Nothing reads a clock.
 const START: Timestamp = Timestamp(1_795_651_200_000);
@@ -117,30 +114,31 @@ impl Sim {
                     self.power_limit = Some(limit);
                     CommandResult::Completed
                 }
-                None => CommandResult::Rejected(telemetra::RejectReason::InvalidArgument),
+                None => CommandResult::Rejected(RejectReason::InvalidArgument),
             },
-            _ => CommandResult::Rejected(telemetra::RejectReason::Unsupported),
+            _ => CommandResult::Rejected(RejectReason::Unsupported),
         }
     }
 }
 
 /// A device's life: announce itself, then report every tick and obey the commands it gets.
-async fn run_device(mut sim: Sim, mut link: Link, pace: Duration) -> Result<(), Box<dyn Error>> {
+async fn run_device(
+    mut sim: Sim,
+    mut link: Link,
+    pace: Duration,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
     let id = sim.info.id;
     link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, id))).await?;
     let mut rx = [0u8; limits::MAX_FRAME];
     let mut seq = 0u32;
-    let info = Frame::new(id, seq, Message::DeviceInfo(sim.info.clone()));
-    send_frame(&mut link, &info).await?;
+    send_frame(&mut link, &Frame::new(id, seq, Message::DeviceInfo(sim.info.clone()))).await?;
     for t in 0..TICKS {
         let at = Timestamp(START.0 + t * TICK_MS);
-        while let Some(delivery) = link.try_receive(&mut rx) {
-            let frame = Frame::decode(&rx[..delivery?.len])?;
+        while let Some(frame) = try_receive_frame(&mut link, &mut rx)? {
             if let Message::Command(cmd) = frame.message {
                 let ack = CommandAck { command: cmd.id, at, result: sim.obey(&cmd) };
                 seq += 1;
-                let reply = Frame::new(id, seq, Message::Ack(ack));
-                send_frame(&mut link, &reply).await?;
+                send_frame(&mut link, &Frame::new(id, seq, Message::Ack(ack))).await?;
             }
         }
         seq += 1;
@@ -152,25 +150,16 @@ async fn run_device(mut sim: Sim, mut link: Link, pace: Duration) -> Result<(), 
         tokio::task::yield_now().await;
     }
     // Everything sent is delivered (MQTT: acknowledged by the broker) before the device leaves.
-    link.close().await;
+    link.close().await?;
     Ok(())
-}
-
-#[derive(Default)]
-struct Row {
-    count: u32,
-    min: f64,
-    max: f64,
-    last: Option<Value>,
 }
 
 fn show(v: &Value) -> String {
     match v {
-        Value::Number(n) => format!("{n}"),
-        Value::Integer(i) => format!("{i}"),
-        Value::Bool(b) => format!("{b}"),
         Value::Location(l) => format!("{:.4},{:.4}", l.lat, l.lon),
         Value::State(s) => s.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => other.as_f64().map_or_else(String::new, |x| format!("{x}")),
     }
 }
 
@@ -179,104 +168,93 @@ fn clock(t: Timestamp) -> String {
     format!("00:{:02}:{:02}", s / 60, s % 60)
 }
 
-/// The server: decodes frames, keeps a table, runs the rules, sends commands.
-struct Server {
-    link: Link,
-    engine: Engine,
+/// What the server saw, for the report.
+#[derive(Default)]
+struct Seen {
     devices: BTreeMap<DeviceId, Device>,
-    table: BTreeMap<(DeviceId, ChannelId), Row>,
+    channels: BTreeMap<(DeviceId, ChannelId), (u32, Value)>,
     log: Vec<String>,
-    next_command: u32,
-    now: Timestamp,
     frames: u32,
-    bytes: usize,
-    readings: u32,
+    readings: usize,
 }
 
-impl Server {
-    async fn handle(&mut self, bytes: &[u8]) -> Result<(), Box<dyn Error>> {
-        let frame = Frame::decode(bytes)?;
-        self.frames += 1;
-        self.bytes += bytes.len();
-        let mut events = Vec::new();
-        match frame.message {
-            Message::DeviceInfo(info) => {
-                self.engine.register(&info, self.now);
-                self.devices.insert(info.id, info);
+/// The server: frames in, rules run, alerts logged, commands out. A bad frame is logged and
+/// skipped. It stops once `done()` and the link has been quiet for `quiet`.
+async fn serve(link: Link, done: impl Fn() -> bool, quiet: Duration) -> Result<Seen, Box<dyn Error>> {
+    let mut engine = Engine::new(EngineConfig::default());
+    engine.load(parse(RULES)?)?;
+    let (mut tx, rx) = link.split();
+    let mut frames = pin!(telemetra::frames::stream(rx));
+    let (mut seen, mut now, mut events) = (Seen::default(), START, Vec::new());
+    loop {
+        let frame = match tokio::time::timeout(quiet, frames.next()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(Some(Err(e))) => {
+                eprintln!("skipped: {e}");
+                continue;
             }
+            Ok(None) => break,
+            Err(_) if done() => break,
+            Err(_) => continue,
+        };
+        seen.frames += 1;
+        match &frame.message {
+            Message::DeviceInfo(info) => _ = seen.devices.insert(info.id, info.clone()),
             Message::Readings(rs) => {
                 for r in rs {
-                    self.readings += 1;
-                    self.now = self.now.max(r.at);
-                    self.engine.ingest_reading(frame.device, r.channel, r.at, &r.value, &mut events);
-                    let row = self.table.entry((frame.device, r.channel)).or_insert(Row {
-                        min: f64::INFINITY,
-                        max: f64::NEG_INFINITY,
-                        ..Row::default()
-                    });
-                    row.count += 1;
-                    if let Some(x) = r.value.as_f64() {
-                        row.min = row.min.min(x);
-                        row.max = row.max.max(x);
-                    }
-                    row.last = Some(r.value);
+                    now = now.max(r.at);
+                    let entry =
+                        seen.channels.entry((frame.device, r.channel)).or_insert((0, r.value.clone()));
+                    *entry = (entry.0 + 1, r.value.clone());
                 }
             }
-            Message::Ack(ack) => {
-                self.log.push(format!(
-                    "{}  ack       {:<11} command {} -> {:?}",
-                    clock(ack.at),
-                    frame.device.to_string(),
-                    ack.command.0,
-                    ack.result
-                ));
-            }
+            Message::Ack(ack) => seen.log.push(format!(
+                "{}  ack       {:<11} command {} -> {:?}",
+                clock(ack.at),
+                frame.device.to_string(),
+                ack.command.0,
+                ack.result
+            )),
             _ => {}
         }
-        for event in events {
+        seen.readings += engine.ingest_frame(&frame, now, &mut events);
+        for event in events.drain(..) {
             match event {
-                Event::Alert(a) => {
-                    let state = match a.state {
-                        AlertState::Raised => "RAISED",
-                        AlertState::Acknowledged => "acked",
-                        AlertState::Cleared => "cleared",
-                    };
-                    let value = a.value.map(|v| show(&v)).unwrap_or_default();
-                    self.log.push(format!(
-                        "{}  alert     {:<11} {:<10} {:<7} {:?} {} {}",
-                        clock(a.at),
-                        a.device.to_string(),
-                        a.rule.as_str(),
-                        state,
-                        a.severity,
-                        a.message.as_str(),
-                        value
-                    ));
-                }
+                Event::Alert(a) => seen.log.push(format!(
+                    "{}  alert     {:<11} {:<10} {:<7?} {:?} {} {}",
+                    clock(a.at),
+                    a.device.to_string(),
+                    a.rule.as_str(),
+                    a.state,
+                    a.severity,
+                    a.message.as_str(),
+                    a.value.as_ref().map(show).unwrap_or_default()
+                )),
                 Event::Command { rule, device, action } => {
-                    self.next_command += 1;
+                    let id = CommandId(seen.log.len() as u32);
                     let cmd = Command {
-                        id: CommandId(self.next_command),
-                        issued_at: self.now,
-                        expires_at: self.now.checked_add(std::time::Duration::from_secs(60)),
+                        id,
+                        issued_at: now,
+                        expires_at: now.checked_add(Duration::from_secs(60)),
                         action,
                     };
-                    self.log.push(format!(
+                    seen.log.push(format!(
                         "{}  command   {:<11} {:<10} {} {:?}",
-                        clock(self.now),
+                        clock(now),
                         device.to_string(),
                         rule.as_str(),
-                        cmd.id.0,
+                        id.0,
                         cmd.action
                     ));
-                    let frame = Frame::new(device, self.next_command, Message::Command(cmd));
-                    send_frame(&mut self.link, &frame).await?;
+                    // Acknowledged by the transport's peer (MQTT: PUBACK) before we go on.
+                    send_frame_acked(&mut tx, &Frame::new(device, id.0, Message::Command(cmd))).await?;
                 }
                 Event::Emit { .. } => {}
             }
         }
-        Ok(())
     }
+    tx.close().await?;
+    Ok(seen)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -286,22 +264,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let networked = !url.starts_with("memory://");
     let pace = if networked { Duration::from_millis(20) } else { Duration::ZERO };
 
-    let mut engine = Engine::new(EngineConfig::default());
-    engine.load(parse(RULES)?)?;
-    let mut server = Server {
-        link: Link::open(&url, Role::Server("telemetra-quickstart")).await?,
-        engine,
-        devices: BTreeMap::new(),
-        table: BTreeMap::new(),
-        log: Vec::new(),
-        next_command: 0,
-        now: START,
-        frames: 0,
-        bytes: 0,
-        readings: 0,
-    };
+    let mut server = Link::open(&url, Role::Server("telemetra-quickstart")).await?;
     for kind in [RouteKind::Info, RouteKind::Readings, RouteKind::Acks] {
-        server.link.subscribe(RouteFilter::kind(kind)).await?;
+        server.subscribe(RouteFilter::kind(kind)).await?;
     }
 
     let fleet = [
@@ -346,77 +311,38 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for (info, seed) in fleet {
         let sim = Sim { info, noise: Noise(seed), power_limit: None };
         let link = Link::open(&url, Role::Device(sim.info.id)).await?;
-        tasks.push(tokio::spawn(async move { run_device(sim, link, pace).await.map_err(|e| e.to_string()) }));
+        tasks.push(tokio::spawn(run_device(sim, link, pace)));
     }
 
-    // Serve until every device is done and nothing is left in flight.
-    let mut buf = [0u8; limits::MAX_FRAME];
-    loop {
-        let mut idle = true;
-        while let Some(delivery) = server.link.try_receive(&mut buf) {
-            let len = delivery?.len;
-            server.handle(&buf[..len]).await?;
-            idle = false;
-        }
-        let done = tasks.iter().all(|t| t.is_finished());
-        if !networked {
-            if idle && done {
-                break;
-            }
-            tokio::task::yield_now().await;
-            continue;
-        }
-        // Over a network frames may still be on their way: after the devices are done, stop
-        // once the link has been quiet for half a second.
-        let wait = Duration::from_millis(if done { 500 } else { 20 });
-        match tokio::time::timeout(wait, server.link.receive(&mut buf)).await {
-            Ok(delivery) => {
-                let len = delivery?.len;
-                server.handle(&buf[..len]).await?;
-            }
-            Err(_) if done => break,
-            Err(_) => {}
-        }
-    }
-    server.link.close().await;
+    // Serve until every device is done and, over a network, the link has been quiet for
+    // half a second (frames may still be on their way).
+    let quiet = Duration::from_millis(if networked { 500 } else { 50 });
+    let seen = serve(server, || tasks.iter().all(|t| t.is_finished()), quiet).await?;
     for t in tasks {
-        t.await??;
+        t.await?.map_err(|e| e.to_string())?;
     }
 
     println!(
-        "{:<6} {:<13} {:<12} {:<12} {:>5} {:>6} {:>16} {:>10} {:>10}",
-        "device", "model", "channel", "quantity", "unit", "count", "last", "min", "max"
+        "{:<6} {:<13} {:<12} {:<12} {:>5} {:>6} {:>16}",
+        "device", "model", "channel", "quantity", "unit", "count", "last"
     );
-    for ((dev, ch), row) in &server.table {
-        let info = server.devices.get(dev);
+    for ((dev, ch), (count, last)) in &seen.channels {
+        let info = seen.devices.get(dev);
         let spec = info.and_then(|d| d.channel(*ch));
         let (name, quantity, unit) = spec.map_or(("?".into(), "?".into(), ""), |s| {
             (s.name.to_string(), format!("{:?}", s.quantity), s.unit.symbol())
         });
-        let range = |v: f64| if v.is_finite() { format!("{v}") } else { "-".into() };
+        let model = info.map_or("?", |d| d.model.as_str());
         println!(
-            "{:<6} {:<13} {:<12} {:<12} {:>5} {:>6} {:>16} {:>10} {:>10}",
+            "{:<6} {model:<13} {name:<12} {quantity:<12} {unit:>5} {count:>6} {:>16}",
             dev.to_string(),
-            info.map_or("?", |d| d.model.as_str()),
-            name,
-            quantity,
-            unit,
-            row.count,
-            row.last.as_ref().map_or("-".into(), show),
-            range(row.min),
-            range(row.max)
+            show(last)
         );
     }
     println!("\nrules:{RULES}");
-    for line in &server.log {
+    for line in &seen.log {
         println!("{line}");
     }
-    println!(
-        "\n{} frames, {} readings, {} bytes on the wire ({:.1} bytes per frame) over {url}",
-        server.frames,
-        server.readings,
-        server.bytes,
-        server.bytes as f64 / f64::from(server.frames)
-    );
+    println!("\n{} frames, {} readings over {url}", seen.frames, seen.readings);
     Ok(())
 }

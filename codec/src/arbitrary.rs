@@ -266,8 +266,12 @@ pub fn message() -> impl Strategy<Value = Message> {
                 .iter()
                 .enumerate()
                 .map(|(i, &(ch, v, q))| {
-                    telemetra_core::Reading::new(ChannelId(ch), Timestamp(1_700_000_000_000 + i as u64 * 977), v as f64 / 100.0)
-                        .with_quality(telemetra_core::Quality(q))
+                    telemetra_core::Reading::new(
+                        ChannelId(ch),
+                        Timestamp(1_700_000_000_000 + i as u64 * 977),
+                        v as f64 / 100.0,
+                    )
+                    .with_quality(telemetra_core::Quality(q))
                 })
                 .collect();
             Message::Batch(crate::batch::pack(&rs).unwrap().into_iter().next().unwrap_or_default())

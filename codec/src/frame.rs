@@ -9,7 +9,9 @@
 //! version 1 receiver still reads every readings, command or rule frame this build writes.
 
 use serde::{Deserialize, Serialize};
-use telemetra_core::{Alert, Command, CommandAck, Device, DeviceId, DeviceStatus, Reading, Route, RouteKind, Rule};
+use telemetra_core::{
+    Alert, Command, CommandAck, Device, DeviceId, DeviceStatus, Reading, Route, RouteKind, Rule,
+};
 
 use crate::batch::Batch;
 use crate::error::{DecodeError, EncodeError};

@@ -322,7 +322,9 @@ impl Default for Registry {
                 use crate::mqtt::transport::MqttTransport;
                 let t = match role {
                     Role::Device(id) => MqttTransport::device(url, id, |_| {}),
-                    Role::Server(name) => MqttTransport::new(url, crate::mqtt::client::Options::new(name), |_| {}),
+                    Role::Server(name) => {
+                        MqttTransport::new(url, crate::mqtt::client::Options::new(name), |_| {})
+                    }
                 };
                 let link = t.map(Link::new).map_err(LinkError::new);
                 Box::pin(async move { link })

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use support::{Mosquitto, Proxy, ProxyMode, client, config, event, within};
 use telemetra_transports::mqtt::client::{ClientError, Event, Message, Options};
-use telemetra_transports::mqtt::packet::connect::{Connack, Disconnect};
 use telemetra_transports::mqtt::driver::MqttClient;
+use telemetra_transports::mqtt::packet::connect::{Connack, Disconnect};
 use telemetra_transports::mqtt::packet::publish::{QoS, Version};
-use telemetra_transports::mqtt::reason::ReasonCode;
 use telemetra_transports::mqtt::packet::wire::{FixedHeader, PacketType};
+use telemetra_transports::mqtt::reason::ReasonCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn session(id: &str) -> Options {

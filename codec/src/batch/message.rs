@@ -73,7 +73,9 @@ impl Kind {
     fn of(v: &Value) -> Option<(Kind, f64)> {
         match *v {
             Value::Number(x) => Some((Kind::Number, x)),
-            Value::Integer(i) if (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&i) => Some((Kind::Integer, i as f64)),
+            Value::Integer(i) if (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&i) => {
+                Some((Kind::Integer, i as f64))
+            }
             Value::Bool(b) => Some((Kind::Bool, if b { 1.0 } else { 0.0 })),
             _ => None,
         }
@@ -92,7 +94,9 @@ impl Kind {
         match self {
             Kind::Number => Ok(Value::Number(x)),
             // `as` saturates and maps NaN to 0, so the round trip holds only for exact integers.
-            Kind::Integer if (x as i64) as f64 == x && (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&(x as i64)) => {
+            Kind::Integer
+                if (x as i64) as f64 == x && (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&(x as i64)) =>
+            {
                 Ok(Value::Integer(x as i64))
             }
             Kind::Bool if x == 0.0 || x == 1.0 => Ok(Value::Bool(x == 1.0)),
@@ -206,7 +210,9 @@ pub fn pack(readings: &[Reading]) -> Result<alloc::vec::Vec<Batch>, BatchError> 
         take = take.clamp(1, rest.len());
         let bytes = encode_part(&rest[..take])?;
         if bytes.len() <= MAX_BATCH_BYTES {
-            out.push(Batch { data: heapless::Vec::from_slice(&bytes).map_err(|_| BatchError::BufferTooSmall)? });
+            out.push(Batch {
+                data: heapless::Vec::from_slice(&bytes).map_err(|_| BatchError::BufferTooSmall)?,
+            });
             rest = &rest[take..];
         } else if take == 1 {
             return Err(BatchError::BufferTooSmall);

@@ -35,9 +35,9 @@ mod bits;
 mod message;
 mod values;
 
-pub use message::{Batch, MAX_BATCH_BYTES};
 #[cfg(feature = "alloc")]
 pub use message::pack;
+pub use message::{Batch, MAX_BATCH_BYTES};
 
 use telemetra_core::Timestamp;
 

@@ -18,6 +18,7 @@
 //! | a full window | the oldest sample is dropped, counted in `window_overflow` |
 
 mod devices;
+mod frames;
 mod state;
 mod window;
 
@@ -136,6 +137,8 @@ pub struct EngineStats {
     pub unknown_channels: u64,
     /// Samples pushed out of full windows.
     pub window_overflow: u64,
+    /// Batch messages that did not decode, skipped whole.
+    pub bad_batches: u64,
 }
 
 /// A loaded rule: its definition (behind a pointer, read on slow paths) and, inline, what the

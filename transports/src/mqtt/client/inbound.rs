@@ -8,9 +8,9 @@ use super::outbox::{MessageId, Queued};
 use super::session::{Client, Stage, State};
 use crate::mqtt::packet::connect::{Connack, Disconnect};
 use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
-use crate::mqtt::reason::ReasonCode;
 use crate::mqtt::packet::subscribe::SubAck;
 use crate::mqtt::packet::wire::{FixedHeader, PacketType};
+use crate::mqtt::reason::ReasonCode;
 
 fn protocol(reason: ReasonCode, what: &'static str) -> ClientError {
     ClientError::Protocol { reason, what }
@@ -20,8 +20,8 @@ impl Client {
     /// Handles the packet at the front of `buf`: `Ok(None)` when it is not complete yet,
     /// otherwise the bytes it took.
     pub(super) fn next_packet(&mut self, buf: &[u8]) -> Result<Option<usize>, ClientError> {
-        let Some((header, len)) =
-            FixedHeader::parse(buf, self.opts.maximum_packet_size).map_err(crate::mqtt::packet::PacketError::from)?
+        let Some((header, len)) = FixedHeader::parse(buf, self.opts.maximum_packet_size)
+            .map_err(crate::mqtt::packet::PacketError::from)?
         else {
             return Ok(None);
         };

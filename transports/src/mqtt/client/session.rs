@@ -11,10 +11,10 @@ use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
 use crate::mqtt::packet::PacketError;
 use crate::mqtt::packet::connect::{Connect, Disconnect, PINGREQ, Secret, Will};
 use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
-use crate::mqtt::reason::ReasonCode;
 use crate::mqtt::packet::subscribe::{RetainHandling, Subscribe, Subscription, Unsubscribe};
-use crate::mqtt::topic::{self, TopicError};
 use crate::mqtt::packet::wire::WireError;
+use crate::mqtt::reason::ReasonCode;
+use crate::mqtt::topic::{self, TopicError};
 
 /// Output held before the client stops moving queued messages into it: the driver drains it
 /// between calls, so this only bounds a burst.

@@ -8,9 +8,9 @@ use super::*;
 use crate::mqtt::packet::PacketError;
 use crate::mqtt::packet::connect::{Connack, Connect, Disconnect};
 use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
-use crate::mqtt::reason::ReasonCode;
 use crate::mqtt::packet::subscribe::SubAck;
 use crate::mqtt::packet::wire::{FixedHeader, PacketType, WireError};
+use crate::mqtt::reason::ReasonCode;
 
 const MAX: u32 = 1 << 20;
 

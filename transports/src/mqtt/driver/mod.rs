@@ -38,8 +38,8 @@ pub use config::{Broker, Config, ConfigError};
 
 use super::client::{Client, Event, Message, MessageId, Outcome, Received, RejectReason, Rejected, Stats};
 use super::packet::publish::QoS;
-use super::reason::ReasonCode;
 use super::packet::subscribe::Subscription;
+use super::reason::ReasonCode;
 use super::topic::TopicError;
 
 pub(crate) struct Inner {

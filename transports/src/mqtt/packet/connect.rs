@@ -21,8 +21,8 @@ use super::encode;
 use super::error::PacketError;
 use super::properties::{Props, UserProperties, Value, flag, id, property_block};
 use super::publish::{QoS, Version};
-use crate::mqtt::topic;
 use super::wire::{PacketType, Reader, WireError, Writer};
+use crate::mqtt::topic;
 
 /// A password or other secret: its bytes never appear in `Debug` output.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The error of packet decoding and encoding.
 
-use crate::mqtt::topic;
 use super::wire::{PacketType, WireError};
+use crate::mqtt::topic;
 
 /// Why a packet was refused: malformed bytes, or a protocol rule broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

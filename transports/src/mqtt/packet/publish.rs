@@ -20,8 +20,8 @@
 use super::encode;
 pub use super::error::PacketError;
 use super::properties::{Props, UserProperties, Value, flag, id, once, property_block, var_int_len};
-use crate::mqtt::topic;
 use super::wire::{FixedHeader, PacketType, Reader, WireError, Writer};
+use crate::mqtt::topic;
 
 /// The protocol version in use on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,8 +16,8 @@ use super::encode;
 use super::error::PacketError;
 use super::properties::{Props, Value, id, once, property_block};
 use super::publish::{QoS, Version};
-use crate::mqtt::topic;
 use super::wire::{PacketType, Reader, WireError};
+use crate::mqtt::topic;
 
 /// What the broker does with retained messages when a subscription is made (MQTT 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
