@@ -118,11 +118,13 @@ pub enum Op {
         /// The window.
         window: Window,
     },
-    /// Push true if channel `channel` has been silent for `for_ms` (absence detection).
-    /// `u8::MAX` means "the device sent nothing at all".
+    /// Push true if channel `channel` has been silent for `for_ms` (absence detection);
+    /// `None` means "the device sent nothing at all".
     Silent {
-        /// The rule's channel number, or `u8::MAX` for the whole device.
-        channel: u8,
+        /// The rule's channel number, or `None` for the whole device (on the wire: the byte
+        /// 255, as in version 1).
+        #[serde(with = "whole_device")]
+        channel: Option<u8>,
         /// How long the silence must last, in milliseconds.
         for_ms: u32,
     },
@@ -186,9 +188,25 @@ impl Op {
             | Op::Aggregate { channel: c, .. }
             | Op::Rate { channel: c, .. }
             | Op::Changed { channel: c, .. } => Some(c),
-            Op::Silent { channel, .. } if channel != u8::MAX => Some(channel),
+            Op::Silent { channel, .. } => channel,
             _ => None,
         }
+    }
+}
+
+/// `Option<u8>` as one byte, 255 for `None`: the version 1 encoding of a silence's channel.
+mod whole_device {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    const WHOLE_DEVICE: u8 = u8::MAX;
+
+    pub fn serialize<S: Serializer>(channel: &Option<u8>, s: S) -> Result<S::Ok, S::Error> {
+        channel.unwrap_or(WHOLE_DEVICE).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+        let c = u8::deserialize(d)?;
+        Ok((c != WHOLE_DEVICE).then_some(c))
     }
 }
 
@@ -380,7 +398,7 @@ mod tests {
         let empty = Op::Aggregate { func: Aggregate::Avg, channel: 0, window: Window::Count(0) };
         assert_eq!(expr(&[empty]).validate(1), Err(RuleError::EmptyWindow { at: 0 }));
         assert_eq!(expr(&[Op::Const(1.0); 9]).validate(1), Err(RuleError::TooDeep));
-        let silent = Op::Silent { channel: u8::MAX, for_ms: 1000 };
+        let silent = Op::Silent { channel: None, for_ms: 1000 };
         assert_eq!(expr(&[silent]).validate(0), Ok(()));
         assert!(Expr::from_ops(&[Op::Not; MAX_OPS + 1]).is_err());
     }

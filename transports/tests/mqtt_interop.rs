@@ -281,7 +281,7 @@ async fn flow_control_receive_maximum() {
     let mut most = 0;
     for i in 0..100u32 {
         c.publish(Message::new("flow/x", i.to_be_bytes()).with_qos(QoS::AtLeastOnce)).await.unwrap();
-        most = most.max(c.pending().1);
+        most = most.max(c.pending().in_flight);
     }
     within(20, c.flush()).await;
     assert!(most <= 2, "in flight at most 2, saw {most}");

@@ -27,7 +27,7 @@ async fn refused(c: Config) -> String {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!client.is_connected());
     assert_eq!(client.stats().connects, 0, "no CONNECT ever went out");
-    client.last_open_error().expect("an open error")
+    client.last_open_error().expect("an open error").to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,5 +106,5 @@ async fn plaintext_is_refused_off_loopback() {
     // A CA file that is not PEM fails at start, not at every reconnect.
     let mut c = Config::new("mqtts://broker.example.com", Options::new("a")).unwrap();
     c.tls.roots = Roots::Pem(b"not a certificate".to_vec());
-    assert!(matches!(MqttClient::start(c), Err(ConfigError::Tls(_))));
+    assert!(matches!(MqttClient::start(c), Err(ConfigError::Tls { .. })));
 }

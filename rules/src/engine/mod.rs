@@ -313,7 +313,7 @@ impl Engine {
             let state_bytes = RuleState::size_for(&rule);
             let event_rule = !rule.actions.iter().any(|a| matches!(a, Action::Alert { .. }));
             let device_wide = core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
-                e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: u8::MAX, .. }))
+                e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: None, .. }))
             });
             let watches_silence = core::iter::once(&rule.when)
                 .chain(rule.clear.as_ref())

@@ -149,8 +149,8 @@ impl RuleState {
                 }),
                 Op::Silent { channel, for_ms } => {
                     let heard = match channel {
-                        u8::MAX => ctx.device_heard,
-                        c => ctx.latest(c).map_or(0, |(t, _)| t),
+                        None => ctx.device_heard,
+                        Some(c) => ctx.latest(c).map_or(0, |(t, _)| t),
                     };
                     truth(now.saturating_sub(heard.max(self.created)) >= u64::from(for_ms))
                 }

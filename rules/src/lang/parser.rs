@@ -542,9 +542,9 @@ impl<'a> Parser<'a> {
                     let channel = if matches!(self.tok, Tok::Ident(_)) {
                         let c = self.channel_arg()?;
                         self.expect(Tok::Comma)?;
-                        c
+                        Some(c)
                     } else {
-                        u8::MAX
+                        None
                     };
                     let for_ms = self.duration()?;
                     self.expect(Tok::RParen)?;

@@ -78,8 +78,8 @@ pub(crate) fn expr(e: &Expr, channels: &[Name]) -> String {
                 (format!("{}({}, {})", func.as_str(), name(channel), window(w)), ATOM)
             }
             Op::Rate { channel, window: w } => (format!("rate({}, {})", name(channel), window(w)), ATOM),
-            Op::Silent { channel: u8::MAX, for_ms } => (format!("silent({})", duration(for_ms)), ATOM),
-            Op::Silent { channel, for_ms } => {
+            Op::Silent { channel: None, for_ms } => (format!("silent({})", duration(for_ms)), ATOM),
+            Op::Silent { channel: Some(channel), for_ms } => {
                 (format!("silent({}, {})", name(channel), duration(for_ms)), ATOM)
             }
             Op::Changed { channel, by } => (format!("changed({}, {})", name(channel), number(by)), ATOM),

@@ -70,8 +70,13 @@ pub enum ConfigError {
     #[error("mqtts:// needs the `tls` feature of telemetra-transports")]
     TlsUnavailable,
     /// A certificate, key or server name that TLS cannot use.
-    #[error("TLS configuration: {0}")]
-    Tls(String),
+    #[error("TLS configuration: the {part} is unusable: {reason}")]
+    Tls {
+        /// Which part of the TLS options ("CA certificate", "client key", "server name", ...).
+        part: &'static str,
+        /// What is wrong with it, as the TLS library says.
+        reason: String,
+    },
 }
 
 /// Everything the driver needs. `Config::new(url, options)` picks defaults for the rest.

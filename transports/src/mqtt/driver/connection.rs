@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use super::Shared;
+use super::{OpenError, Shared};
 use super::backoff::{Backoff, Jitter};
 use super::stream::{Opener, Stream};
 
@@ -32,8 +32,8 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
             }
             failed => {
                 let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => format!("no connection within {open_timeout:?}"),
+                    Ok(Err(e)) => OpenError::Failed { kind: e.kind(), message: e.to_string() },
+                    _ => OpenError::TimedOut { after: open_timeout },
                 };
                 let now = shared.now();
                 let mut g = shared.lock();

@@ -49,7 +49,7 @@ pub(crate) struct Inner {
     /// The I/O task has ended.
     pub task_done: bool,
     /// Why the last attempt to open the stream failed (TCP or TLS).
-    pub open_error: Option<String>,
+    pub open_error: Option<OpenError>,
 }
 
 pub(crate) struct Shared {
@@ -89,6 +89,36 @@ impl Shared {
             notified.await;
         }
     }
+}
+
+/// Messages the client still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pending {
+    /// Waiting in the offline queue.
+    pub queued: usize,
+    /// QoS 1 and 2 messages sent and not yet acknowledged.
+    pub in_flight: usize,
+}
+
+/// Why the driver could not open a stream to the broker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// No TCP connection (and TLS session) within the open timeout.
+    #[error("no connection within {after:?}")]
+    TimedOut {
+        /// The open timeout.
+        after: Duration,
+    },
+    /// The TCP connection or the TLS handshake failed (refused, unreachable, a certificate
+    /// that does not verify).
+    #[error("{message}")]
+    Failed {
+        /// The I/O error's kind (`ConnectionRefused`, `InvalidData` for TLS, ...).
+        kind: std::io::ErrorKind,
+        /// What the operating system or the TLS library said.
+        message: String,
+    },
 }
 
 /// Why [`MqttClient::subscribe`] failed.
@@ -305,7 +335,7 @@ impl MqttClient {
 
     /// Why the last attempt to open the TCP or TLS stream failed (a refused connection, a
     /// certificate that does not verify), if it did.
-    pub fn last_open_error(&self) -> Option<String> {
+    pub fn last_open_error(&self) -> Option<OpenError> {
         self.shared.lock().open_error.clone()
     }
 
@@ -327,9 +357,9 @@ impl MqttClient {
     }
 
     /// Messages waiting in the offline queue, and QoS 1 and 2 messages in flight.
-    pub fn pending(&self) -> (usize, usize) {
+    pub fn pending(&self) -> Pending {
         let g = self.shared.lock();
-        (g.client.queued(), g.client.in_flight())
+        Pending { queued: g.client.queued(), in_flight: g.client.in_flight() }
     }
 
     /// Graceful shutdown: waits (up to `shutdown_timeout`) until queued and in-flight QoS 1 and

@@ -47,15 +47,15 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
-fn tls_err(what: &str, e: impl fmt::Display) -> ConfigError {
-    ConfigError::Tls(format!("{what}: {e}"))
+fn tls_err(part: &'static str, e: impl fmt::Display) -> ConfigError {
+    ConfigError::Tls { part, reason: e.to_string() }
 }
 
-fn certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+fn certs(pem: &[u8], what: &'static str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let certs =
         CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| tls_err(what, e))?;
     if certs.is_empty() {
-        return Err(ConfigError::Tls(format!("{what}: no certificate in the PEM text")));
+        return Err(tls_err(what, "no certificate in the PEM text"));
     }
     Ok(certs)
 }
