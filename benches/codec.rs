@@ -10,8 +10,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput};
 use telemetra::codec::senml;
 use telemetra::codec::{Frame, Message, batch};
-use telemetra::text::bounded;
-use telemetra::{
+use telemetra::model::text::bounded;
+use telemetra::model::{
     ChannelId, ChannelSpec, Device, DeviceId, FirmwareVersion, Quantity, Reading, Timestamp, Unit,
 };
 use tsz::stream::{BufferedReader, BufferedWriter};

@@ -24,9 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use telemetra::transports::mqtt::client::{Message, Options};
-use telemetra::transports::mqtt::driver::{Config, MqttClient};
-use telemetra::transports::mqtt::packet::publish::{QoS, Version};
+use telemetra::mqtt::{Message, Options, QoS, Version};
+use telemetra::mqtt::{Config, MqttClient};
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, mpsc};
 

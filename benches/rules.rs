@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use evalexpr::{ContextWithMutableVariables, HashMapContext, Node};
 use telemetra::rules::{ChannelHandle, Engine, EngineConfig, Event, parse};
-use telemetra::{DeviceId, Timestamp};
+use telemetra::model::{DeviceId, Timestamp};
 
 /// Readings per benchmark iteration.
 const BATCH: usize = 10_000;

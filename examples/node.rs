@@ -7,13 +7,14 @@
 //! The node does what a microcontroller would: no heap, fixed buffers, a `Frame` encoded into a
 //! stack buffer and wrapped in COBS + CRC-32 for the UART. The link flips bits and drops bytes
 //! (deterministically, about one byte in 2,000). The gateway feeds whatever arrives, in
-//! arbitrary chunks, to a `Deframer`, decodes the frames, and uses the sequence numbers to
+//! arbitrary chunks, to a `PacketDecoder`, decodes the frames, and uses the sequence numbers to
 //! count what the link lost: a damaged frame is dropped and counted, and every frame after it
 //! still arrives.
 
-use telemetra::codec::{Deframer, Frame, Message, frame_into, limits, max_framed_len};
+use telemetra::codec::stream::{PacketDecoder, encode_packet, max_packet_len};
+use telemetra::codec::{Frame, Message, limits};
 use telemetra::heapless;
-use telemetra::{ChannelId, DeviceId, Reading, Timestamp};
+use telemetra::model::{ChannelId, DeviceId, Reading, Timestamp};
 
 /// The node's whole state: what fits in a microcontroller's RAM.
 struct Node {
@@ -21,7 +22,7 @@ struct Node {
     seq: u32,
     temperature_tenths: i32,
     frame_buf: [u8; 64],
-    wire_buf: [u8; max_framed_len(64)],
+    wire_buf: [u8; max_packet_len(64)],
 }
 
 impl Node {
@@ -37,7 +38,7 @@ impl Node {
         // A 64-byte buffer holds this frame (two numbers); a real node sizes it from `limits`.
         let Ok(payload) = frame.encode(&mut self.frame_buf) else { return &[] };
         let len = payload.len();
-        match frame_into(&self.frame_buf[..len], &mut self.wire_buf) {
+        match encode_packet(&self.frame_buf[..len], &mut self.wire_buf) {
             Ok(n) => &self.wire_buf[..n],
             Err(_) => &[],
         }
@@ -63,7 +64,7 @@ fn main() {
         seq: 0,
         temperature_tenths: 215,
         frame_buf: [0; 64],
-        wire_buf: [0; max_framed_len(64)],
+        wire_buf: [0; max_packet_len(64)],
     };
     let mut rng = Rng(0x1234_5678);
     let mut link = Vec::new();
@@ -84,7 +85,7 @@ fn main() {
     }
 
     // The gateway: arbitrary read sizes, as a UART driver hands them over.
-    let mut rx = Deframer::<{ max_framed_len(limits::MAX_FRAME) }>::new();
+    let mut rx = PacketDecoder::<{ max_packet_len(limits::MAX_FRAME) }>::new();
     let (mut delivered, mut undecodable, mut gaps) = (0u32, 0u32, 0u32);
     let (mut first_seq, mut last_seq) = (None::<u32>, None::<u32>);
     let mut rest = &link[..];

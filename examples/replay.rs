@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use telemetra::codec::senml;
 use telemetra::rules::{Engine, EngineConfig, Event, parse};
-use telemetra::{AlertState, DeviceId, Timestamp};
+use telemetra::model::{AlertState, DeviceId, Timestamp};
 
 struct Row {
     at: Timestamp,
@@ -191,7 +191,7 @@ fn run() -> Result<(), String> {
 
 /// Runs `rules` over `rows` in time order; returns the JSON lines and a summary.
 fn replay(
-    rules: Vec<telemetra::Rule>,
+    rules: Vec<telemetra::model::Rule>,
     mut rows: Vec<Row>,
     until: Option<Timestamp>,
     all: bool,

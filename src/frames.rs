@@ -189,10 +189,10 @@ mod tests {
         let (route, bytes) = (frame.route(), frame.to_vec().unwrap());
         assert_eq!(route, Route::new(RouteKind::Status, DeviceId(2)));
         let spoofed = Delivery { route: Route::new(RouteKind::Status, DeviceId(3)), len: bytes.len() };
-        let e = decode_delivery::<()>(spoofed, &bytes).unwrap_err();
+        let e = decode_delivery::<std::convert::Infallible>(spoofed, &bytes).unwrap_err();
         assert_eq!(e, ReceiveError::Misrouted { route: spoofed.route, frame: route });
         assert_eq!(e.to_string(), "frame for tm/v1/2/status arrived on tm/v1/3/status");
         let ok = Delivery { route, len: bytes.len() };
-        assert_eq!(decode_delivery::<()>(ok, &bytes).unwrap(), frame);
+        assert_eq!(decode_delivery::<std::convert::Infallible>(ok, &bytes).unwrap(), frame);
     }
 }

@@ -1,7 +1,7 @@
 //! What a first program needs, in one `use telemetra::prelude::*;`.
 //!
 //! The model types, frames and messages, the frame helpers, and the transport traits (with
-//! `std`, the `Send` traits a tokio server uses, and [`Link`](crate::transports::link::Link);
+//! `std`, the `Send` traits a tokio server uses, and `Link`;
 //! without, the local traits firmware implements), and with `alloc` the rule engine.
 
 pub use crate::codec::{Frame, Message};

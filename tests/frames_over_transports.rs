@@ -116,7 +116,9 @@ async fn a_thousand_readings_on_four_channels_cross_mqtt_as_batches() {
     }
     let batches = pack(&readings).unwrap();
     for (i, b) in batches.iter().enumerate() {
-        send_frame_acked(&mut device, &Frame::new(DEV, i as u32 + 1, Message::Batch(b.clone()))).await.unwrap();
+        send_frame_acked(&mut device, &Frame::new(DEV, i as u32 + 1, Message::Batch(b.clone())))
+            .await
+            .unwrap();
     }
     let (_tx, rx) = server.split();
     let mut frames = pin!(telemetra::frames::stream(rx));

@@ -202,7 +202,8 @@ fn op() -> impl Strategy<Value = Op> {
             window
         }),
         (any::<u8>(), window()).prop_map(|(channel, window)| Op::Rate { channel, window }),
-        (proptest::option::of(0u8..255), any::<u32>()).prop_map(|(channel, for_ms)| Op::Silent { channel, for_ms }),
+        (proptest::option::of(0u8..255), any::<u32>())
+            .prop_map(|(channel, for_ms)| Op::Silent { channel, for_ms }),
         Just(Op::Gt),
         Just(Op::And),
         Just(Op::Not),

@@ -86,38 +86,3 @@ impl From<postcard::Error> for DecodeError {
         }
     }
 }
-
-/// A frame from a byte stream was dropped. The deframer counts it and goes on with the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FrameError {
-    /// The frame's CRC-32 does not match its contents (bit errors on the link).
-    #[error("CRC mismatch in frame {frame}")]
-    CrcMismatch {
-        /// The frame's position in the stream, counting from 0.
-        frame: u32,
-    },
-    /// The bytes between two delimiters are not valid COBS.
-    #[error("invalid COBS encoding in frame {frame}")]
-    BadCobs {
-        /// The frame's position in the stream.
-        frame: u32,
-    },
-    /// The frame is shorter than its 4-byte CRC.
-    #[error("frame {frame} is too short ({len} bytes) to hold a CRC")]
-    TooShort {
-        /// The frame's position in the stream.
-        frame: u32,
-        /// Its decoded length.
-        len: usize,
-    },
-    /// No delimiter came before the buffer filled; the bytes up to the next delimiter are
-    /// discarded.
-    #[error("frame {frame} exceeds the {capacity}-byte buffer and was discarded")]
-    Overflow {
-        /// The frame's position in the stream.
-        frame: u32,
-        /// The deframer's capacity.
-        capacity: usize,
-    },
-}

@@ -8,7 +8,7 @@ use telemetra_codec::batch;
 fuzz_target!(|data: &[u8]| {
     if let Ok(points) = batch::decode_to_vec(data) {
         assert!(points.len() as u64 <= data.len() as u64 * 64);
-        let bytes = batch::encode_to_vec(&points);
+        let bytes = batch::encode_to_vec(&points).expect("decoded points re-encode");
         let back = batch::decode_to_vec(&bytes).expect("a re-encoded batch decodes");
         assert_eq!(back.len(), points.len());
         for (a, b) in back.iter().zip(&points) {

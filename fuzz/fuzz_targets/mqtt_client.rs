@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use telemetra_transports::mqtt::client::{Client, Message, Options};
-use telemetra_transports::mqtt::publish::{QoS, Version};
-use telemetra_transports::mqtt::wire::FixedHeader;
+use telemetra_transports::mqtt::packet::publish::{QoS, Version};
+use telemetra_transports::mqtt::packet::wire::FixedHeader;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };

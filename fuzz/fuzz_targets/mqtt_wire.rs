@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use telemetra_transports::mqtt::connect::{Auth, Connack, Connect, Disconnect};
-use telemetra_transports::mqtt::publish::{Ack, Publish, Version};
-use telemetra_transports::mqtt::subscribe::{SubAck, Subscribe};
-use telemetra_transports::mqtt::wire::{FixedHeader, PacketType};
+use telemetra_transports::mqtt::packet::connect::{Auth, Connack, Connect, Disconnect};
+use telemetra_transports::mqtt::packet::publish::{Ack, Publish, Version};
+use telemetra_transports::mqtt::packet::subscribe::{SubAck, Subscribe};
+use telemetra_transports::mqtt::packet::wire::{FixedHeader, PacketType};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(Some((header, len))) = FixedHeader::parse(data, u32::MAX) else { return };

@@ -152,7 +152,13 @@ async fn reconnects_back_off_while_the_broker_is_away() {
     assert!((3..=25).contains(&failures), "{failures} attempts in 1.5 s");
     let e = client.last_open_error().unwrap();
     assert!(
-        matches!(&e, telemetra_transports::mqtt::driver::OpenError::Failed { kind: std::io::ErrorKind::ConnectionRefused, .. }),
+        matches!(
+            &e,
+            telemetra_transports::mqtt::driver::OpenError::Failed {
+                kind: std::io::ErrorKind::ConnectionRefused,
+                ..
+            }
+        ),
         "{e:?}"
     );
     // The broker appears on that port: the client connects and sends the queued message.

@@ -198,4 +198,3 @@ pub fn tool(name: &str) -> Command {
     assert!(path.exists(), "{name} is not installed: {INSTALL}");
     Command::new(path)
 }
-

@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use super::{OpenError, Shared};
 use super::backoff::{Backoff, Jitter};
 use super::stream::{Opener, Stream};
+use super::{OpenError, Shared};
 
 const READ_BUFFER: usize = 4 * 1024;
 

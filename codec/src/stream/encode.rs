@@ -1,41 +1,34 @@
-//! Stream framing for byte links (UART, RS-485, a TCP byte stream): each frame is
-//! `COBS(payload ‖ CRC-32(payload)) ‖ 0x00`.
-//!
-//! COBS removes every zero byte from the encoded frame, so the zero delimiter can only mean
-//! "end of frame": a receiver that starts mid-stream, or loses bytes, resynchronises at the
-//! next zero. The CRC-32 (IEEE 802.3 / ISO-HDLC polynomial, little-endian) catches bit errors.
-//! The overhead is 4 bytes of CRC, 1 delimiter, and 1 COBS byte per 254 bytes.
-//! [`Deframer`](crate::Deframer) is the receiving side.
+//! The sending side: a payload in, one packet out.
 
 use crate::error::EncodeError;
 
-/// The CRC used by the framing: CRC-32/ISO-HDLC (the one of Ethernet, zlib and PNG).
+/// The CRC of every packet: CRC-32/ISO-HDLC (the one of Ethernet, zlib and PNG).
 pub(crate) const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// Bytes of CRC appended to each payload.
 pub const CRC_LEN: usize = 4;
 
-/// The largest framed size of a payload of `payload_len` bytes, delimiter included.
-pub const fn max_framed_len(payload_len: usize) -> usize {
+/// The largest packet size of a payload of `payload_len` bytes, delimiter included.
+pub const fn max_packet_len(payload_len: usize) -> usize {
     cobs::max_encoding_length(payload_len + CRC_LEN) + 1
 }
 
-/// Frames `payload` into `out`: COBS-encoded payload and CRC, then the zero delimiter.
+/// Encodes `payload` as one packet into `out`: COBS-encoded payload and CRC, then the zero delimiter.
 /// Returns the number of bytes written.
 ///
 /// ```
-/// use telemetra_codec::{frame_into, max_framed_len, Deframer};
+/// use telemetra_codec::stream::{encode_packet, max_packet_len, PacketDecoder};
 /// let mut wire = [0u8; 64];
-/// let n = frame_into(b"hello", &mut wire).unwrap();
-/// assert!(n <= max_framed_len(5));
+/// let n = encode_packet(b"hello", &mut wire).unwrap();
+/// assert!(n <= max_packet_len(5));
 /// assert!(!wire[..n - 1].contains(&0));
 ///
-/// let mut rx = Deframer::<64>::new();
+/// let mut rx = PacketDecoder::<64>::new();
 /// let mut input = &wire[..n];
 /// assert_eq!(rx.push(&mut input).unwrap().unwrap(), b"hello");
 /// ```
-pub fn frame_into(payload: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
-    let needed = max_framed_len(payload.len());
+pub fn encode_packet(payload: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
+    let needed = max_packet_len(payload.len());
     let too_small = EncodeError::BufferTooSmall { available: out.len(), needed };
     let crc = CRC.checksum(payload).to_le_bytes();
     let body_end = {
@@ -56,14 +49,14 @@ mod tests {
     fn golden_framing() {
         // COBS of "hi" ‖ CRC32("hi") = 0xd8932aac, little endian ac 2a 93 d8.
         let mut out = [0u8; 16];
-        let n = frame_into(b"hi", &mut out).unwrap();
+        let n = encode_packet(b"hi", &mut out).unwrap();
         assert_eq!(&out[..n], &[0x07, b'h', b'i', 0xac, 0x2a, 0x93, 0xd8, 0x00]);
     }
 
     #[test]
     fn zeros_in_the_payload_are_escaped() {
         let mut out = [0u8; 32];
-        let n = frame_into(&[0, 0, 1, 0], &mut out).unwrap();
+        let n = encode_packet(&[0, 0, 1, 0], &mut out).unwrap();
         assert_eq!(out[..n].iter().filter(|&&b| b == 0).count(), 1);
         assert_eq!(out[n - 1], 0);
     }
@@ -72,8 +65,8 @@ mod tests {
     fn a_small_buffer_is_an_error() {
         let mut out = [0u8; 6];
         assert_eq!(
-            frame_into(b"hello", &mut out),
-            Err(EncodeError::BufferTooSmall { available: 6, needed: max_framed_len(5) })
+            encode_packet(b"hello", &mut out),
+            Err(EncodeError::BufferTooSmall { available: 6, needed: max_packet_len(5) })
         );
     }
 }
