@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use telemetra::mqtt::{Message, Options, QoS, Version};
 use telemetra::mqtt::{Config, MqttClient};
+use telemetra::mqtt::{Message, Options, QoS, Version};
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, mpsc};
 

@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use evalexpr::{ContextWithMutableVariables, HashMapContext, Node};
-use telemetra::rules::{ChannelHandle, Engine, EngineConfig, Event, parse};
 use telemetra::model::{DeviceId, Timestamp};
+use telemetra::rules::{ChannelHandle, Engine, EngineConfig, Event, parse};
 
 /// Readings per benchmark iteration.
 const BATCH: usize = 10_000;

@@ -49,7 +49,9 @@ fn frame_bytes(message: Message) -> usize {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("| minutes per batch | readings | `Batch` frames | bytes | bytes per reading | as `Readings` frames of 16: bytes per reading |");
+    println!(
+        "| minutes per batch | readings | `Batch` frames | bytes | bytes per reading | as `Readings` frames of 16: bytes per reading |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     for minutes in [1u64, 4, 16, 64, 256, 1_000, 8_760] {
         let readings = series(minutes);

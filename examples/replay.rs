@@ -17,8 +17,8 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use telemetra::codec::senml;
-use telemetra::rules::{Engine, EngineConfig, Event, parse};
 use telemetra::model::{AlertState, DeviceId, Timestamp};
+use telemetra::rules::{Engine, EngineConfig, Event, parse};
 
 struct Row {
     at: Timestamp,

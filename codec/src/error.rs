@@ -2,6 +2,7 @@
 
 /// A frame could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum EncodeError {
     /// The output buffer is too small; `needed` is an upper bound of what would suffice.
@@ -20,6 +21,7 @@ pub enum EncodeError {
 /// A byte string is not a valid frame of this build. Decoding never panics and never
 /// allocates; every failure is one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input has no bytes at all.

@@ -29,6 +29,7 @@ pub const MAX_READINGS: usize = 16;
 
 /// Liveness and health of a device, sent periodically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Heartbeat {
     /// Milliseconds since the device booted.
     pub uptime_ms: u64,
@@ -41,6 +42,7 @@ pub struct Heartbeat {
 /// One rule of a rule set being pushed to a device. A rule set travels as `count` frames, one
 /// rule each, so that no frame (and no firmware buffer) has to hold a whole rule set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RulePart {
     /// The version of the rule set this rule belongs to.
     pub set_version: u32,
@@ -54,6 +56,7 @@ pub struct RulePart {
 
 /// What a frame carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Message {
     /// Readings of the device's channels (at most [`MAX_READINGS`]).
     Readings(heapless::Vec<Reading, MAX_READINGS>),
@@ -126,6 +129,7 @@ impl Message {
 
 /// The envelope: who sent it, its place in the sender's sequence, and the message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Frame {
     /// The device the frame is from (or, for commands and rules, to).
     pub device: DeviceId,

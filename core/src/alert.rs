@@ -6,6 +6,7 @@ use crate::{ChannelId, DeviceId, Name, Text, Timestamp, Value};
 
 /// How serious an alert is, least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Severity {
     /// For information; no action needed.
     Info,
@@ -38,6 +39,7 @@ impl Severity {
 
 /// Where an alert is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AlertState {
     /// The condition holds: the alert is active.
     Raised,
@@ -49,6 +51,7 @@ pub enum AlertState {
 
 /// A transition of an alarm: one rule, one device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Alert {
     /// The rule that produced it.
     pub rule: Name,

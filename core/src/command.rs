@@ -10,6 +10,7 @@ pub const MAX_REQUESTED_CHANNELS: usize = 8;
 /// Where and how to fetch a firmware image. The device verifies the SHA-256 digest before it
 /// installs anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FirmwareOffer {
     /// The version offered.
     pub version: FirmwareVersion,
@@ -23,6 +24,7 @@ pub struct FirmwareOffer {
 
 /// What a command asks a device to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CommandAction {
     /// Set a configuration value (`sample_period_ms = 5000`).
     SetConfig {
@@ -54,6 +56,7 @@ pub enum CommandAction {
 
 /// A command to one device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Command {
     /// Matches the acknowledgement to the command.
     pub id: CommandId,
@@ -74,6 +77,7 @@ impl Command {
 
 /// Why a device refused a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum RejectReason {
     /// The device does not implement this action.
@@ -90,6 +94,7 @@ pub enum RejectReason {
 
 /// The outcome of a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CommandResult {
     /// Accepted; the work continues (a completion follows).
     Accepted,
@@ -103,6 +108,7 @@ pub enum CommandResult {
 
 /// A device's answer to a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CommandAck {
     /// The command answered.
     pub command: CommandId,

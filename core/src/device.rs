@@ -13,6 +13,7 @@ pub const MAX_TAGS: usize = 8;
 
 /// A firmware version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FirmwareVersion {
     /// Incompatible changes.
     pub major: u16,
@@ -37,6 +38,7 @@ impl fmt::Display for FirmwareVersion {
 
 /// A label on a device (`site=greenhouse-2`, `floor=3`), used by rules to select devices.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Tag {
     /// The label's key.
     pub key: Name,
@@ -46,6 +48,7 @@ pub struct Tag {
 
 /// One channel of a device: what it measures, in which unit, and how often.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ChannelSpec {
     /// The number readings use to refer to it.
     pub id: ChannelId,
@@ -65,6 +68,7 @@ pub struct ChannelSpec {
 /// [`DeviceStatus::Offline`] when it leaves on purpose, and its transport arranges for
 /// [`DeviceStatus::Lost`] to be sent for it when it vanishes (the MQTT last will).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DeviceStatus {
     /// Connected.
     Online,
@@ -77,6 +81,7 @@ pub enum DeviceStatus {
 /// What a device is: sent by the device when it comes online, kept by servers to interpret
 /// its readings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Device {
     /// Its identity.
     pub id: DeviceId,

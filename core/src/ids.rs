@@ -19,10 +19,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(id.to_string(), "4a30b001c2d3e");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct DeviceId(pub u64);
 
 /// A text form could not be parsed as an identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ParseIdError {
     /// The text was empty (after removing a `0x` prefix and separators).
@@ -104,11 +106,13 @@ impl<'de> Deserialize<'de> for DeviceId {
 /// x-axis acceleration). Its name, quantity and unit are in the device's
 /// [`ChannelSpec`](crate::ChannelSpec); readings carry only this small number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ChannelId(pub u16);
 
 /// Identifies a command so its acknowledgement can be matched to it. Chosen by the sender;
 /// unique per target device for as long as the command may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CommandId(pub u32);
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::Unit;
 /// The physical quantity (or kind of state) a channel reports. A dashboard or a rule can
 /// reason about "all temperatures" whatever their units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Quantity {
     /// Temperature (`Cel`, `K`).

@@ -6,6 +6,7 @@ use crate::{ChannelId, Timestamp, Value};
 
 /// Quality flags of a reading: a bit set, empty ([`Quality::GOOD`]) for a trustworthy value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Quality(pub u8);
 
 impl Quality {
@@ -43,6 +44,7 @@ impl Quality {
 
 /// A value read from one channel of a device at one time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Reading {
     /// The channel that produced it (see the device's [`ChannelSpec`](crate::ChannelSpec)).
     pub channel: ChannelId,

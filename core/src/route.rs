@@ -47,6 +47,7 @@ pub type Topic = heapless::String<MAX_TOPIC_LEN>;
 
 /// The kind of message a route carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RouteKind {
     /// Readings and heartbeats, device to server.
     Readings,
@@ -98,6 +99,7 @@ impl RouteKind {
 
 /// A kind of message about one device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Route {
     /// What the message is.
     pub kind: RouteKind,
@@ -133,6 +135,7 @@ impl Route {
 
 /// A set of routes to receive: a kind, a device, both, or everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RouteFilter {
     /// Only this kind, or any.
     pub kind: Option<RouteKind>,

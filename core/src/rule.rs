@@ -28,6 +28,7 @@ pub const MAX_STACK: usize = 8;
 
 /// A window over a channel's recent samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Window {
     /// The samples of the last `span_ms` milliseconds, keeping at most `max_samples` of them
     /// (the oldest are dropped first), so that the state has a size known in advance.
@@ -43,6 +44,7 @@ pub enum Window {
 
 /// A function over the samples of a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Aggregate {
     /// Arithmetic mean.
     Avg,
@@ -97,6 +99,7 @@ impl Aggregate {
 /// One step of a postfix program. Operands are pushed; operators pop their operands and push
 /// the result. Booleans are numbers: 0 is false, anything else is true.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Op {
     /// Push a constant.
     Const(#[serde(with = "crate::compact_f64")] f64),
@@ -212,6 +215,7 @@ mod whole_device {
 
 /// Why a rule is not well formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum RuleError {
     /// The expression has no operations.
@@ -252,6 +256,7 @@ pub enum RuleError {
 
 /// A postfix program of at most [`MAX_OPS`] operations.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Expr {
     /// The operations, in evaluation order.
     pub ops: heapless::Vec<Op, MAX_OPS>,
@@ -301,6 +306,7 @@ impl Expr {
 
 /// Which devices a rule watches. Each device in scope has its own rule state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Scope {
     /// One device.
     Device(DeviceId),
@@ -312,6 +318,7 @@ pub enum Scope {
 
 /// What a rule does when its alarm becomes active.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Action {
     /// Raise an alert with this message (cleared when the rule clears).
     Alert {
@@ -332,6 +339,7 @@ pub enum Action {
 
 /// One rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Rule {
     /// Its name, unique in its rule set.
     pub name: Name,

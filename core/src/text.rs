@@ -13,6 +13,7 @@ pub type Text = heapless::String<48>;
 
 /// A value did not fit in its fixed-capacity container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[error("{what} holds at most {capacity} items (got {len})")]
 pub struct CapacityError {
     /// What was being filled ("name", "channels", ...).

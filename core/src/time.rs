@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// with [`Quality::CLOCK_UNSYNCED`](crate::Quality::CLOCK_UNSYNCED). On the wire a timestamp is
 /// a varint (6 bytes for dates in this century).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {

@@ -92,6 +92,7 @@ pub mod local_prelude {
 
 /// What went wrong, independent of the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Not connected yet, or the connection is down; try again after reconnecting.
@@ -130,6 +131,7 @@ impl TransportError for core::convert::Infallible {
 
 /// A message received: its route and the length of its payload in the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Delivery {
     /// Where it was sent.
     pub route: Route,

@@ -16,6 +16,7 @@ macro_rules! units {
         /// assert_eq!("%RH".parse::<Unit>(), Ok(Unit::RelativeHumidity));
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         #[non_exhaustive]
         pub enum Unit {
             /// No unit: a dimensionless value, a state or a boolean.
@@ -180,6 +181,7 @@ units! {
 
 /// The text was not a known SenML unit symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[error("unknown SenML unit symbol")]
 pub struct UnknownUnit;
 

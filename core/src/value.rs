@@ -6,6 +6,7 @@ use crate::Text;
 
 /// A geographic position (WGS 84).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Location {
     /// Latitude in degrees, positive north.
     #[serde(with = "crate::compact_f64")]
@@ -23,6 +24,7 @@ pub struct Location {
 /// Numbers with a short exact decimal form (21.5, 1013, 47.3769123) are stored on the wire as a
 /// decimal varint (2 to 4 bytes) and decode to the same `f64` bits; other numbers take 8 bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Value {
     /// A measurement (temperature, pressure, power, ...).
     Number(#[serde(with = "crate::compact_f64")] f64),

@@ -107,6 +107,7 @@ impl Kind {
 
 /// Compressed readings of several channels: the body of a `Batch` message.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Batch {
     data: heapless::Vec<u8, MAX_BATCH_BYTES>,
 }

@@ -51,6 +51,7 @@ pub const BLOCK: usize = 128;
 
 /// A batch could not be encoded or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum BatchError {
     /// The output buffer is too small (size it with [`max_encoded_len`]).

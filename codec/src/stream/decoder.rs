@@ -5,6 +5,7 @@ use super::error::PacketError;
 
 /// What the decoder has seen, for monitoring a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PacketStats {
     /// Packets delivered with a good CRC.
     pub packets: u32,
@@ -53,6 +54,7 @@ pub struct PacketStats {
 /// assert_eq!(rx.stats().packets, 2);
 /// ```
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PacketDecoder<const N: usize> {
     buf: [u8; N],
     len: usize,

@@ -2,6 +2,7 @@
 
 /// A packet from a byte stream was dropped. The decoder counts it and goes on with the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum PacketError {
     /// The packet's CRC-32 does not match its contents (bit errors on the link).
