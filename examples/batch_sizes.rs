@@ -31,11 +31,13 @@ fn series(minutes: u64) -> Vec<Reading> {
     for m in 0..minutes {
         let at = Timestamp(1_795_651_200_000 + m * 60_000);
         temp += (rand() % 3) as i64 - 1;
-        if rand() % 10 == 0 {
+        if rand().is_multiple_of(10) {
             hum += (rand() % 3) as i64 - 1;
         }
         energy += 40 + (rand() % 20) as i64;
-        let q = |r: Reading, roll: u64| if roll % 200 == 0 { r.with_quality(Quality::ESTIMATED) } else { r };
+        let q = |r: Reading, roll: u64| {
+            if roll.is_multiple_of(200) { r.with_quality(Quality::ESTIMATED) } else { r }
+        };
         out.push(q(Reading::new(ChannelId(1), at, temp as f64 / 10.0), rand()));
         out.push(q(Reading::new(ChannelId(2), at, hum), rand()));
         out.push(q(Reading::new(ChannelId(3), at, m % 90 < 5), rand()));
