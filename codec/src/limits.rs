@@ -9,6 +9,7 @@
 use telemetra_core::command::MAX_REQUESTED_CHANNELS;
 use telemetra_core::device::{MAX_CHANNELS, MAX_TAGS};
 use telemetra_core::rule::{MAX_ACTIONS, MAX_OPS, MAX_RULE_CHANNELS};
+use telemetra_core::text::{NAME_CAPACITY, TEXT_CAPACITY, URL_CAPACITY};
 
 use crate::frame::MAX_READINGS;
 
@@ -22,9 +23,9 @@ const U64: usize = 10;
 const TAG: usize = 1;
 const LEN: usize = 1;
 const F64: usize = 1 + U64;
-const NAME: usize = LEN + 24;
-const TEXT: usize = LEN + 48;
-const URL: usize = LEN + 96;
+const NAME: usize = LEN + NAME_CAPACITY;
+const TEXT: usize = LEN + TEXT_CAPACITY;
+const URL: usize = LEN + URL_CAPACITY;
 
 const LOCATION: usize = F64 + F64 + 1 + F64;
 /// A [`Value`](telemetra_core::Value).

@@ -19,7 +19,7 @@ pub struct FirmwareOffer {
     /// SHA-256 digest of the image.
     pub sha256: [u8; 32],
     /// Where to download it (at most 96 bytes).
-    pub url: heapless::String<96>,
+    pub url: heapless::String<{ crate::text::URL_CAPACITY }>,
 }
 
 /// What a command asks a device to do.

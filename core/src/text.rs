@@ -4,12 +4,20 @@
 //! peer can never make a decoder grow without bound. Building one from a longer `&str` fails
 //! with [`CapacityError`]; nothing is silently truncated.
 
-/// A short identifier: channel names, model names, configuration keys, rule names. At most
-/// [`Name::CAPACITY`](heapless::String::capacity) = 24 bytes of UTF-8.
-pub type Name = heapless::String<24>;
+/// The capacity of a [`Name`] in bytes.
+pub const NAME_CAPACITY: usize = 24;
+/// The capacity of a [`Text`] in bytes.
+pub const TEXT_CAPACITY: usize = 48;
+/// The capacity of a URL (a firmware offer's download address) in bytes.
+pub const URL_CAPACITY: usize = 96;
 
-/// A short human-readable text: a state value, an alert message. At most 48 bytes of UTF-8.
-pub type Text = heapless::String<48>;
+/// A short identifier: channel names, model names, configuration keys, rule names. At most
+/// [`NAME_CAPACITY`] = 24 bytes of UTF-8.
+pub type Name = heapless::String<NAME_CAPACITY>;
+
+/// A short human-readable text: a state value, an alert message. At most [`TEXT_CAPACITY`] =
+/// 48 bytes of UTF-8.
+pub type Text = heapless::String<TEXT_CAPACITY>;
 
 /// A value did not fit in its fixed-capacity container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
