@@ -8,6 +8,8 @@ extern crate alloc;
 
 #[cfg(feature = "std")]
 mod delivery;
+#[cfg(feature = "std")]
+mod forward;
 #[cfg(feature = "memory")]
 pub mod link;
 #[cfg(feature = "memory")]

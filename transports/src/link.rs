@@ -220,48 +220,10 @@ impl ErrorType for LinkReceiver {
     type Error = LinkError;
 }
 
-/// Forwards the `Sender` contract to a boxed sender.
-macro_rules! forward_sender {
-    ($ty:ty) => {
-        impl Sender for $ty {
-            async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), LinkError> {
-                DynSender::send(&mut *self.0, route, payload).await
-            }
-
-            async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), LinkError> {
-                DynSender::send_acked(&mut *self.0, route, payload).await
-            }
-
-            async fn close(&mut self) -> Result<(), LinkError> {
-                DynSender::close(&mut *self.0).await
-            }
-        }
-    };
-}
-
-/// Forwards the `Receiver` contract to a boxed receiver.
-macro_rules! forward_receiver {
-    ($ty:ty) => {
-        impl Receiver for $ty {
-            async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), LinkError> {
-                DynReceiver::subscribe(&mut *self.0, filter).await
-            }
-
-            async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, LinkError> {
-                DynReceiver::receive(&mut *self.0, buf).await
-            }
-
-            fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, LinkError> {
-                DynReceiver::try_receive(&mut *self.0, buf)
-            }
-        }
-    };
-}
-
-forward_sender!(Link);
-forward_sender!(LinkSender);
-forward_receiver!(Link);
-forward_receiver!(LinkReceiver);
+crate::forward::forward_sender!(Link, DynSender, |l| &mut *l.0);
+crate::forward::forward_sender!(LinkSender, DynSender, |l| &mut *l.0);
+crate::forward::forward_receiver!(Link, DynReceiver, |l| &mut *l.0);
+crate::forward::forward_receiver!(LinkReceiver, DynReceiver, |l| &mut *l.0);
 
 impl Transport for Link {
     type Sender = LinkSender;

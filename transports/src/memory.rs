@@ -263,33 +263,8 @@ impl Receiver for MemoryReceiver {
     }
 }
 
-impl Sender for MemoryTransport {
-    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
-        Sender::send(&mut self.tx, route, payload).await
-    }
-
-    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {
-        Sender::send_acked(&mut self.tx, route, payload).await
-    }
-
-    async fn close(&mut self) -> Result<(), MemoryError> {
-        Sender::close(&mut self.tx).await
-    }
-}
-
-impl Receiver for MemoryTransport {
-    async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MemoryError> {
-        Receiver::subscribe(&mut self.rx, filter).await
-    }
-
-    async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, MemoryError> {
-        Receiver::receive(&mut self.rx, buf).await
-    }
-
-    fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, MemoryError> {
-        Receiver::try_receive(&mut self.rx, buf)
-    }
-}
+crate::forward::forward_sender!(MemoryTransport, Sender, |t| &mut t.tx);
+crate::forward::forward_receiver!(MemoryTransport, Receiver, |t| &mut t.rx);
 
 impl Transport for MemoryTransport {
     type Sender = MemorySender;

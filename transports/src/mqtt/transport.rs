@@ -249,33 +249,8 @@ impl Receiver for MqttReceiver {
     }
 }
 
-impl Sender for MqttTransport {
-    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
-        Sender::send(&mut self.tx, route, payload).await
-    }
-
-    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {
-        Sender::send_acked(&mut self.tx, route, payload).await
-    }
-
-    async fn close(&mut self) -> Result<(), MqttError> {
-        Sender::close(&mut self.tx).await
-    }
-}
-
-impl Receiver for MqttTransport {
-    async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MqttError> {
-        Receiver::subscribe(&mut self.rx, filter).await
-    }
-
-    async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, MqttError> {
-        Receiver::receive(&mut self.rx, buf).await
-    }
-
-    fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, MqttError> {
-        Receiver::try_receive(&mut self.rx, buf)
-    }
-}
+crate::forward::forward_sender!(MqttTransport, Sender, |t| &mut t.tx);
+crate::forward::forward_receiver!(MqttTransport, Receiver, |t| &mut t.rx);
 
 impl Transport for MqttTransport {
     type Sender = MqttSender;
