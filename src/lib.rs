@@ -25,10 +25,11 @@ pub use telemetra_rules as rules;
 #[cfg(feature = "std")]
 pub use telemetra_transports as transports;
 
-/// MQTT: [`MqttClient`](mqtt::MqttClient), [`Options`](mqtt::Options),
-/// [`Message`](mqtt::Message), [`QoS`](mqtt::QoS); the sans-IO [`Client`](mqtt::Client); the
-/// packet codecs in [`packet`](mqtt::packet).
-#[cfg(feature = "mqtt")]
+/// MQTT: the sans-IO [`Client`](mqtt::Client) (feature `mqtt-client`, `no_std`), with
+/// `std` the tokio driver `MqttClient` and `MqttTransport`; [`Options`](mqtt::Options),
+/// [`Message`](mqtt::Message), [`QoS`](mqtt::QoS); the packet codecs in
+/// [`packet`](mqtt::packet).
+#[cfg(feature = "mqtt-client")]
 pub use telemetra_transports::mqtt;
 
 /// The fixed-capacity collections of the model's public fields, re-exported so that users build

@@ -23,7 +23,7 @@ pub mod topic;
 #[cfg(feature = "tokio")]
 pub mod transport;
 
-pub use client::{Client, Event, Message, Options, Outcome, Password};
+pub use client::{Client, ClientError, Event, Message, Options, Outcome, Password};
 #[cfg(feature = "tokio")]
 pub use driver::{Config, MqttClient};
 pub use packet::PacketError;

@@ -1,0 +1,137 @@
+//! The node's own job, shared by the binaries: its identity, its simulated sensors, and the
+//! glue between the UART, the codec and (for MQTT) the sans-IO client.
+
+use telemetra::codec::stream::{PacketDecoder, encode_packet, max_packet_len};
+use telemetra::codec::{Frame, Message};
+use telemetra::model::{ChannelId, DeviceId, Reading, Timestamp};
+
+use crate::uart::Uart;
+
+/// This node's identity (on a product: from the device's provisioning).
+pub const DEVICE: DeviceId = DeviceId(0x2a);
+
+/// The channels: 1 temperature (°C), 2 humidity (%RH), 3 motion.
+pub const TEMPERATURE: ChannelId = ChannelId(1);
+/// Relative humidity.
+pub const HUMIDITY: ChannelId = ChannelId(2);
+/// Motion.
+pub const MOTION: ChannelId = ChannelId(3);
+
+/// The largest frame this node sends or accepts, in bytes: readings, acks, alerts and one rule
+/// each fit (a frame of another kind that does not fit is refused, never truncated).
+pub const FRAME: usize = 320;
+
+/// A simulated sensor board: the temperature climbs 0.1 °C per reading from 24.0, humidity
+/// swings, motion comes and goes. `tick` comes from the caller, so nothing is constant-folded.
+pub fn sample(tick: u32, at: Timestamp) -> [Reading; 3] {
+    let temperature = 24.0 + (tick % 120) as f32 * 0.1;
+    let humidity = 40 + (tick % 17) as i32;
+    [
+        Reading::new(TEMPERATURE, at, f64::from(temperature)),
+        Reading::new(HUMIDITY, at, i64::from(humidity)),
+        Reading::new(MOTION, at, tick.is_multiple_of(7)),
+    ]
+}
+
+/// A readings frame of `sample`.
+pub fn readings_frame(seq: u32, tick: u32, at: Timestamp) -> Frame {
+    let readings = heapless::Vec::from_iter(sample(tick, at));
+    Frame::new(DEVICE, seq, Message::Readings(readings))
+}
+
+/// Frames as COBS+CRC packets over the UART, both ways.
+pub struct SerialLink {
+    decoder: PacketDecoder<{ max_packet_len(FRAME) }>,
+    rx: [u8; 64],
+    rx_len: usize,
+    rx_pos: usize,
+}
+
+impl Default for SerialLink {
+    fn default() -> Self {
+        SerialLink { decoder: PacketDecoder::new(), rx: [0; 64], rx_len: 0, rx_pos: 0 }
+    }
+}
+
+impl SerialLink {
+    /// Encodes `frame` and writes it as one packet. A frame that cannot be encoded is dropped
+    /// and reported as `false`.
+    pub fn send(&mut self, uart: &mut Uart, frame: &Frame) -> bool {
+        let mut body = [0u8; FRAME];
+        let mut packet = [0u8; max_packet_len(FRAME)];
+        let Ok(bytes) = frame.encode(&mut body) else { return false };
+        match encode_packet(bytes, &mut packet) {
+            Ok(n) => {
+                uart.write_all(&packet[..n]);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The next frame that arrived whole, if any; damaged packets and undecodable frames are
+    /// dropped (and counted by the decoder).
+    pub fn receive(&mut self, uart: &mut Uart) -> Option<Frame> {
+        loop {
+            if self.rx_pos == self.rx_len {
+                self.rx_len = uart.read_available(&mut self.rx);
+                self.rx_pos = 0;
+                if self.rx_len == 0 {
+                    return None;
+                }
+            }
+            let mut input = &self.rx[self.rx_pos..self.rx_len];
+            let before = input.len();
+            let got = self.decoder.push(&mut input);
+            self.rx_pos += before - input.len();
+            if let Some(Ok(payload)) = got
+                && let Ok(frame) = Frame::decode(payload)
+            {
+                return Some(frame);
+            }
+        }
+    }
+}
+
+/// The sans-IO MQTT client driven over the UART (a modem's transparent TCP mode, a SLIP link,
+/// or QEMU's serial port connected to a broker): bytes in, bytes out, the clock passed in.
+#[cfg(feature = "mqtt")]
+pub mod mqtt {
+    use alloc::vec::Vec;
+
+    use telemetra::mqtt::{Client, ClientError, Options};
+
+    use crate::uart::Uart;
+
+    /// The client and its I/O buffers.
+    pub struct MqttLink {
+        /// The protocol state machine.
+        pub client: Client,
+        out: Vec<u8>,
+        rx: [u8; 128],
+    }
+
+    impl MqttLink {
+        /// A client for `options`, connecting now.
+        pub fn connect(options: Options, now: u64) -> MqttLink {
+            let mut client = Client::new(options);
+            client.connect(now);
+            MqttLink { client, out: Vec::new(), rx: [0; 128] }
+        }
+
+        /// Moves bytes both ways and runs the timers once.
+        pub fn pump(&mut self, uart: &mut Uart, now: u64) -> Result<(), ClientError> {
+            let n = uart.read_available(&mut self.rx);
+            if n > 0 {
+                self.client.handle_input(&self.rx[..n], now)?;
+            }
+            if self.client.next_timeout().is_some_and(|t| t <= now) {
+                self.client.handle_timeout(now)?;
+            }
+            self.out.clear();
+            self.client.take_output(&mut self.out);
+            uart.write_all(&self.out);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Rules from frames: a rule set arrives as `Rule` frames over the UART, is assembled and
+//! loaded, and the engine runs on the node's readings; alerts go back as frames.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use cortex_m_rt::entry;
+use telemetra::codec::{Frame, Message};
+use telemetra::model::{DeviceStatus, Timestamp};
+use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
+use telemetra_firmware_example::{self as board, app};
+
+#[entry]
+fn main() -> ! {
+    let mut uart = board::init();
+    let mut link = app::SerialLink::default();
+    let mut assembler = RuleSetAssembler::<5>::new();
+    link.send(&mut uart, &Frame::new(app::DEVICE, 0, Message::Status(DeviceStatus::Online)));
+    // Wait for the rule set (at most 10 s).
+    loop {
+        if board::clock::now() > 10_000 {
+            board::probe::fail(b"no rule set");
+        }
+        let Some(frame) = link.receive(&mut uart) else { continue };
+        let Message::Rule(part) = frame.message else { continue };
+        if let Ok(Progress::Complete { .. }) = assembler.accept(part) {
+            break;
+        }
+    }
+    let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
+    let rules: Vec<_> = assembler.rules().into_iter().flatten().cloned().collect();
+    if engine.load(rules).is_err() {
+        board::probe::fail(b"rule set refused");
+    }
+    // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
+    let (mut events, mut seq, mut alerts) = (Vec::new(), 0u32, 0u32);
+    for tick in 0..120u32 {
+        let at = Timestamp(u64::from(tick) * 10_000);
+        for r in app::sample(tick, at) {
+            let channel = match r.channel {
+                app::TEMPERATURE => "temperature",
+                app::HUMIDITY => "humidity",
+                _ => "motion",
+            };
+            if let Some(x) = r.value.as_f64() {
+                engine.ingest(app::DEVICE, channel, at, x, &mut events);
+            }
+        }
+        engine.advance(at, &mut events);
+        for event in events.drain(..) {
+            if let Event::Alert(alert) = event {
+                seq += 1;
+                alerts += 1;
+                link.send(&mut uart, &Frame::new(app::DEVICE, seq, Message::Alert(alert)));
+            }
+        }
+    }
+    if alerts == 0 {
+        board::probe::fail(b"no alert");
+    }
+    board::probe::finish()
+}
