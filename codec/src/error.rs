@@ -16,6 +16,12 @@ pub enum EncodeError {
     /// A value could not be represented (postcard refused it).
     #[error("value cannot be encoded")]
     Unencodable,
+    /// More readings than one frame carries; send the rest in another frame or a batch.
+    #[error("{count} readings do not fit one frame (at most 16)")]
+    TooManyReadings {
+        /// How many were given.
+        count: usize,
+    },
 }
 
 /// A byte string is not a valid frame of this build. Decoding never panics and never
@@ -67,6 +73,12 @@ pub enum DecodeError {
     TrailingBytes {
         /// How many bytes follow.
         extra: usize,
+    },
+    /// A [`FrameView`](crate::FrameView) was asked for a kind of message it does not carry.
+    #[error("the frame carries a {found:?} message, not the kind asked for")]
+    WrongKind {
+        /// The kind it carries.
+        found: crate::view::MessageKind,
     },
     /// Any other malformation.
     #[error("malformed frame")]

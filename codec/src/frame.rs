@@ -14,14 +14,16 @@ use telemetra_core::{
 };
 
 use crate::batch::Batch;
+use crate::body::{ReadingsBody, encode_body};
 use crate::error::{DecodeError, EncodeError};
 use crate::limits;
+use crate::view::FrameView;
 
 /// The newest wire-format version this build writes and reads (it reads every one from 1).
 pub const WIRE_VERSION: u8 = 2;
 
 /// How many message kinds each version has, by version (index 0 is version 1).
-const KINDS: [u32; WIRE_VERSION as usize] = [7, 9];
+pub(crate) const KINDS: [u32; WIRE_VERSION as usize] = [7, 9];
 
 /// The most readings one frame carries; more go in further frames (or in a
 /// [`batch`](crate::batch)).
@@ -159,15 +161,23 @@ impl Frame {
 
     /// Encodes the frame into `buf` and returns the bytes written. Needs no allocator.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], EncodeError> {
-        let too_small = EncodeError::BufferTooSmall { available: buf.len(), needed: self.max_encoded_len() };
-        let (version, body) = buf.split_first_mut().ok_or(too_small)?;
-        *version = self.message.min_version();
-        let len = match postcard::to_slice(self, body) {
-            Ok(written) => written.len(),
-            Err(postcard::Error::SerializeBufferFull) => return Err(too_small),
-            Err(_) => return Err(EncodeError::Unencodable),
-        };
-        Ok(&mut buf[..=len])
+        let (d, s) = (self.device, self.seq);
+        let needed = self.max_encoded_len();
+        match &self.message {
+            Message::Readings(r) => encode_body(d, s, &ReadingsBody(r), buf),
+            Message::Command(c) => encode_body(d, s, c, buf),
+            Message::Ack(a) => encode_body(d, s, a, buf),
+            Message::Alert(a) => encode_body(d, s, a, buf),
+            Message::DeviceInfo(i) => encode_body(d, s, i, buf),
+            Message::Rule(r) => encode_body(d, s, r, buf),
+            Message::Heartbeat(h) => encode_body(d, s, h, buf),
+            Message::Status(st) => encode_body(d, s, st, buf),
+            Message::Batch(b) => encode_body(d, s, b, buf),
+        }
+        .map_err(|e| match e {
+            EncodeError::BufferTooSmall { available, .. } => EncodeError::BufferTooSmall { available, needed },
+            e => e,
+        })
     }
 
     /// Encodes the frame into a new `Vec`.
@@ -179,32 +189,12 @@ impl Frame {
         Ok(out)
     }
 
-    /// Decodes one frame that fills `bytes` exactly.
+    /// Decodes one frame that fills `bytes` exactly (through a [`FrameView`]).
     ///
-    /// Never panics; allocates nothing; every collection is bounded by its capacity.
+    /// Never panics; allocates nothing; every collection is bounded by its capacity. A
+    /// firmware that handles a few kinds reads a [`FrameView`] instead and links only those.
     pub fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
-        let (rest, frame) = Frame::decode_prefix(bytes)?;
-        match rest.len() {
-            0 => Ok(frame),
-            extra => Err(DecodeError::TrailingBytes { extra }),
-        }
-    }
-
-    /// Decodes one frame from the front of `bytes`, returning the bytes after it too.
-    pub fn decode_prefix(bytes: &[u8]) -> Result<(&[u8], Frame), DecodeError> {
-        let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
-        let kinds = match version.checked_sub(1).and_then(|i| KINDS.get(usize::from(i))) {
-            Some(&kinds) => kinds,
-            None => return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION }),
-        };
-        // Name an unknown message kind before serde would call it an invalid field.
-        let (_device, _seq, tag) = postcard::take_from_bytes::<(u64, u32, u32)>(body)?.0;
-        if tag >= kinds {
-            return Err(DecodeError::UnknownMessage { tag, version });
-        }
-        let mut de = postcard::Deserializer::from_bytes(body);
-        let frame = Frame::deserialize(&mut de)?;
-        Ok((de.finalize()?, frame))
+        FrameView::parse(bytes)?.to_frame()
     }
 }
 

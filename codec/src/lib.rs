@@ -7,12 +7,14 @@
 extern crate alloc;
 
 pub mod batch;
+mod body;
 pub mod error;
 pub mod frame;
 pub mod limits;
 #[cfg(feature = "senml")]
 pub mod senml;
 pub mod stream;
+mod view;
 
 #[cfg(test)]
 mod arbitrary;
@@ -20,4 +22,6 @@ mod arbitrary;
 mod golden;
 
 pub use error::{DecodeError, EncodeError};
+pub use body::{Body, ReadingsBody, encode_body};
 pub use frame::{Frame, Heartbeat, Message, RulePart, WIRE_VERSION};
+pub use view::{FrameView, MessageKind, Readings};

@@ -2,7 +2,7 @@
 //! glue between the UART, the codec and (for MQTT) the sans-IO client.
 
 use telemetra::codec::stream::{PacketDecoder, encode_packet, max_packet_len};
-use telemetra::codec::{Frame, Message};
+use telemetra::codec::{Body, FrameView, encode_body};
 use telemetra::model::{ChannelId, DeviceId, Reading, Timestamp};
 
 use crate::uart::Uart;
@@ -16,6 +16,15 @@ pub const TEMPERATURE: ChannelId = ChannelId(1);
 pub const HUMIDITY: ChannelId = ChannelId(2);
 /// Motion.
 pub const MOTION: ChannelId = ChannelId(3);
+
+/// The name rules use for a channel.
+pub fn channel_name(id: ChannelId) -> &'static str {
+    match id {
+        TEMPERATURE => "temperature",
+        HUMIDITY => "humidity",
+        _ => "motion",
+    }
+}
 
 /// The largest frame this node sends or accepts, in bytes: readings, acks, alerts and one rule
 /// each fit (a frame of another kind that does not fit is refused, never truncated).
@@ -33,12 +42,6 @@ pub fn sample(tick: u32, at: Timestamp) -> [Reading; 3] {
     ]
 }
 
-/// A readings frame of `sample`.
-pub fn readings_frame(seq: u32, tick: u32, at: Timestamp) -> Frame {
-    let readings = heapless::Vec::from_iter(sample(tick, at));
-    Frame::new(DEVICE, seq, Message::Readings(readings))
-}
-
 /// Frames as COBS+CRC packets over the UART, both ways.
 pub struct SerialLink {
     decoder: PacketDecoder<{ max_packet_len(FRAME) }>,
@@ -54,12 +57,12 @@ impl Default for SerialLink {
 }
 
 impl SerialLink {
-    /// Encodes `frame` and writes it as one packet. A frame that cannot be encoded is dropped
-    /// and reported as `false`.
-    pub fn send(&mut self, uart: &mut Uart, frame: &Frame) -> bool {
-        let mut body = [0u8; FRAME];
+    /// Encodes a frame of this device carrying `body` and writes it as one packet. A frame
+    /// that cannot be encoded is dropped and reported as `false`.
+    pub fn send<B: Body + ?Sized>(&mut self, uart: &mut Uart, seq: u32, body: &B) -> bool {
+        let mut frame = [0u8; FRAME];
         let mut packet = [0u8; max_packet_len(FRAME)];
-        let Ok(bytes) = frame.encode(&mut body) else { return false };
+        let Ok(bytes) = encode_body(DEVICE, seq, body, &mut frame) else { return false };
         match encode_packet(bytes, &mut packet) {
             Ok(n) => {
                 uart.write_all(&packet[..n]);
@@ -69,9 +72,10 @@ impl SerialLink {
         }
     }
 
-    /// The next frame that arrived whole, if any; damaged packets and undecodable frames are
-    /// dropped (and counted by the decoder).
-    pub fn receive(&mut self, uart: &mut Uart) -> Option<Frame> {
+    /// Hands the next frame that arrived whole to `handle`, if one did, and returns what
+    /// `handle` returned; damaged packets and frames whose envelope does not parse are dropped
+    /// (and counted by the decoder).
+    pub fn receive<T>(&mut self, uart: &mut Uart, handle: impl FnOnce(FrameView<'_>) -> T) -> Option<T> {
         loop {
             if self.rx_pos == self.rx_len {
                 self.rx_len = uart.read_available(&mut self.rx);
@@ -85,9 +89,9 @@ impl SerialLink {
             let got = self.decoder.push(&mut input);
             self.rx_pos += before - input.len();
             if let Some(Ok(payload)) = got
-                && let Ok(frame) = Frame::decode(payload)
+                && let Ok(view) = FrameView::parse(payload)
             {
-                return Some(frame);
+                return Some(handle(view));
             }
         }
     }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use telemetra::codec::{Frame, Message};
+use telemetra::codec::ReadingsBody;
 use telemetra::model::{CommandAck, CommandResult, Timestamp};
 use telemetra_firmware_example::{self as board, app};
 
@@ -20,14 +20,13 @@ fn main() -> ! {
             next = now + 100;
             seq += 1;
             tick += 1;
-            link.send(&mut uart, &app::readings_frame(seq, tick, Timestamp(now)));
+            link.send(&mut uart, seq, &ReadingsBody(&app::sample(tick, Timestamp(now))));
         }
-        if let Some(frame) = link.receive(&mut uart)
-            && let Message::Command(cmd) = frame.message
-        {
+        // Only commands are decoded: the node links the command decoder and no other.
+        if let Some(Ok(cmd)) = link.receive(&mut uart, |view| view.command()) {
             seq += 1;
             let ack = CommandAck { command: cmd.id, at: Timestamp(now), result: CommandResult::Completed };
-            link.send(&mut uart, &Frame::new(app::DEVICE, seq, Message::Ack(ack)));
+            link.send(&mut uart, seq, &ack);
             acked += 1;
         }
     }

@@ -9,35 +9,38 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
-use telemetra::codec::{Frame, Message};
+use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
 use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Timestamp};
 use telemetra::mqtt::{Event as MqttEvent, Message as MqttMessage, Options, QoS};
 use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
 use telemetra_firmware_example::{self as board};
 
-/// Publishes `frame` on its route at QoS 1 (retained where the route says so).
-fn publish(link: &mut MqttLink, frame: &Frame, now: u64) {
+/// The MQTT message of a frame of this device carrying `body`, on the body's route at QoS 1
+/// (retained where the route says so).
+fn message<B: Body + ?Sized>(seq: u32, body: &B) -> Option<MqttMessage> {
     let mut buf = [0u8; app::FRAME];
-    let Ok(bytes) = frame.encode(&mut buf) else { return };
-    let route = frame.route();
+    let bytes = encode_body(app::DEVICE, seq, body, &mut buf).ok()?;
+    let route = Route::new(B::KIND.route_kind(), app::DEVICE);
     let mut m = MqttMessage::new(route.topic().as_str(), &*bytes).with_qos(QoS::AtLeastOnce);
     m.retain = route.kind.is_retained();
-    // A full offline queue hands the message back; readings are worth less than a stall.
-    let _ = link.client.publish(m, now);
+    Some(m)
+}
+
+/// Queues a frame; a full offline queue hands it back, and readings are worth less than a
+/// stall, so it is dropped.
+fn publish<B: Body + ?Sized>(link: &mut MqttLink, seq: u32, body: &B, now: u64) {
+    if let Some(m) = message(seq, body) {
+        let _ = link.client.publish(m, now);
+    }
 }
 
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
-    let status = Route::new(RouteKind::Status, app::DEVICE);
     let mut options = Options::new("tm-2a");
-    let mut buf = [0u8; 16];
-    let lost = Frame::new(app::DEVICE, 0, Message::Status(DeviceStatus::Lost));
-    if let Ok(bytes) = lost.encode(&mut buf) {
-        options.will =
-            Some(MqttMessage::new(status.topic().as_str(), &*bytes).with_qos(QoS::AtLeastOnce).retained());
-    }
+    // The last will: the broker says `Lost` for this node if it vanishes.
+    options.will = message(0, &DeviceStatus::Lost);
     let mut link = MqttLink::connect(options, board::clock::now());
     let mut assembler = RuleSetAssembler::<5>::new();
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
@@ -53,20 +56,23 @@ fn main() -> ! {
                 for kind in [RouteKind::Commands, RouteKind::Rules] {
                     let _ = link.client.subscribe(&Route::new(kind, app::DEVICE).topic(), QoS::AtLeastOnce);
                 }
-                publish(&mut link, &Frame::new(app::DEVICE, 0, Message::Status(DeviceStatus::Online)), now);
+                publish(&mut link, 0, &DeviceStatus::Online, now);
             }
         }
         while let Some(m) = link.client.poll_message() {
-            let Ok(frame) = Frame::decode(&m.payload) else { continue };
-            match frame.message {
-                Message::Command(cmd) => {
+            // Only the kinds this node handles are decoded: commands and rules.
+            let Ok(view) = FrameView::parse(&m.payload) else { continue };
+            match view.kind() {
+                MessageKind::Command => {
+                    let Ok(cmd) = view.command() else { continue };
                     seq += 1;
                     let ack =
                         CommandAck { command: cmd.id, at: Timestamp(now), result: CommandResult::Completed };
-                    publish(&mut link, &Frame::new(app::DEVICE, seq, Message::Ack(ack)), now);
+                    publish(&mut link, seq, &ack, now);
                     acked += 1;
                 }
-                Message::Rule(part) => {
+                MessageKind::Rule => {
+                    let Ok(part) = view.rule() else { continue };
                     if let Ok(Progress::Complete { .. }) = assembler.accept(part) {
                         let rules: Vec<_> = assembler.rules().into_iter().flatten().cloned().collect();
                         if engine.load(rules).is_err() {
@@ -84,18 +90,11 @@ fn main() -> ! {
             tick += 1;
             seq += 1;
             let at = Timestamp(u64::from(tick) * 10_000);
-            let frame = app::readings_frame(seq, tick, at);
-            publish(&mut link, &frame, now);
-            if let Message::Readings(rs) = &frame.message {
-                for r in rs {
-                    let channel = match r.channel {
-                        app::TEMPERATURE => "temperature",
-                        app::HUMIDITY => "humidity",
-                        _ => "motion",
-                    };
-                    if let Some(x) = r.value.as_f64() {
-                        engine.ingest(app::DEVICE, channel, at, x, &mut events);
-                    }
+            let readings = app::sample(tick, at);
+            publish(&mut link, seq, &ReadingsBody(&readings), now);
+            for r in &readings {
+                if let Some(x) = r.value.as_f64() {
+                    engine.ingest(app::DEVICE, app::channel_name(r.channel), at, x, &mut events);
                 }
             }
             engine.advance(at, &mut events);
@@ -103,18 +102,12 @@ fn main() -> ! {
                 if let Event::Alert(alert) = event {
                     seq += 1;
                     alerts += 1;
-                    publish(&mut link, &Frame::new(app::DEVICE, seq, Message::Alert(alert)), now);
+                    publish(&mut link, seq, &alert, now);
                 }
             }
         }
         if acked > 0 && alerts > 0 && link.client.is_idle() {
-            let mut buf = [0u8; 16];
-            let offline = Frame::new(app::DEVICE, 0, Message::Status(DeviceStatus::Offline));
-            if let Ok(bytes) = offline.encode(&mut buf) {
-                let m =
-                    MqttMessage::new(status.topic().as_str(), &*bytes).with_qos(QoS::AtLeastOnce).retained();
-                let _ = link.client.publish(m, now);
-            }
+            publish(&mut link, 0, &DeviceStatus::Offline, now);
             while !link.client.is_idle() && board::clock::now() < now + 2_000 {
                 let _ = link.pump(&mut uart, board::clock::now());
             }

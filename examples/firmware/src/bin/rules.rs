@@ -8,7 +8,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
-use telemetra::codec::{Frame, Message};
+
 use telemetra::model::{DeviceStatus, Timestamp};
 use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::{self as board, app};
@@ -18,14 +18,13 @@ fn main() -> ! {
     let mut uart = board::init();
     let mut link = app::SerialLink::default();
     let mut assembler = RuleSetAssembler::<5>::new();
-    link.send(&mut uart, &Frame::new(app::DEVICE, 0, Message::Status(DeviceStatus::Online)));
+    link.send(&mut uart, 0, &DeviceStatus::Online);
     // Wait for the rule set (at most 10 s).
     loop {
         if board::clock::now() > 10_000 {
             board::probe::fail(b"no rule set");
         }
-        let Some(frame) = link.receive(&mut uart) else { continue };
-        let Message::Rule(part) = frame.message else { continue };
+        let Some(Ok(part)) = link.receive(&mut uart, |view| view.rule()) else { continue };
         if let Ok(Progress::Complete { .. }) = assembler.accept(part) {
             break;
         }
@@ -40,11 +39,7 @@ fn main() -> ! {
     for tick in 0..120u32 {
         let at = Timestamp(u64::from(tick) * 10_000);
         for r in app::sample(tick, at) {
-            let channel = match r.channel {
-                app::TEMPERATURE => "temperature",
-                app::HUMIDITY => "humidity",
-                _ => "motion",
-            };
+            let channel = app::channel_name(r.channel);
             if let Some(x) = r.value.as_f64() {
                 engine.ingest(app::DEVICE, channel, at, x, &mut events);
             }
@@ -54,7 +49,7 @@ fn main() -> ! {
             if let Event::Alert(alert) = event {
                 seq += 1;
                 alerts += 1;
-                link.send(&mut uart, &Frame::new(app::DEVICE, seq, Message::Alert(alert)));
+                link.send(&mut uart, seq, &alert);
             }
         }
     }

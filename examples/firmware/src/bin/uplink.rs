@@ -3,6 +3,7 @@
 #![no_main]
 
 use cortex_m_rt::entry;
+use telemetra::codec::ReadingsBody;
 use telemetra::model::Timestamp;
 use telemetra_firmware_example::{self as board, app};
 
@@ -12,7 +13,7 @@ fn main() -> ! {
     let mut link = app::SerialLink::default();
     for seq in 0..20u32 {
         let at = Timestamp(board::clock::now());
-        if !link.send(&mut uart, &app::readings_frame(seq, seq, at)) {
+        if !link.send(&mut uart, seq, &ReadingsBody(&app::sample(seq, at))) {
             board::probe::fail(b"encode");
         }
     }
