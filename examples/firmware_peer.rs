@@ -175,13 +175,17 @@ async fn node(url: &str) -> Result<(), Box<dyn Error>> {
                     send_frame_acked(&mut link, &command(1)?).await?;
                 }
             }
-            Message::Ack(ack) => acked |= ack.command == CommandId(1) && ack.result == CommandResult::Completed,
+            Message::Ack(ack) => {
+                acked |= ack.command == CommandId(1) && ack.result == CommandResult::Completed
+            }
             Message::Alert(a) => {
                 println!("peer: alert {} {:?}", a.rule.as_str(), a.state);
                 alerts.push(a.rule.to_string());
             }
             Message::Status(DeviceStatus::Offline) => break,
-            Message::Status(DeviceStatus::Lost) if sent => return Err("the firmware's connection was lost".into()),
+            Message::Status(DeviceStatus::Lost) if sent => {
+                return Err("the firmware's connection was lost".into());
+            }
             _ => {}
         }
     }

@@ -86,20 +86,19 @@ impl Sim {
         let mut out = Vec::new();
         for c in &self.info.channels {
             let value = match c.quantity {
-                Quantity::Temperature => Value::Number(round(21.0 + x * 0.05 + self.noise.next() * 0.3, 1)),
-                Quantity::Humidity => Value::Number(round(55.0 - x * 0.1 + self.noise.next(), 0)),
+                Quantity::Temperature => Value::from(round(21.0 + x * 0.05 + self.noise.next() * 0.3, 1)),
+                Quantity::Humidity => Value::from(round(55.0 - x * 0.1 + self.noise.next(), 0)),
                 Quantity::Power => {
                     let demand = round(1200.0 + 300.0 * (x / 6.0).sin() + self.noise.next() * 20.0, 0);
-                    Value::Number(self.power_limit.map_or(demand, |limit| demand.min(limit)))
+                    Value::from(self.power_limit.map_or(demand, |limit| demand.min(limit)))
                 }
                 Quantity::Energy => Value::Integer(3_600_000 + (t as i64) * 12_000),
-                Quantity::Location => Value::Location(Location {
-                    lat: round(47.3769 + x * 0.0001, 6),
-                    lon: round(8.5417 + x * 0.00015, 6),
-                    alt: None,
-                }),
+                Quantity::Location => Value::Location(Location::new(
+                    round(47.3769 + x * 0.0001, 6),
+                    round(8.5417 + x * 0.00015, 6),
+                )),
                 Quantity::Motion => Value::Bool(t % 17 < 3),
-                _ => Value::Number(0.0),
+                _ => Value::from(0.0),
             };
             out.push((c.id, value));
         }
@@ -156,7 +155,7 @@ async fn run_device(
 
 fn show(v: &Value) -> String {
     match v {
-        Value::Location(l) => format!("{:.4},{:.4}", l.lat, l.lon),
+        Value::Location(l) => format!("{:.4},{:.4}", l.lat.to_f64(), l.lon.to_f64()),
         Value::State(s) => s.to_string(),
         Value::Bool(b) => b.to_string(),
         other => other.as_f64().map_or_else(String::new, |x| format!("{x}")),

@@ -21,7 +21,7 @@ fn one_of_each() -> Vec<Frame> {
     let at = Timestamp(1_700_000_000_000);
     let mut readings = telemetra::heapless::Vec::new();
     readings.push(Reading::new(ChannelId(1), at, 21.5)).unwrap();
-    readings.push(Reading::new(ChannelId(2), at, Location { lat: 47.37, lon: 8.54, alt: None })).unwrap();
+    readings.push(Reading::new(ChannelId(2), at, Location::new(47.37, 8.54))).unwrap();
     let info = Device {
         id: DEV,
         model: bounded("model", "th-v2").unwrap(),
@@ -42,7 +42,7 @@ fn one_of_each() -> Vec<Frame> {
         state: AlertState::Raised,
         severity: Severity::Major,
         channel: Some(ChannelId(1)),
-        value: Some(Value::Number(31.0)),
+        value: Some(Value::from(31.0)),
         at,
         message: bounded("m", "Hot").unwrap(),
     };

@@ -73,11 +73,15 @@ fn quantity() -> impl Strategy<Value = Quantity> {
 /// Any value.
 pub fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        number().prop_map(Value::Number),
+        number().prop_map(Value::from),
+        any::<f32>().prop_map(Value::from),
+        (-(1i64 << 59) + 1..1i64 << 59, 0u8..=15)
+            .prop_map(|(m, k)| Value::Number(telemetra_core::Number::decimal(m, k).unwrap())),
         any::<i64>().prop_map(Value::Integer),
         any::<bool>().prop_map(Value::Bool),
-        (number(), number(), proptest::option::of(number()))
-            .prop_map(|(lat, lon, alt)| Value::Location(Location { lat, lon, alt })),
+        (number(), number(), proptest::option::of(number())).prop_map(|(lat, lon, alt)| Value::Location(
+            Location { lat: lat.into(), lon: lon.into(), alt: alt.map(Into::into) }
+        )),
         any_text::<48>().prop_map(Value::State),
     ]
 }

@@ -175,7 +175,9 @@ impl Frame {
             Message::Batch(b) => encode_body(d, s, b, buf),
         }
         .map_err(|e| match e {
-            EncodeError::BufferTooSmall { available, .. } => EncodeError::BufferTooSmall { available, needed },
+            EncodeError::BufferTooSmall { available, .. } => {
+                EncodeError::BufferTooSmall { available, needed }
+            }
             e => e,
         })
     }

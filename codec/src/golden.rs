@@ -46,7 +46,11 @@ fn every_value_kind() {
             Reading::new(ChannelId(2), T, 0.1 + 0.2).with_quality(Quality::ESTIMATED),
             Reading::new(ChannelId(3), T, -7i64),
             Reading::new(ChannelId(4), T, true),
-            Reading::new(ChannelId(5), T, Location { lat: 47.376_912_3, lon: 8.541_694, alt: Some(408.0) }),
+            Reading::new(
+                ChannelId(5),
+                T,
+                Location { lat: 47.376_912_3.into(), lon: 8.541_694.into(), alt: Some(408.0.into()) },
+            ),
             Reading::new(ChannelId(6), T, Value::State(bounded("s", "idle").unwrap())),
         ]),
     );
@@ -62,7 +66,7 @@ fn command_and_ack() {
         id: CommandId(9),
         issued_at: T,
         expires_at: Some(Timestamp(T.0 + 60_000)),
-        action: CommandAction::Actuate { channel: ChannelId(8), setpoint: Value::Number(40.0) },
+        action: CommandAction::Actuate { channel: ChannelId(8), setpoint: Value::from(40.0) },
     };
     check(
         Frame::new(DeviceId(42), 1, Message::Command(cmd)),
@@ -95,7 +99,7 @@ fn alert() {
         state: AlertState::Raised,
         severity: Severity::Critical,
         channel: Some(ChannelId(1)),
-        value: Some(Value::Number(31.2)),
+        value: Some(Value::from(31.2)),
         at: T,
         message: bounded("message", "Overheating").unwrap(),
     };

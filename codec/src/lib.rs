@@ -21,7 +21,7 @@ mod arbitrary;
 #[cfg(test)]
 mod golden;
 
-pub use error::{DecodeError, EncodeError};
 pub use body::{Body, ReadingsBody, encode_body};
+pub use error::{DecodeError, EncodeError};
 pub use frame::{Frame, Heartbeat, Message, RulePart, WIRE_VERSION};
 pub use view::{FrameView, MessageKind, Readings};

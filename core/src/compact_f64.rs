@@ -50,36 +50,6 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Err
     }
 }
 
-/// The same for `Option<f64>`.
-pub(crate) mod option {
-    use super::*;
-
-    pub(crate) fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(v) => s.serialize_some(&Compact(*v)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Ok(Option::<Compact>::deserialize(d)?.map(|c| c.0))
-    }
-
-    struct Compact(f64);
-
-    impl Serialize for Compact {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            super::serialize(&self.0, s)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Compact {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            super::deserialize(d).map(Compact)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

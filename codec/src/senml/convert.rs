@@ -43,21 +43,21 @@ pub fn from_readings(device: &Device, readings: &[Reading]) -> Vec<Record> {
         let t = seconds(i128::from(r.at.0) - i128::from(base_ms));
         let mut rec = record(name.clone(), unit, t);
         match &r.value {
-            Value::Number(v) => rec.value = Some(*v),
+            Value::Number(v) => rec.value = Some(v.to_f64()),
             Value::Integer(i) => rec.value = Some(*i as f64),
             Value::Bool(b) => rec.bool_value = Some(*b),
             Value::State(s) => rec.string_value = Some(s.to_string()),
             Value::Location(l) => {
                 let mut lat = record(format!("{name}:lat"), Unit::Latitude, t);
-                lat.value = Some(l.lat);
+                lat.value = Some(l.lat.to_f64());
                 let mut lon = record(format!("{name}:lon"), Unit::Longitude, t);
-                lon.value = Some(l.lon);
+                lon.value = Some(l.lon.to_f64());
                 pack.push(lat);
                 rec = lon;
                 if let Some(alt) = l.alt {
                     pack.push(rec);
                     rec = record(format!("{name}:alt"), Unit::Meter, t);
-                    rec.value = Some(alt);
+                    rec.value = Some(alt.to_f64());
                 }
             }
         }
@@ -93,12 +93,12 @@ pub fn to_readings(
     for (index, r) in resolve(pack, now)?.into_iter().enumerate() {
         let short = r.name.rsplit([':', '/']).next().unwrap_or(&r.name);
         let value = match (&r.value, r.sum) {
-            (Some(ResolvedValue::Number(v)), _) => Some(Value::Number(*v)),
+            (Some(ResolvedValue::Number(v)), _) => Some(Value::from(*v)),
             (Some(ResolvedValue::Bool(b)), _) => Some(Value::Bool(*b)),
             (Some(ResolvedValue::Text(s)), _) => {
                 Some(Value::State(s.as_str().try_into().map_err(|_| SenmlError::TextTooLong { index })?))
             }
-            (None, Some(sum)) => Some(Value::Number(sum)),
+            (None, Some(sum)) => Some(Value::from(sum)),
             (Some(ResolvedValue::Data(_)), _) | (None, None) => None,
         };
         match (device.channel_named(short), value) {

@@ -36,8 +36,10 @@ pub fn sample(tick: u32, at: Timestamp) -> [Reading; 3] {
     let temperature = 24.0 + (tick % 120) as f32 * 0.1;
     let humidity = 40 + (tick % 17) as i32;
     [
-        Reading::new(TEMPERATURE, at, f64::from(temperature)),
-        Reading::new(HUMIDITY, at, i64::from(humidity)),
+        // An f32 reading goes on the wire as its shortest decimal (24.3, not 24.299999237...),
+        // found with single-precision arithmetic: no f64 on the node.
+        Reading::new(TEMPERATURE, at, temperature),
+        Reading::new(HUMIDITY, at, humidity),
         Reading::new(MOTION, at, tick.is_multiple_of(7)),
     ]
 }

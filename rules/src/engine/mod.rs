@@ -707,7 +707,7 @@ fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option
         state,
         severity: l.rule.severity,
         channel: None,
-        value: value.map(Value::Number),
+        value: value.map(Value::from),
         at: Timestamp(at),
         message: message(l),
     }

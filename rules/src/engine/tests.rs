@@ -223,7 +223,7 @@ fn scope_by_device_and_by_tag() {
     for d in 1..=3 {
         e.ingest(DeviceId(d), "t", Timestamp(0), 5.0, &mut out);
     }
-    e.ingest_reading(DeviceId(3), ChannelId(8), Timestamp(1), &Value::Number(5.0), &mut out);
+    e.ingest_reading(DeviceId(3), ChannelId(8), Timestamp(1), &Value::from(5.0), &mut out);
     let fired: Vec<(String, u64)> = out
         .iter()
         .map(|ev| match ev {

@@ -363,7 +363,7 @@ impl<'a> Parser<'a> {
         match self.tok.clone() {
             Tok::Number(n) => {
                 self.advance()?;
-                Ok(Value::Number(if negative { -n } else { n }))
+                Ok(Value::from(if negative { -n } else { n }))
             }
             Tok::Ident(w) if !negative && (w == "true" || w == "false") => {
                 self.advance()?;

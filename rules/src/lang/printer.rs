@@ -125,12 +125,12 @@ pub(crate) fn expr(e: &Expr, channels: &[Name]) -> String {
 
 fn literal(v: &Value) -> String {
     match v {
-        Value::Number(n) => number(*n),
+        Value::Number(n) => number(n.to_f64()),
         Value::Integer(i) => i.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::State(s) => quoted(s),
         // Not expressible in rule text (the parser reads none): printed as its latitude.
-        Value::Location(l) => number(l.lat),
+        Value::Location(l) => number(l.lat.to_f64()),
     }
 }
 
