@@ -34,7 +34,8 @@ pub struct Number(Repr);
 
 #[derive(Debug, Clone, Copy)]
 enum Repr {
-    /// `m / 10^k`, `k <= 15`, `k` as small as it can be.
+    /// `m / 10^k`, `k <= 15`, `|m| < 2^59`; as made or received (21.5 may be `(2150, 2)`:
+    /// shortening it would take 64-bit divisions, which a Cortex-M does in software).
     Decimal(i64, u8),
     /// A double with no decimal form of at most 15 places (NaN, infinities, -0.0, 0.1 + 0.2).
     Float(f64),
@@ -53,18 +54,13 @@ impl Number {
     /// Zero.
     pub const ZERO: Number = Number(Repr::Decimal(0, 0));
 
-    /// The decimal `mantissa / 10^scale`; `None` when `scale` is over 15 or the mantissa's
-    /// magnitude is 2^59 or more.
+    /// The decimal `mantissa / 10^scale`, kept as given; `None` when `scale` is over 15 or the
+    /// mantissa's magnitude is 2^59 or more.
     pub const fn decimal(mantissa: i64, scale: u8) -> Option<Number> {
         if scale > decimal::MAX_SCALE || mantissa.unsigned_abs() >= MANTISSA_LIMIT {
             return None;
         }
-        let (mut m, mut k) = (mantissa, scale);
-        while k > 0 && m % 10 == 0 {
-            m /= 10;
-            k -= 1;
-        }
-        Some(Number(Repr::Decimal(m, k)))
+        Some(Number(Repr::Decimal(mantissa, scale)))
     }
 
     /// An integer; `None` when its magnitude is 2^59 or more.
@@ -119,7 +115,8 @@ impl Number {
         Number(Repr::Float(f64::from_bits(widen(v.to_bits()))))
     }
 
-    /// The decimal form `(mantissa, scale)`, if the number has one.
+    /// The decimal form `(mantissa, scale)`, if the number has one: as made or received
+    /// (numbers made from `f32` and `f64` have the shortest form).
     pub const fn as_decimal(self) -> Option<(i64, u8)> {
         match self.0 {
             Repr::Decimal(m, k) => Some((m, k)),
@@ -170,7 +167,15 @@ const fn widen(b: u32) -> u64 {
 impl PartialEq for Number {
     fn eq(&self, other: &Number) -> bool {
         match (self.0, other.0) {
-            (Repr::Decimal(a, i), Repr::Decimal(b, j)) => a == b && i == j,
+            // Bring both to the larger scale: a * 10^(j - i) == b, by multiplication only.
+            (Repr::Decimal(a, i), Repr::Decimal(b, j)) => {
+                let (small, k_small, large, k_large) = if i <= j { (a, i, b, j) } else { (b, j, a, i) };
+                let mut scaled = Some(small);
+                for _ in k_small..k_large {
+                    scaled = scaled.and_then(|m| m.checked_mul(10));
+                }
+                scaled == Some(large)
+            }
             _ => self.to_f64() == other.to_f64(),
         }
     }
@@ -281,8 +286,10 @@ mod tests {
     }
 
     #[test]
-    fn decimals_are_kept_in_their_shortest_form() {
-        assert_eq!(Number::decimal(2150, 2).unwrap().as_decimal(), Some((215, 1)));
+    fn decimals_compare_by_value() {
+        assert_eq!(Number::decimal(2150, 2), Number::decimal(215, 1));
+        assert_ne!(Number::decimal(2151, 2), Number::decimal(215, 1));
+        assert_eq!(Number::decimal(2150, 2), Some(Number::from(21.5)));
         assert_eq!(Number::decimal(1, 16), None);
         assert_eq!(Number::decimal(7, 0), Number::integer(7));
         assert_eq!(Number::decimal(1 << 59, 0), None);
