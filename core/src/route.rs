@@ -30,8 +30,6 @@
 //! assert_eq!(Route::parse_topic("tm/v1/2a/readings"), Some(r));
 //! ```
 
-use core::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use crate::DeviceId;
@@ -117,7 +115,10 @@ impl Route {
     pub fn topic(&self) -> Topic {
         let mut t = Topic::new();
         // Cannot fail: MAX_TOPIC_LEN holds the prefix, 16 hex digits, '/' and "commands".
-        let _ = write!(t, "{TOPIC_PREFIX}{}/{}", self.device, self.kind.as_str());
+        let _ = t.push_str(TOPIC_PREFIX);
+        push_device(&mut t, self.device);
+        let _ = t.push('/');
+        let _ = t.push_str(self.kind.as_str());
         t
     }
 
@@ -130,6 +131,25 @@ impl Route {
         }
         let kind = RouteKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
         Some(Route { kind, device: device.parse().ok()? })
+    }
+}
+
+/// Appends the device id's text form (lowercase hex, as its `Display`) without `core::fmt`,
+/// which would link the formatting machinery into every firmware that names a topic.
+fn push_device(t: &mut Topic, device: DeviceId) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut v = device.0;
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        let _ = t.push(char::from(d));
     }
 }
 
@@ -166,10 +186,13 @@ impl RouteFilter {
     pub fn topic_filter(&self) -> Topic {
         let mut t = Topic::new();
         let _ = t.push_str(TOPIC_PREFIX);
-        let _ = match self.device {
-            Some(d) => write!(t, "{d}/"),
-            None => t.push_str("+/").map_err(|_| core::fmt::Error),
-        };
+        match self.device {
+            Some(d) => push_device(&mut t, d),
+            None => {
+                let _ = t.push('+');
+            }
+        }
+        let _ = t.push('/');
         let _ = t.push_str(self.kind.map_or("#", RouteKind::as_str));
         t
     }

@@ -193,7 +193,7 @@ impl Client {
                 self.send_ack(AckKind::Puback, pid, 0);
             }
             (QoS::ExactlyOnce, Some(pid)) => {
-                if self.incoming_qos2.contains(&pid) {
+                if self.incoming_qos2.contains(pid) {
                     self.stats.duplicates += 1;
                 } else {
                     if self.incoming_qos2.len() >= usize::from(self.opts.receive_maximum) {
@@ -219,7 +219,7 @@ impl Client {
     fn on_ack(&mut self, ack: Ack<'_>) -> Result<(), ClientError> {
         let pid = ack.packet_id;
         if ack.kind == AckKind::Pubrel {
-            let known = self.incoming_qos2.remove(&pid);
+            let known = self.incoming_qos2.remove(pid);
             let reason = if known { 0 } else { ReasonCode::PACKET_IDENTIFIER_NOT_FOUND.0 };
             self.send_ack(AckKind::Pubcomp, pid, reason);
             return Ok(());

@@ -44,6 +44,7 @@ mod inbound;
 mod message;
 mod options;
 mod outbox;
+mod packet_ids;
 mod session;
 
 pub use event::{ClientError, Event, Outcome, RejectReason, Rejected};

@@ -26,7 +26,13 @@ impl Queued {
     /// own expiry (at least 1 while it has not expired).
     pub fn expiry_left(&self, now: u64) -> Option<u32> {
         let total = self.message.properties().message_expiry?;
-        let spent = (now.saturating_sub(self.since) / 1000) as u32;
+        let elapsed = now.saturating_sub(self.since);
+        // A 32-bit division (64-bit ones are software on a Cortex-M). Past 49.7 days in the
+        // queue, divide by 1024 instead: at most 2.4 % less time counted as spent.
+        let spent = match u32::try_from(elapsed) {
+            Ok(ms) => ms / 1000,
+            Err(_) => u32::try_from(elapsed >> 10).unwrap_or(u32::MAX),
+        };
         Some(total.saturating_sub(spent).max(1))
     }
 

@@ -1,6 +1,6 @@
 //! The client: its state and the calls the application and the driver make.
 
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -8,6 +8,7 @@ use super::event::{ClientError, Event, Outcome, RejectReason, Rejected};
 use super::message::{Message, Received};
 use super::options::Options;
 use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
+use super::packet_ids::PacketIds;
 use crate::mqtt::packet::PacketError;
 use crate::mqtt::packet::connect::{Connect, Disconnect, PINGREQ, Secret, Will};
 use crate::mqtt::packet::publish::{Ack, AckKind, Publish, QoS, Version};
@@ -120,7 +121,7 @@ pub struct Client {
     pub(super) inflight: VecDeque<InFlight>,
     pub(super) next_message: u64,
     pub(super) next_pid: u16,
-    pub(super) incoming_qos2: BTreeSet<u16>,
+    pub(super) incoming_qos2: PacketIds,
     pub(super) subs: Vec<Sub>,
     /// The broker's latest answer per filter.
     pub(super) answers: Vec<(String, Result<QoS, ReasonCode>)>,
@@ -195,7 +196,7 @@ impl Client {
             inflight: VecDeque::new(),
             next_message: 0,
             next_pid: 0,
-            incoming_qos2: BTreeSet::new(),
+            incoming_qos2: PacketIds::default(),
             subs: Vec::new(),
             answers: Vec::new(),
             pending_subs: Vec::new(),
