@@ -1,5 +1,7 @@
 //! Reassembling a rule set that arrived as one frame per rule.
 
+use core::borrow::Borrow;
+
 use telemetra_codec::RulePart;
 use telemetra_core::{Rule, RuleError};
 
@@ -68,23 +70,28 @@ pub enum Progress {
     },
 }
 
-/// Collects the parts of a rule set (in any order, duplicates allowed) into at most `N` rules,
-/// without an allocator. A part of a newer version starts over; parts of older versions are
-/// refused, so a late retransmission cannot roll a device back.
+/// Collects the parts of a rule set (in any order, duplicates allowed) into at most `N` rules.
+/// A part of a newer version starts over; parts of older versions are refused, so a late
+/// retransmission cannot roll a device back.
+///
+/// Each rule is held as an `R`: a `Rule` in place by default (no allocator: the assembler is
+/// `N` rules large), or a `Box<Rule>` on a device with a heap, so that only the rules received
+/// take memory and [`into_rules`](Self::into_rules) hands them to
+/// [`Engine::load`](crate::Engine::load) without copying them.
 #[derive(Debug)]
-pub struct RuleSetAssembler<const N: usize> {
+pub struct RuleSetAssembler<const N: usize, R = Rule> {
     version: Option<u32>,
     count: u8,
-    slots: [Option<Rule>; N],
+    slots: [Option<R>; N],
 }
 
-impl<const N: usize> Default for RuleSetAssembler<N> {
+impl<const N: usize, R: From<Rule> + Borrow<Rule>> Default for RuleSetAssembler<N, R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> RuleSetAssembler<N> {
+impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
     /// An empty assembler.
     pub fn new() -> Self {
         RuleSetAssembler { version: None, count: 0, slots: core::array::from_fn(|_| None) }
@@ -114,7 +121,7 @@ impl<const N: usize> RuleSetAssembler<N> {
             self.count = count;
             self.slots.iter_mut().for_each(|s| *s = None);
         }
-        self.slots[usize::from(index)] = Some(rule);
+        self.slots[usize::from(index)] = Some(R::from(rule));
         let received = self.slots[..usize::from(count)].iter().filter(|s| s.is_some()).count() as u8;
         Ok(if received == count {
             Progress::Complete { version: set_version }
@@ -125,8 +132,17 @@ impl<const N: usize> RuleSetAssembler<N> {
 
     /// The rules of the complete set, in index order; `None` while parts are missing.
     pub fn rules(&self) -> Option<impl Iterator<Item = &Rule>> {
-        let slots = &self.slots[..usize::from(self.count)];
-        (self.version.is_some() && slots.iter().all(Option::is_some)).then(|| slots.iter().flatten())
+        self.is_complete().then(|| self.slots[..usize::from(self.count)].iter().flatten().map(Borrow::borrow))
+    }
+
+    /// Takes the rules of the complete set out, in index order (the assembler then waits for
+    /// a newer version); `None`, and nothing taken, while parts are missing.
+    pub fn into_rules(&mut self) -> Option<impl Iterator<Item = R> + '_> {
+        self.is_complete().then(|| self.slots[..usize::from(self.count)].iter_mut().filter_map(Option::take))
+    }
+
+    fn is_complete(&self) -> bool {
+        self.version.is_some() && self.slots[..usize::from(self.count)].iter().all(Option::is_some)
     }
 
     /// The version being assembled or complete.
@@ -190,6 +206,17 @@ mod tests {
         assert!(a.rules().is_none());
         assert_eq!(a.accept(part(5, 0, 1, "a")), Err(AssembleError::Stale { version: 5, current: 6 }));
         assert_eq!(a.accept(part(6, 1, 3, "y")), Err(AssembleError::CountChanged { count: 3, expected: 2 }));
+    }
+
+    #[test]
+    fn boxed_rules_are_handed_over_without_copies() {
+        let mut a = RuleSetAssembler::<4, std::boxed::Box<Rule>>::new();
+        a.accept(part(1, 1, 2, "b")).unwrap();
+        assert!(a.into_rules().is_none());
+        a.accept(part(1, 0, 2, "a")).unwrap();
+        let rules: std::vec::Vec<std::boxed::Box<Rule>> = a.into_rules().unwrap().collect();
+        assert_eq!(rules.iter().map(|r| r.name.as_str()).collect::<std::vec::Vec<_>>(), ["a", "b"]);
+        assert!(a.rules().is_none(), "taken");
     }
 
     #[test]

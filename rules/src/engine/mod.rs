@@ -277,7 +277,14 @@ impl Engine {
     /// Loads a rule set, replacing the current one. Rules identical to a loaded rule of the
     /// same name keep their state; the state of removed and changed rules is released. On
     /// error nothing changes.
-    pub fn load(&mut self, rules: Vec<Rule>) -> Result<LoadReport, LoadError> {
+    ///
+    /// Takes `Rule`s or `Box<Rule>`s (from a boxed
+    /// [`RuleSetAssembler`](crate::RuleSetAssembler), with no copy of a rule).
+    pub fn load<R: Into<alloc::boxed::Box<Rule>>>(
+        &mut self,
+        rules: impl IntoIterator<Item = R>,
+    ) -> Result<LoadReport, LoadError> {
+        let rules: Vec<alloc::boxed::Box<Rule>> = rules.into_iter().map(Into::into).collect();
         let mut total = 0usize;
         for (i, r) in rules.iter().enumerate() {
             r.validate().map_err(|error| LoadError::Invalid { rule: r.name.clone(), error })?;
@@ -298,7 +305,7 @@ impl Engine {
         let mut old = core::mem::take(&mut self.rules);
         let old_order: Vec<u32> = old.iter().map(|o| o.id).collect();
         for rule in rules {
-            let same = old.iter().position(|o| o.rule.name == rule.name && *o.rule == rule);
+            let same = old.iter().position(|o| o.rule.name == rule.name && o.rule == rule);
             let id = match same {
                 Some(i) => {
                     report.kept += 1;
@@ -348,7 +355,7 @@ impl Engine {
                 hold_ms: rule.hold_ms,
                 repeat: rule.repeat,
                 cooldown_ms: rule.cooldown_ms,
-                rule: alloc::boxed::Box::new(rule),
+                rule,
             });
         }
         report.released = old.len();

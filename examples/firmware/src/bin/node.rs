@@ -6,11 +6,12 @@
 
 extern crate alloc;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
 use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
-use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Timestamp};
+use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Rule, Timestamp};
 use telemetra::mqtt::{Event as MqttEvent, Message as MqttMessage, Options, QoS};
 use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
@@ -42,7 +43,9 @@ fn main() -> ! {
     // The last will: the broker says `Lost` for this node if it vanishes.
     options.will = message(0, &DeviceStatus::Lost);
     let mut link = MqttLink::connect(options, board::clock::now());
-    let mut assembler = RuleSetAssembler::<5>::new();
+    // Rules are boxed as they arrive: only what was received takes memory, and loading them
+    // into the engine moves pointers, not 1.3 KB rules.
+    let mut assembler = RuleSetAssembler::<5, Box<Rule>>::new();
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     let (mut events, mut seq, mut tick) = (Vec::new(), 0u32, 0u32);
     let (mut acked, mut alerts, mut next) = (0u32, 0u32, 0u64);
@@ -73,11 +76,10 @@ fn main() -> ! {
                 }
                 MessageKind::Rule => {
                     let Ok(part) = view.rule() else { continue };
-                    if let Ok(Progress::Complete { .. }) = assembler.accept(part) {
-                        let rules: Vec<_> = assembler.rules().into_iter().flatten().cloned().collect();
-                        if engine.load(rules).is_err() {
-                            board::probe::fail(b"rule set refused");
-                        }
+                    if let Ok(Progress::Complete { .. }) = assembler.accept(part)
+                        && engine.load(assembler.into_rules().into_iter().flatten()).is_err()
+                    {
+                        board::probe::fail(b"rule set refused");
                     }
                 }
                 _ => {}

@@ -5,11 +5,12 @@
 
 extern crate alloc;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
 
-use telemetra::model::{DeviceStatus, Timestamp};
+use telemetra::model::{DeviceStatus, Rule, Timestamp};
 use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::{self as board, app};
 
@@ -17,7 +18,9 @@ use telemetra_firmware_example::{self as board, app};
 fn main() -> ! {
     let mut uart = board::init();
     let mut link = app::SerialLink::default();
-    let mut assembler = RuleSetAssembler::<5>::new();
+    // Rules are boxed as they arrive: only what was received takes memory, and loading them
+    // into the engine moves pointers, not 1.3 KB rules.
+    let mut assembler = RuleSetAssembler::<5, Box<Rule>>::new();
     link.send(&mut uart, 0, &DeviceStatus::Online);
     // Wait for the rule set (at most 10 s).
     loop {
@@ -30,8 +33,7 @@ fn main() -> ! {
         }
     }
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
-    let rules: Vec<_> = assembler.rules().into_iter().flatten().cloned().collect();
-    if engine.load(rules).is_err() {
+    if engine.load(assembler.into_rules().into_iter().flatten()).is_err() {
         board::probe::fail(b"rule set refused");
     }
     // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
