@@ -127,11 +127,15 @@ fn rules(port: u16) -> Result<(), Box<dyn Error>> {
     let mut raised = Vec::new();
     serve(port, greeting, |frame| {
         if let Message::Alert(a) = frame.message {
-            println!("peer: alert {} {:?} at {}", a.rule.as_str(), a.state, a.at.0);
             raised.push(a.rule.to_string());
         }
         Ok(Vec::new())
     })?;
+    println!("peer: {} alert transitions from the device ({})", raised.len(), {
+        let mut names = raised.clone();
+        names.dedup();
+        names.join(", ")
+    });
     for rule in ["hot", "warm", "sustained", "humid"] {
         if !raised.iter().any(|r| r == rule) {
             return Err(format!("rule `{rule}` did not fire on the device").into());
@@ -178,10 +182,7 @@ async fn node(url: &str) -> Result<(), Box<dyn Error>> {
             Message::Ack(ack) => {
                 acked |= ack.command == CommandId(1) && ack.result == CommandResult::Completed
             }
-            Message::Alert(a) => {
-                println!("peer: alert {} {:?}", a.rule.as_str(), a.state);
-                alerts.push(a.rule.to_string());
-            }
+            Message::Alert(a) => alerts.push(a.rule.to_string()),
             Message::Status(DeviceStatus::Offline) => break,
             Message::Status(DeviceStatus::Lost) if sent => {
                 return Err("the firmware's connection was lost".into());
