@@ -17,6 +17,7 @@ pub struct FirmwareOffer {
     /// Size of the image in bytes.
     pub size: u32,
     /// SHA-256 digest of the image.
+    #[serde(with = "digest")]
     pub sha256: [u8; 32],
     /// Where to download it (at most 96 bytes).
     pub url: heapless::String<{ crate::text::URL_CAPACITY }>,
@@ -116,4 +117,45 @@ pub struct CommandAck {
     pub at: Timestamp,
     /// What happened.
     pub result: CommandResult,
+}
+
+/// A 32-byte digest as serde's fixed-size tuple (the bytes of wire version 1), read and written
+/// in a loop: serde's own impl for `[u8; 32]` unrolls 32 element reads, which costs a firmware
+/// about a kilobyte of flash.
+mod digest {
+    use core::fmt;
+
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::ser::SerializeTuple;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(32)?;
+        for b in bytes {
+            t.serialize_element(b)?;
+        }
+        t.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        struct Digest;
+
+        impl<'de> Visitor<'de> for Digest {
+            type Value = [u8; 32];
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("32 bytes")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; 32], A::Error> {
+                let mut out = [0u8; 32];
+                for (i, slot) in out.iter_mut().enumerate() {
+                    *slot = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                }
+                Ok(out)
+            }
+        }
+
+        d.deserialize_tuple(32, Digest)
+    }
 }
