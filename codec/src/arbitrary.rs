@@ -219,7 +219,7 @@ fn expr() -> impl Strategy<Value = Expr> {
     bounded_vec(op()).prop_map(|ops| Expr { ops })
 }
 
-fn rule() -> impl Strategy<Value = Rule> {
+pub fn rule() -> impl Strategy<Value = Rule> {
     let scope = prop_oneof![
         any::<u64>().prop_map(|d| Scope::Device(DeviceId(d))),
         tag().prop_map(Scope::Tagged),

@@ -56,6 +56,13 @@ pub struct RulePart {
     pub rule: Rule,
 }
 
+impl RulePart {
+    /// Where the rule belongs in its set.
+    pub fn place(&self) -> crate::RulePlace {
+        crate::RulePlace { set_version: self.set_version, index: self.index, count: self.count }
+    }
+}
+
 /// What a frame carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -11,6 +11,7 @@ mod body;
 pub mod error;
 pub mod frame;
 pub mod limits;
+mod rule_in_place;
 #[cfg(feature = "senml")]
 pub mod senml;
 pub mod stream;
@@ -24,4 +25,5 @@ mod golden;
 pub use body::{Body, ReadingsBody, encode_body};
 pub use error::{DecodeError, EncodeError};
 pub use frame::{Frame, Heartbeat, Message, RulePart, WIRE_VERSION};
+pub use rule_in_place::RulePlace;
 pub use view::{FrameView, MessageKind, Readings};

@@ -189,6 +189,16 @@ impl<'a> FrameView<'a> {
         self.typed(MessageKind::Rule)
     }
 
+    /// Decodes the rule of a rule set into `rule`, where it lies, overwriting every field, and
+    /// says where it belongs in its set. The same result as [`rule`](Self::rule) with a
+    /// fraction of the stack: a firmware decodes into a boxed rule it hands to the engine.
+    pub fn rule_into(&self, rule: &mut telemetra_core::Rule) -> Result<crate::RulePlace, DecodeError> {
+        if self.kind != MessageKind::Rule {
+            return Err(DecodeError::WrongKind { found: self.kind });
+        }
+        crate::rule_in_place::decode(self.body, rule)
+    }
+
     /// The heartbeat.
     pub fn heartbeat(&self) -> Result<Heartbeat, DecodeError> {
         self.typed(MessageKind::Heartbeat)

@@ -363,6 +363,25 @@ pub struct Rule {
     pub actions: heapless::Vec<Action, MAX_ACTIONS>,
 }
 
+impl Default for Rule {
+    /// A blank rule to decode into (see the codec's `FrameView::rule_into`): no name, no
+    /// channels, an empty condition (so it does not validate), everywhere, `info`.
+    fn default() -> Self {
+        Rule {
+            name: Name::new(),
+            scope: Scope::All,
+            channels: heapless::Vec::new(),
+            when: Expr::default(),
+            hold_ms: 0,
+            repeat: 0,
+            clear: None,
+            cooldown_ms: 0,
+            severity: Severity::Info,
+            actions: heapless::Vec::new(),
+        }
+    }
+}
+
 impl Rule {
     /// Validates every expression of the rule against its declared channels.
     pub fn validate(&self) -> Result<(), RuleError> {

@@ -2,7 +2,7 @@
 
 use core::borrow::Borrow;
 
-use telemetra_codec::RulePart;
+use telemetra_codec::{RulePart, RulePlace};
 use telemetra_core::{Rule, RuleError};
 
 /// Why a rule part was refused. The assembler's state is unchanged by a refused part.
@@ -99,7 +99,14 @@ impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
 
     /// Takes one part.
     pub fn accept(&mut self, part: RulePart) -> Result<Progress, AssembleError> {
-        let RulePart { set_version, index, count, rule } = part;
+        let place = part.place();
+        self.accept_rule(place, R::from(part.rule))
+    }
+
+    /// Takes one rule and its place in the set, already held as an `R` (on a firmware, a
+    /// `Box<Rule>` decoded in place by the codec's `FrameView::rule_into`, never moved).
+    pub fn accept_rule(&mut self, place: RulePlace, rule: R) -> Result<Progress, AssembleError> {
+        let RulePlace { set_version, index, count } = place;
         if usize::from(count) > N {
             return Err(AssembleError::TooManyRules { count, capacity: N });
         }
@@ -115,13 +122,13 @@ impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
             }
             _ => {}
         }
-        rule.validate().map_err(|error| AssembleError::Invalid { index, error })?;
+        rule.borrow().validate().map_err(|error| AssembleError::Invalid { index, error })?;
         if self.version != Some(set_version) {
             self.version = Some(set_version);
             self.count = count;
             self.slots.iter_mut().for_each(|s| *s = None);
         }
-        self.slots[usize::from(index)] = Some(R::from(rule));
+        self.slots[usize::from(index)] = Some(rule);
         let received = self.slots[..usize::from(count)].iter().filter(|s| s.is_some()).count() as u8;
         Ok(if received == count {
             Progress::Complete { version: set_version }

@@ -75,8 +75,10 @@ fn main() -> ! {
                     acked += 1;
                 }
                 MessageKind::Rule => {
-                    let Ok(part) = view.rule() else { continue };
-                    if let Ok(Progress::Complete { .. }) = assembler.accept(part)
+                    // Decoded where it will live, in a box: never copied through the stack.
+                    let mut rule = Box::<Rule>::default();
+                    let Ok(place) = view.rule_into(&mut rule) else { continue };
+                    if let Ok(Progress::Complete { .. }) = assembler.accept_rule(place, rule)
                         && engine.load(assembler.into_rules().into_iter().flatten()).is_err()
                     {
                         board::probe::fail(b"rule set refused");

@@ -22,13 +22,15 @@ fn main() -> ! {
     // into the engine moves pointers, not 1.3 KB rules.
     let mut assembler = RuleSetAssembler::<5, Box<Rule>>::new();
     link.send(&mut uart, 0, &DeviceStatus::Online);
-    // Wait for the rule set (at most 10 s).
+    // Wait for the rule set (at most 10 s). Each rule is decoded where it will live, in a box
+    // on the heap: a 1.3 KB rule is never copied through the stack.
     loop {
         if board::clock::now() > 10_000 {
             board::probe::fail(b"no rule set");
         }
-        let Some(Ok(part)) = link.receive(&mut uart, |view| view.rule()) else { continue };
-        if let Ok(Progress::Complete { .. }) = assembler.accept(part) {
+        let mut rule = Box::<Rule>::default();
+        let Some(Ok(place)) = link.receive(&mut uart, |view| view.rule_into(&mut rule)) else { continue };
+        if let Ok(Progress::Complete { .. }) = assembler.accept_rule(place, rule) {
             break;
         }
     }
