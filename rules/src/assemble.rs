@@ -74,10 +74,11 @@ pub enum Progress {
 /// A part of a newer version starts over; parts of older versions are refused, so a late
 /// retransmission cannot roll a device back.
 ///
-/// Each rule is held as an `R`: a `Rule` in place by default (no allocator: the assembler is
-/// `N` rules large), or a `Box<Rule>` on a device with a heap, so that only the rules received
-/// take memory and [`into_rules`](Self::into_rules) hands them to
-/// [`Engine::load`](crate::Engine::load) without copying them.
+/// Each rule is held as an `R` ([`HeldRule`]): a `Rule` in place by default (no allocator:
+/// the assembler is `N` full-size rules large); with a heap, a `Box<Rule>` (only the rules
+/// received take memory) or a [`CompactRule`](crate::CompactRule) (a few hundred bytes each,
+/// the form the engine keeps), which [`into_rules`](Self::into_rules) hands to
+/// [`Engine::load`](crate::Engine::load) without copying.
 #[derive(Debug)]
 pub struct RuleSetAssembler<const N: usize, R = Rule> {
     version: Option<u32>,
@@ -85,13 +86,86 @@ pub struct RuleSetAssembler<const N: usize, R = Rule> {
     slots: [Option<R>; N],
 }
 
-impl<const N: usize, R: From<Rule> + Borrow<Rule>> Default for RuleSetAssembler<N, R> {
+/// How a [`RuleSetAssembler`] holds a rule.
+pub trait HeldRule: Sized {
+    /// The held form of `rule`, which is validated.
+    fn hold(rule: Rule) -> Result<Self, RuleError>;
+    /// The held form of a copy of `rule`, which is validated (a firmware decodes each rule
+    /// into one reused buffer and keeps only this).
+    fn hold_copy(rule: &Rule) -> Result<Self, RuleError>;
+    /// Validates a rule given already held.
+    fn check(&self) -> Result<(), RuleError>;
+}
+
+impl HeldRule for Rule {
+    fn hold(rule: Rule) -> Result<Self, RuleError> {
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    fn hold_copy(rule: &Rule) -> Result<Self, RuleError> {
+        rule.validate()?;
+        Ok(rule.clone())
+    }
+
+    fn check(&self) -> Result<(), RuleError> {
+        self.validate()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl HeldRule for alloc::boxed::Box<Rule> {
+    fn hold(rule: Rule) -> Result<Self, RuleError> {
+        rule.validate()?;
+        Ok(alloc::boxed::Box::new(rule))
+    }
+
+    fn hold_copy(rule: &Rule) -> Result<Self, RuleError> {
+        rule.validate()?;
+        Ok(alloc::boxed::Box::new(rule.clone()))
+    }
+
+    fn check(&self) -> Result<(), RuleError> {
+        self.validate()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl HeldRule for crate::CompactRule {
+    fn hold(rule: Rule) -> Result<Self, RuleError> {
+        crate::CompactRule::new(&rule)
+    }
+
+    fn hold_copy(rule: &Rule) -> Result<Self, RuleError> {
+        crate::CompactRule::new(rule)
+    }
+
+    fn check(&self) -> Result<(), RuleError> {
+        // Validated when it was made.
+        Ok(())
+    }
+}
+
+impl<const N: usize, R: HeldRule> Default for RuleSetAssembler<N, R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
+impl<const N: usize, R: Borrow<Rule>> RuleSetAssembler<N, R> {
+    /// The rules of the complete set, in index order; `None` while parts are missing.
+    pub fn rules(&self) -> Option<impl Iterator<Item = &Rule>> {
+        self.is_complete().then(|| self.slots[..usize::from(self.count)].iter().flatten().map(Borrow::borrow))
+    }
+}
+
+impl<const N: usize, R> RuleSetAssembler<N, R> {
+    fn is_complete(&self) -> bool {
+        self.version.is_some() && self.slots[..usize::from(self.count)].iter().all(Option::is_some)
+    }
+}
+
+impl<const N: usize, R: HeldRule> RuleSetAssembler<N, R> {
     /// An empty assembler.
     pub fn new() -> Self {
         RuleSetAssembler { version: None, count: 0, slots: core::array::from_fn(|_| None) }
@@ -100,12 +174,30 @@ impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
     /// Takes one part.
     pub fn accept(&mut self, part: RulePart) -> Result<Progress, AssembleError> {
         let place = part.place();
-        self.accept_rule(place, R::from(part.rule))
+        self.check_place(place)?;
+        let rule =
+            R::hold(part.rule).map_err(|error| AssembleError::Invalid { index: place.index, error })?;
+        self.place(place, rule)
     }
 
-    /// Takes one rule and its place in the set, already held as an `R` (on a firmware, a
-    /// `Box<Rule>` decoded in place by the codec's `FrameView::rule_into`, never moved).
+    /// Takes a copy of a rule decoded elsewhere (on a firmware: into one reused buffer by the
+    /// codec's `FrameView::rule_into`), held as an `R`.
+    pub fn accept_copy(&mut self, place: RulePlace, rule: &Rule) -> Result<Progress, AssembleError> {
+        self.check_place(place)?;
+        let rule =
+            R::hold_copy(rule).map_err(|error| AssembleError::Invalid { index: place.index, error })?;
+        self.place(place, rule)
+    }
+
+    /// Takes one rule and its place in the set, already held as an `R`.
     pub fn accept_rule(&mut self, place: RulePlace, rule: R) -> Result<Progress, AssembleError> {
+        self.check_place(place)?;
+        rule.check().map_err(|error| AssembleError::Invalid { index: place.index, error })?;
+        self.place(place, rule)
+    }
+
+    /// Refuses a part whose place cannot be taken (nothing changes).
+    fn check_place(&self, place: RulePlace) -> Result<(), AssembleError> {
         let RulePlace { set_version, index, count } = place;
         if usize::from(count) > N {
             return Err(AssembleError::TooManyRules { count, capacity: N });
@@ -122,7 +214,12 @@ impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
             }
             _ => {}
         }
-        rule.borrow().validate().map_err(|error| AssembleError::Invalid { index, error })?;
+        Ok(())
+    }
+
+    /// Puts a checked rule in its place.
+    fn place(&mut self, place: RulePlace, rule: R) -> Result<Progress, AssembleError> {
+        let RulePlace { set_version, index, count } = place;
         if self.version != Some(set_version) {
             self.version = Some(set_version);
             self.count = count;
@@ -137,19 +234,10 @@ impl<const N: usize, R: From<Rule> + Borrow<Rule>> RuleSetAssembler<N, R> {
         })
     }
 
-    /// The rules of the complete set, in index order; `None` while parts are missing.
-    pub fn rules(&self) -> Option<impl Iterator<Item = &Rule>> {
-        self.is_complete().then(|| self.slots[..usize::from(self.count)].iter().flatten().map(Borrow::borrow))
-    }
-
     /// Takes the rules of the complete set out, in index order (the assembler then waits for
     /// a newer version); `None`, and nothing taken, while parts are missing.
     pub fn into_rules(&mut self) -> Option<impl Iterator<Item = R> + '_> {
         self.is_complete().then(|| self.slots[..usize::from(self.count)].iter_mut().filter_map(Option::take))
-    }
-
-    fn is_complete(&self) -> bool {
-        self.version.is_some() && self.slots[..usize::from(self.count)].iter().all(Option::is_some)
     }
 
     /// The version being assembled or complete.

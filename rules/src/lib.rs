@@ -8,11 +8,15 @@ extern crate alloc;
 
 mod assemble;
 #[cfg(feature = "alloc")]
+mod compact;
+#[cfg(feature = "alloc")]
 pub mod engine;
 #[cfg(feature = "alloc")]
 pub mod lang;
 
-pub use assemble::{AssembleError, Progress, RuleSetAssembler};
+pub use assemble::{AssembleError, HeldRule, Progress, RuleSetAssembler};
+#[cfg(feature = "alloc")]
+pub use compact::{CompactRule, IntoCompact};
 #[cfg(feature = "alloc")]
 pub use engine::{
     ChannelHandle, Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport, StaleHandle,

@@ -27,10 +27,11 @@ use alloc::vec::Vec;
 
 use telemetra_core::rule::MAX_RULE_CHANNELS;
 use telemetra_core::{
-    Action, Alert, AlertState, ChannelId, CommandAction, Device, DeviceId, Name, Rule, RuleError, Scope, Tag,
-    Text, Timestamp, Value,
+    Alert, AlertState, ChannelId, CommandAction, Device, DeviceId, Name, Rule, RuleError, Scope, Tag, Text,
+    Timestamp, Value,
 };
 
+use crate::compact::{Act, CompactRule, IntoCompact};
 use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
 use telemetra_core::rule::Window;
 use window::Samples;
@@ -145,7 +146,7 @@ pub struct EngineStats {
 /// per-reading path needs, so that a hundred rules stay within a few cache lines each.
 struct Loaded {
     id: u32,
-    rule: alloc::boxed::Box<Rule>,
+    rule: CompactRule,
     /// The scope is every device.
     everywhere: bool,
     hold_ms: u32,
@@ -239,13 +240,13 @@ impl core::fmt::Debug for Engine {
     }
 }
 
-fn timed(rule: &Rule) -> bool {
+fn timed(rule: &CompactRule) -> bool {
     use telemetra_core::Op;
     use telemetra_core::rule::Window;
     rule.hold_ms > 0
         || rule.cooldown_ms > 0
-        || core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
-            e.ops.iter().any(|op| {
+        || core::iter::once(&*rule.when).chain(rule.clear.as_deref()).any(|e| {
+            e.iter().any(|op| {
                 matches!(
                     op,
                     Op::Silent { .. }
@@ -278,16 +279,21 @@ impl Engine {
     /// same name keep their state; the state of removed and changed rules is released. On
     /// error nothing changes.
     ///
-    /// Takes `Rule`s or `Box<Rule>`s (from a boxed
-    /// [`RuleSetAssembler`](crate::RuleSetAssembler), with no copy of a rule).
-    pub fn load<R: Into<alloc::boxed::Box<Rule>>>(
+    /// Takes `Rule`s, `Box<Rule>`s or [`CompactRule`]s (a firmware's
+    /// [`RuleSetAssembler`](crate::RuleSetAssembler) compacts each rule as it arrives); the
+    /// engine keeps every rule compact.
+    pub fn load<R: IntoCompact>(
         &mut self,
         rules: impl IntoIterator<Item = R>,
     ) -> Result<LoadReport, LoadError> {
-        let rules: Vec<alloc::boxed::Box<Rule>> = rules.into_iter().map(Into::into).collect();
+        let mut compact: Vec<CompactRule> = Vec::new();
+        for r in rules {
+            let name = Name::try_from(r.name()).unwrap_or_default();
+            compact.push(r.into_compact().map_err(|error| LoadError::Invalid { rule: name, error })?);
+        }
+        let rules = compact;
         let mut total = 0usize;
         for (i, r) in rules.iter().enumerate() {
-            r.validate().map_err(|error| LoadError::Invalid { rule: r.name.clone(), error })?;
             if rules[..i].iter().any(|o| o.name == r.name) {
                 return Err(LoadError::DuplicateName(r.name.clone()));
             }
@@ -318,15 +324,15 @@ impl Engine {
                 }
             };
             let state_bytes = RuleState::size_for(&rule);
-            let event_rule = !rule.actions.iter().any(|a| matches!(a, Action::Alert { .. }));
-            let device_wide = core::iter::once(&rule.when).chain(rule.clear.as_ref()).any(|e| {
-                e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: None, .. }))
-            });
-            let watches_silence = core::iter::once(&rule.when)
-                .chain(rule.clear.as_ref())
-                .any(|e| e.ops.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
+            let event_rule = !rule.actions.iter().any(|a| matches!(a, Act::Alert { .. }));
+            let device_wide = core::iter::once(&*rule.when)
+                .chain(rule.clear.as_deref())
+                .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: None, .. })));
+            let watches_silence = core::iter::once(&*rule.when)
+                .chain(rule.clear.as_deref())
+                .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
             let when_quick = Quick::of(&rule.when, true);
-            let clear_quick = rule.clear.as_ref().and_then(|c| Quick::of(c, false));
+            let clear_quick = rule.clear.as_deref().and_then(|c| Quick::of(c, false));
             let simple = rule.channels.len() == 1
                 && rule.hold_ms == 0
                 && rule.repeat <= 1
@@ -432,9 +438,9 @@ impl Engine {
         Ok(report)
     }
 
-    /// The loaded rules.
-    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().map(|l| &*l.rule)
+    /// The loaded rules, in the model's form.
+    pub fn rules(&self) -> impl Iterator<Item = Rule> + '_ {
+        self.rules.iter().map(|l| l.rule.to_rule())
     }
 
     /// Tells the engine about a device that came online at `at`: its tags (for tag-scoped
@@ -701,7 +707,7 @@ fn message(l: &Loaded) -> Text {
         .actions
         .iter()
         .find_map(|a| match a {
-            Action::Alert { message } => Some(message.clone()),
+            Act::Alert { message } => Some(message.clone()),
             _ => None,
         })
         .unwrap_or_default()
@@ -870,13 +876,13 @@ fn fire(
     out: &mut Vec<Event>,
 ) {
     let value = (!l.rule.channels.is_empty()).then(|| ctx.value(0));
-    for action in &l.rule.actions {
+    for action in &*l.rule.actions {
         match action {
-            Action::Alert { .. } => out.push(Event::Alert(alert(l, device, AlertState::Raised, now, value))),
-            Action::Command(action) => {
-                out.push(Event::Command { rule: l.rule.name.clone(), device, action: action.clone() })
+            Act::Alert { .. } => out.push(Event::Alert(alert(l, device, AlertState::Raised, now, value))),
+            Act::Command(action) => {
+                out.push(Event::Command { rule: l.rule.name.clone(), device, action: (**action).clone() })
             }
-            Action::Emit { channel, value } => {
+            Act::Emit { channel, value } => {
                 let v = state.eval(ctx, value, now, cursor);
                 let name = l.rule.channels.get(usize::from(*channel)).cloned().unwrap_or_default();
                 out.push(Event::Emit {

@@ -2,8 +2,10 @@
 
 use alloc::vec::Vec;
 
+use telemetra_core::Op;
 use telemetra_core::rule::{Aggregate, MAX_RULE_CHANNELS, MAX_STACK, Window};
-use telemetra_core::{Expr, Op, Rule};
+
+use crate::compact::CompactRule;
 
 use super::window::{Samples, capacity};
 
@@ -70,19 +72,11 @@ impl Ctx<'_> {
     }
 }
 
-fn exprs(rule: &Rule) -> impl Iterator<Item = &Expr> {
-    let emits = rule.actions.iter().filter_map(|a| match a {
-        telemetra_core::Action::Emit { value, .. } => Some(value),
-        _ => None,
-    });
-    core::iter::once(&rule.when).chain(rule.clear.as_ref()).chain(emits)
-}
-
 impl RuleState {
-    pub(crate) fn new(rule: &Rule, now: u64) -> Self {
+    pub(crate) fn new(rule: &CompactRule, now: u64) -> Self {
         let mut extra = Extra::default();
-        for e in exprs(rule) {
-            for op in &e.ops {
+        for e in rule.exprs() {
+            for op in e {
                 if let Op::Changed { .. } = op {
                     extra.deadbands.push(None);
                 }
@@ -93,11 +87,11 @@ impl RuleState {
     }
 
     /// The bytes this state occupies for `rule`, known before any reading arrives.
-    pub(crate) fn size_for(rule: &Rule) -> usize {
+    pub(crate) fn size_for(rule: &CompactRule) -> usize {
         let mut bytes = core::mem::size_of::<Option<RuleState>>();
         let mut extra = false;
-        for e in exprs(rule) {
-            for op in &e.ops {
+        for e in rule.exprs() {
+            for op in e {
                 match *op {
                     Op::Aggregate { window, .. } | Op::Rate { window, .. } => {
                         bytes += core::mem::size_of::<(u8, Samples)>() + capacity(window) * 16;
@@ -119,9 +113,9 @@ impl RuleState {
 
     /// The windowed operations of `rule`, in the order the cursor numbers them: the rule's
     /// channel slot and the window of each.
-    pub(crate) fn windows_of(rule: &Rule) -> impl Iterator<Item = (u8, Window)> + '_ {
-        exprs(rule).flat_map(|e| {
-            e.ops.iter().filter_map(|op| match *op {
+    pub(crate) fn windows_of(rule: &CompactRule) -> impl Iterator<Item = (u8, Window)> + '_ {
+        rule.exprs().flat_map(|e| {
+            e.iter().filter_map(|op| match *op {
                 Op::Aggregate { channel, window, .. } | Op::Rate { channel, window } => {
                     Some((channel, window))
                 }
@@ -132,10 +126,10 @@ impl RuleState {
 
     /// Evaluates the expressions of the rule in order (`when`, `clear`, emits share the
     /// windows' and deadbands' numbering); `cursor` tracks that numbering.
-    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_>, e: &Expr, now: u64, cursor: &mut Cursor) -> f64 {
+    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_>, e: &[Op], now: u64, cursor: &mut Cursor) -> f64 {
         let mut stack = [0f64; MAX_STACK];
         let mut sp = 0usize;
-        for op in &e.ops {
+        for op in e {
             let v = match *op {
                 Op::Const(c) => c,
                 Op::Value(c) => ctx.value(c),
@@ -227,14 +221,14 @@ pub(crate) struct Quick {
 impl Quick {
     /// The quick form of `e`, if it has one. `first` says whether `e` is the first expression
     /// of its rule (an aggregate then uses window 0).
-    pub(crate) fn of(e: &Expr, first: bool) -> Option<Quick> {
+    pub(crate) fn of(e: &[Op], first: bool) -> Option<Quick> {
         let compare = |op: Op| matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Eq | Op::Ne);
         let operand = |op: Op| match op {
             Op::Value(c) => Some(Operand::Value(c)),
             Op::Aggregate { func, .. } if first => Some(Operand::Window(func)),
             _ => None,
         };
-        match e.ops[..] {
+        match *e {
             [a, Op::Const(constant), op] if compare(op) => {
                 Some(Quick { operand: operand(a)?, op, constant, constant_first: false })
             }
@@ -301,8 +295,8 @@ impl Cursor {
     }
 
     /// Skips the windows and deadbands of an expression that is not evaluated this time.
-    pub(crate) fn skip(&mut self, e: &Expr) {
-        for op in &e.ops {
+    pub(crate) fn skip(&mut self, e: &[Op]) {
+        for op in e {
             match op {
                 Op::Aggregate { .. } | Op::Rate { .. } => self.window += 1,
                 Op::Changed { .. } => self.deadband += 1,

@@ -13,7 +13,7 @@ use cortex_m_rt::entry;
 use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
 use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Rule, Timestamp};
 use telemetra::mqtt::{Event as MqttEvent, Message as MqttMessage, Options, QoS};
-use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
+use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
 use telemetra_firmware_example::{self as board};
 
@@ -43,9 +43,9 @@ fn main() -> ! {
     // The last will: the broker says `Lost` for this node if it vanishes.
     options.will = message(0, &DeviceStatus::Lost);
     let mut link = MqttLink::connect(options, board::clock::now());
-    // Rules are boxed as they arrive: only what was received takes memory, and loading them
-    // into the engine moves pointers, not 1.3 KB rules.
-    let mut assembler = RuleSetAssembler::<5, Box<Rule>>::new();
+    // Each rule is decoded in place into a 1.3 KB buffer while it is read, and kept compact
+    // (a few hundred bytes, the form the engine keeps).
+    let mut assembler = RuleSetAssembler::<5, CompactRule>::new();
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     let (mut events, mut seq, mut tick) = (Vec::new(), 0u32, 0u32);
     let (mut acked, mut alerts, mut next) = (0u32, 0u32, 0u64);
@@ -76,9 +76,9 @@ fn main() -> ! {
                 }
                 MessageKind::Rule => {
                     // Decoded where it will live, in a box: never copied through the stack.
-                    let mut rule = Box::<Rule>::default();
-                    let Ok(place) = view.rule_into(&mut rule) else { continue };
-                    if let Ok(Progress::Complete { .. }) = assembler.accept_rule(place, rule)
+                    let mut buffer = Box::<Rule>::default();
+                    let Ok(place) = view.rule_into(&mut buffer) else { continue };
+                    if let Ok(Progress::Complete { .. }) = assembler.accept_copy(place, &buffer)
                         && engine.load(assembler.into_rules().into_iter().flatten()).is_err()
                     {
                         board::probe::fail(b"rule set refused");

@@ -11,29 +11,29 @@ use alloc::vec::Vec;
 use cortex_m_rt::entry;
 
 use telemetra::model::{DeviceStatus, Rule, Timestamp};
-use telemetra::rules::{Engine, EngineConfig, Event, Progress, RuleSetAssembler};
+use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::{self as board, app};
 
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
     let mut link = app::SerialLink::default();
-    // Rules are boxed as they arrive: only what was received takes memory, and loading them
-    // into the engine moves pointers, not 1.3 KB rules.
-    let mut assembler = RuleSetAssembler::<5, Box<Rule>>::new();
+    // Each rule is decoded in place into one reused 1.3 KB buffer and kept compact (a few
+    // hundred bytes, the form the engine keeps): full-size rules never pile up.
+    let mut assembler = RuleSetAssembler::<5, CompactRule>::new();
+    let mut buffer = Box::<Rule>::default();
     link.send(&mut uart, 0, &DeviceStatus::Online);
-    // Wait for the rule set (at most 10 s). Each rule is decoded where it will live, in a box
-    // on the heap: a 1.3 KB rule is never copied through the stack.
+    // Wait for the rule set (at most 10 s).
     loop {
         if board::clock::now() > 10_000 {
             board::probe::fail(b"no rule set");
         }
-        let mut rule = Box::<Rule>::default();
-        let Some(Ok(place)) = link.receive(&mut uart, |view| view.rule_into(&mut rule)) else { continue };
-        if let Ok(Progress::Complete { .. }) = assembler.accept_rule(place, rule) {
+        let Some(Ok(place)) = link.receive(&mut uart, |view| view.rule_into(&mut buffer)) else { continue };
+        if let Ok(Progress::Complete { .. }) = assembler.accept_copy(place, &buffer) {
             break;
         }
     }
+    drop(buffer);
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     if engine.load(assembler.into_rules().into_iter().flatten()).is_err() {
         board::probe::fail(b"rule set refused");
