@@ -26,9 +26,18 @@ pub fn channel_name(id: ChannelId) -> &'static str {
     }
 }
 
-/// The largest frame this node sends or accepts, in bytes: readings, acks, alerts and one rule
-/// each fit (a frame of another kind that does not fit is refused, never truncated).
-pub const FRAME: usize = 320;
+/// The largest frame this node sends or accepts over the serial link, in bytes, from the
+/// codec's worst cases: its three readings, an alert, a command (acks and status are smaller).
+/// A frame that does not fit (a rule with long names, say) is refused, never truncated:
+/// raise this for the frames your node takes.
+pub const FRAME: usize = {
+    use telemetra::codec::limits::{ALERT_MSG, COMMAND_MSG, ENVELOPE, READING};
+    let readings = ENVELOPE + 1 + 3 * READING;
+    let alert = ENVELOPE + ALERT_MSG;
+    let command = ENVELOPE + COMMAND_MSG;
+    let max = if readings > alert { readings } else { alert };
+    if max > command { max } else { command }
+};
 
 /// A simulated sensor board: the temperature climbs 0.1 °C per reading from 24.0, humidity
 /// swings, motion comes and goes. `tick` comes from the caller, so nothing is constant-folded.
