@@ -286,7 +286,8 @@ impl Engine {
         &mut self,
         rules: impl IntoIterator<Item = R>,
     ) -> Result<LoadReport, LoadError> {
-        let mut compact: Vec<CompactRule> = Vec::new();
+        let rules = rules.into_iter();
+        let mut compact: Vec<CompactRule> = Vec::with_capacity(rules.size_hint().0);
         for r in rules {
             let name = Name::try_from(r.name()).unwrap_or_default();
             compact.push(r.into_compact().map_err(|error| LoadError::Invalid { rule: name, error })?);
@@ -308,7 +309,8 @@ impl Engine {
             });
         }
         let mut report = LoadReport::default();
-        let mut old = core::mem::take(&mut self.rules);
+        // Exactly as many as there are rules: a firmware's heap holds no spare capacity.
+        let mut old = core::mem::replace(&mut self.rules, Vec::with_capacity(rules.len()));
         let old_order: Vec<u32> = old.iter().map(|o| o.id).collect();
         for rule in rules {
             let same = old.iter().position(|o| o.rule.name == rule.name && o.rule == rule);

@@ -4,7 +4,8 @@ use alloc::collections::VecDeque;
 
 use telemetra_core::rule::{Aggregate, Window};
 
-/// The samples of one windowed operation: at most its declared capacity, allocated once.
+/// The samples of one windowed operation: at most its declared capacity, allocated as they
+/// come (a 5-minute window of 10-second readings holds 30 samples, not the 64 it may hold).
 #[derive(Debug, Clone)]
 pub(crate) struct Samples {
     window: Window,
@@ -13,7 +14,7 @@ pub(crate) struct Samples {
 
 impl Samples {
     pub(crate) fn new(window: Window) -> Self {
-        Samples { window, buf: VecDeque::with_capacity(capacity(window)) }
+        Samples { window, buf: VecDeque::new() }
     }
 
     /// Adds a sample; returns true if the oldest had to be dropped to make room.
