@@ -302,6 +302,11 @@ mod tests {
 
     proptest! {
         #[test]
+        fn zigzag_round_trips(m in any::<i64>()) {
+            prop_assert_eq!(unzigzag(zigzag(m)), m);
+        }
+
+        #[test]
         fn widening_is_exact(bits in any::<u32>()) {
             let v = f32::from_bits(bits);
             let w = f64::from_bits(widen(bits));
