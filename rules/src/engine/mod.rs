@@ -19,10 +19,10 @@
 
 mod devices;
 mod frames;
+mod names;
 mod state;
 mod window;
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use telemetra_core::rule::MAX_RULE_CHANNELS;
@@ -212,7 +212,7 @@ pub struct Engine {
     rules: Vec<Loaded>,
     next_id: u32,
     /// The channel names some rule uses, and their indices.
-    channels: BTreeMap<Name, usize>,
+    channels: names::Names,
     /// By channel index: the rules (position, channel slot) reading that channel.
     watched: Vec<Vec<(usize, u8)>>,
     /// Counts rule-set loads; handles made under another epoch are stale.
@@ -264,7 +264,7 @@ impl Engine {
             config,
             rules: Vec::new(),
             next_id: 0,
-            channels: BTreeMap::new(),
+            channels: names::Names::default(),
             watched: Vec::new(),
             epoch: 0,
             windows: Vec::new(),
@@ -387,7 +387,7 @@ impl Engine {
             }
             for (slot, name) in l.rule.channels.iter().enumerate() {
                 let next = self.channels.len();
-                let index = *self.channels.entry(name.clone()).or_insert(next);
+                let index = self.channels.get_or_insert(name, next);
                 if index == self.watched.len() {
                     self.watched.push(Vec::new());
                 }
@@ -396,7 +396,7 @@ impl Engine {
         }
         for l in &mut self.rules {
             for (slot, name) in l.rule.channels.iter().enumerate() {
-                l.map[slot] = self.channels.get(name).copied().unwrap_or(usize::MAX);
+                l.map[slot] = self.channels.get(name).unwrap_or(usize::MAX);
             }
         }
         // Windows: one per distinct (channel, window), shared by the rules that use it.
@@ -422,8 +422,8 @@ impl Engine {
         // windows by (channel, window).
         for entry in self.devices.values_mut() {
             let mut values = alloc::vec![None; self.channels.len()];
-            for (name, &index) in &self.channels {
-                if let Some(&old) = old_channels.get(name) {
+            for (name, index) in self.channels.iter() {
+                if let Some(old) = old_channels.get(name) {
                     values[index] = entry.values.get(old).copied().flatten();
                 }
             }
@@ -516,7 +516,7 @@ impl Engine {
         value: f64,
         out: &mut Vec<Event>,
     ) {
-        let watched = self.channels.get(channel).copied();
+        let watched = self.channels.get(channel);
         if !value.is_finite() || (watched.is_none() && self.device_wide.is_empty()) {
             self.stats.readings += 1;
             self.stats.non_finite += u64::from(!value.is_finite());
@@ -531,7 +531,7 @@ impl Engine {
     /// Resolves `channel` of `device` once, for [`Engine::ingest_handle`]. `None` when the
     /// device is new and the engine already holds `max_devices` (counted in `device_limit`).
     pub fn handle(&mut self, device: DeviceId, channel: &str) -> Option<ChannelHandle> {
-        let channel = self.channels.get(channel).map_or(u32::MAX, |&i| i as u32);
+        let channel = self.channels.get(channel).map_or(u32::MAX, |i| i as u32);
         // A channel nothing reads needs no device state, as with `ingest`.
         let slot =
             if channel == u32::MAX && self.device_wide.is_empty() { u32::MAX } else { self.slot(device)? };

@@ -47,7 +47,8 @@ fn main() -> ! {
     // (a few hundred bytes, the form the engine keeps).
     let mut assembler = RuleSetAssembler::<5, CompactRule>::new();
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
-    let (mut events, mut seq, mut tick) = (Vec::new(), 0u32, 0u32);
+    let (mut events, mut seq, mut tick) = (Vec::with_capacity(2), 0u32, 0u32);
+    // Room for two events per reading (an `Event` is 192 bytes); more grow it.
     let (mut acked, mut alerts, mut next) = (0u32, 0u32, 0u64);
     while board::clock::now() < 30_000 {
         let now = board::clock::now();

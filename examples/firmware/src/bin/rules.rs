@@ -39,7 +39,8 @@ fn main() -> ! {
         board::probe::fail(b"rule set refused");
     }
     // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
-    let (mut events, mut seq, mut alerts) = (Vec::new(), 0u32, 0u32);
+    let (mut events, mut seq, mut alerts) = (Vec::with_capacity(2), 0u32, 0u32);
+    // Room for two events per reading (an `Event` is 192 bytes); more grow it.
     for tick in 0..120u32 {
         let at = Timestamp(u64::from(tick) * 10_000);
         for r in app::sample(tick, at) {
