@@ -55,6 +55,10 @@ impl<E> Devices<E> {
             return slot;
         }
         let slot = self.entries.len() as u32;
+        if self.entries.capacity() == 0 {
+            // Room for one device first (a node watches itself), then the usual doubling.
+            self.entries.reserve_exact(1);
+        }
         self.entries.push((id, new()));
         self.index.insert(id, slot);
         slot
