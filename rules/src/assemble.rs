@@ -131,6 +131,21 @@ impl HeldRule for alloc::boxed::Box<Rule> {
 }
 
 #[cfg(feature = "alloc")]
+impl HeldRule for alloc::boxed::Box<crate::CompactRule> {
+    fn hold(rule: Rule) -> Result<Self, RuleError> {
+        crate::CompactRule::new(&rule).map(alloc::boxed::Box::new)
+    }
+
+    fn hold_copy(rule: &Rule) -> Result<Self, RuleError> {
+        crate::CompactRule::new(rule).map(alloc::boxed::Box::new)
+    }
+
+    fn check(&self) -> Result<(), RuleError> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "alloc")]
 impl HeldRule for crate::CompactRule {
     fn hold(rule: Rule) -> Result<Self, RuleError> {
         crate::CompactRule::new(&rule)

@@ -124,6 +124,16 @@ impl IntoCompact for CompactRule {
     }
 }
 
+impl IntoCompact for Box<CompactRule> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn into_compact(self) -> Result<CompactRule, RuleError> {
+        Ok(*self)
+    }
+}
+
 impl IntoCompact for Rule {
     fn name(&self) -> &str {
         &self.name

@@ -53,6 +53,14 @@ pub fn sample(tick: u32, at: Timestamp) -> [Reading; 3] {
     ]
 }
 
+/// A blank rule on the heap, to decode rule frames into. Out of line: the 1.3 KB rule is
+/// built on this function's stack for a moment, not kept in the caller's frame for good.
+#[cfg(feature = "rules")]
+#[inline(never)]
+pub fn rule_buffer() -> alloc::boxed::Box<telemetra::model::Rule> {
+    alloc::boxed::Box::default()
+}
+
 /// Frames as COBS+CRC packets over the UART, both ways.
 pub struct SerialLink {
     decoder: PacketDecoder<{ max_packet_len(FRAME) }>,

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
 use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
-use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Rule, Timestamp};
+use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Timestamp};
 use telemetra::mqtt::{Event as MqttEvent, Message as MqttMessage, Options, QoS};
 use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
@@ -45,7 +45,7 @@ fn main() -> ! {
     let mut link = MqttLink::connect(options, board::clock::now());
     // Each rule is decoded in place into a 1.3 KB buffer while it is read, and kept compact
     // (a few hundred bytes, the form the engine keeps).
-    let mut assembler = RuleSetAssembler::<5, CompactRule>::new();
+    let mut assembler = RuleSetAssembler::<5, Box<CompactRule>>::new();
     let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     let (mut events, mut seq, mut tick) = (Vec::with_capacity(2), 0u32, 0u32);
     // Room for two events per reading (an `Event` is 192 bytes); more grow it.
@@ -77,7 +77,7 @@ fn main() -> ! {
                 }
                 MessageKind::Rule => {
                     // Decoded where it will live, in a box: never copied through the stack.
-                    let mut buffer = Box::<Rule>::default();
+                    let mut buffer = app::rule_buffer();
                     let Ok(place) = view.rule_into(&mut buffer) else { continue };
                     if let Ok(Progress::Complete { .. }) = assembler.accept_copy(place, &buffer)
                         && engine.load(assembler.into_rules().into_iter().flatten()).is_err()

@@ -10,34 +10,41 @@ use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
 
-use telemetra::model::{DeviceStatus, Rule, Timestamp};
+use telemetra::model::{DeviceStatus, Timestamp};
 use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::{self as board, app};
 
-#[entry]
-fn main() -> ! {
-    let mut uart = board::init();
-    let mut link = app::SerialLink::default();
+/// Receives a rule set and loads it. Out of line, so that what assembling needs is on the
+/// stack only while rules arrive, not while the engine runs.
+#[inline(never)]
+fn receive_rule_set(uart: &mut board::uart::Uart, link: &mut app::SerialLink, engine: &mut Engine) {
     // Each rule is decoded in place into one reused 1.3 KB buffer and kept compact (a few
     // hundred bytes, the form the engine keeps): full-size rules never pile up.
-    let mut assembler = RuleSetAssembler::<5, CompactRule>::new();
-    let mut buffer = Box::<Rule>::default();
-    link.send(&mut uart, 0, &DeviceStatus::Online);
+    let mut assembler = RuleSetAssembler::<5, Box<CompactRule>>::new();
+    let mut buffer = app::rule_buffer();
     // Wait for the rule set (at most 10 s).
     loop {
         if board::clock::now() > 10_000 {
             board::probe::fail(b"no rule set");
         }
-        let Some(Ok(place)) = link.receive(&mut uart, |view| view.rule_into(&mut buffer)) else { continue };
+        let Some(Ok(place)) = link.receive(uart, |view| view.rule_into(&mut buffer)) else { continue };
         if let Ok(Progress::Complete { .. }) = assembler.accept_copy(place, &buffer) {
             break;
         }
     }
     drop(buffer);
-    let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     if engine.load(assembler.into_rules().into_iter().flatten()).is_err() {
         board::probe::fail(b"rule set refused");
     }
+}
+
+#[entry]
+fn main() -> ! {
+    let mut uart = board::init();
+    let mut link = app::SerialLink::default();
+    link.send(&mut uart, 0, &DeviceStatus::Online);
+    let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
+    receive_rule_set(&mut uart, &mut link, &mut engine);
     // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
     let (mut events, mut seq, mut alerts) = (Vec::with_capacity(2), 0u32, 0u32);
     // Room for two events per reading (an `Event` is 192 bytes); more grow it.
