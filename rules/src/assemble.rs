@@ -330,6 +330,33 @@ mod tests {
     }
 
     #[test]
+    fn compact_rules_from_a_reused_buffer_load_into_the_engine() {
+        use crate::{CompactRule, Engine, EngineConfig};
+        let mut a = RuleSetAssembler::<4, std::boxed::Box<CompactRule>>::new();
+        let mut buffer = Rule::default();
+        for (index, name) in [(1u8, "b"), (0, "a")] {
+            // What a firmware does: decode into one buffer, keep a compact copy.
+            buffer = part(3, index, 2, name).rule;
+            let place = RulePlace { set_version: 3, index, count: 2 };
+            let progress = a.accept_copy(place, &buffer).unwrap();
+            assert_eq!(progress == Progress::Complete { version: 3 }, index == 0);
+        }
+        assert_eq!(buffer.name, "a");
+        let mut engine = Engine::new(EngineConfig::default());
+        engine.load(a.into_rules().unwrap()).unwrap();
+        let names: std::vec::Vec<_> = engine.rules().map(|r| r.name.to_string()).collect();
+        assert_eq!(names, ["a", "b"]);
+        // An invalid rule is refused by the copy too, and changes nothing.
+        let bad = rule("bad", &[Op::Gt]);
+        let place = RulePlace { set_version: 4, index: 0, count: 1 };
+        assert_eq!(
+            a.accept_copy(place, &bad),
+            Err(AssembleError::Invalid { index: 0, error: RuleError::StackUnderflow { at: 0 } })
+        );
+        assert_eq!(a.version(), Some(3));
+    }
+
+    #[test]
     fn bad_parts_are_refused_with_a_reason() {
         let mut a = RuleSetAssembler::<2>::new();
         assert_eq!(a.accept(part(1, 0, 3, "a")), Err(AssembleError::TooManyRules { count: 3, capacity: 2 }));
