@@ -5,7 +5,7 @@ use telemetra::codec::stream::{PacketDecoder, encode_packet, max_packet_len};
 use telemetra::codec::{Body, FrameView, encode_body};
 use telemetra::model::{ChannelId, DeviceId, Reading, Timestamp};
 
-use crate::uart::Uart;
+use embedded_io::{Read, ReadReady, Write};
 
 /// This node's identity (on a product: from the device's provisioning).
 pub const DEVICE: DeviceId = DeviceId(0x2a);
@@ -61,7 +61,15 @@ pub fn rule_buffer() -> alloc::boxed::Box<telemetra::model::Rule> {
     alloc::boxed::Box::default()
 }
 
-/// Frames as COBS+CRC packets over the UART, both ways.
+/// What has arrived on `stream`, without waiting: nothing when no byte is ready.
+pub fn read_ready<S: Read + ReadReady>(stream: &mut S, buf: &mut [u8]) -> usize {
+    match stream.read_ready() {
+        Ok(true) => stream.read(buf).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Frames as COBS+CRC packets over any `embedded-io` byte stream (a UART here), both ways.
 pub struct SerialLink {
     decoder: PacketDecoder<{ max_packet_len(FRAME) }>,
     rx: [u8; 64],
@@ -78,15 +86,12 @@ impl Default for SerialLink {
 impl SerialLink {
     /// Encodes a frame of this device carrying `body` and writes it as one packet. A frame
     /// that cannot be encoded is dropped and reported as `false`.
-    pub fn send<B: Body + ?Sized>(&mut self, uart: &mut Uart, seq: u32, body: &B) -> bool {
+    pub fn send<B: Body + ?Sized, W: Write>(&mut self, uart: &mut W, seq: u32, body: &B) -> bool {
         let mut frame = [0u8; FRAME];
         let mut packet = [0u8; max_packet_len(FRAME)];
         let Ok(bytes) = encode_body(DEVICE, seq, body, &mut frame) else { return false };
         match encode_packet(bytes, &mut packet) {
-            Ok(n) => {
-                uart.write_all(&packet[..n]);
-                true
-            }
+            Ok(n) => uart.write_all(&packet[..n]).is_ok(),
             Err(_) => false,
         }
     }
@@ -94,10 +99,14 @@ impl SerialLink {
     /// Hands the next frame that arrived whole to `handle`, if one did, and returns what
     /// `handle` returned; damaged packets and frames whose envelope does not parse are dropped
     /// (and counted by the decoder).
-    pub fn receive<T>(&mut self, uart: &mut Uart, handle: impl FnOnce(FrameView<'_>) -> T) -> Option<T> {
+    pub fn receive<T, R: Read + ReadReady>(
+        &mut self,
+        uart: &mut R,
+        handle: impl FnOnce(FrameView<'_>) -> T,
+    ) -> Option<T> {
         loop {
             if self.rx_pos == self.rx_len {
-                self.rx_len = uart.read_available(&mut self.rx);
+                self.rx_len = read_ready(uart, &mut self.rx);
                 self.rx_pos = 0;
                 if self.rx_len == 0 {
                     return None;
@@ -122,9 +131,8 @@ impl SerialLink {
 pub mod mqtt {
     use alloc::vec::Vec;
 
+    use embedded_io::{Read, ReadReady, Write};
     use telemetra::mqtt::{Client, ClientError, Options};
-
-    use crate::uart::Uart;
 
     /// The client and its I/O buffers.
     pub struct MqttLink {
@@ -142,9 +150,13 @@ pub mod mqtt {
             MqttLink { client, out: Vec::new(), rx: [0; 128] }
         }
 
-        /// Moves bytes both ways and runs the timers once.
-        pub fn pump(&mut self, uart: &mut Uart, now: u64) -> Result<(), ClientError> {
-            let n = uart.read_available(&mut self.rx);
+        /// Moves bytes both ways over `stream` and runs the timers once.
+        pub fn pump<S: Read + ReadReady + Write>(
+            &mut self,
+            stream: &mut S,
+            now: u64,
+        ) -> Result<(), ClientError> {
+            let n = super::read_ready(stream, &mut self.rx);
             if n > 0 {
                 self.client.handle_input(&self.rx[..n], now)?;
             }
@@ -153,7 +165,8 @@ pub mod mqtt {
             }
             self.out.clear();
             self.client.take_output(&mut self.out);
-            uart.write_all(&self.out);
+            // A stream that fails shows as a dead link: keep alive notices it.
+            let _ = stream.write_all(&self.out);
             Ok(())
         }
     }

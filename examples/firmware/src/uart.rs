@@ -1,4 +1,5 @@
-//! USART1 of the STM32F405 as a byte stream: blocking writes, non-blocking reads.
+//! USART1 of the STM32F405 as an `embedded-io` byte stream (`Read`, `ReadReady`, `Write`):
+//! what the node's code takes, so a product swaps in its HAL's UART or an embassy-net socket.
 //!
 //! Only the registers QEMU models and a real F405 needs once its clocks are on (a HAL does
 //! that part on hardware): SR (status), DR (data), CR1 (enable).
@@ -51,5 +52,42 @@ impl Uart {
             n += 1;
         }
         n
+    }
+}
+
+impl embedded_io::ErrorType for Uart {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::ReadReady for Uart {
+    fn read_ready(&mut self) -> Result<bool, Self::Error> {
+        // SAFETY: SR is USART1's status register (see `usart1`); reading it has no effect.
+        Ok(unsafe { SR.read_volatile() } & SR_RXNE != 0)
+    }
+}
+
+impl embedded_io::Read for Uart {
+    /// Waits for at least one byte, then takes what has arrived.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let n = self.read_available(buf);
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+impl embedded_io::Write for Uart {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
     }
 }

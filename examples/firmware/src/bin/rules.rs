@@ -17,7 +17,11 @@ use telemetra_firmware_example::{self as board, app};
 /// Receives a rule set and loads it. Out of line, so that what assembling needs is on the
 /// stack only while rules arrive, not while the engine runs.
 #[inline(never)]
-fn receive_rule_set(uart: &mut board::uart::Uart, link: &mut app::SerialLink, engine: &mut Engine) {
+fn receive_rule_set<S: embedded_io::Read + embedded_io::ReadReady>(
+    uart: &mut S,
+    link: &mut app::SerialLink,
+    engine: &mut Engine,
+) {
     // Each rule is decoded in place into one reused 1.3 KB buffer and kept compact (a few
     // hundred bytes, the form the engine keeps): full-size rules never pile up.
     let mut assembler = RuleSetAssembler::<5, Box<CompactRule>>::new();
