@@ -48,9 +48,90 @@ pub fn encode_packet(payload: &[u8], out: &mut [u8]) -> Result<usize, EncodeErro
     Ok(body_end + 1)
 }
 
+/// Writes `payload` as one packet to `sink`, a slice at a time, with no output buffer: the
+/// same bytes as [`encode_packet`], for a firmware that writes straight to its UART (the packet
+/// never sits in RAM; COBS looks ahead at most 254 bytes of the payload, which is already there).
+///
+/// ```
+/// use telemetra_codec::stream::{encode_packet, write_packet};
+/// let mut streamed = Vec::new();
+/// write_packet(b"hello", |bytes| streamed.extend_from_slice(bytes));
+/// let mut buf = [0u8; 32];
+/// let n = encode_packet(b"hello", &mut buf).unwrap();
+/// assert_eq!(streamed, &buf[..n]);
+/// ```
+pub fn write_packet(payload: &[u8], mut sink: impl FnMut(&[u8])) {
+    let crc = CRC.checksum(payload).to_le_bytes();
+    // The payload and its CRC, as one sequence in two pieces.
+    let parts = [payload, &crc[..]];
+    let len = payload.len() + CRC_LEN;
+    let byte = |i: usize| if i < payload.len() { payload[i] } else { crc[i - payload.len()] };
+    let mut at = 0;
+    loop {
+        // One COBS block: up to 254 non-zero bytes, led by their count plus one.
+        let mut run = 0;
+        while run < 254 && at + run < len && byte(at + run) != 0 {
+            run += 1;
+        }
+        sink(&[run as u8 + 1]);
+        let mut from = at;
+        for part_start in [0, payload.len()] {
+            let part = parts[usize::from(part_start != 0)];
+            let (lo, hi) = (from.max(part_start), (at + run).min(part_start + part.len()));
+            if lo < hi {
+                sink(&part[lo - part_start..hi - part_start]);
+                from = hi;
+            }
+        }
+        at += run;
+        if at == len {
+            break;
+        }
+        if run < 254 {
+            at += 1; // the zero this block stands for (a full block stands for none)
+            if at == len {
+                // A zero at the very end: one more, empty, block.
+                sink(&[1]);
+                break;
+            }
+        }
+    }
+    sink(&[0]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn writing_and_encoding_give_the_same_bytes(payload in proptest::collection::vec(
+            prop_oneof![Just(0u8), any::<u8>(), 1u8..=255], 0..800)) {
+            let mut streamed = std::vec::Vec::new();
+            write_packet(&payload, |b| streamed.extend_from_slice(b));
+            let mut buf = std::vec![0u8; max_packet_len(payload.len())];
+            let n = encode_packet(&payload, &mut buf).unwrap();
+            prop_assert_eq!(&streamed[..], &buf[..n]);
+        }
+    }
+
+    #[test]
+    fn long_runs_match_the_encoder_at_every_boundary() {
+        for len in [0usize, 1, 249, 250, 251, 252, 253, 254, 255, 256, 507, 508, 509, 600] {
+            for zero_at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                let mut payload = std::vec![7u8; len];
+                if let Some(z) = zero_at.filter(|&z| z < len) {
+                    payload[z] = 0;
+                }
+                let mut streamed = std::vec::Vec::new();
+                write_packet(&payload, |b| streamed.extend_from_slice(b));
+                let mut buf = std::vec![0u8; max_packet_len(len)];
+                let n = encode_packet(&payload, &mut buf).unwrap();
+                assert_eq!(streamed, &buf[..n], "len {len}, zero at {zero_at:?}");
+            }
+        }
+    }
 
     #[test]
     fn golden_framing() {

@@ -1,7 +1,7 @@
 //! The node's own job, shared by the binaries: its identity, its simulated sensors, and the
 //! glue between the UART, the codec and (for MQTT) the sans-IO client.
 
-use telemetra::codec::stream::{PacketDecoder, encode_packet, max_packet_len};
+use telemetra::codec::stream::{PacketDecoder, max_packet_len, write_packet};
 use telemetra::codec::{Body, FrameView, encode_body};
 use telemetra::model::{ChannelId, DeviceId, Reading, Timestamp};
 
@@ -88,12 +88,11 @@ impl SerialLink {
     /// that cannot be encoded is dropped and reported as `false`.
     pub fn send<B: Body + ?Sized, W: Write>(&mut self, uart: &mut W, seq: u32, body: &B) -> bool {
         let mut frame = [0u8; FRAME];
-        let mut packet = [0u8; max_packet_len(FRAME)];
         let Ok(bytes) = encode_body(DEVICE, seq, body, &mut frame) else { return false };
-        match encode_packet(bytes, &mut packet) {
-            Ok(n) => uart.write_all(&packet[..n]).is_ok(),
-            Err(_) => false,
-        }
+        // Straight to the UART: the packet never sits in RAM.
+        let mut ok = true;
+        write_packet(bytes, |chunk| ok &= uart.write_all(chunk).is_ok());
+        ok
     }
 
     /// Hands the next frame that arrived whole to `handle`, if one did, and returns what
