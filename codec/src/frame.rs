@@ -17,13 +17,10 @@ use crate::batch::Batch;
 use crate::body::{ReadingsBody, encode_body};
 use crate::error::{DecodeError, EncodeError};
 use crate::limits;
-use crate::view::FrameView;
+use crate::view::{FrameView, MessageKind};
 
 /// The newest wire-format version this build writes and reads (it reads every one from 1).
 pub const WIRE_VERSION: u8 = 2;
-
-/// How many message kinds each version has, by version (index 0 is version 1).
-pub(crate) const KINDS: [u32; WIRE_VERSION as usize] = [7, 9];
 
 /// The most readings one frame carries; more go in further frames (or in a
 /// [`batch`](crate::batch)).
@@ -104,35 +101,31 @@ impl Message {
         }
     }
 
-    /// The route this kind of message travels on: the one place that says so.
-    ///
-    /// | message | route |
-    /// |---|---|
-    /// | `Readings`, `Batch`, `Heartbeat` | `readings` |
-    /// | `DeviceInfo` | `info` |
-    /// | `Status` | `status` |
-    /// | `Alert` | `alerts` |
-    /// | `Command` | `commands` |
-    /// | `Ack` | `acks` |
-    /// | `Rule` | `rules` |
-    pub const fn route_kind(&self) -> RouteKind {
+    /// Its kind: its tag on the wire, its route ([`MessageKind::route_kind`]) and the lowest
+    /// wire version that has it ([`MessageKind::min_version`]).
+    pub const fn kind(&self) -> MessageKind {
         match self {
-            Message::Readings(_) | Message::Heartbeat(_) | Message::Batch(_) => RouteKind::Readings,
-            Message::Command(_) => RouteKind::Commands,
-            Message::Ack(_) => RouteKind::Acks,
-            Message::Alert(_) => RouteKind::Alerts,
-            Message::DeviceInfo(_) => RouteKind::Info,
-            Message::Rule(_) => RouteKind::Rules,
-            Message::Status(_) => RouteKind::Status,
+            Message::Readings(_) => MessageKind::Readings,
+            Message::Command(_) => MessageKind::Command,
+            Message::Ack(_) => MessageKind::Ack,
+            Message::Alert(_) => MessageKind::Alert,
+            Message::DeviceInfo(_) => MessageKind::DeviceInfo,
+            Message::Rule(_) => MessageKind::Rule,
+            Message::Heartbeat(_) => MessageKind::Heartbeat,
+            Message::Status(_) => MessageKind::Status,
+            Message::Batch(_) => MessageKind::Batch,
         }
+    }
+
+    /// The route this kind of message travels on (the table is at
+    /// [`MessageKind::route_kind`]).
+    pub const fn route_kind(&self) -> RouteKind {
+        self.kind().route_kind()
     }
 
     /// The lowest wire version that has this kind of message.
     pub const fn min_version(&self) -> u8 {
-        match self {
-            Message::Status(_) | Message::Batch(_) => 2,
-            _ => 1,
-        }
+        self.kind().min_version()
     }
 }
 

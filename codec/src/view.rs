@@ -28,7 +28,7 @@ use telemetra_core::{Alert, Command, CommandAck, Device, DeviceId, DeviceStatus,
 
 use crate::batch::Batch;
 use crate::error::DecodeError;
-use crate::frame::{Frame, Heartbeat, KINDS, MAX_READINGS, Message, RulePart, WIRE_VERSION};
+use crate::frame::{Frame, Heartbeat, MAX_READINGS, Message, RulePart, WIRE_VERSION};
 
 /// The kind of message a frame carries: its tag on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +81,17 @@ impl MessageKind {
         }
     }
 
-    /// The route this kind of message travels on (see [`Message::route_kind`]).
+    /// The route this kind of message travels on: the one place that says so.
+    ///
+    /// | message | route |
+    /// |---|---|
+    /// | `Readings`, `Batch`, `Heartbeat` | `readings` |
+    /// | `DeviceInfo` | `info` |
+    /// | `Status` | `status` |
+    /// | `Alert` | `alerts` |
+    /// | `Command` | `commands` |
+    /// | `Ack` | `acks` |
+    /// | `Rule` | `rules` |
     pub const fn route_kind(self) -> telemetra_core::RouteKind {
         use telemetra_core::RouteKind as R;
         match self {
@@ -114,13 +124,12 @@ impl<'a> FrameView<'a> {
     /// and message kind. Allocates nothing and copies nothing.
     pub fn parse(bytes: &'a [u8]) -> Result<FrameView<'a>, DecodeError> {
         let (&version, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
-        let kinds = match version.checked_sub(1).and_then(|i| KINDS.get(usize::from(i))) {
-            Some(&kinds) => kinds,
-            None => return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION }),
-        };
+        if !(1..=WIRE_VERSION).contains(&version) {
+            return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION });
+        }
         let ((device, seq, tag), body) = postcard::take_from_bytes::<(u64, u32, u32)>(rest)?;
         let kind = match MessageKind::from_tag(tag) {
-            Some(kind) if tag < kinds => kind,
+            Some(kind) if kind.min_version() <= version => kind,
             _ => return Err(DecodeError::UnknownMessage { tag, version }),
         };
         Ok(FrameView { version, device: DeviceId(device), seq, kind, body })
