@@ -24,7 +24,7 @@ fn session(id: &str) -> Options {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_loses_no_qos1_and_repeats_no_qos2() {
-    let mut broker = Mosquitto::start("autosave_interval 1");
+    let mut broker = Mosquitto::start("autosave_interval 1\nlog_dest file {dir}/broker.log\nlog_type all");
     let url = broker.url();
     let sub = client(&url, session("restart-sub")).await;
     sub.subscribe("restart/#", QoS::ExactlyOnce).await.unwrap();
@@ -72,13 +72,36 @@ async fn broker_restart_loses_no_qos1_and_repeats_no_qos2() {
     let missing1: Vec<_> = (0..N).filter(|i| !seen.contains_key(&(1, *i))).collect();
     assert!(
         missing.is_empty() && missing1.is_empty(),
-        "QoS 2 not exactly once: {missing:?}; QoS 1 lost: {missing1:?}"
+        "QoS 2 not exactly once: {missing:?}; QoS 1 lost: {missing1:?}\n{}",
+        explain(&broker, &publisher, &sub)
     );
     assert!(sub.stats().connects >= 2, "the subscriber reconnected");
     for i in 0..N {
         assert!(seen.get(&(1, i)).is_some_and(|&n| n >= 1), "QoS 1 message {i} lost");
         assert_eq!(seen.get(&(2, i)).copied(), Some(1), "QoS 2 message {i} not delivered exactly once");
     }
+}
+
+/// What the broker saw, for a failure to say whose side repeated a message: mosquitto logs
+/// every PUBLISH it receives and sends with its DUP flag, QoS and packet id. The log is kept
+/// in the temporary directory for a closer look.
+fn explain(broker: &Mosquitto, publisher: &MqttClient, sub: &MqttClient) -> String {
+    let log = std::fs::read_to_string(broker.dir.0.join("broker.log")).unwrap_or_default();
+    let kept = std::env::temp_dir().join(format!("telemetra-restart-{}.log", std::process::id()));
+    let _ = std::fs::write(&kept, &log);
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    format!(
+        "broker: {} QoS 2 PUBLISH received new from the publisher, {} received again (DUP), \
+         {} sent new to the subscriber, {} sent again (DUP); publisher {:?}; subscriber {:?}; \
+         broker log kept at {}",
+        count("Received PUBLISH from restart-pub (d0, q2"),
+        count("Received PUBLISH from restart-pub (d1, q2"),
+        count("Sending PUBLISH to restart-sub (d0, q2"),
+        count("Sending PUBLISH to restart-sub (d1, q2"),
+        publisher.stats(),
+        sub.stats(),
+        kept.display()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
