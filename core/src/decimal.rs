@@ -30,10 +30,18 @@ pub fn pow10(k: u8) -> Option<f64> {
     POW10.get(usize::from(k)).copied()
 }
 
-/// The value `m / 10^k`, or `None` when `k > MAX_SCALE`.
+/// The value `m / 10^k` (`m as f64 / 10^k`, bit for bit), or `None` when `k > MAX_SCALE`.
+///
+/// On bare-metal targets (`target_os = "none"`: microcontrollers, whose FPUs have no double
+/// precision) it is computed in integer arithmetic, so that reading a decimal links no
+/// double-precision soft-float; elsewhere by the FPU. Both give the same bits.
 #[inline]
 pub fn from_decimal(m: i64, k: u8) -> Option<f64> {
-    pow10(k).map(|p| m as f64 / p)
+    if cfg!(target_os = "none") {
+        (k <= MAX_SCALE).then(|| crate::ieee::decimal_to_f64(m, k))
+    } else {
+        pow10(k).map(|p| m as f64 / p)
+    }
 }
 
 /// The mantissa of `v` at scale `k`, if `v` is exactly `m / 10^k` for an `|m| < 2^53`.

@@ -11,6 +11,7 @@ pub mod command;
 pub mod decimal;
 pub mod device;
 pub mod ids;
+pub mod ieee;
 pub mod number;
 pub mod quantity;
 pub mod reading;

@@ -112,7 +112,7 @@ impl Number {
         if let Some(i) = large_integer(v.to_bits()) {
             return Number(Repr::Decimal(i, 0));
         }
-        Number(Repr::Float(f64::from_bits(widen(v.to_bits()))))
+        Number(Repr::Float(f64::from_bits(crate::ieee::widen(v.to_bits()))))
     }
 
     /// The decimal form `(mantissa, scale)`, if the number has one: as made or received
@@ -122,6 +122,13 @@ impl Number {
             Repr::Decimal(m, k) => Some((m, k)),
             Repr::Float(_) => None,
         }
+    }
+
+    /// The value as an `f32`: the double [`Number::to_f64`] gives, rounded to the nearest
+    /// `f32`. No double arithmetic on microcontrollers (see [`crate::ieee`]), so a firmware
+    /// that computes in single precision links no double-precision soft-float.
+    pub fn to_f32(self) -> f32 {
+        crate::ieee::narrow(self.to_f64())
     }
 
     /// The value as a double: `m / 10^k` correctly rounded, or the double itself.
@@ -145,25 +152,6 @@ const fn large_integer(b: u32) -> Option<i64> {
     Some(if b >> 31 == 1 { -magnitude } else { magnitude })
 }
 
-/// The bits of the `f64` equal to the `f32` with bits `b`, by integer arithmetic.
-const fn widen(b: u32) -> u64 {
-    let sign = ((b >> 31) as u64) << 63;
-    let exp = (b >> 23) & 0xff;
-    let frac = (b & 0x7f_ffff) as u64;
-    match exp {
-        0 if frac == 0 => sign,
-        0 => {
-            // Subnormal: normalise the fraction.
-            let shift = frac.leading_zeros() - 40; // 64 - 24 bits
-            let frac = (frac << shift) & 0x7f_ffff;
-            let exp = 1023 - 126 - shift as u64;
-            sign | (exp << 52) | (frac << 29)
-        }
-        0xff => sign | (0x7ff << 52) | (frac << 29),
-        e => sign | (((e as u64) + 1023 - 127) << 52) | (frac << 29),
-    }
-}
-
 impl PartialEq for Number {
     fn eq(&self, other: &Number) -> bool {
         match (self.0, other.0) {
@@ -176,7 +164,8 @@ impl PartialEq for Number {
                 }
                 scaled == Some(large)
             }
-            _ => self.to_f64() == other.to_f64(),
+            // Compared as doubles, by their bits: no double arithmetic on a microcontroller.
+            _ => crate::ieee::same_value(self.to_f64(), other.to_f64()),
         }
     }
 }
@@ -309,7 +298,7 @@ mod tests {
         #[test]
         fn widening_is_exact(bits in any::<u32>()) {
             let v = f32::from_bits(bits);
-            let w = f64::from_bits(widen(bits));
+            let w = f64::from_bits(crate::ieee::widen(bits));
             if v.is_nan() {
                 prop_assert!(w.is_nan());
             } else {

@@ -98,7 +98,9 @@ impl Aggregate {
 
 /// One step of a postfix program. Operands are pushed; operators pop their operands and push
 /// the result. Booleans are numbers: 0 is false, anything else is true.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// Two operations are equal as `f64`s compare: a NaN constant equals nothing.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Op {
     /// Push a constant.
@@ -168,6 +170,32 @@ pub enum Op {
         #[serde(with = "crate::compact_f64")]
         by: f64,
     },
+}
+
+impl PartialEq for Op {
+    /// By hand rather than derived, to compare the constants by their bits
+    /// ([`ieee`](crate::ieee)): a microcontroller reloading a rule set links no double-precision
+    /// comparison.
+    fn eq(&self, other: &Op) -> bool {
+        use crate::ieee::same_value;
+        match (*self, *other) {
+            (Op::Const(a), Op::Const(b)) => same_value(a, b),
+            (Op::Value(a), Op::Value(b)) => a == b,
+            (
+                Op::Aggregate { func: f, channel: c, window: w },
+                Op::Aggregate { func: g, channel: d, window: v },
+            ) => f == g && c == d && w == v,
+            (Op::Rate { channel: c, window: w }, Op::Rate { channel: d, window: v }) => c == d && w == v,
+            (Op::Silent { channel: c, for_ms: f }, Op::Silent { channel: d, for_ms: g }) => c == d && f == g,
+            (Op::Changed { channel: c, by: a }, Op::Changed { channel: d, by: b }) => {
+                c == d && same_value(a, b)
+            }
+            (a, b) => {
+                // The rest carry no data: the same variant is the same operation.
+                a.arity() != 0 && core::mem::discriminant(&a) == core::mem::discriminant(&b)
+            }
+        }
+    }
 }
 
 impl Op {
@@ -405,6 +433,20 @@ impl Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_compare_like_their_fields() {
+        assert_eq!(Op::Const(1.5), Op::Const(1.5));
+        assert_eq!(Op::Const(0.0), Op::Const(-0.0));
+        assert_ne!(Op::Const(f64::NAN), Op::Const(f64::NAN));
+        assert_ne!(Op::Const(1.0), Op::Value(1));
+        assert_eq!(Op::Add, Op::Add);
+        assert_ne!(Op::Add, Op::Sub);
+        assert_ne!(Op::Neg, Op::Const(0.0));
+        assert_eq!(Op::Changed { channel: 1, by: 0.5 }, Op::Changed { channel: 1, by: 0.5 });
+        assert_ne!(Op::Changed { channel: 1, by: 0.5 }, Op::Changed { channel: 2, by: 0.5 });
+        assert_ne!(Op::Silent { channel: None, for_ms: 5 }, Op::Silent { channel: Some(0), for_ms: 5 });
+    }
 
     fn expr(ops: &[Op]) -> Expr {
         Expr::from_ops(ops).unwrap()

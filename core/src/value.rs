@@ -61,6 +61,17 @@ impl Value {
         }
     }
 
+    /// The value as an `f32`, without double arithmetic on microcontrollers: `Number` as
+    /// [`Number::to_f32`], `Integer` rounded to the nearest `f32`, `Bool` as 0 or 1.
+    pub fn as_f32(&self) -> Option<f32> {
+        match self {
+            Value::Number(v) => Some(v.to_f32()),
+            Value::Integer(i) => Some(*i as f32),
+            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            Value::Location(_) | Value::State(_) => None,
+        }
+    }
+
     /// The value as a [`Number`], without double arithmetic: `Number` itself, `Integer`
     /// (below 2^59 in magnitude) and `Bool` (0 or 1) as integers.
     pub fn as_number(&self) -> Option<Number> {

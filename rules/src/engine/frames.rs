@@ -5,9 +5,9 @@ use alloc::vec::Vec;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::Timestamp;
 
-use super::{Engine, Event};
+use super::{Engine, Event, Real};
 
-impl Engine {
+impl<R: Real> Engine<R> {
     /// Feeds one decoded frame to the engine and returns how many readings it carried:
     ///
     /// | message | what the engine does |
@@ -19,7 +19,7 @@ impl Engine {
     ///
     /// Readings before the device's `DeviceInfo` are counted as `unknown_channels`: a device
     /// announces itself first.
-    pub fn ingest_frame(&mut self, frame: &Frame, now: Timestamp, out: &mut Vec<Event>) -> usize {
+    pub fn ingest_frame(&mut self, frame: &Frame, now: Timestamp, out: &mut Vec<Event<R>>) -> usize {
         match &frame.message {
             Message::DeviceInfo(info) => {
                 self.register(info, now);

@@ -20,6 +20,7 @@
 mod devices;
 mod frames;
 mod names;
+mod real;
 mod state;
 mod window;
 
@@ -35,6 +36,8 @@ use crate::compact::{Act, CompactRule, IntoCompact};
 use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
 use telemetra_core::rule::Window;
 use window::Samples;
+
+pub use real::Real;
 
 /// Limits of an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,9 +95,9 @@ pub struct LoadReport {
     pub released: usize,
 }
 
-/// Something the engine decided.
+/// Something the engine decided. `R` is the engine's number type (see [`Real`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Event<R = f64> {
     /// An alarm was raised, acknowledged or cleared.
     Alert(Alert),
     /// A command to send to a device.
@@ -117,7 +120,7 @@ pub enum Event {
         /// When.
         at: Timestamp,
         /// Its value.
-        value: f64,
+        value: R,
     },
 }
 
@@ -144,7 +147,7 @@ pub struct EngineStats {
 
 /// A loaded rule: its definition (behind a pointer, read on slow paths) and, inline, what the
 /// per-reading path needs, so that a hundred rules stay within a few cache lines each.
-struct Loaded {
+struct Loaded<R> {
     id: u32,
     rule: CompactRule,
     /// The scope is every device.
@@ -167,27 +170,26 @@ struct Loaded {
     /// The pool index (in `Engine::windows`) of each windowed operation, in operation order.
     windows: Vec<u32>,
     /// Quick forms of `when` and `clear`, where they have one.
-    when_quick: Option<Quick>,
-    clear_quick: Option<Quick>,
+    when_quick: Option<Quick<R>>,
+    clear_quick: Option<Quick<R>>,
     /// A plain threshold alarm on one channel (quick `when`, quick or no `clear`, no hold,
     /// repeat, cooldown or windows): a reading that changes nothing is decided inline, and only
     /// a transition takes the general path.
     simple: bool,
 }
 
-#[derive(Default)]
-struct DeviceEntry {
+struct DeviceEntry<R> {
     tags: Vec<Tag>,
     channels: Vec<(ChannelId, Name)>,
     /// The latest `(time, value)` of each watched channel, by its index in `Engine::channels`:
     /// shared by the device's rules, and the reference for out-of-order readings.
-    values: Vec<Option<(u64, f64)>>,
+    values: Vec<Option<(u64, R)>>,
     /// When the device was last heard from.
     heard: u64,
     /// The state of each rule for this device, by the rule's position (created on demand).
-    states: Vec<Option<RuleState>>,
+    states: Vec<Option<RuleState<R>>>,
     /// The device's sample windows, by pool index (created when a rule needing one starts).
-    pool: Vec<Option<Samples>>,
+    pool: Vec<Option<Samples<R>>>,
 }
 
 /// A device's channel, resolved once by [`Engine::handle`]: ingesting by handle skips the
@@ -207,9 +209,13 @@ pub struct ChannelHandle {
 pub struct StaleHandle;
 
 /// The rule engine. See the [module documentation](self).
-pub struct Engine {
+///
+/// It computes in `f64` ([`Engine::new`]); a microcontroller's engine computes in `f32`
+/// ([`Engine::<f32>::with_config`](Engine::with_config)) and links no double-precision
+/// arithmetic (see [`Real`]).
+pub struct Engine<R: Real = f64> {
     config: EngineConfig,
-    rules: Vec<Loaded>,
+    rules: Vec<Loaded<R>>,
     next_id: u32,
     /// The channel names some rule uses, and their indices.
     channels: names::Names,
@@ -224,13 +230,13 @@ pub struct Engine {
     windows_by_channel: Vec<Vec<u32>>,
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
-    devices: DeviceMap,
+    devices: DeviceMap<R>,
     stats: EngineStats,
 }
 
-type DeviceMap = devices::Devices<DeviceEntry>;
+type DeviceMap<R> = devices::Devices<DeviceEntry<R>>;
 
-impl core::fmt::Debug for Engine {
+impl<R: Real> core::fmt::Debug for Engine<R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Engine")
             .field("rules", &self.rules.len())
@@ -258,8 +264,16 @@ fn timed(rule: &CompactRule) -> bool {
 }
 
 impl Engine {
-    /// An engine with no rules.
+    /// An engine with no rules, computing in `f64`.
     pub fn new(config: EngineConfig) -> Self {
+        Engine::with_config(config)
+    }
+}
+
+impl<R: Real> Engine<R> {
+    /// An engine with no rules, computing in `R`: `Engine::<f32>::with_config(config)` on a
+    /// microcontroller.
+    pub fn with_config(config: EngineConfig) -> Self {
         Engine {
             config,
             rules: Vec::new(),
@@ -282,9 +296,9 @@ impl Engine {
     /// Takes `Rule`s, `Box<Rule>`s or [`CompactRule`]s (a firmware's
     /// [`RuleSetAssembler`](crate::RuleSetAssembler) compacts each rule as it arrives); the
     /// engine keeps every rule compact.
-    pub fn load<R: IntoCompact>(
+    pub fn load<T: IntoCompact>(
         &mut self,
-        rules: impl IntoIterator<Item = R>,
+        rules: impl IntoIterator<Item = T>,
     ) -> Result<LoadReport, LoadError> {
         let rules = rules.into_iter();
         let mut compact: Vec<CompactRule> = Vec::with_capacity(rules.size_hint().0);
@@ -298,7 +312,7 @@ impl Engine {
             if rules[..i].iter().any(|o| o.name == r.name) {
                 return Err(LoadError::DuplicateName(r.name.clone()));
             }
-            total = total.saturating_add(RuleState::size_for(r));
+            total = total.saturating_add(RuleState::<R>::size_for(r));
         }
         let needed = total.saturating_mul(self.config.max_devices);
         if needed > self.config.memory_budget {
@@ -325,7 +339,7 @@ impl Engine {
                     self.next_id
                 }
             };
-            let state_bytes = RuleState::size_for(&rule);
+            let state_bytes = RuleState::<R>::size_for(&rule);
             let event_rule = !rule.actions.iter().any(|a| matches!(a, Act::Alert { .. }));
             let device_wide = core::iter::once(&*rule.when)
                 .chain(rule.clear.as_deref())
@@ -403,7 +417,7 @@ impl Engine {
         let old_windows = core::mem::take(&mut self.windows);
         self.windows_by_channel = alloc::vec![Vec::new(); self.channels.len()];
         for l in &mut self.rules {
-            l.windows = RuleState::windows_of(&l.rule)
+            l.windows = RuleState::<R>::windows_of(&l.rule)
                 .map(|(slot, window)| {
                     let name = &l.rule.channels[usize::from(slot)];
                     match self.windows.iter().position(|(n, w)| n == name && *w == window) {
@@ -493,14 +507,14 @@ impl Engine {
         channel: ChannelId,
         at: Timestamp,
         value: &Value,
-        out: &mut Vec<Event>,
+        out: &mut Vec<Event<R>>,
     ) {
         let name = self
             .devices
             .get(&device)
             .and_then(|d| d.channels.iter().find(|(id, _)| *id == channel))
             .map(|(_, n)| n.clone());
-        match (name, value.as_f64()) {
+        match (name, R::from_value(value)) {
             (Some(name), Some(v)) => self.ingest(device, &name, at, v, out),
             (None, _) => self.stats.unknown_channels += 1,
             (Some(_), None) => {}
@@ -513,8 +527,8 @@ impl Engine {
         device: DeviceId,
         channel: &str,
         at: Timestamp,
-        value: f64,
-        out: &mut Vec<Event>,
+        value: R,
+        out: &mut Vec<Event<R>>,
     ) {
         let watched = self.channels.get(channel);
         if !value.is_finite() || (watched.is_none() && self.device_wide.is_empty()) {
@@ -545,8 +559,8 @@ impl Engine {
         &mut self,
         handle: ChannelHandle,
         at: Timestamp,
-        value: f64,
-        out: &mut Vec<Event>,
+        value: R,
+        out: &mut Vec<Event<R>>,
     ) -> Result<(), StaleHandle> {
         if handle.epoch != self.epoch {
             return Err(StaleHandle);
@@ -576,7 +590,7 @@ impl Engine {
 
     // Inlined into both callers: the call and its register spills were ~5 % of a reading.
     #[inline(always)]
-    fn ingest_at(&mut self, slot: u32, watched: Option<usize>, t: u64, value: f64, out: &mut Vec<Event>) {
+    fn ingest_at(&mut self, slot: u32, watched: Option<usize>, t: u64, value: R, out: &mut Vec<Event<R>>) {
         self.stats.readings += 1;
         if !value.is_finite() {
             self.stats.non_finite += 1;
@@ -640,7 +654,7 @@ impl Engine {
 
     /// Moves time to `now` for every rule state: absence, hold-for durations, cooldowns and
     /// time windows take effect even when no reading arrives.
-    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event<R>>) {
         for (device, entry) in self.devices.iter_mut() {
             let DeviceEntry { states, values, heard, pool, .. } = entry;
             for (l, state) in self.rules.iter().zip(states) {
@@ -683,7 +697,7 @@ impl Engine {
     }
 }
 
-impl DeviceEntry {
+impl<R: Real> DeviceEntry<R> {
     fn new(rules: usize, channels: usize, windows: usize) -> Self {
         DeviceEntry {
             tags: Vec::new(),
@@ -704,7 +718,7 @@ fn in_scope(scope: &Scope, device: DeviceId, tags: &[Tag]) -> bool {
     }
 }
 
-fn message(l: &Loaded) -> Text {
+fn message<R>(l: &Loaded<R>) -> Text {
     l.rule
         .actions
         .iter()
@@ -715,14 +729,14 @@ fn message(l: &Loaded) -> Text {
         .unwrap_or_default()
 }
 
-fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option<f64>) -> Alert {
+fn alert<R: Real>(l: &Loaded<R>, device: DeviceId, state: AlertState, at: u64, value: Option<R>) -> Alert {
     Alert {
         rule: l.rule.name.clone(),
         device,
         state,
         severity: l.rule.severity,
         channel: None,
-        value: value.map(Value::from),
+        value: value.map(|v| Value::Number(v.to_number())),
         at: Timestamp(at),
         message: message(l),
     }
@@ -734,15 +748,15 @@ fn alert(l: &Loaded, device: DeviceId, state: AlertState, at: u64, value: Option
 /// value) starts with that reading, as the windows that existed already got it.
 #[cold]
 #[inline(never)]
-fn state_for<'s>(
-    l: &Loaded,
-    slot: &'s mut Option<RuleState>,
-    pool: &mut [Option<Samples>],
+fn state_for<'s, R: Real>(
+    l: &Loaded<R>,
+    slot: &'s mut Option<RuleState<R>>,
+    pool: &mut [Option<Samples<R>>],
     t: u64,
-    reading: Option<(usize, f64)>,
-) -> &'s mut RuleState {
+    reading: Option<(usize, R)>,
+) -> &'s mut RuleState<R> {
     if slot.is_none() {
-        for ((channel, window), &p) in RuleState::windows_of(&l.rule).zip(&l.windows) {
+        for ((channel, window), &p) in RuleState::<R>::windows_of(&l.rule).zip(&l.windows) {
             let Some(w) = pool.get_mut(p as usize) else { continue };
             if w.is_none() {
                 let mut samples = Samples::new(window);
@@ -762,7 +776,7 @@ fn state_for<'s>(
 /// the alarm (raises it, or clears it). When it does not, the state is already what `step`
 /// would leave.
 #[inline(always)]
-fn transition(l: &Loaded, state: &RuleState, value: f64) -> bool {
+fn transition<R: Real>(l: &Loaded<R>, state: &RuleState<R>, value: R) -> bool {
     let Some(when) = l.when_quick else { return true };
     match state.phase {
         Phase::Idle => when.test(value),
@@ -775,14 +789,14 @@ fn transition(l: &Loaded, state: &RuleState, value: f64) -> bool {
 }
 
 #[inline]
-fn step(
-    l: &Loaded,
+fn step<R: Real>(
+    l: &Loaded<R>,
     device: DeviceId,
-    state: &mut RuleState,
-    ctx: &mut Ctx<'_>,
+    state: &mut RuleState<R>,
+    ctx: &mut Ctx<'_, R>,
     now: u64,
     from_reading: bool,
-    out: &mut Vec<Event>,
+    out: &mut Vec<Event<R>>,
 ) {
     let rule = &l.rule;
     if let Phase::Cooldown { until } = state.phase {
@@ -868,14 +882,14 @@ fn next_after_clear(cooldown_ms: u32, now: u64) -> Phase {
 }
 
 /// Runs a rule's actions as its alarm becomes active (or an event rule fires).
-fn fire(
-    l: &Loaded,
+fn fire<R: Real>(
+    l: &Loaded<R>,
     device: DeviceId,
-    state: &mut RuleState,
-    ctx: &mut Ctx<'_>,
+    state: &mut RuleState<R>,
+    ctx: &mut Ctx<'_, R>,
     now: u64,
     cursor: &mut Cursor,
-    out: &mut Vec<Event>,
+    out: &mut Vec<Event<R>>,
 ) {
     let value = (!l.rule.channels.is_empty()).then(|| ctx.value(0));
     for action in &*l.rule.actions {

@@ -7,6 +7,7 @@ use telemetra_core::rule::{Aggregate, MAX_RULE_CHANNELS, MAX_STACK, Window};
 
 use crate::compact::CompactRule;
 
+use super::Real;
 use super::window::{Samples, capacity};
 
 /// Where an alarm is.
@@ -25,56 +26,56 @@ pub(crate) enum Phase {
 /// One rule's memory for one device: its alarm phase, and (only for rules that use them) its
 /// windows and deadband references. The latest values are the device's, shared by its rules.
 #[derive(Debug, Clone)]
-pub(crate) struct RuleState {
+pub(crate) struct RuleState<R> {
     pub(crate) phase: Phase,
     /// When the state was created: a channel never heard since is silent from here.
     created: u64,
-    extra: Option<alloc::boxed::Box<Extra>>,
+    extra: Option<alloc::boxed::Box<Extra<R>>>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Extra {
+#[derive(Debug, Clone)]
+struct Extra<R> {
     /// One reference value per `changed` operation, in operation order over when, clear, emits.
-    deadbands: Vec<Option<f64>>,
+    deadbands: Vec<Option<R>>,
 }
 
 /// What a rule's expressions read besides its own state: the device's latest values and its
 /// sample windows, which rules over the same channel and window share.
-pub(crate) struct Ctx<'a> {
+pub(crate) struct Ctx<'a, R> {
     /// The device's latest `(time, value)` per watched channel, by global channel index.
-    pub(crate) values: &'a [Option<(u64, f64)>],
+    pub(crate) values: &'a [Option<(u64, R)>],
     /// The global channel index of each of the rule's channels.
     pub(crate) map: &'a [usize; MAX_RULE_CHANNELS],
     /// When the device was last heard from.
     pub(crate) device_heard: u64,
     /// The device's windows, by pool index.
-    pub(crate) pool: &'a mut [Option<Samples>],
+    pub(crate) pool: &'a mut [Option<Samples<R>>],
     /// The pool index of each of the rule's windowed operations, in operation order.
     pub(crate) windows: &'a [u32],
 }
 
-impl Ctx<'_> {
+impl<R: Real> Ctx<'_, R> {
     /// The window of the rule's windowed operation number `i`.
     #[inline]
-    fn window(&mut self, i: usize) -> Option<&mut Samples> {
+    fn window(&mut self, i: usize) -> Option<&mut Samples<R>> {
         self.pool.get_mut(*self.windows.get(i)? as usize)?.as_mut()
     }
 
     #[inline]
-    fn latest(&self, channel: u8) -> Option<(u64, f64)> {
+    fn latest(&self, channel: u8) -> Option<(u64, R)> {
         self.values.get(*self.map.get(usize::from(channel))?).copied().flatten()
     }
 
     /// The latest value of the rule's channel `channel`, NaN if none yet.
     #[inline]
-    pub(crate) fn value(&self, channel: u8) -> f64 {
-        self.latest(channel).map_or(f64::NAN, |(_, v)| v)
+    pub(crate) fn value(&self, channel: u8) -> R {
+        self.latest(channel).map_or(R::NAN, |(_, v)| v)
     }
 }
 
-impl RuleState {
+impl<R: Real> RuleState<R> {
     pub(crate) fn new(rule: &CompactRule, now: u64) -> Self {
-        let mut extra = Extra::default();
+        let mut extra = Extra { deadbands: Vec::new() };
         for e in rule.exprs() {
             for op in e {
                 if let Op::Changed { .. } = op {
@@ -88,17 +89,18 @@ impl RuleState {
 
     /// The bytes this state occupies for `rule`, known before any reading arrives.
     pub(crate) fn size_for(rule: &CompactRule) -> usize {
-        let mut bytes = core::mem::size_of::<Option<RuleState>>();
+        let mut bytes = core::mem::size_of::<Option<RuleState<R>>>();
         let mut extra = false;
         for e in rule.exprs() {
             for op in e {
                 match *op {
                     Op::Aggregate { window, .. } | Op::Rate { window, .. } => {
-                        bytes += core::mem::size_of::<(u8, Samples)>() + capacity(window) * 16;
+                        bytes += core::mem::size_of::<(u8, Samples<R>)>()
+                            + capacity(window) * core::mem::size_of::<(u64, R)>();
                         extra = true;
                     }
                     Op::Changed { .. } => {
-                        bytes += core::mem::size_of::<Option<f64>>();
+                        bytes += core::mem::size_of::<Option<R>>();
                         extra = true;
                     }
                     _ => {}
@@ -106,7 +108,7 @@ impl RuleState {
             }
         }
         if extra {
-            bytes += core::mem::size_of::<Extra>();
+            bytes += core::mem::size_of::<Extra<R>>();
         }
         bytes
     }
@@ -126,18 +128,18 @@ impl RuleState {
 
     /// Evaluates the expressions of the rule in order (`when`, `clear`, emits share the
     /// windows' and deadbands' numbering); `cursor` tracks that numbering.
-    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_>, e: &[Op], now: u64, cursor: &mut Cursor) -> f64 {
-        let mut stack = [0f64; MAX_STACK];
+    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_, R>, e: &[Op], now: u64, cursor: &mut Cursor) -> R {
+        let mut stack = [R::ZERO; MAX_STACK];
         let mut sp = 0usize;
         for op in e {
             let v = match *op {
-                Op::Const(c) => c,
+                Op::Const(c) => R::from_f64(c),
                 Op::Value(c) => ctx.value(c),
-                Op::Aggregate { func, .. } => cursor.next_window(ctx).map_or(f64::NAN, |w| {
+                Op::Aggregate { func, .. } => cursor.next_window(ctx).map_or(R::NAN, |w| {
                     w.expire(now);
                     w.aggregate(func)
                 }),
-                Op::Rate { .. } => cursor.next_window(ctx).map_or(f64::NAN, |w| {
+                Op::Rate { .. } => cursor.next_window(ctx).map_or(R::NAN, |w| {
                     w.expire(now);
                     w.rate()
                 }),
@@ -152,15 +154,19 @@ impl RuleState {
                     let i = cursor.deadband;
                     cursor.deadband += 1;
                     let Some(reference) = self.extra.as_mut().and_then(|x| x.deadbands.get_mut(i)) else {
-                        return f64::NAN;
+                        return R::NAN;
                     };
                     match (ctx.latest(channel), *reference) {
-                        (None, _) => 0.0,
+                        (None, _) => R::ZERO,
                         // A NaN deadband never fires again after the first value.
-                        (Some((_, v)), Some(r)) if libm::fabs(v - r) < by || by.is_nan() => 0.0,
+                        (Some((_, v)), Some(r))
+                            if (v - r).abs() < R::from_f64(by) || telemetra_core::ieee::is_nan(by) =>
+                        {
+                            R::ZERO
+                        }
                         (Some((_, v)), _) => {
                             *reference = Some(v);
-                            1.0
+                            R::ONE
                         }
                     }
                 }
@@ -210,18 +216,18 @@ enum Operand {
 /// constant: the most common conditions, evaluated without the stack machine (same result, a
 /// fraction of the time).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Quick {
+pub(crate) struct Quick<R> {
     operand: Operand,
     op: Op,
-    constant: f64,
+    constant: R,
     /// The constant is the left operand.
     constant_first: bool,
 }
 
-impl Quick {
+impl<R: Real> Quick<R> {
     /// The quick form of `e`, if it has one. `first` says whether `e` is the first expression
     /// of its rule (an aggregate then uses window 0).
-    pub(crate) fn of(e: &[Op], first: bool) -> Option<Quick> {
+    pub(crate) fn of(e: &[Op], first: bool) -> Option<Quick<R>> {
         let compare = |op: Op| matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Eq | Op::Ne);
         let operand = |op: Op| match op {
             Op::Value(c) => Some(Operand::Value(c)),
@@ -229,21 +235,27 @@ impl Quick {
             _ => None,
         };
         match *e {
-            [a, Op::Const(constant), op] if compare(op) => {
-                Some(Quick { operand: operand(a)?, op, constant, constant_first: false })
-            }
-            [Op::Const(constant), b, op] if compare(op) => {
-                Some(Quick { operand: operand(b)?, op, constant, constant_first: true })
-            }
+            [a, Op::Const(constant), op] if compare(op) => Some(Quick {
+                operand: operand(a)?,
+                op,
+                constant: R::from_f64(constant),
+                constant_first: false,
+            }),
+            [Op::Const(constant), b, op] if compare(op) => Some(Quick {
+                operand: operand(b)?,
+                op,
+                constant: R::from_f64(constant),
+                constant_first: true,
+            }),
             _ => None,
         }
     }
 }
 
-impl RuleState {
+impl<R: Real> RuleState<R> {
     /// Evaluates a quick condition at `now` (as `eval` would, to the bit).
     #[inline]
-    pub(crate) fn quick(&mut self, ctx: &mut Ctx<'_>, q: Quick, now: u64) -> bool {
+    pub(crate) fn quick(&mut self, ctx: &mut Ctx<'_, R>, q: Quick<R>, now: u64) -> bool {
         let v = match q.operand {
             Operand::Value(c) => ctx.value(c),
             Operand::Window(func) => match ctx.window(0) {
@@ -251,17 +263,17 @@ impl RuleState {
                     w.expire(now);
                     w.aggregate(func)
                 }
-                None => f64::NAN,
+                None => R::NAN,
             },
         };
         q.test(v)
     }
 }
 
-impl Quick {
+impl<R: Real> Quick<R> {
     /// The comparison applied to `v`.
     #[inline]
-    pub(crate) fn test(&self, v: f64) -> bool {
+    pub(crate) fn test(&self, v: R) -> bool {
         let (a, b) = if self.constant_first { (self.constant, v) } else { (v, self.constant) };
         match self.op {
             Op::Lt => a < b,
@@ -288,7 +300,7 @@ pub(crate) struct Cursor {
 
 impl Cursor {
     /// The window of the next windowed operation.
-    fn next_window<'c>(&mut self, ctx: &'c mut Ctx<'_>) -> Option<&'c mut Samples> {
+    fn next_window<'c, R: Real>(&mut self, ctx: &'c mut Ctx<'_, R>) -> Option<&'c mut Samples<R>> {
         let i = self.window;
         self.window += 1;
         ctx.window(i)
@@ -307,10 +319,10 @@ impl Cursor {
 }
 
 /// Numbers as booleans: true is anything but 0 and NaN.
-pub(crate) fn is_true(v: f64) -> bool {
-    v != 0.0 && !v.is_nan()
+pub(crate) fn is_true<R: Real>(v: R) -> bool {
+    v != R::ZERO && !v.is_nan()
 }
 
-fn truth(b: bool) -> f64 {
-    if b { 1.0 } else { 0.0 }
+fn truth<R: Real>(b: bool) -> R {
+    if b { R::ONE } else { R::ZERO }
 }

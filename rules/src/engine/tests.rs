@@ -444,4 +444,47 @@ proptest! {
         };
         prop_assert_eq!(run(), run());
     }
+
+    /// A microcontroller's `f32` engine decides what the server's `f64` engine decides, for
+    /// readings a sensor gives (whole units here, where no rounding can tip a comparison):
+    /// the same alerts, with the same values, at the same times.
+    #[test]
+    fn single_precision_decides_like_double(
+        readings in proptest::collection::vec((1u64..30_000, 0usize..2, -40i32..60), 1..150),
+    ) {
+        let text = "rule hot: when t > 30 clear when t < 28 then alert major \"hot\"\n\
+                    rule warm: when avg(t, 5m) > 25 then alert minor \"warm\"\n\
+                    rule held: when h > 50 for 1m then alert info \"held\"\n\
+                    rule quiet: when silent(h, 2m) then alert info \"quiet\"\n\
+                    rule spikes: when t > 45 times 3 then alert minor \"spikes\"\n\
+                    rule spread: when stddev(t, 2 samples) > 15 or rate(h, 1m) > 1 then alert info \"spread\"\n\
+                    rule report: when changed(t, 5) then emit t_reported = t * 2";
+        let mut double = engine(text);
+        let mut single = Engine::<f32>::with_config(EngineConfig::default());
+        single.load(parse(text).unwrap()).unwrap();
+        let (mut out64, mut out32) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        for (dt, channel, v) in readings {
+            at += dt;
+            let channel = ["t", "h"][channel];
+            double.ingest(D, channel, Timestamp(at), f64::from(v), &mut out64);
+            single.ingest(D, channel, Timestamp(at), v as f32, &mut out32);
+            double.advance(Timestamp(at + 500), &mut out64);
+            single.advance(Timestamp(at + 500), &mut out32);
+        }
+        prop_assert_eq!(out64.len(), out32.len());
+        for (a, b) in out64.iter().zip(&out32) {
+            match (a, b) {
+                (Event::Alert(a), Event::Alert(b)) => {
+                    // NaN (a rule over a channel not heard yet) equals nothing: compare bits.
+                    let value = |a: &Alert| a.value.as_ref().and_then(Value::as_f64).map(f64::to_bits);
+                    prop_assert_eq!((&a.rule, a.state, a.at, value(a)), (&b.rule, b.state, b.at, value(b)));
+                }
+                (Event::Emit { value: a, at: t, .. }, Event::Emit { value: b, at: u, .. }) => {
+                    prop_assert_eq!((*a as f32, t), (*b, u));
+                }
+                (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+            }
+        }
+    }
 }

@@ -4,21 +4,23 @@ use alloc::collections::VecDeque;
 
 use telemetra_core::rule::{Aggregate, Window};
 
+use super::Real;
+
 /// The samples of one windowed operation: at most its declared capacity, allocated as they
 /// come (a 5-minute window of 10-second readings holds 30 samples, not the 64 it may hold).
 #[derive(Debug, Clone)]
-pub(crate) struct Samples {
+pub(crate) struct Samples<R> {
     window: Window,
-    buf: VecDeque<(u64, f64)>,
+    buf: VecDeque<(u64, R)>,
 }
 
-impl Samples {
+impl<R: Real> Samples<R> {
     pub(crate) fn new(window: Window) -> Self {
         Samples { window, buf: VecDeque::new() }
     }
 
     /// Adds a sample; returns true if the oldest had to be dropped to make room.
-    pub(crate) fn push(&mut self, at: u64, value: f64) -> bool {
+    pub(crate) fn push(&mut self, at: u64, value: R) -> bool {
         let full = self.buf.len() == capacity(self.window);
         if full {
             self.buf.pop_front();
@@ -37,37 +39,44 @@ impl Samples {
         }
     }
 
-    pub(crate) fn aggregate(&self, func: Aggregate) -> f64 {
+    pub(crate) fn aggregate(&self, func: Aggregate) -> R {
         let values = self.buf.iter().map(|(_, v)| *v);
-        let n = self.buf.len() as f64;
+        let n = R::from_u64(self.buf.len() as u64);
         match func {
             Aggregate::Count => n,
-            Aggregate::Sum => values.sum(),
-            _ if self.buf.is_empty() => f64::NAN,
-            Aggregate::Avg => values.sum::<f64>() / n,
-            Aggregate::Min => values.fold(f64::INFINITY, f64::min),
-            Aggregate::Max => values.fold(f64::NEG_INFINITY, f64::max),
-            Aggregate::First => self.buf.front().map_or(f64::NAN, |s| s.1),
-            Aggregate::Last => self.buf.back().map_or(f64::NAN, |s| s.1),
+            Aggregate::Sum => sum(values),
+            _ if self.buf.is_empty() => R::NAN,
+            Aggregate::Avg => sum(values) / n,
+            Aggregate::Min => values.fold(R::INFINITY, R::min),
+            Aggregate::Max => values.fold(R::NEG_INFINITY, R::max),
+            Aggregate::First => self.buf.front().map_or(R::NAN, |s| s.1),
+            Aggregate::Last => self.buf.back().map_or(R::NAN, |s| s.1),
             Aggregate::Delta => {
-                self.buf.back().map_or(f64::NAN, |s| s.1) - self.buf.front().map_or(f64::NAN, |s| s.1)
+                self.buf.back().map_or(R::NAN, |s| s.1) - self.buf.front().map_or(R::NAN, |s| s.1)
             }
             Aggregate::StdDev => {
-                let mean = values.clone().sum::<f64>() / n;
-                let var = values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-                libm::sqrt(var)
+                let mean = sum(values.clone()) / n;
+                let var = sum(values.map(|v| (v - mean) * (v - mean))) / n;
+                var.sqrt()
             }
         }
     }
 
     /// Change per second from the oldest to the newest sample; NaN with fewer than two samples
     /// or no time between them.
-    pub(crate) fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> R {
         match (self.buf.front(), self.buf.back()) {
-            (Some(&(t0, v0)), Some(&(t1, v1))) if t1 > t0 => (v1 - v0) / ((t1 - t0) as f64 / 1000.0),
-            _ => f64::NAN,
+            (Some(&(t0, v0)), Some(&(t1, v1))) if t1 > t0 => {
+                (v1 - v0) / (R::from_u64(t1 - t0) / R::from_u64(1000))
+            }
+            _ => R::NAN,
         }
     }
+}
+
+/// As `Iterator::sum` of floats: from -0.0, so that an empty sum is -0.0.
+fn sum<R: Real>(values: impl Iterator<Item = R>) -> R {
+    values.fold(-R::ZERO, |a, v| a + v)
 }
 
 /// How many samples a window holds at most.
@@ -128,7 +137,7 @@ mod tests {
             window in window(),
             steps in proptest::collection::vec((1u64..400, -1000i32..1000), 1..120),
         ) {
-            let mut w = Samples::new(window);
+            let mut w = Samples::<f64>::new(window);
             let mut all = Vec::new();
             let mut t = 0u64;
             for (dt, v) in steps {
@@ -149,12 +158,12 @@ mod tests {
 
     #[test]
     fn empty_windows_and_rates() {
-        let w = Samples::new(Window::Count(3));
+        let w = Samples::<f64>::new(Window::Count(3));
         assert_eq!(w.aggregate(Aggregate::Count), 0.0);
         assert_eq!(w.aggregate(Aggregate::Sum), 0.0);
         assert!(w.aggregate(Aggregate::Avg).is_nan());
         assert!(w.rate().is_nan());
-        let mut w = Samples::new(Window::Count(3));
+        let mut w = Samples::<f64>::new(Window::Count(3));
         w.push(1000, 10.0);
         w.push(3000, 14.0);
         assert_eq!(w.rate(), 2.0);

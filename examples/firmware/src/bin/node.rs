@@ -46,7 +46,7 @@ fn main() -> ! {
     // Each rule is decoded in place into a 1.3 KB buffer while it is read, and kept compact
     // (a few hundred bytes, the form the engine keeps).
     let mut assembler = RuleSetAssembler::<5, Box<CompactRule>>::new();
-    let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
+    let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     let (mut events, mut seq, mut tick) = (Vec::with_capacity(2), 0u32, 0u32);
     // Room for two events per reading (an `Event` is 192 bytes); more grow it.
     let (mut acked, mut alerts, mut next) = (0u32, 0u32, 0u64);
@@ -98,7 +98,7 @@ fn main() -> ! {
             let readings = app::sample(tick, at);
             publish(&mut link, seq, &ReadingsBody(&readings), now);
             for r in &readings {
-                if let Some(x) = r.value.as_f64() {
+                if let Some(x) = r.value.as_f32() {
                     engine.ingest(app::DEVICE, app::channel_name(r.channel), at, x, &mut events);
                 }
             }

@@ -20,7 +20,7 @@ use telemetra_firmware_example::{self as board, app};
 fn receive_rule_set<S: embedded_io::Read + embedded_io::ReadReady>(
     uart: &mut S,
     link: &mut app::SerialLink,
-    engine: &mut Engine,
+    engine: &mut Engine<f32>,
 ) {
     // Each rule is decoded in place into one reused 1.3 KB buffer and kept compact (a few
     // hundred bytes, the form the engine keeps): full-size rules never pile up.
@@ -47,7 +47,7 @@ fn main() -> ! {
     let mut uart = board::init();
     let mut link = app::SerialLink::default();
     link.send(&mut uart, 0, &DeviceStatus::Online);
-    let mut engine = Engine::new(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
+    let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     receive_rule_set(&mut uart, &mut link, &mut engine);
     // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
     let (mut events, mut seq, mut alerts) = (Vec::with_capacity(2), 0u32, 0u32);
@@ -56,7 +56,7 @@ fn main() -> ! {
         let at = Timestamp(u64::from(tick) * 10_000);
         for r in app::sample(tick, at) {
             let channel = app::channel_name(r.channel);
-            if let Some(x) = r.value.as_f64() {
+            if let Some(x) = r.value.as_f32() {
                 engine.ingest(app::DEVICE, channel, at, x, &mut events);
             }
         }
