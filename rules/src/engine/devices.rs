@@ -2,23 +2,29 @@
 //! for the engine's life, so a [`ChannelHandle`](super::ChannelHandle) can name it by position
 //! and skip the hash lookup, and iteration (the order of the events `advance` produces) follows
 //! arrival, the same on every run.
+//!
+//! The index is a hash map with the `device-hash` feature (servers: `std` implies it), else a
+//! sorted vector: a binary search among the few devices a node or small gateway watches, and
+//! a fraction of the flash.
 
 use alloc::vec::Vec;
 
 use telemetra_core::DeviceId;
 
+#[cfg(feature = "device-hash")]
+type Index = hashbrown::HashMap<DeviceId, u32, foldhash::fast::FixedState>;
+#[cfg(not(feature = "device-hash"))]
+type Index = SortedIndex;
+
 /// Devices by slot, and slots by id.
 pub(crate) struct Devices<E> {
-    index: hashbrown::HashMap<DeviceId, u32, foldhash::fast::FixedState>,
+    index: Index,
     entries: Vec<(DeviceId, E)>,
 }
 
 impl<E> Devices<E> {
     pub fn new() -> Self {
-        Devices {
-            index: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
-            entries: Vec::new(),
-        }
+        Devices { index: Index::default(), entries: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -78,5 +84,53 @@ impl<E> Devices<E> {
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut E> {
         self.entries.iter_mut().map(|(_, e)| e)
+    }
+}
+
+/// Slots by id in a vector sorted by id: the index without `device-hash`.
+#[derive(Default)]
+#[cfg_attr(feature = "device-hash", allow(dead_code))]
+pub(crate) struct SortedIndex(Vec<(DeviceId, u32)>);
+
+#[cfg_attr(feature = "device-hash", allow(dead_code))]
+impl SortedIndex {
+    pub fn get(&self, id: &DeviceId) -> Option<&u32> {
+        let at = self.0.binary_search_by_key(id, |(d, _)| *d).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    pub fn contains_key(&self, id: &DeviceId) -> bool {
+        self.get(id).is_some()
+    }
+
+    pub fn insert(&mut self, id: DeviceId, slot: u32) {
+        match self.0.binary_search_by_key(&id, |(d, _)| *d) {
+            Ok(at) => self.0[at].1 = slot,
+            Err(at) => self.0.insert(at, (id, slot)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        #[test]
+        fn the_sorted_index_is_a_map(ops in proptest::collection::vec((0u32..64, any::<u32>()), 0..200)) {
+            let (mut ours, mut model) = (SortedIndex::default(), BTreeMap::new());
+            for (id, slot) in ops {
+                let id = DeviceId(u64::from(id));
+                ours.insert(id, slot);
+                model.insert(id, slot);
+                for probe in 0u32..64 {
+                    let probe = DeviceId(u64::from(probe));
+                    prop_assert_eq!(ours.get(&probe), model.get(&probe));
+                    prop_assert_eq!(ours.contains_key(&probe), model.contains_key(&probe));
+                }
+            }
+        }
     }
 }
