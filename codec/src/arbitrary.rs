@@ -133,7 +133,7 @@ fn command_action() -> impl Strategy<Value = CommandAction> {
     ]
 }
 
-fn command() -> impl Strategy<Value = Command> {
+pub fn command() -> impl Strategy<Value = Command> {
     (any::<u32>(), any::<u64>(), proptest::option::of(any::<u64>()), command_action()).prop_map(
         |(id, issued, expires, action)| Command {
             id: CommandId(id),

@@ -8,8 +8,10 @@ extern crate alloc;
 
 pub mod batch;
 mod body;
+mod command_decoder;
 pub mod error;
 pub mod frame;
+mod input;
 pub mod limits;
 mod rule_in_place;
 #[cfg(feature = "senml")]

@@ -3,14 +3,16 @@
 //!
 //! Decoding a [`RulePart`] by value (as serde does, returning each nested value up through its
 //! callers) takes about 11 KB of stack on a Cortex-M4: the rule is copied at every level. This
-//! reads the same bytes (the layout of `RulePart` in the crate's README) container by
-//! container, leaving the small leaves (an operation, a name, a command) to serde. A property
-//! test holds it to the serde path on random rules and on damaged bytes.
+//! reads the same bytes (the layout of `RulePart` in the crate's README) field by field, by
+//! hand down to the leaves (no serde visitor is linked: on a microcontroller they cost more
+//! flash than this whole decoder). A property test holds it to the serde path on random rules
+//! and on damaged bytes, and a fuzz target on any bytes.
 
-use telemetra_core::rule::{Expr, MAX_ACTIONS, MAX_OPS, MAX_RULE_CHANNELS};
-use telemetra_core::{Action, CommandAction, Name, Op, Rule, Scope, Severity, Text};
+use telemetra_core::rule::{Aggregate, Expr, MAX_ACTIONS, MAX_OPS, MAX_RULE_CHANNELS, Window};
+use telemetra_core::{Action, DeviceId, Op, Rule, Scope, Severity, Tag};
 
 use crate::error::DecodeError;
+use crate::input::Input;
 
 /// Where a rule belongs: what a [`RulePart`](crate::RulePart) says besides the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,63 +26,97 @@ pub struct RulePlace {
     pub count: u8,
 }
 
-/// The bytes of a rule part not read yet.
-struct Input<'a>(&'a [u8]);
+/// The operations without fields, by variant index from 5 (`Neg`) to 18 (`Or`).
+const PLAIN_OPS: [Op; 14] = [
+    Op::Neg,
+    Op::Not,
+    Op::Add,
+    Op::Sub,
+    Op::Mul,
+    Op::Div,
+    Op::Lt,
+    Op::Le,
+    Op::Gt,
+    Op::Ge,
+    Op::Eq,
+    Op::Ne,
+    Op::And,
+    Op::Or,
+];
 
 impl Input<'_> {
-    fn take<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, DecodeError> {
-        let (value, rest) = postcard::take_from_bytes::<T>(self.0)?;
-        self.0 = rest;
-        Ok(value)
-    }
-
-    /// A length prefix (postcard's `varint(usize)`), at most `max`.
-    fn len(&mut self, max: usize) -> Result<usize, DecodeError> {
-        let n = self.take::<usize>()?;
-        if n > max {
-            return Err(DecodeError::InvalidField);
-        }
-        Ok(n)
-    }
-
     fn expr(&mut self, into: &mut Expr) -> Result<(), DecodeError> {
         into.ops.clear();
         for _ in 0..self.len(MAX_OPS)? {
-            let op = self.take::<Op>()?;
+            let op = self.op()?;
             into.ops.push(op).map_err(|_| DecodeError::InvalidField)?;
         }
         Ok(())
+    }
+
+    fn op(&mut self) -> Result<Op, DecodeError> {
+        Ok(match self.variant()? {
+            0 => Op::Const(self.number()?.to_f64()),
+            1 => Op::Value(self.byte()?),
+            2 => Op::Aggregate { func: self.aggregate()?, channel: self.byte()?, window: self.window()? },
+            3 => Op::Rate { channel: self.byte()?, window: self.window()? },
+            // A silence's channel: 255 is the whole device.
+            4 => Op::Silent { channel: Some(self.byte()?).filter(|&c| c != u8::MAX), for_ms: self.u32()? },
+            19 => Op::Changed { channel: self.byte()?, by: self.number()?.to_f64() },
+            i => *PLAIN_OPS.get((i as usize).wrapping_sub(5)).ok_or(DecodeError::InvalidField)?,
+        })
+    }
+
+    fn aggregate(&mut self) -> Result<Aggregate, DecodeError> {
+        let i = self.variant()? as usize;
+        Aggregate::ALL.get(i).copied().ok_or(DecodeError::InvalidField)
+    }
+
+    fn window(&mut self) -> Result<Window, DecodeError> {
+        Ok(match self.variant()? {
+            0 => Window::Time { span_ms: self.u32()?, max_samples: self.u16()? },
+            1 => Window::Count(self.u16()?),
+            _ => return Err(DecodeError::InvalidField),
+        })
+    }
+
+    fn scope(&mut self) -> Result<Scope, DecodeError> {
+        Ok(match self.variant()? {
+            0 => Scope::Device(DeviceId(self.u64()?)),
+            1 => Scope::Tagged(Tag { key: self.string()?, value: self.string()? }),
+            2 => Scope::All,
+            _ => return Err(DecodeError::InvalidField),
+        })
     }
 }
 
 /// Decodes the body of a `Rule` message into `rule`, overwriting every field.
 pub(crate) fn decode(body: &[u8], rule: &mut Rule) -> Result<RulePlace, DecodeError> {
     let mut input = Input(body);
-    let place = RulePlace { set_version: input.take()?, index: input.take()?, count: input.take()? };
-    rule.name = input.take::<Name>()?;
-    rule.scope = input.take::<Scope>()?;
+    let place = RulePlace { set_version: input.u32()?, index: input.byte()?, count: input.byte()? };
+    rule.name = input.string()?;
+    rule.scope = input.scope()?;
     rule.channels.clear();
     for _ in 0..input.len(MAX_RULE_CHANNELS)? {
-        let name = input.take::<Name>()?;
+        let name = input.string()?;
         rule.channels.push(name).map_err(|_| DecodeError::InvalidField)?;
     }
     input.expr(&mut rule.when)?;
-    rule.hold_ms = input.take()?;
-    rule.repeat = input.take()?;
-    match input.take::<u8>()? {
-        0 => rule.clear = None,
-        1 => input.expr(rule.clear.get_or_insert_with(Expr::default))?,
-        _ => return Err(DecodeError::BadOption),
+    rule.hold_ms = input.u32()?;
+    rule.repeat = input.u16()?;
+    match input.some()? {
+        false => rule.clear = None,
+        true => input.expr(rule.clear.get_or_insert_with(Expr::default))?,
     }
-    rule.cooldown_ms = input.take()?;
-    rule.severity = input.take::<Severity>()?;
+    rule.cooldown_ms = input.u32()?;
+    rule.severity = *Severity::ALL.get(input.variant()? as usize).ok_or(DecodeError::InvalidField)?;
     rule.actions.clear();
     for _ in 0..input.len(MAX_ACTIONS)? {
         // The variant index of `Action`, then its fields.
-        let action = match input.take::<u32>()? {
-            0 => Action::Alert { message: input.take::<Text>()? },
-            1 => Action::Command(input.take::<CommandAction>()?),
-            2 => Action::Emit { channel: input.take()?, value: Expr::default() },
+        let action = match input.variant()? {
+            0 => Action::Alert { message: input.string()? },
+            1 => Action::Command(input.command_action()?),
+            2 => Action::Emit { channel: input.byte()?, value: Expr::default() },
             _ => return Err(DecodeError::InvalidField),
         };
         rule.actions.push(action).map_err(|_| DecodeError::InvalidField)?;
@@ -88,10 +124,8 @@ pub(crate) fn decode(body: &[u8], rule: &mut Rule) -> Result<RulePlace, DecodeEr
             input.expr(value)?;
         }
     }
-    match input.0.len() {
-        0 => Ok(place),
-        extra => Err(DecodeError::TrailingBytes { extra }),
-    }
+    input.finish()?;
+    Ok(place)
 }
 
 #[cfg(test)]

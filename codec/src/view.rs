@@ -173,9 +173,13 @@ impl<'a> FrameView<'a> {
         Ok(Readings { rest, left: count, failed: false })
     }
 
-    /// The command.
+    /// The command (read without serde's derived visitors: a node that takes commands links a
+    /// third of their code).
     pub fn command(&self) -> Result<Command, DecodeError> {
-        self.typed(MessageKind::Command)
+        if self.kind != MessageKind::Command {
+            return Err(DecodeError::WrongKind { found: self.kind });
+        }
+        crate::command_decoder::decode(self.body)
     }
 
     /// The command acknowledgement.

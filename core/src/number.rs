@@ -115,6 +115,13 @@ impl Number {
         Number(Repr::Float(f64::from_bits(crate::ieee::widen(v.to_bits()))))
     }
 
+    /// A double kept as it is, without looking for a decimal form (that takes double
+    /// arithmetic): what a decoder makes of a number sent as its 8 IEEE bytes. It equals
+    /// [`Number::from_f64`] of the same double.
+    pub const fn raw(v: f64) -> Number {
+        Number(Repr::Float(v))
+    }
+
     /// The decimal form `(mantissa, scale)`, if the number has one: as made or received
     /// (numbers made from `f32` and `f64` have the shortest form).
     pub const fn as_decimal(self) -> Option<(i64, u8)> {
@@ -244,7 +251,7 @@ impl<'de> Deserialize<'de> for Number {
                 .ok_or_else(|| serde::de::Error::custom("decimal mantissa out of range"))?,
             // Kept as sent, without looking for a decimal form (that would take double
             // arithmetic); equality compares values, so it equals the decimal.
-            Wire::Raw(v) => Number(Repr::Float(v)),
+            Wire::Raw(v) => Number::raw(v),
         })
     }
 }

@@ -1,0 +1,143 @@
+//! The bytes of a message body not read yet, for the decoders that read a body container by
+//! container instead of through serde's derived visitors (`rule_in_place`,
+//! `command_decoder`): postcard's layout read by hand (varints, strings, numbers), with
+//! postcard's checks (an over-long varint, bad UTF-8, a boolean or option byte other than 0 and
+//! 1). Each `take::<T>` through serde instantiates a deserializer for `T`; on a
+//! microcontroller these few readers cost less than the instantiations they replace.
+
+use telemetra_core::Number;
+
+use crate::error::DecodeError;
+
+/// The unread rest of a body.
+pub(crate) struct Input<'a>(pub(crate) &'a [u8]);
+
+impl Input<'_> {
+    /// A length prefix (postcard's `varint(usize)`), at most `max`.
+    pub(crate) fn len(&mut self, max: usize) -> Result<usize, DecodeError> {
+        let n = self.varint(usize::BITS)? as usize;
+        if n > max {
+            return Err(DecodeError::InvalidField);
+        }
+        Ok(n)
+    }
+
+    /// An enum's variant index (postcard's `varint(u32)`).
+    pub(crate) fn variant(&mut self) -> Result<u32, DecodeError> {
+        self.u32()
+    }
+
+    /// A varint of an integer type of `bits` bits, as postcard reads it: at most
+    /// `ceil(bits / 7)` bytes, the last of which may not carry bits beyond the type.
+    fn varint(&mut self, bits: u32) -> Result<u64, DecodeError> {
+        let max = bits.div_ceil(7);
+        let mut out = 0u64;
+        for i in 0..max {
+            let b = self.byte()?;
+            out |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return if i == max - 1 && u32::from(b) > (1 << (bits % 7)) - 1 {
+                    Err(DecodeError::BadVarint)
+                } else {
+                    Ok(out)
+                };
+            }
+        }
+        Err(DecodeError::BadVarint)
+    }
+
+    /// A `u16`.
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.varint(16).map(|v| v as u16)
+    }
+
+    /// A `u32`.
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.varint(32).map(|v| v as u32)
+    }
+
+    /// A `u64`.
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.varint(64)
+    }
+
+    /// An `i64` (zigzag).
+    pub(crate) fn i64(&mut self) -> Result<i64, DecodeError> {
+        let z = self.u64()?;
+        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+
+    /// A `bool`.
+    pub(crate) fn bool(&mut self) -> Result<bool, DecodeError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError::BadBool),
+        }
+    }
+
+    /// `n` raw bytes.
+    fn bytes(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+        if n > self.0.len() {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    /// A string of at most `N` bytes (a `Name`, a `Text`, a URL).
+    pub(crate) fn string<const N: usize>(&mut self) -> Result<heapless::String<N>, DecodeError> {
+        let n = self.varint(usize::BITS)? as usize;
+        // A length over the capacity is refused before the bytes are looked at.
+        if n > N {
+            return Err(DecodeError::InvalidField);
+        }
+        let s = core::str::from_utf8(self.bytes(n)?).map_err(|_| DecodeError::BadUtf8)?;
+        let mut out = heapless::String::new();
+        // Fits: at most N bytes.
+        let _ = out.push_str(s);
+        Ok(out)
+    }
+
+    /// A [`Number`]: `Decimal(zigzag(m) << 4 | k)` or `Raw(f64)`.
+    pub(crate) fn number(&mut self) -> Result<Number, DecodeError> {
+        match self.variant()? {
+            0 => {
+                let packed = self.u64()?;
+                let m = ((packed >> 5) as i64) ^ -(((packed >> 4) & 1) as i64);
+                Number::decimal(m, (packed & 0xf) as u8).ok_or(DecodeError::InvalidField)
+            }
+            1 => {
+                let mut le = [0u8; 8];
+                le.copy_from_slice(self.bytes(8)?);
+                Ok(Number::raw(f64::from_le_bytes(le)))
+            }
+            _ => Err(DecodeError::InvalidField),
+        }
+    }
+
+    /// An option's tag: whether a value follows.
+    pub(crate) fn some(&mut self) -> Result<bool, DecodeError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError::BadOption),
+        }
+    }
+
+    /// One raw byte (a `u8` in postcard).
+    pub(crate) fn byte(&mut self) -> Result<u8, DecodeError> {
+        let (&b, rest) = self.0.split_first().ok_or(DecodeError::Truncated)?;
+        self.0 = rest;
+        Ok(b)
+    }
+
+    /// The end of the body: nothing may follow.
+    pub(crate) fn finish(self) -> Result<(), DecodeError> {
+        match self.0.len() {
+            0 => Ok(()),
+            extra => Err(DecodeError::TrailingBytes { extra }),
+        }
+    }
+}
