@@ -103,19 +103,36 @@ pub(crate) fn decimal_to_f64(m: i64, k: u8) -> f64 {
         e += 1;
     }
     if k > 0 {
-        // a / 10^k = (a / 5^k) * 2^-k, a / 5^k correctly rounded to 53 bits: the quotient of
-        // a * 2^64 has at least 81 bits (5^15 < 2^35), and the remainder decides exact ties.
-        let five = 5u64.pow(u32::from(k));
-        let n = u128::from(a) << 64;
-        let q = n / u128::from(five);
-        let r = n - q * u128::from(five);
-        let shift = 128 - q.leading_zeros() - 53;
-        let kept = (q >> shift) as u64;
-        let rest = q & ((1 << shift) - 1);
-        let half = 1u128 << (shift - 1);
-        let up = rest > half || (rest == half && (r != 0 || kept & 1 == 1));
+        // a / 10^k = (a * 2^64 / 5^k) * 2^-(64 + k). The quotient is found by long division in
+        // 16-bit digits by factors of at most 5^4 = 625, so every step is a 32-bit division (one
+        // instruction on a Cortex-M; 64-bit division is a kilobyte of library code there).
+        let mut digits = [0u16; 8];
+        for (i, d) in digits[..4].iter_mut().enumerate() {
+            *d = (a >> (48 - 16 * i)) as u16;
+        }
+        let (mut left, mut inexact) = (u32::from(k), false);
+        while left > 0 {
+            let step = left.min(4);
+            let f = 5u32.pow(step);
+            let mut r = 0u32;
+            for d in &mut digits {
+                let cur = (r << 16) | u32::from(*d);
+                *d = (cur / f) as u16;
+                r = cur % f;
+            }
+            inexact |= r != 0;
+            left -= step;
+        }
+        let join = |ds: &[u16]| ds.iter().fold(0u64, |v, &d| (v << 16) | u64::from(d));
+        let (hi, lo) = (join(&digits[..4]), join(&digits[4..]));
+        // hi is in [2^17, 2^53): the quotient's leading 64 bits start in it.
+        let lz = hi.leading_zeros();
+        let top = (hi << lz) | (lo >> (64 - lz));
+        inexact |= lo << lz != 0;
+        let (kept, rest) = (top >> 11, top & 0x7ff);
+        let up = rest > 0x400 || (rest == 0x400 && (inexact || kept & 1 == 1));
         a = kept + u64::from(up);
-        e += shift as i32 - 64 - i32::from(k);
+        e += 11 - lz as i32 - i32::from(k);
         if a >> 53 != 0 {
             a >>= 1;
             e += 1;
