@@ -106,7 +106,7 @@ impl SortedIndex {
     pub fn insert(&mut self, id: DeviceId, slot: u32) {
         match self.0.binary_search_by_key(&id, |(d, _)| *d) {
             Ok(at) => self.0[at].1 = slot,
-            Err(at) => self.0.insert(at, (id, slot)),
+            Err(at) => super::sorted::insert_at(&mut self.0, at, (id, slot)),
         }
     }
 }

@@ -27,7 +27,7 @@ impl Names {
         match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name.as_str())) {
             Ok(at) => self.0[at].1,
             Err(at) => {
-                self.0.insert(at, (name.clone(), next));
+                super::sorted::insert_at(&mut self.0, at, (name.clone(), next));
                 next
             }
         }

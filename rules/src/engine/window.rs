@@ -1,46 +1,40 @@
 //! Sample windows with a fixed capacity, and the aggregates over them.
 
-use alloc::collections::VecDeque;
-
 use telemetra_core::rule::{Aggregate, Window};
 
 use super::Real;
+use super::ring::Ring;
 
 /// The samples of one windowed operation: at most its declared capacity, allocated as they
 /// come (a 5-minute window of 10-second readings holds 30 samples, not the 64 it may hold).
 #[derive(Debug, Clone)]
 pub(crate) struct Samples<R> {
     window: Window,
-    buf: VecDeque<(u64, R)>,
+    buf: Ring<(u64, R)>,
 }
 
 impl<R: Real> Samples<R> {
     pub(crate) fn new(window: Window) -> Self {
-        Samples { window, buf: VecDeque::new() }
+        Samples { window, buf: Ring::new(capacity(window)) }
     }
 
     /// Adds a sample; returns true if the oldest had to be dropped to make room.
     pub(crate) fn push(&mut self, at: u64, value: R) -> bool {
-        let full = self.buf.len() == capacity(self.window);
-        if full {
-            self.buf.pop_front();
-        }
-        self.buf.push_back((at, value));
-        full
+        self.buf.push((at, value))
     }
 
     /// Drops samples that have left a time window at `now`.
     pub(crate) fn expire(&mut self, now: u64) {
         if let Window::Time { span_ms, .. } = self.window {
             let horizon = now.saturating_sub(u64::from(span_ms));
-            while self.buf.front().is_some_and(|(t, _)| *t <= horizon && now >= u64::from(span_ms)) {
+            while self.buf.front().is_some_and(|(t, _)| t <= horizon && now >= u64::from(span_ms)) {
                 self.buf.pop_front();
             }
         }
     }
 
     pub(crate) fn aggregate(&self, func: Aggregate) -> R {
-        let values = self.buf.iter().map(|(_, v)| *v);
+        let values = self.buf.iter().map(|(_, v)| v);
         let n = R::from_u64(self.buf.len() as u64);
         match func {
             Aggregate::Count => n,
@@ -66,7 +60,7 @@ impl<R: Real> Samples<R> {
     /// or no time between them.
     pub(crate) fn rate(&self) -> R {
         match (self.buf.front(), self.buf.back()) {
-            (Some(&(t0, v0)), Some(&(t1, v1))) if t1 > t0 => {
+            (Some((t0, v0)), Some((t1, v1))) if t1 > t0 => {
                 (v1 - v0) / (R::from_u64(t1 - t0) / R::from_u64(1000))
             }
             _ => R::NAN,
