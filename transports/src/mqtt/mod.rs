@@ -5,6 +5,7 @@
 //! - `driver` (feature `tokio`): [`MqttClient`] runs the client on TCP or TLS with reconnects;
 //! - `transport` (feature `tokio`): [`MqttTransport`], the telemetra transport contract on the
 //!   route topics;
+//! - [`lite`]: a small client for microcontrollers (no allocator, fixed buffers);
 //! - [`packet`]: the packet codecs; [`topic`]: topic validation and matching; [`reason`]: reason
 //!   codes.
 //!
@@ -17,6 +18,7 @@
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod driver;
+pub mod lite;
 pub mod packet;
 pub mod reason;
 pub mod topic;
