@@ -25,7 +25,8 @@ pub use telemetra_rules as rules;
 #[cfg(feature = "std")]
 pub use telemetra_transports as transports;
 
-/// MQTT: the sans-IO [`Client`](mqtt::Client) (feature `mqtt-client`, `no_std`), with
+/// MQTT: the sans-IO [`Client`](mqtt::Client) and, for microcontrollers, the allocation-free
+/// [`LiteClient`](mqtt::lite::LiteClient) (feature `mqtt-client`, `no_std`), with
 /// `std` the tokio driver `MqttClient` and `MqttTransport`; [`Options`](mqtt::Options),
 /// [`Message`](mqtt::Message), [`QoS`](mqtt::QoS); the packet codecs in
 /// [`packet`](mqtt::packet).

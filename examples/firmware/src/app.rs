@@ -128,44 +128,57 @@ impl SerialLink {
 /// or QEMU's serial port connected to a broker): bytes in, bytes out, the clock passed in.
 #[cfg(feature = "mqtt")]
 pub mod mqtt {
-    use alloc::vec::Vec;
-
     use embedded_io::{Read, ReadReady, Write};
-    use telemetra::mqtt::{Client, ClientError, Options};
+    use telemetra::mqtt::ClientError;
+    use telemetra::mqtt::lite::{LiteClient, LiteEvent, LiteOptions};
 
-    /// The client and its I/O buffers.
+    /// The firmware's client: 4 messages in flight, packets up to 512 bytes (a rule frame of
+    /// this node's rule set fits; raise it for larger rules). No heap: about 3 KB of RAM.
+    pub type Client = LiteClient<4, 512>;
+
+    /// The client and its receive buffer.
     pub struct MqttLink {
         /// The protocol state machine.
         pub client: Client,
-        out: Vec<u8>,
         rx: [u8; 128],
     }
 
+    impl Default for MqttLink {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
     impl MqttLink {
-        /// A client for `options`, connecting now.
-        pub fn connect(options: Options, now: u64) -> MqttLink {
-            let mut client = Client::new(options);
-            client.connect(now);
-            MqttLink { client, out: Vec::new(), rx: [0; 128] }
+        /// A link with no connection. Made once, where it stays: the client is 3 KB, and a
+        /// constructor that returned it connected would copy it through the stack.
+        pub const fn new() -> MqttLink {
+            MqttLink { client: Client::new(), rx: [0; 128] }
         }
 
-        /// Moves bytes both ways over `stream` and runs the timers once.
+        /// Starts the connection (queues CONNECT; the output is empty now, so it fits).
+        pub fn connect(&mut self, options: &LiteOptions<'_>, now: u64) {
+            let _ = self.client.connect(options, now);
+        }
+
+        /// Moves bytes both ways over `stream` and runs the timers once; what arrived goes to
+        /// `on_event`.
         pub fn pump<S: Read + ReadReady + Write>(
             &mut self,
             stream: &mut S,
             now: u64,
+            on_event: &mut dyn FnMut(LiteEvent<'_>),
         ) -> Result<(), ClientError> {
             let n = super::read_ready(stream, &mut self.rx);
             if n > 0 {
-                self.client.handle_input(&self.rx[..n], now)?;
+                self.client.handle_input(&self.rx[..n], on_event)?;
             }
             if self.client.next_timeout().is_some_and(|t| t <= now) {
                 self.client.handle_timeout(now)?;
             }
-            self.out.clear();
-            self.client.take_output(&mut self.out);
             // A stream that fails shows as a dead link: keep alive notices it.
-            let _ = stream.write_all(&self.out);
+            let _ = stream.write_all(self.client.output());
+            self.client.clear_output();
             Ok(())
         }
     }

@@ -4,52 +4,57 @@
 #![no_main]
 
 use cortex_m_rt::entry;
+use static_cell::ConstStaticCell;
 use telemetra::model::{Route, RouteKind};
-use telemetra::mqtt::{Event, Message, Options, QoS};
+use telemetra::mqtt::QoS;
+use telemetra::mqtt::lite::{LiteEvent, LiteOptions};
+use telemetra::mqtt::packet::subscribe::Subscription;
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
 use telemetra_firmware_example::{self as board};
+
+/// The link lives in a static, initialised at compile time: no 3 KB value is built on the
+/// stack and copied into place.
+static LINK: ConstStaticCell<MqttLink> = ConstStaticCell::new(MqttLink::new());
 
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
-    let mut options = Options::new("tm-2a");
+    let mut options = LiteOptions::new("tm-2a");
     options.keep_alive = 5;
-    let mut link = MqttLink::connect(options, board::clock::now());
+    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
+    link.connect(&options, board::clock::now());
     let readings = Route::new(RouteKind::Readings, app::DEVICE).topic();
     let commands = Route::new(RouteKind::Commands, app::DEVICE).topic();
-    let (mut delivered, mut received) = (0, 0);
+    let (mut delivered, mut received, mut connected) = (0, 0, false);
     while board::clock::now() < 20_000 {
         let now = board::clock::now();
-        if link.pump(&mut uart, now).is_err() {
+        let mut just_connected = false;
+        let pumped = link.pump(&mut uart, now, &mut |event| match event {
+            LiteEvent::Connected { .. } => just_connected = true,
+            LiteEvent::Delivered { .. } => delivered += 1,
+            LiteEvent::Message { .. } => received += 1,
+            _ => {}
+        });
+        if pumped.is_err() {
             board::probe::fail(b"mqtt");
         }
-        while let Some(event) = link.client.poll_event() {
-            match event {
-                Event::Connected { .. } => {
-                    if link.client.subscribe(&commands, QoS::ExactlyOnce).is_err() {
-                        board::probe::fail(b"subscribe");
-                    }
-                    for (i, qos) in
-                        [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate()
-                    {
-                        let m = Message::new(readings.as_str(), [i as u8; 8]).with_qos(qos);
-                        if link.client.publish(m, now).is_err() {
-                            board::probe::fail(b"publish");
-                        }
-                    }
-                }
-                Event::Delivered(_) => delivered += 1,
-                _ => {}
+        if just_connected && !connected {
+            connected = true;
+            let filter = [Subscription::new(&commands, QoS::ExactlyOnce)];
+            if link.client.subscribe(&filter, now).is_err() {
+                board::probe::fail(b"subscribe");
             }
-        }
-        while link.client.poll_message().is_some() {
-            received += 1;
+            for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate() {
+                if link.client.publish(&readings, &[i as u8; 8], qos, false, now).is_err() {
+                    board::probe::fail(b"publish");
+                }
+            }
         }
         // Both acknowledged publishes completed and the command (retained, QoS 2) arrived;
         // then hold the connection past one keep alive.
         if delivered == 2 && received >= 1 && now > 6_000 {
-            link.client.disconnect(now);
-            let _ = link.pump(&mut uart, now);
+            let _ = link.client.disconnect();
+            let _ = link.pump(&mut uart, now, &mut |_| {});
             board::probe::finish();
         }
     }

@@ -10,93 +10,143 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
+use heapless::Vec as Fixed;
+use static_cell::ConstStaticCell;
 use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
-use telemetra::model::{CommandAck, CommandResult, DeviceStatus, Route, RouteKind, Timestamp};
-use telemetra::mqtt::{Event as MqttEvent, Message as MqttMessage, Options, QoS};
+use telemetra::model::{CommandAck, CommandId, CommandResult, DeviceStatus, Route, RouteKind, Timestamp};
+use telemetra::mqtt::QoS;
+use telemetra::mqtt::lite::{LiteError, LiteEvent, LiteOptions};
+use telemetra::mqtt::packet::subscribe::Subscription;
 use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
 use telemetra_firmware_example::{self as board};
 
-/// The MQTT message of a frame of this device carrying `body`, on the body's route at QoS 1
-/// (retained where the route says so).
-fn message<B: Body + ?Sized>(seq: u32, body: &B) -> Option<MqttMessage> {
-    let mut buf = [0u8; app::FRAME];
-    let bytes = encode_body(app::DEVICE, seq, body, &mut buf).ok()?;
-    let route = Route::new(B::KIND.route_kind(), app::DEVICE);
-    let mut m = MqttMessage::new(route.topic().as_str(), &*bytes).with_qos(QoS::AtLeastOnce);
-    m.retain = route.kind.is_retained();
-    Some(m)
+/// A frame of this device, encoded, with the route it goes on.
+#[derive(Clone)]
+struct Outgoing {
+    kind: RouteKind,
+    bytes: Fixed<u8, { app::FRAME }>,
 }
 
-/// Queues a frame; a full offline queue hands it back, and readings are worth less than a
-/// stall, so it is dropped.
-fn publish<B: Body + ?Sized>(link: &mut MqttLink, seq: u32, body: &B, now: u64) {
-    if let Some(m) = message(seq, body) {
-        let _ = link.client.publish(m, now);
+/// Encodes a frame of this device carrying `body`.
+fn frame<B: Body + ?Sized>(seq: u32, body: &B) -> Option<Outgoing> {
+    let mut buf = [0u8; app::FRAME];
+    let bytes = encode_body(app::DEVICE, seq, body, &mut buf).ok()?;
+    Some(Outgoing { kind: B::KIND.route_kind(), bytes: Fixed::from_slice(bytes).ok()? })
+}
+
+/// Publishes a frame on its route at QoS 1 (retained where the route says so).
+fn publish(link: &mut MqttLink, out: &Outgoing, now: u64) -> Result<(), LiteError> {
+    let route = Route::new(out.kind, app::DEVICE);
+    link.client.publish(&route.topic(), &out.bytes, QoS::AtLeastOnce, out.kind.is_retained(), now).map(|_| ())
+}
+
+/// Frames that must not be lost (acknowledgements, alerts, status) wait here while the
+/// in-flight window is full; readings are worth less than a stall and are dropped instead.
+type Pending = Fixed<Outgoing, 4>;
+
+fn send_or_keep(link: &mut MqttLink, pending: &mut Pending, out: Option<Outgoing>, now: u64) {
+    let Some(out) = out else { return };
+    if pending.is_empty() && publish(link, &out, now).is_ok() {
+        return;
+    }
+    if pending.push(out).is_err() {
+        board::probe::fail(b"pending frames overflow");
     }
 }
+
+/// The link lives in a static, initialised at compile time: no 3 KB value is built on the
+/// stack and copied into place.
+static LINK: ConstStaticCell<MqttLink> = ConstStaticCell::new(MqttLink::new());
 
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
-    let mut options = Options::new("tm-2a");
     // The last will: the broker says `Lost` for this node if it vanishes.
-    options.will = message(0, &DeviceStatus::Lost);
-    let mut link = MqttLink::connect(options, board::clock::now());
+    let lost = frame(0, &DeviceStatus::Lost).unwrap_or_else(|| board::probe::fail(b"will"));
+    let status_topic = Route::new(RouteKind::Status, app::DEVICE).topic();
+    let mut options = LiteOptions::new("tm-2a");
+    options.will = Some((&status_topic, &lost.bytes, QoS::AtLeastOnce, true));
+    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
+    link.connect(&options, board::clock::now());
     // Each rule is decoded in place into a 1.3 KB buffer while it is read, and kept compact
     // (a few hundred bytes, the form the engine keeps).
     let mut assembler = RuleSetAssembler::<5, Box<CompactRule>>::new();
     let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
-    let (mut events, mut seq, mut tick) = (Vec::with_capacity(2), 0u32, 0u32);
     // Room for two events per reading (an `Event` is 192 bytes); more grow it.
+    let (mut events, mut seq, mut tick) = (Vec::with_capacity(2), 0u32, 0u32);
     let (mut acked, mut alerts, mut next) = (0u32, 0u32, 0u64);
+    let mut pending = Pending::new();
     while board::clock::now() < 30_000 {
         let now = board::clock::now();
-        if link.pump(&mut uart, now).is_err() {
+        let (mut connected, mut commands) = (false, Fixed::<CommandId, 4>::new());
+        let pumped = link.pump(&mut uart, now, &mut |event| match event {
+            LiteEvent::Connected { .. } => connected = true,
+            LiteEvent::Message { payload, .. } => {
+                // Only the kinds this node handles are decoded: commands and rules.
+                let Ok(view) = FrameView::parse(payload) else { return };
+                match view.kind() {
+                    MessageKind::Command => {
+                        if let Ok(cmd) = view.command() {
+                            // Obeyed here; acknowledged once the pump returns.
+                            let _ = commands.push(cmd.id);
+                        }
+                    }
+                    MessageKind::Rule => {
+                        // Decoded where it will live, in a box: never copied through the stack.
+                        let mut buffer = app::rule_buffer();
+                        let Ok(place) = view.rule_into(&mut buffer) else { return };
+                        if let Ok(Progress::Complete { .. }) = assembler.accept_copy(place, &buffer)
+                            && engine.load(assembler.into_rules().into_iter().flatten()).is_err()
+                        {
+                            board::probe::fail(b"rule set refused");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        });
+        if pumped.is_err() {
             board::probe::fail(b"mqtt");
         }
-        while let Some(event) = link.client.poll_event() {
-            if let MqttEvent::Connected { .. } = event {
-                for kind in [RouteKind::Commands, RouteKind::Rules] {
-                    let _ = link.client.subscribe(&Route::new(kind, app::DEVICE).topic(), QoS::AtLeastOnce);
-                }
-                publish(&mut link, 0, &DeviceStatus::Online, now);
+        if connected {
+            let (commands, rules) = (
+                Route::new(RouteKind::Commands, app::DEVICE).topic(),
+                Route::new(RouteKind::Rules, app::DEVICE).topic(),
+            );
+            let filters =
+                [Subscription::new(&commands, QoS::AtLeastOnce), Subscription::new(&rules, QoS::AtLeastOnce)];
+            if link.client.subscribe(&filters, now).is_err() {
+                board::probe::fail(b"subscribe");
             }
+            send_or_keep(link, &mut pending, frame(0, &DeviceStatus::Online), now);
         }
-        while let Some(m) = link.client.poll_message() {
-            // Only the kinds this node handles are decoded: commands and rules.
-            let Ok(view) = FrameView::parse(&m.payload) else { continue };
-            match view.kind() {
-                MessageKind::Command => {
-                    let Ok(cmd) = view.command() else { continue };
-                    seq += 1;
-                    let ack =
-                        CommandAck { command: cmd.id, at: Timestamp(now), result: CommandResult::Completed };
-                    publish(&mut link, seq, &ack, now);
-                    acked += 1;
-                }
-                MessageKind::Rule => {
-                    // Decoded where it will live, in a box: never copied through the stack.
-                    let mut buffer = app::rule_buffer();
-                    let Ok(place) = view.rule_into(&mut buffer) else { continue };
-                    if let Ok(Progress::Complete { .. }) = assembler.accept_copy(place, &buffer)
-                        && engine.load(assembler.into_rules().into_iter().flatten()).is_err()
-                    {
-                        board::probe::fail(b"rule set refused");
-                    }
-                }
-                _ => {}
+        for id in commands {
+            seq += 1;
+            let ack = CommandAck { command: id, at: Timestamp(now), result: CommandResult::Completed };
+            send_or_keep(link, &mut pending, frame(seq, &ack), now);
+            acked += 1;
+        }
+        // What waited for room goes first, in order.
+        while let Some(out) = pending.first() {
+            if publish(link, out, now).is_err() {
+                break;
             }
+            // Rebuilt without the first (four entries at most): `remove(0)` would link memmove.
+            pending = pending.iter().skip(1).cloned().collect();
         }
         // A reading every 100 ms of real time, stamped 10 s apart: the simulated sensors
         // climb past every threshold within a few seconds.
-        if now >= next && link.client.is_connected() {
+        if now >= next && link.client.is_connected() && pending.is_empty() {
             next = now + 100;
             tick += 1;
             seq += 1;
             let at = Timestamp(u64::from(tick) * 10_000);
             let readings = app::sample(tick, at);
-            publish(&mut link, seq, &ReadingsBody(&readings), now);
+            if let Some(out) = frame(seq, &ReadingsBody(&readings)) {
+                let _ = publish(link, &out, now);
+            }
             for r in &readings {
                 if let Some(x) = r.value.as_f32() {
                     engine.ingest(app::DEVICE, app::channel_name(r.channel), at, x, &mut events);
@@ -108,18 +158,18 @@ fn main() -> ! {
                 if let Event::Alert(alert) = event {
                     seq += 1;
                     alerts += 1;
-                    publish(&mut link, seq, alert, now);
+                    send_or_keep(link, &mut pending, frame(seq, alert), now);
                 }
             }
             events.clear();
         }
-        if acked > 0 && alerts > 0 && link.client.is_idle() {
-            publish(&mut link, 0, &DeviceStatus::Offline, now);
+        if acked > 0 && alerts > 0 && pending.is_empty() && link.client.is_idle() {
+            send_or_keep(link, &mut pending, frame(0, &DeviceStatus::Offline), now);
             while !link.client.is_idle() && board::clock::now() < now + 2_000 {
-                let _ = link.pump(&mut uart, board::clock::now());
+                let _ = link.pump(&mut uart, board::clock::now(), &mut |_| {});
             }
-            link.client.disconnect(board::clock::now());
-            let _ = link.pump(&mut uart, board::clock::now());
+            let _ = link.client.disconnect();
+            let _ = link.pump(&mut uart, board::clock::now(), &mut |_| {});
             board::probe::finish();
         }
     }

@@ -142,6 +142,9 @@ enum State {
 /// Where an outgoing QoS 1 or 2 message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
+    /// The slot is free. (First, so that a new client is all zero bits: a firmware's
+    /// `static` client then lies in `.bss` and costs no flash.)
+    Free,
     /// QoS 1, waiting for PUBACK.
     Ack,
     /// QoS 2, waiting for PUBREC.
@@ -150,12 +153,13 @@ enum Stage {
     Comp,
 }
 
-/// One message in flight, kept encoded for redelivery.
-#[derive(Debug, Clone)]
-struct Slot<const M: usize> {
+/// One message in flight; its encoded PUBLISH (for redelivery) is in the slot's store.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
     pid: u16,
     stage: Stage,
-    packet: heapless::Vec<u8, M>,
+    /// Bytes of the PUBLISH in the store.
+    len: usize,
 }
 
 /// The most QoS 2 messages received and not yet released (announced to an MQTT 5 broker as
@@ -178,10 +182,14 @@ pub struct LiteClient<const N: usize, const M: usize> {
 #[derive(Debug)]
 struct Session<const N: usize, const M: usize> {
     state: State,
-    version: Version,
+    /// MQTT 5 (else 3.1.1); a flag rather than a `Version`, whose zero bits are not a value.
+    v5: bool,
     keep_alive_ms: u64,
     ever_connected: bool,
-    slots: [Option<Slot<M>>; N],
+    slots: [Slot; N],
+    /// Each slot's encoded PUBLISH, written in place (no copy through the stack; vectors,
+    /// so that a new client needs no zeroed array copied into place).
+    store: [heapless::Vec<u8, M>; N],
     /// In flight at most this many (the broker's Receive Maximum, up to `N`).
     window: usize,
     next_pid: u16,
@@ -228,7 +236,7 @@ impl<const N: usize, const M: usize> LiteClient<N, M> {
 
     /// No QoS 1 or 2 message is waiting for its acknowledgement.
     pub fn is_idle(&self) -> bool {
-        self.session.slots.iter().all(Option::is_none)
+        self.session.slots.iter().all(|s| s.stage == Stage::Free)
     }
 
     /// Publishes a message. QoS 0 goes out now and gives `None`; QoS 1 and 2 give the packet
@@ -337,14 +345,15 @@ impl<const N: usize, const M: usize> Session<N, M> {
     const fn new() -> Self {
         Session {
             state: State::Idle,
-            version: Version::V5,
+            v5: false,
             keep_alive_ms: 0,
             ever_connected: false,
-            slots: [const { None }; N],
-            window: N,
+            slots: [Slot { pid: 0, stage: Stage::Free, len: 0 }; N],
+            store: [const { heapless::Vec::new() }; N],
+            window: 0,
             next_pid: 0,
             incoming_qos2: heapless::Vec::new(),
-            max_out: M,
+            max_out: 0,
             out: heapless::Vec::new(),
             last_sent: 0,
             ping_sent: None,
@@ -352,7 +361,10 @@ impl<const N: usize, const M: usize> Session<N, M> {
     }
 
     fn connect(&mut self, options: &LiteOptions<'_>, now: u64) -> Result<(), LiteError> {
-        self.version = options.version;
+        self.v5 = options.version == Version::V5;
+        // Until the broker says otherwise in CONNACK.
+        self.window = N;
+        self.max_out = M;
         self.keep_alive_ms = u64::from(options.keep_alive) * 1000;
         let v5 = options.version == Version::V5;
         let mut c = Connect::new(options.client_id, options.keep_alive);
@@ -405,24 +417,25 @@ impl<const N: usize, const M: usize> Session<N, M> {
             self.last_sent = now;
             return Ok(None);
         }
+        let in_flight = self.slots.iter().filter(|s| s.stage != Stage::Free).count();
+        let free = self.slots.iter().position(|s| s.stage == Stage::Free).filter(|_| in_flight < self.window);
+        let Some(free) = free else { return Err(LiteError::Busy) };
         let pid = self.allocate_pid();
         p.packet_id = Some(pid);
-        let mut packet = heapless::Vec::<u8, M>::new();
-        let _ = packet.resize_default(M);
-        let n = p.encode(self.version, &mut packet).map_err(|e| match e {
+        let version = self.version();
+        let buf = &mut self.store[free];
+        let _ = buf.resize_default(M);
+        let len = p.encode(version, buf).map_err(|e| match e {
             PacketError::Wire(WireError::BufferFull) => LiteError::TooLarge,
             e => LiteError::Packet(e),
         })?;
-        packet.truncate(n);
-        if n > self.max_out {
+        buf.truncate(len);
+        if len > self.max_out {
             return Err(LiteError::TooLarge);
         }
-        let in_flight = self.slots.iter().filter(|s| s.is_some()).count();
-        let free = self.slots.iter().position(Option::is_none).filter(|_| in_flight < self.window);
-        let Some(free) = free else { return Err(LiteError::Busy) };
-        self.out.extend_from_slice(&packet).map_err(|_| LiteError::Busy)?;
+        self.out.extend_from_slice(&self.store[free][..len]).map_err(|_| LiteError::Busy)?;
         let stage = if qos == QoS::AtLeastOnce { Stage::Ack } else { Stage::Rec };
-        self.slots[free] = Some(Slot { pid, stage, packet });
+        self.slots[free] = Slot { pid, stage, len };
         self.last_sent = now;
         Ok(Some(pid))
     }
@@ -489,11 +502,11 @@ impl<const N: usize, const M: usize> Session<N, M> {
             PacketType::Connack => self.on_connack(body, on_event),
             PacketType::Publish => self.on_publish(header, body, on_event),
             PacketType::Puback | PacketType::Pubrec | PacketType::Pubrel | PacketType::Pubcomp => {
-                let ack = Ack::decode(header, body, self.version)?;
+                let ack = Ack::decode(header, body, self.version())?;
                 self.on_ack(ack, on_event)
             }
             PacketType::Suback => {
-                let ack = SubAck::decode(header.kind, body, self.version)?;
+                let ack = SubAck::decode(header.kind, body, self.version())?;
                 on_event(LiteEvent::Subscribed { packet_id: ack.packet_id, codes: ack.codes });
                 Ok(())
             }
@@ -503,7 +516,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
                 Ok(())
             }
             PacketType::Disconnect => {
-                let d = Disconnect::decode(body, self.version)?;
+                let d = Disconnect::decode(body, self.version())?;
                 Err(ClientError::ServerDisconnect(ReasonCode(d.reason)))
             }
             _ => Err(protocol("a packet a broker does not send")),
@@ -518,8 +531,8 @@ impl<const N: usize, const M: usize> Session<N, M> {
         if !matches!(self.state, State::Connecting { .. }) {
             return Err(protocol("a CONNACK out of turn"));
         }
-        let c = Connack::decode(body, self.version)?;
-        let code = match self.version {
+        let c = Connack::decode(body, self.version())?;
+        let code = match self.version() {
             Version::V5 => ReasonCode(c.reason),
             Version::V3_1_1 => ReasonCode::from_v3_connack(c.reason),
         };
@@ -541,20 +554,22 @@ impl<const N: usize, const M: usize> Session<N, M> {
         // the session, as duplicates (and PUBREL past PUBREC); without it, as new messages,
         // except those the broker had received (PUBREC), which count as delivered.
         for i in 0..N {
-            let Some(slot) = &mut self.slots[i] else { continue };
+            let slot = self.slots[i];
             match (slot.stage, c.session_present) {
+                (Stage::Free, _) => {}
                 (Stage::Comp, true) => {
                     let pid = slot.pid;
                     self.send_ack(AckKind::Pubrel, pid, 0)?;
                 }
                 (Stage::Comp, false) => {
                     let pid = slot.pid;
-                    self.slots[i] = None;
+                    self.slots[i].stage = Stage::Free;
                     on_event(LiteEvent::Delivered { packet_id: pid });
                 }
                 (_, resumed) => {
-                    slot.packet[0] = (slot.packet[0] & !0x08) | (u8::from(resumed) << 3);
-                    if self.out.extend_from_slice(&slot.packet).is_err() {
+                    let packet = &mut self.store[i][..slot.len];
+                    packet[0] = (packet[0] & !0x08) | (u8::from(resumed) << 3);
+                    if self.out.extend_from_slice(packet).is_err() {
                         // The rest goes on the next connection.
                         return Ok(());
                     }
@@ -570,7 +585,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
         body: &[u8],
         on_event: &mut dyn FnMut(LiteEvent<'_>),
     ) -> Result<(), ClientError> {
-        let p = Publish::decode(header, body, self.version, 0)?;
+        let p = Publish::decode(header, body, self.version(), 0)?;
         let message = LiteEvent::Message { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain };
         match (p.qos, p.packet_id) {
             (QoS::AtLeastOnce, Some(pid)) => {
@@ -608,7 +623,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
             };
             return self.send_ack(AckKind::Pubcomp, pid, known);
         }
-        let Some(i) = self.slots.iter().position(|s| s.as_ref().is_some_and(|s| s.pid == pid)) else {
+        let Some(i) = self.slots.iter().position(|s| s.stage != Stage::Free && s.pid == pid) else {
             // Not in flight (acknowledged before a reconnect): answered, otherwise ignored.
             return match ack.kind {
                 AckKind::Pubrec => {
@@ -617,14 +632,11 @@ impl<const N: usize, const M: usize> Session<N, M> {
                 _ => Ok(()),
             };
         };
-        let stage = self.slots[i].as_ref().map_or(Stage::Ack, |s| s.stage);
+        let stage = self.slots[i].stage;
         let reason = ReasonCode(ack.reason);
         match (ack.kind, stage) {
             (AckKind::Pubrec, Stage::Rec) if !reason.is_error() => {
-                if let Some(s) = &mut self.slots[i] {
-                    s.stage = Stage::Comp;
-                    s.packet.clear();
-                }
+                self.slots[i].stage = Stage::Comp;
                 self.send_ack(AckKind::Pubrel, pid, 0)
             }
             // A PUBREC repeated: answered again.
@@ -632,7 +644,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
             (AckKind::Puback, Stage::Ack)
             | (AckKind::Pubrec, Stage::Rec)
             | (AckKind::Pubcomp, Stage::Comp) => {
-                self.slots[i] = None;
+                self.slots[i].stage = Stage::Free;
                 on_event(if reason.is_error() {
                     LiteEvent::Refused { packet_id: pid, reason }
                 } else {
@@ -648,7 +660,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
         let mut ack = Ack::success(kind, pid);
         ack.reason = reason;
         let mut buf = [0u8; 8];
-        let n = ack.encode(self.version, &mut buf)?;
+        let n = ack.encode(self.version(), &mut buf)?;
         // An answer that does not fit is sent again by the broker's own retry on reconnect.
         let _ = self.out.extend_from_slice(&buf[..n]);
         Ok(())
@@ -659,9 +671,9 @@ impl<const N: usize, const M: usize> Session<N, M> {
         &mut self,
         encode: impl FnOnce(&mut [u8], Version) -> Result<usize, PacketError>,
     ) -> Result<(), LiteError> {
-        let start = self.out.len();
+        let (start, version) = (self.out.len(), self.version());
         let _ = self.out.resize_default(M);
-        match encode(&mut self.out[start..], self.version) {
+        match encode(&mut self.out[start..], version) {
             Ok(n) => {
                 self.out.truncate(start + n);
                 Ok(())
@@ -676,12 +688,16 @@ impl<const N: usize, const M: usize> Session<N, M> {
         }
     }
 
+    fn version(&self) -> Version {
+        if self.v5 { Version::V5 } else { Version::V3_1_1 }
+    }
+
     /// The next packet identifier not in flight (1 to 65535).
     fn allocate_pid(&mut self) -> u16 {
         loop {
             self.next_pid = self.next_pid.checked_add(1).unwrap_or(1);
             let pid = self.next_pid;
-            if !self.slots.iter().any(|s| s.as_ref().is_some_and(|s| s.pid == pid)) {
+            if !self.slots.iter().any(|s| s.stage != Stage::Free && s.pid == pid) {
                 return pid;
             }
         }
