@@ -285,5 +285,7 @@ proptest! {
             prop_assert!(!c.is_connected());
         }
         let _ = c.handle_timeout(100_000);
+        // Whatever it answered is well-formed packets.
+        packets(c.output());
     }
 }
