@@ -70,25 +70,33 @@ pub fn read_ready<S: Read + ReadReady>(stream: &mut S, buf: &mut [u8]) -> usize 
 }
 
 /// Frames as COBS+CRC packets over any `embedded-io` byte stream (a UART here), both ways.
+///
+/// Its buffers (about 600 bytes) belong in a `static` (see the binaries): made at compile
+/// time, they lie in `.bss`, cost no stack, and need no zeroing code.
 pub struct SerialLink {
     decoder: PacketDecoder<{ max_packet_len(FRAME) }>,
     rx: [u8; 64],
     rx_len: usize,
     rx_pos: usize,
+    tx: [u8; FRAME],
 }
 
 impl Default for SerialLink {
     fn default() -> Self {
-        SerialLink { decoder: PacketDecoder::new(), rx: [0; 64], rx_len: 0, rx_pos: 0 }
+        Self::new()
     }
 }
 
 impl SerialLink {
+    /// An idle link.
+    pub const fn new() -> Self {
+        SerialLink { decoder: PacketDecoder::new(), rx: [0; 64], rx_len: 0, rx_pos: 0, tx: [0; FRAME] }
+    }
+
     /// Encodes a frame of this device carrying `body` and writes it as one packet. A frame
     /// that cannot be encoded is dropped and reported as `false`.
     pub fn send<B: Body + ?Sized, W: Write>(&mut self, uart: &mut W, seq: u32, body: &B) -> bool {
-        let mut frame = [0u8; FRAME];
-        let Ok(bytes) = encode_body(DEVICE, seq, body, &mut frame) else { return false };
+        let Ok(bytes) = encode_body(DEVICE, seq, body, &mut self.tx) else { return false };
         // Straight to the UART: the packet never sits in RAM.
         let mut ok = true;
         write_packet(bytes, |chunk| ok &= uart.write_all(chunk).is_ok());

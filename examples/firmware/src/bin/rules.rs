@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
+use static_cell::ConstStaticCell;
 
 use telemetra::model::{DeviceStatus, Timestamp};
 use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
@@ -42,13 +43,16 @@ fn receive_rule_set<S: embedded_io::Read + embedded_io::ReadReady>(
     }
 }
 
+/// The link's buffers live in a static, made at compile time (`.bss`: no stack, no zeroing).
+static LINK: ConstStaticCell<app::SerialLink> = ConstStaticCell::new(app::SerialLink::new());
+
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
-    let mut link = app::SerialLink::default();
+    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
     link.send(&mut uart, 0, &DeviceStatus::Online);
     let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
-    receive_rule_set(&mut uart, &mut link, &mut engine);
+    receive_rule_set(&mut uart, link, &mut engine);
     // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
     let (mut events, mut seq, mut alerts) = (Vec::with_capacity(2), 0u32, 0u32);
     // Room for two events per reading (an `Event` is 192 bytes); more grow it.
