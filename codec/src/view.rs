@@ -127,7 +127,10 @@ impl<'a> FrameView<'a> {
         if !(1..=WIRE_VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion { found: version, supported: WIRE_VERSION });
         }
-        let ((device, seq, tag), body) = postcard::take_from_bytes::<(u64, u32, u32)>(rest)?;
+        // Read by hand (postcard's varints): no serde deserializer for the envelope.
+        let mut input = crate::input::Input(rest);
+        let (device, seq, tag) = (input.u64()?, input.u32()?, input.variant()?);
+        let body = input.0;
         let kind = match MessageKind::from_tag(tag) {
             Some(kind) if kind.min_version() <= version => kind,
             _ => return Err(DecodeError::UnknownMessage { tag, version }),
