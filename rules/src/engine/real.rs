@@ -65,96 +65,61 @@ pub trait Real:
     fn max(self, other: Self) -> Self;
 }
 
-impl Real for f64 {
-    const NAN: Self = f64::NAN;
-    const INFINITY: Self = f64::INFINITY;
-    const NEG_INFINITY: Self = f64::NEG_INFINITY;
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    #[inline]
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    #[inline]
-    fn from_value(v: &Value) -> Option<Self> {
-        v.as_f64()
-    }
-    #[inline]
-    fn from_u64(v: u64) -> Self {
-        v as f64
-    }
-    fn to_number(self) -> Number {
-        Number::from_f64(self)
-    }
-    #[inline]
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
-    }
-    #[inline]
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
-    #[inline]
-    fn abs(self) -> Self {
-        libm::fabs(self)
-    }
-    #[inline]
-    fn sqrt(self) -> Self {
-        libm::sqrt(self)
-    }
-    #[inline]
-    fn min(self, other: Self) -> Self {
-        f64::min(self, other)
-    }
-    #[inline]
-    fn max(self, other: Self) -> Self {
-        f64::max(self, other)
-    }
+/// The parts of [`Real`] that are the same for both types; the conversions are given.
+macro_rules! real {
+    ($t:ident, from_f64: $from_f64:expr, from_value: $from_value:expr, to_number: $to_number:expr,
+     abs: $abs:path, sqrt: $sqrt:path) => {
+        impl Real for $t {
+            const NAN: Self = $t::NAN;
+            const INFINITY: Self = $t::INFINITY;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                $from_f64(v)
+            }
+            #[inline]
+            fn from_value(v: &Value) -> Option<Self> {
+                $from_value(v)
+            }
+            #[inline]
+            fn from_u64(v: u64) -> Self {
+                v as $t
+            }
+            fn to_number(self) -> Number {
+                $to_number(self)
+            }
+            #[inline]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            #[inline]
+            fn abs(self) -> Self {
+                $abs(self)
+            }
+            #[inline]
+            fn sqrt(self) -> Self {
+                $sqrt(self)
+            }
+            #[inline]
+            fn min(self, other: Self) -> Self {
+                $t::min(self, other)
+            }
+            #[inline]
+            fn max(self, other: Self) -> Self {
+                $t::max(self, other)
+            }
+        }
+    };
 }
 
-impl Real for f32 {
-    const NAN: Self = f32::NAN;
-    const INFINITY: Self = f32::INFINITY;
-    const NEG_INFINITY: Self = f32::NEG_INFINITY;
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    #[inline]
-    fn from_f64(v: f64) -> Self {
-        telemetra_core::ieee::narrow(v)
-    }
-    #[inline]
-    fn from_value(v: &Value) -> Option<Self> {
-        v.as_f32()
-    }
-    #[inline]
-    fn from_u64(v: u64) -> Self {
-        v as f32
-    }
-    fn to_number(self) -> Number {
-        Number::from_f32(self)
-    }
-    #[inline]
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
-    }
-    #[inline]
-    fn is_nan(self) -> bool {
-        f32::is_nan(self)
-    }
-    #[inline]
-    fn abs(self) -> Self {
-        libm::fabsf(self)
-    }
-    #[inline]
-    fn sqrt(self) -> Self {
-        libm::sqrtf(self)
-    }
-    #[inline]
-    fn min(self, other: Self) -> Self {
-        f32::min(self, other)
-    }
-    #[inline]
-    fn max(self, other: Self) -> Self {
-        f32::max(self, other)
-    }
-}
+real!(f64, from_f64: |v| v, from_value: Value::as_f64, to_number: Number::from_f64,
+      abs: libm::fabs, sqrt: libm::sqrt);
+// Rule constants are narrowed and readings read without any double arithmetic.
+real!(f32, from_f64: telemetra_core::ieee::narrow, from_value: Value::as_f32, to_number: Number::from_f32,
+      abs: libm::fabsf, sqrt: libm::sqrtf);
