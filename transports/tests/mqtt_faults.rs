@@ -67,19 +67,61 @@ async fn broker_restart_loses_no_qos1_and_repeats_no_qos2() {
     within(30, publisher.flush()).await;
     let seen = collect.await.unwrap();
     assert!(publisher.stats().connects >= 2, "the publisher reconnected");
-    let missing: Vec<_> =
-        (0..N).filter(|i| seen.get(&(2, *i)) != Some(&1)).map(|i| (i, seen.get(&(2, i)))).collect();
-    let missing1: Vec<_> = (0..N).filter(|i| !seen.contains_key(&(1, *i))).collect();
+    let count = |qos: u8, i: u32| seen.get(&(qos, i)).copied().unwrap_or(0);
+    let lost: Vec<_> = (0..N).filter(|&i| count(1, i) == 0 || count(2, i) == 0).collect();
+    assert!(lost.is_empty(), "lost: {lost:?}\n{}", explain(&broker, &publisher, &sub));
+    // QoS 2 exactly once, except where the broker itself broke the QoS 2 flow: a PUBLISH sent
+    // again after its PUBREL (mosquitto 2.0.11 does so for messages it restored from its
+    // persistence file). By then the receiver has released the packet id, as the protocol
+    // says, so no receiver can tell that PUBLISH from a new message. Every extra delivery must
+    // be one of those; in a run where the broker keeps the protocol, that means none.
+    let extra: u32 = (0..N).map(|i| count(2, i).saturating_sub(1)).sum();
+    let log = std::fs::read_to_string(broker.dir.0.join("broker.log")).unwrap();
+    let broken = resent_after_pubrel(&log, "restart-sub");
     assert!(
-        missing.is_empty() && missing1.is_empty(),
-        "QoS 2 not exactly once: {missing:?}; QoS 1 lost: {missing1:?}\n{}",
+        extra <= broken,
+        "{extra} QoS 2 deliveries too many, {broken} explained by the broker\n{}",
         explain(&broker, &publisher, &sub)
     );
     assert!(sub.stats().connects >= 2, "the subscriber reconnected");
-    for i in 0..N {
-        assert!(seen.get(&(1, i)).is_some_and(|&n| n >= 1), "QoS 1 message {i} lost");
-        assert_eq!(seen.get(&(2, i)).copied(), Some(1), "QoS 2 message {i} not delivered exactly once");
+}
+
+#[test]
+fn a_publish_resent_after_its_pubrel_is_counted() {
+    // Lines as mosquitto 2.0.11 logs them, from a run where it restored m60 wrongly.
+    let log = "1: Sending PUBLISH to sub (d0, q2, r0, m60, 'x', ... (5 bytes))
+1: Received PUBREC from sub (Mid: 60)
+1: Sending PUBREL to sub (m60)
+1: Sending PUBLISH to sub (d0, q2, r0, m61, 'x', ... (5 bytes))
+1: Sending PUBLISH to sub (d1, q2, r0, m61, 'x', ... (5 bytes))
+1: Sending PUBLISH to sub (d1, q1, r0, m62, 'x', ... (5 bytes))
+2: Sending PUBLISH to sub (d1, q2, r0, m60, 'x', ... (5 bytes))
+2: Sending PUBLISH to sub (d1, q2, r0, m60, 'x', ... (5 bytes))";
+    assert_eq!(resent_after_pubrel(log, "sub"), 1, "m60 after its PUBREL, once; m61's DUP is allowed");
+}
+
+/// How many times the broker's log shows a QoS 2 PUBLISH to `client` sent again after the
+/// PUBREL of the same packet id (a broker breaking the QoS 2 flow).
+fn resent_after_pubrel(log: &str, client: &str) -> u32 {
+    let (publish, pubrel) =
+        (format!("Sending PUBLISH to {client} ("), format!("Sending PUBREL to {client} (m"));
+    let mut released = std::collections::HashSet::new();
+    let mut broken = 0;
+    for line in log.lines() {
+        let id =
+            |rest: &str| rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse::<u16>().ok());
+        if let Some(rest) = line.split_once(&pubrel).map(|(_, r)| r) {
+            released.extend(id(rest));
+        } else if let Some(rest) = line.split_once(&publish).map(|(_, r)| r)
+            && rest.contains("q2")
+            && let Some(at) = rest.find(", m")
+            && let Some(id) = id(&rest[at + 3..])
+            && released.remove(&id)
+        {
+            broken += 1;
+        }
     }
+    broken
 }
 
 /// What the broker saw, for a failure to say whose side repeated a message: mosquitto logs
