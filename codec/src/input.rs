@@ -63,16 +63,20 @@ impl Input<'_> {
 
     /// An `i64` (zigzag).
     pub(crate) fn i64(&mut self) -> Result<i64, DecodeError> {
-        let z = self.u64()?;
-        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+        self.u64().map(unzigzag)
     }
 
     /// A `bool`.
     pub(crate) fn bool(&mut self) -> Result<bool, DecodeError> {
+        self.flag(DecodeError::BadBool)
+    }
+
+    /// A byte that must be 0 or 1 (a `bool`, an option's tag); `bad` otherwise.
+    fn flag(&mut self, bad: DecodeError) -> Result<bool, DecodeError> {
         match self.byte()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(DecodeError::BadBool),
+            _ => Err(bad),
         }
     }
 
@@ -105,8 +109,7 @@ impl Input<'_> {
         match self.variant()? {
             0 => {
                 let packed = self.u64()?;
-                let m = ((packed >> 5) as i64) ^ -(((packed >> 4) & 1) as i64);
-                Number::decimal(m, (packed & 0xf) as u8).ok_or(DecodeError::InvalidField)
+                Number::decimal(unzigzag(packed >> 4), (packed & 0xf) as u8).ok_or(DecodeError::InvalidField)
             }
             1 => {
                 let mut le = [0u8; 8];
@@ -119,11 +122,7 @@ impl Input<'_> {
 
     /// An option's tag: whether a value follows.
     pub(crate) fn some(&mut self) -> Result<bool, DecodeError> {
-        match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(DecodeError::BadOption),
-        }
+        self.flag(DecodeError::BadOption)
     }
 
     /// One raw byte (a `u8` in postcard).
@@ -140,4 +139,9 @@ impl Input<'_> {
             extra => Err(DecodeError::TrailingBytes { extra }),
         }
     }
+}
+
+/// A signed integer from postcard's zigzag form.
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
 }

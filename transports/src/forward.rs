@@ -1,5 +1,6 @@
 //! A whole transport made of two halves forwards the contract to them: one definition of that
-//! forwarding for every transport here (memory, MQTT, `Link` and its boxed halves).
+//! forwarding for every transport here (memory, MQTT, `Link` and its boxed halves), and of their
+//! shared error type.
 
 /// Implements `Sender` for `$ty` by forwarding to the sending half `$half` (an expression of
 /// `$this`, which stands for `self`) through the trait `$via` (`Sender`, or `DynSender` for a
@@ -66,4 +67,13 @@ macro_rules! forward_receiver {
     };
 }
 
-pub(crate) use {forward_receiver, forward_sender};
+/// Implements `ErrorType` with error `$err` for a transport and its halves.
+macro_rules! error_type {
+    ($err:ty: $($ty:ty),+) => {
+        $(impl telemetra_core::transport::ErrorType for $ty {
+            type Error = $err;
+        })+
+    };
+}
+
+pub(crate) use {error_type, forward_receiver, forward_sender};

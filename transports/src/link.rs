@@ -30,7 +30,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use telemetra_core::transport::{ErrorType, Receiver, Sender};
+use telemetra_core::transport::{Receiver, Sender};
 use telemetra_core::{Delivery, DeviceId, ErrorKind, Route, RouteFilter, Transport, TransportError};
 
 use crate::memory::MemoryHub;
@@ -208,17 +208,7 @@ impl Link {
     }
 }
 
-impl ErrorType for Link {
-    type Error = LinkError;
-}
-
-impl ErrorType for LinkSender {
-    type Error = LinkError;
-}
-
-impl ErrorType for LinkReceiver {
-    type Error = LinkError;
-}
+crate::forward::error_type!(LinkError: Link, LinkSender, LinkReceiver);
 
 crate::forward::forward_sender!(Link, DynSender, |l| &mut *l.0);
 crate::forward::forward_sender!(LinkSender, DynSender, |l| &mut *l.0);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use bytes::Bytes;
-use telemetra_core::transport::{ErrorType, Receiver, Sender};
+use telemetra_core::transport::{Receiver, Sender};
 use telemetra_core::{Delivery, ErrorKind, Route, RouteFilter, Transport, TransportError};
 use tokio::sync::Notify;
 
@@ -204,17 +204,7 @@ impl MemoryReceiver {
     }
 }
 
-impl ErrorType for MemorySender {
-    type Error = MemoryError;
-}
-
-impl ErrorType for MemoryReceiver {
-    type Error = MemoryError;
-}
-
-impl ErrorType for MemoryTransport {
-    type Error = MemoryError;
-}
+crate::forward::error_type!(MemoryError: MemorySender, MemoryReceiver, MemoryTransport);
 
 impl Sender for MemorySender {
     async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MemoryError> {

@@ -68,20 +68,20 @@ async fn broker_restart_loses_no_qos1_and_repeats_no_qos2() {
     let seen = collect.await.unwrap();
     assert!(publisher.stats().connects >= 2, "the publisher reconnected");
     let count = |qos: u8, i: u32| seen.get(&(qos, i)).copied().unwrap_or(0);
+    let log = std::fs::read_to_string(broker.dir.0.join("broker.log")).unwrap();
     let lost: Vec<_> = (0..N).filter(|&i| count(1, i) == 0 || count(2, i) == 0).collect();
-    assert!(lost.is_empty(), "lost: {lost:?}\n{}", explain(&broker, &publisher, &sub));
+    assert!(lost.is_empty(), "lost: {lost:?}\n{}", explain(&log, &publisher, &sub));
     // QoS 2 exactly once, except where the broker itself broke the QoS 2 flow: a PUBLISH sent
     // again after its PUBREL (mosquitto 2.0.11 does so for messages it restored from its
     // persistence file). By then the receiver has released the packet id, as the protocol
     // says, so no receiver can tell that PUBLISH from a new message. Every extra delivery must
     // be one of those; in a run where the broker keeps the protocol, that means none.
     let extra: u32 = (0..N).map(|i| count(2, i).saturating_sub(1)).sum();
-    let log = std::fs::read_to_string(broker.dir.0.join("broker.log")).unwrap();
     let broken = resent_after_pubrel(&log, "restart-sub");
     assert!(
         extra <= broken,
         "{extra} QoS 2 deliveries too many, {broken} explained by the broker\n{}",
-        explain(&broker, &publisher, &sub)
+        explain(&log, &publisher, &sub)
     );
     assert!(sub.stats().connects >= 2, "the subscriber reconnected");
 }
@@ -127,10 +127,9 @@ fn resent_after_pubrel(log: &str, client: &str) -> u32 {
 /// What the broker saw, for a failure to say whose side repeated a message: mosquitto logs
 /// every PUBLISH it receives and sends with its DUP flag, QoS and packet id. The log is kept
 /// in the temporary directory for a closer look.
-fn explain(broker: &Mosquitto, publisher: &MqttClient, sub: &MqttClient) -> String {
-    let log = std::fs::read_to_string(broker.dir.0.join("broker.log")).unwrap_or_default();
+fn explain(log: &str, publisher: &MqttClient, sub: &MqttClient) -> String {
     let kept = std::env::temp_dir().join(format!("telemetra-restart-{}.log", std::process::id()));
-    let _ = std::fs::write(&kept, &log);
+    let _ = std::fs::write(&kept, log);
     let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
     format!(
         "broker: {} QoS 2 PUBLISH received new from the publisher, {} received again (DUP), \

@@ -6,6 +6,7 @@ use telemetra::codec::{Body, FrameView, encode_body};
 use telemetra::model::{ChannelId, DeviceId, Reading, Timestamp};
 
 use embedded_io::{Read, ReadReady, Write};
+use static_cell::ConstStaticCell;
 
 /// This node's identity (on a product: from the device's provisioning).
 pub const DEVICE: DeviceId = DeviceId(0x2a);
@@ -71,7 +72,7 @@ pub fn read_ready<S: Read + ReadReady>(stream: &mut S, buf: &mut [u8]) -> usize 
 
 /// Frames as COBS+CRC packets over any `embedded-io` byte stream (a UART here), both ways.
 ///
-/// Its buffers (about 600 bytes) belong in a `static` (see the binaries): made at compile
+/// Its buffers (about 600 bytes) belong in a `static` (see [`SerialLink::take`]): made at compile
 /// time, they lie in `.bss`, cost no stack, and need no zeroing code.
 pub struct SerialLink {
     decoder: PacketDecoder<{ max_packet_len(FRAME) }>,
@@ -88,6 +89,13 @@ impl Default for SerialLink {
 }
 
 impl SerialLink {
+    /// The program's link, in a static made at compile time (`.bss`: no stack, no zeroing).
+    /// Taken once; a second call fails the run.
+    pub fn take() -> &'static mut SerialLink {
+        static LINK: ConstStaticCell<SerialLink> = ConstStaticCell::new(SerialLink::new());
+        LINK.try_take().unwrap_or_else(|| crate::probe::fail(b"link taken"))
+    }
+
     /// An idle link.
     pub const fn new() -> Self {
         SerialLink { decoder: PacketDecoder::new(), rx: [0; 64], rx_len: 0, rx_pos: 0, tx: [0; FRAME] }
@@ -137,6 +145,7 @@ impl SerialLink {
 #[cfg(feature = "mqtt")]
 pub mod mqtt {
     use embedded_io::{Read, ReadReady, Write};
+    use static_cell::ConstStaticCell;
     use telemetra::mqtt::ClientError;
     use telemetra::mqtt::lite::{LiteClient, LiteEvent, LiteOptions};
 
@@ -158,6 +167,13 @@ pub mod mqtt {
     }
 
     impl MqttLink {
+        /// The program's link, in a static made at compile time (all zero bits: it lies in
+        /// `.bss`). Taken once; a second call fails the run.
+        pub fn take() -> &'static mut MqttLink {
+            static LINK: ConstStaticCell<MqttLink> = ConstStaticCell::new(MqttLink::new());
+            LINK.try_take().unwrap_or_else(|| crate::probe::fail(b"link taken"))
+        }
+
         /// A link with no connection. Made once, where it stays: the client is 3 KB, and a
         /// constructor that returned it connected would copy it through the stack.
         pub const fn new() -> MqttLink {

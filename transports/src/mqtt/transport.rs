@@ -19,7 +19,7 @@
 //! handles to the one connection.
 
 use telemetra_codec::{Frame, Message as FrameMessage};
-use telemetra_core::transport::{ErrorType, Receiver, Sender};
+use telemetra_core::transport::{Receiver, Sender};
 use telemetra_core::{
     Delivery, DeviceId, DeviceStatus, ErrorKind, Route, RouteFilter, RouteKind, Transport, TransportError,
 };
@@ -181,17 +181,7 @@ impl MqttReceiver {
     }
 }
 
-impl ErrorType for MqttTransport {
-    type Error = MqttError;
-}
-
-impl ErrorType for MqttSender {
-    type Error = MqttError;
-}
-
-impl ErrorType for MqttReceiver {
-    type Error = MqttError;
-}
+crate::forward::error_type!(MqttError: MqttTransport, MqttSender, MqttReceiver);
 
 impl Sender for MqttSender {
     async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), MqttError> {

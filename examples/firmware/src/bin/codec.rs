@@ -3,18 +3,14 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use static_cell::ConstStaticCell;
 use telemetra::codec::ReadingsBody;
 use telemetra::model::{CommandAck, CommandResult, Timestamp};
 use telemetra_firmware_example::{self as board, app};
 
-/// The link's buffers live in a static, made at compile time (`.bss`: no stack, no zeroing).
-static LINK: ConstStaticCell<app::SerialLink> = ConstStaticCell::new(app::SerialLink::new());
-
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
-    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
+    let link = app::SerialLink::take();
     let (mut seq, mut tick, mut acked) = (0u32, 0u32, 0u32);
     let mut next = 0;
     // Runs until the peer has sent three commands, or 10 s without them.

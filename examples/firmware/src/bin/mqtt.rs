@@ -4,7 +4,6 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use static_cell::ConstStaticCell;
 use telemetra::model::{Route, RouteKind};
 use telemetra::mqtt::QoS;
 use telemetra::mqtt::lite::{LiteEvent, LiteOptions};
@@ -12,16 +11,12 @@ use telemetra::mqtt::packet::subscribe::Subscription;
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
 use telemetra_firmware_example::{self as board};
 
-/// The link lives in a static, initialised at compile time: no 3 KB value is built on the
-/// stack and copied into place.
-static LINK: ConstStaticCell<MqttLink> = ConstStaticCell::new(MqttLink::new());
-
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
     let mut options = LiteOptions::new("tm-2a");
     options.keep_alive = 5;
-    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
+    let link = MqttLink::take();
     link.connect(&options, board::clock::now());
     let readings = Route::new(RouteKind::Readings, app::DEVICE).topic();
     let commands = Route::new(RouteKind::Commands, app::DEVICE).topic();

@@ -11,7 +11,6 @@ use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
 use heapless::Vec as Fixed;
-use static_cell::ConstStaticCell;
 use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
 use telemetra::model::{CommandAck, CommandId, CommandResult, DeviceStatus, Route, RouteKind, Timestamp};
 use telemetra::mqtt::QoS;
@@ -55,10 +54,6 @@ fn send_or_keep(link: &mut MqttLink, pending: &mut Pending, out: Option<Outgoing
     }
 }
 
-/// The link lives in a static, initialised at compile time: no 3 KB value is built on the
-/// stack and copied into place.
-static LINK: ConstStaticCell<MqttLink> = ConstStaticCell::new(MqttLink::new());
-
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
@@ -67,7 +62,7 @@ fn main() -> ! {
     let status_topic = Route::new(RouteKind::Status, app::DEVICE).topic();
     let mut options = LiteOptions::new("tm-2a");
     options.will = Some((&status_topic, &lost.bytes, QoS::AtLeastOnce, true));
-    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
+    let link = MqttLink::take();
     link.connect(&options, board::clock::now());
     // Each rule is decoded in place into a 1.3 KB buffer while it is read, and kept compact
     // (a few hundred bytes, the form the engine keeps).

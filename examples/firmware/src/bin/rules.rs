@@ -9,7 +9,6 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cortex_m_rt::entry;
-use static_cell::ConstStaticCell;
 
 use telemetra::model::{DeviceStatus, Timestamp};
 use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
@@ -43,13 +42,10 @@ fn receive_rule_set<S: embedded_io::Read + embedded_io::ReadReady>(
     }
 }
 
-/// The link's buffers live in a static, made at compile time (`.bss`: no stack, no zeroing).
-static LINK: ConstStaticCell<app::SerialLink> = ConstStaticCell::new(app::SerialLink::new());
-
 #[entry]
 fn main() -> ! {
     let mut uart = board::init();
-    let Some(link) = LINK.try_take() else { board::probe::fail(b"link taken") };
+    let link = app::SerialLink::take();
     link.send(&mut uart, 0, &DeviceStatus::Online);
     let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
     receive_rule_set(&mut uart, link, &mut engine);

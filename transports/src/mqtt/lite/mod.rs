@@ -174,8 +174,25 @@ const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub struct LiteClient<const N: usize, const M: usize> {
     session: Session<N, M>,
     input: heapless::Vec<u8, M>,
-    /// Bytes of the packet being read (fixed header included), once its header is known.
-    input_need: usize,
+    /// The fixed header of the packet being read and its length, once it has arrived.
+    header: Option<(FixedHeader, usize)>,
+}
+
+/// The bytes to send: a fixed buffer, written in place (no zeroing per packet).
+#[derive(Debug)]
+struct Output<const M: usize> {
+    buf: [u8; M],
+    len: usize,
+}
+
+impl<const M: usize> Output<M> {
+    /// Appends `bytes` if they fit.
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        let Some(room) = self.buf.get_mut(self.len..self.len + bytes.len()) else { return false };
+        room.copy_from_slice(bytes);
+        self.len += bytes.len();
+        true
+    }
 }
 
 /// Everything but the input buffer, so that a packet is handled while it lies in the buffer.
@@ -187,16 +204,15 @@ struct Session<const N: usize, const M: usize> {
     keep_alive_ms: u64,
     ever_connected: bool,
     slots: [Slot; N],
-    /// Each slot's encoded PUBLISH, written in place (no copy through the stack; vectors,
-    /// so that a new client needs no zeroed array copied into place).
-    store: [heapless::Vec<u8, M>; N],
+    /// Each slot's encoded PUBLISH (its length is the slot's), written in place.
+    store: [[u8; M]; N],
     /// In flight at most this many (the broker's Receive Maximum, up to `N`).
     window: usize,
     next_pid: u16,
     incoming_qos2: heapless::Vec<u16, INCOMING_QOS2>,
     /// The broker's Maximum Packet Size.
     max_out: usize,
-    out: heapless::Vec<u8, M>,
+    out: Output<M>,
     last_sent: u64,
     ping_sent: Option<u64>,
 }
@@ -210,7 +226,7 @@ impl<const N: usize, const M: usize> Default for LiteClient<N, M> {
 impl<const N: usize, const M: usize> LiteClient<N, M> {
     /// A client with no connection.
     pub const fn new() -> Self {
-        LiteClient { session: Session::new(), input: heapless::Vec::new(), input_need: 0 }
+        LiteClient { session: Session::new(), input: heapless::Vec::new(), header: None }
     }
 
     /// Starts a connection (the transport is open): queues CONNECT. The first connection
@@ -226,7 +242,7 @@ impl<const N: usize, const M: usize> LiteClient<N, M> {
     pub fn connection_lost(&mut self) {
         self.session.connection_lost();
         self.input.clear();
-        self.input_need = 0;
+        self.header = None;
     }
 
     /// Connected (CONNACK received).
@@ -267,12 +283,12 @@ impl<const N: usize, const M: usize> LiteClient<N, M> {
 
     /// The bytes to write to the connection.
     pub fn output(&self) -> &[u8] {
-        &self.session.out
+        &self.session.out.buf[..self.session.out.len]
     }
 
     /// Forgets the output (after writing it).
     pub fn clear_output(&mut self) {
-        self.session.out.clear();
+        self.session.out.len = 0;
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is due next, if ever.
@@ -305,10 +321,12 @@ impl<const N: usize, const M: usize> LiteClient<N, M> {
                 Err(e) => return Err(self.fail(e)),
             };
             bytes = &bytes[taken..];
-            if self.input_need > 0 && self.input.len() == self.input_need {
-                let result = self.session.dispatch(&self.input, on_event);
+            if let Some((header, len)) = self.header
+                && self.input.len() == len + header.remaining as usize
+            {
+                let result = self.session.dispatch(header, &self.input[len..], on_event);
                 self.input.clear();
-                self.input_need = 0;
+                self.header = None;
                 if let Err(e) = result {
                     return Err(self.fail(e));
                 }
@@ -325,17 +343,13 @@ impl<const N: usize, const M: usize> LiteClient<N, M> {
     /// Takes bytes of the packet being read, up to its end (never beyond: the next packet's
     /// bytes stay with the caller, and the buffer never moves); returns how many it took.
     fn read_packet(&mut self, bytes: &[u8]) -> Result<usize, ClientError> {
-        if self.input_need == 0 {
+        let Some((header, len)) = self.header else {
             // The fixed header is at most 5 bytes: take them one at a time until it parses.
             self.input.push(bytes[0]).map_err(|_| packet_too_large())?;
-            match FixedHeader::parse(&self.input, M as u32) {
-                Ok(Some((header, len))) => self.input_need = len + header.remaining as usize,
-                Ok(None) => {}
-                Err(e) => return Err(PacketError::from(e).into()),
-            }
+            self.header = FixedHeader::parse(&self.input, M as u32).map_err(PacketError::from)?;
             return Ok(1);
-        }
-        let n = (self.input_need - self.input.len()).min(bytes.len());
+        };
+        let n = (len + header.remaining as usize - self.input.len()).min(bytes.len());
         self.input.extend_from_slice(&bytes[..n]).map_err(|_| packet_too_large())?;
         Ok(n)
     }
@@ -349,12 +363,12 @@ impl<const N: usize, const M: usize> Session<N, M> {
             keep_alive_ms: 0,
             ever_connected: false,
             slots: [Slot { pid: 0, stage: Stage::Free, len: 0 }; N],
-            store: [const { heapless::Vec::new() }; N],
+            store: [[0; M]; N],
             window: 0,
             next_pid: 0,
             incoming_qos2: heapless::Vec::new(),
             max_out: 0,
-            out: heapless::Vec::new(),
+            out: Output { buf: [0; M], len: 0 },
             last_sent: 0,
             ping_sent: None,
         }
@@ -394,7 +408,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
 
     fn connection_lost(&mut self) {
         self.state = State::Idle;
-        self.out.clear();
+        self.out.len = 0;
         self.ping_sent = None;
     }
 
@@ -422,18 +436,16 @@ impl<const N: usize, const M: usize> Session<N, M> {
         let Some(free) = free else { return Err(LiteError::Busy) };
         let pid = self.allocate_pid();
         p.packet_id = Some(pid);
-        let version = self.version();
-        let buf = &mut self.store[free];
-        let _ = buf.resize_default(M);
-        let len = p.encode(version, buf).map_err(|e| match e {
+        let len = p.encode(self.version(), &mut self.store[free]).map_err(|e| match e {
             PacketError::Wire(WireError::BufferFull) => LiteError::TooLarge,
             e => LiteError::Packet(e),
         })?;
-        buf.truncate(len);
         if len > self.max_out {
             return Err(LiteError::TooLarge);
         }
-        self.out.extend_from_slice(&self.store[free][..len]).map_err(|_| LiteError::Busy)?;
+        if !self.out.push(&self.store[free][..len]) {
+            return Err(LiteError::Busy);
+        }
         let stage = if qos == QoS::AtLeastOnce { Stage::Ack } else { Stage::Rec };
         self.slots[free] = Slot { pid, stage, len };
         self.last_sent = now;
@@ -476,7 +488,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
             State::Connected if self.keep_alive_ms > 0 => match self.ping_sent {
                 Some(at) if now >= at + self.keep_alive_ms => Err(ClientError::KeepAliveTimeout),
                 None if now >= self.last_sent + self.keep_alive_ms => {
-                    if self.out.extend_from_slice(&PINGREQ).is_ok() {
+                    if self.out.push(&PINGREQ) {
                         self.ping_sent = Some(now);
                         self.last_sent = now;
                     }
@@ -488,16 +500,13 @@ impl<const N: usize, const M: usize> Session<N, M> {
         }
     }
 
-    /// Handles one whole packet.
+    /// Handles one whole packet: its fixed header and body.
     fn dispatch(
         &mut self,
-        packet: &[u8],
+        header: FixedHeader,
+        body: &[u8],
         on_event: &mut dyn FnMut(LiteEvent<'_>),
     ) -> Result<(), ClientError> {
-        let Ok(Some((header, len))) = FixedHeader::parse(packet, M as u32) else {
-            return Err(packet_too_large());
-        };
-        let body = &packet[len..];
         match header.kind {
             PacketType::Connack => self.on_connack(body, on_event),
             PacketType::Publish => self.on_publish(header, body, on_event),
@@ -569,7 +578,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
                 (_, resumed) => {
                     let packet = &mut self.store[i][..slot.len];
                     packet[0] = (packet[0] & !0x08) | (u8::from(resumed) << 3);
-                    if self.out.extend_from_slice(packet).is_err() {
+                    if !self.out.push(packet) {
                         // The rest goes on the next connection.
                         return Ok(());
                     }
@@ -662,7 +671,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
         let mut buf = [0u8; 8];
         let n = ack.encode(self.version(), &mut buf)?;
         // An answer that does not fit is sent again by the broker's own retry on reconnect.
-        let _ = self.out.extend_from_slice(&buf[..n]);
+        let _ = self.out.push(&buf[..n]);
         Ok(())
     }
 
@@ -671,20 +680,14 @@ impl<const N: usize, const M: usize> Session<N, M> {
         &mut self,
         encode: impl FnOnce(&mut [u8], Version) -> Result<usize, PacketError>,
     ) -> Result<(), LiteError> {
-        let (start, version) = (self.out.len(), self.version());
-        let _ = self.out.resize_default(M);
-        match encode(&mut self.out[start..], version) {
+        let version = self.version();
+        match encode(&mut self.out.buf[self.out.len..], version) {
             Ok(n) => {
-                self.out.truncate(start + n);
+                self.out.len += n;
                 Ok(())
             }
-            Err(e) => {
-                self.out.truncate(start);
-                Err(match e {
-                    PacketError::Wire(WireError::BufferFull) => LiteError::Busy,
-                    e => LiteError::Packet(e),
-                })
-            }
+            Err(PacketError::Wire(WireError::BufferFull)) => Err(LiteError::Busy),
+            Err(e) => Err(LiteError::Packet(e)),
         }
     }
 
