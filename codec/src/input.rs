@@ -92,15 +92,14 @@ impl Input<'_> {
 
     /// A string of at most `N` bytes (a `Name`, a `Text`, a URL).
     pub(crate) fn string<const N: usize>(&mut self) -> Result<heapless::String<N>, DecodeError> {
-        let n = self.varint(usize::BITS)? as usize;
         // A length over the capacity is refused before the bytes are looked at.
+        let n = self.varint(usize::BITS)? as usize;
         if n > N {
             return Err(DecodeError::InvalidField);
         }
-        let s = core::str::from_utf8(self.bytes(n)?).map_err(|_| DecodeError::BadUtf8)?;
         let mut out = heapless::String::new();
-        // Fits: at most N bytes.
-        let _ = out.push_str(s);
+        // Fits (at most N bytes), so only bad UTF-8 fails.
+        crate::utf8::push_utf8(self.bytes(n)?, out.as_mut_view()).ok_or(DecodeError::BadUtf8)?;
         Ok(out)
     }
 
@@ -112,8 +111,7 @@ impl Input<'_> {
                 Number::decimal(unzigzag(packed >> 4), (packed & 0xf) as u8).ok_or(DecodeError::InvalidField)
             }
             1 => {
-                let mut le = [0u8; 8];
-                le.copy_from_slice(self.bytes(8)?);
+                let le: [u8; 8] = self.bytes(8)?.try_into().map_err(|_| DecodeError::Truncated)?;
                 Ok(Number::raw(f64::from_le_bytes(le)))
             }
             _ => Err(DecodeError::InvalidField),

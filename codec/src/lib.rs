@@ -17,6 +17,7 @@ mod rule_in_place;
 #[cfg(feature = "senml")]
 pub mod senml;
 pub mod stream;
+mod utf8;
 mod view;
 
 #[cfg(test)]
