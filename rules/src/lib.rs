@@ -19,7 +19,8 @@ pub use assemble::{AssembleError, HeldRule, Progress, RuleSetAssembler};
 pub use compact::{CompactRule, IntoCompact};
 #[cfg(feature = "alloc")]
 pub use engine::{
-    ChannelHandle, Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport, Real, StaleHandle,
+    ChannelHandle, Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport, NodeEngine, Real,
+    StaleHandle,
 };
 #[cfg(feature = "alloc")]
 pub use lang::{ParseError, parse, parse_rule, print_rule, print_rules};

@@ -20,9 +20,11 @@
 mod devices;
 mod frames;
 mod names;
+mod node;
 mod real;
 mod ring;
 mod sorted;
+mod sqrt;
 mod state;
 mod window;
 
@@ -39,6 +41,7 @@ use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
 use telemetra_core::rule::Window;
 use window::Samples;
 
+pub use node::NodeEngine;
 pub use real::Real;
 
 /// Limits of an engine.
@@ -265,6 +268,82 @@ fn timed(rule: &CompactRule) -> bool {
         })
 }
 
+/// A rule set compacted and checked: every rule valid, no two with one name, its state
+/// within `config`'s memory budget for `config.max_devices` devices.
+fn prepare<R: Real, T: IntoCompact>(
+    rules: impl IntoIterator<Item = T>,
+    config: EngineConfig,
+) -> Result<Vec<CompactRule>, LoadError> {
+    let rules = rules.into_iter();
+    let mut compact: Vec<CompactRule> = Vec::with_capacity(rules.size_hint().0);
+    for r in rules {
+        let name = Name::try_from(r.name()).unwrap_or_default();
+        compact.push(r.into_compact().map_err(|error| LoadError::Invalid { rule: name, error })?);
+    }
+    let mut total = 0usize;
+    for (i, r) in compact.iter().enumerate() {
+        if compact[..i].iter().any(|o| o.name == r.name) {
+            return Err(LoadError::DuplicateName(r.name.clone()));
+        }
+        total = total.saturating_add(RuleState::<R>::size_for(r));
+    }
+    let needed = total.saturating_mul(config.max_devices);
+    if needed > config.memory_budget {
+        return Err(LoadError::OverBudget {
+            needed,
+            devices: config.max_devices,
+            budget: config.memory_budget,
+        });
+    }
+    Ok(compact)
+}
+
+impl<R: Real> Loaded<R> {
+    /// A rule made ready to run: what the per-reading path needs, worked out once.
+    fn new(rule: CompactRule, id: u32) -> Self {
+        let state_bytes = RuleState::<R>::size_for(&rule);
+        let event_rule = !rule.actions.iter().any(|a| matches!(a, Act::Alert { .. }));
+        let device_wide = core::iter::once(&*rule.when)
+            .chain(rule.clear.as_deref())
+            .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: None, .. })));
+        let watches_silence = core::iter::once(&*rule.when)
+            .chain(rule.clear.as_deref())
+            .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
+        let when_quick = Quick::of(&rule.when, true);
+        let clear_quick = rule.clear.as_deref().and_then(|c| Quick::of(c, false));
+        let simple = rule.channels.len() == 1
+            && rule.hold_ms == 0
+            && rule.repeat <= 1
+            && rule.cooldown_ms == 0
+            && !event_rule
+            && !device_wide
+            && when_quick.is_some_and(|q| q.reads_value_of(0))
+            && match (&rule.clear, clear_quick) {
+                (None, _) => true,
+                (Some(_), Some(q)) => q.reads_value_of(0),
+                (Some(_), None) => false,
+            };
+        Loaded {
+            id,
+            timed: timed(&rule),
+            state_bytes,
+            event_rule,
+            device_wide,
+            watches_silence,
+            when_quick,
+            clear_quick,
+            simple,
+            map: [usize::MAX; MAX_RULE_CHANNELS],
+            windows: Vec::new(),
+            everywhere: rule.scope == Scope::All,
+            hold_ms: rule.hold_ms,
+            repeat: rule.repeat,
+            cooldown_ms: rule.cooldown_ms,
+            rule,
+        }
+    }
+}
+
 impl Engine {
     /// An engine with no rules, computing in `f64`.
     pub fn new(config: EngineConfig) -> Self {
@@ -302,28 +381,7 @@ impl<R: Real> Engine<R> {
         &mut self,
         rules: impl IntoIterator<Item = T>,
     ) -> Result<LoadReport, LoadError> {
-        let rules = rules.into_iter();
-        let mut compact: Vec<CompactRule> = Vec::with_capacity(rules.size_hint().0);
-        for r in rules {
-            let name = Name::try_from(r.name()).unwrap_or_default();
-            compact.push(r.into_compact().map_err(|error| LoadError::Invalid { rule: name, error })?);
-        }
-        let rules = compact;
-        let mut total = 0usize;
-        for (i, r) in rules.iter().enumerate() {
-            if rules[..i].iter().any(|o| o.name == r.name) {
-                return Err(LoadError::DuplicateName(r.name.clone()));
-            }
-            total = total.saturating_add(RuleState::<R>::size_for(r));
-        }
-        let needed = total.saturating_mul(self.config.max_devices);
-        if needed > self.config.memory_budget {
-            return Err(LoadError::OverBudget {
-                needed,
-                devices: self.config.max_devices,
-                budget: self.config.memory_budget,
-            });
-        }
+        let rules = prepare::<R, T>(rules, self.config)?;
         let mut report = LoadReport::default();
         // Exactly as many as there are rules: a firmware's heap holds no spare capacity.
         let old = core::mem::replace(&mut self.rules, Vec::with_capacity(rules.len()));
@@ -346,46 +404,7 @@ impl<R: Real> Engine<R> {
                     self.next_id
                 }
             };
-            let state_bytes = RuleState::<R>::size_for(&rule);
-            let event_rule = !rule.actions.iter().any(|a| matches!(a, Act::Alert { .. }));
-            let device_wide = core::iter::once(&*rule.when)
-                .chain(rule.clear.as_deref())
-                .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: None, .. })));
-            let watches_silence = core::iter::once(&*rule.when)
-                .chain(rule.clear.as_deref())
-                .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
-            let when_quick = Quick::of(&rule.when, true);
-            let clear_quick = rule.clear.as_deref().and_then(|c| Quick::of(c, false));
-            let simple = rule.channels.len() == 1
-                && rule.hold_ms == 0
-                && rule.repeat <= 1
-                && rule.cooldown_ms == 0
-                && !event_rule
-                && !device_wide
-                && when_quick.is_some_and(|q| q.reads_value_of(0))
-                && match (&rule.clear, clear_quick) {
-                    (None, _) => true,
-                    (Some(_), Some(q)) => q.reads_value_of(0),
-                    (Some(_), None) => false,
-                };
-            self.rules.push(Loaded {
-                id,
-                timed: timed(&rule),
-                state_bytes,
-                event_rule,
-                device_wide,
-                watches_silence,
-                when_quick,
-                clear_quick,
-                simple,
-                map: [usize::MAX; MAX_RULE_CHANNELS],
-                windows: Vec::new(),
-                everywhere: rule.scope == Scope::All,
-                hold_ms: rule.hold_ms,
-                repeat: rule.repeat,
-                cooldown_ms: rule.cooldown_ms,
-                rule,
-            });
+            self.rules.push(Loaded::new(rule, id));
         }
         report.released = old.iter().flatten().count();
         // Move each kept rule's per-device state to its new position; drop the rest.

@@ -122,4 +122,4 @@ real!(f64, from_f64: |v| v, from_value: Value::as_f64, to_number: Number::from_f
       abs: libm::fabs, sqrt: libm::sqrt);
 // Rule constants are narrowed and readings read without any double arithmetic.
 real!(f32, from_f64: telemetra_core::ieee::narrow, from_value: Value::as_f32, to_number: Number::from_f32,
-      abs: libm::fabsf, sqrt: libm::sqrtf);
+      abs: libm::fabsf, sqrt: super::sqrt::sqrt_f32);

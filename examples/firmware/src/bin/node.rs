@@ -16,7 +16,7 @@ use telemetra::model::{CommandAck, CommandId, CommandResult, DeviceStatus, Route
 use telemetra::mqtt::QoS;
 use telemetra::mqtt::lite::{LiteError, LiteEvent, LiteOptions};
 use telemetra::mqtt::packet::subscribe::Subscription;
-use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
+use telemetra::rules::{CompactRule, Event, NodeEngine, Progress, RuleSetAssembler};
 use telemetra_firmware_example::app::{self, mqtt::MqttLink};
 use telemetra_firmware_example::{self as board};
 
@@ -67,7 +67,9 @@ fn main() -> ! {
     // Each rule is decoded in place into a 1.3 KB buffer while it is read, and kept compact
     // (a few hundred bytes, the form the engine keeps).
     let mut assembler = RuleSetAssembler::<5, Box<CompactRule>>::new();
-    let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
+    // The engine of this device, on this device: rule state within 4 KB of heap.
+    let mut engine = NodeEngine::<f32>::new(app::DEVICE, &[], 4 * 1024);
+    engine.online(Timestamp(0));
     // Room for two events per reading (an `Event` is 192 bytes); more grow it.
     let (mut events, mut seq, mut tick) = (Vec::with_capacity(2), 0u32, 0u32);
     let (mut acked, mut alerts, mut next) = (0u32, 0u32, 0u64);
@@ -144,7 +146,7 @@ fn main() -> ! {
             }
             for r in &readings {
                 if let Some(x) = r.value.as_f32() {
-                    engine.ingest(app::DEVICE, app::channel_name(r.channel), at, x, &mut events);
+                    engine.ingest(app::channel_name(r.channel), at, x, &mut events);
                 }
             }
             engine.advance(at, &mut events);

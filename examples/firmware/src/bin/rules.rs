@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use cortex_m_rt::entry;
 
 use telemetra::model::{DeviceStatus, Timestamp};
-use telemetra::rules::{CompactRule, Engine, EngineConfig, Event, Progress, RuleSetAssembler};
+use telemetra::rules::{CompactRule, Event, NodeEngine, Progress, RuleSetAssembler};
 use telemetra_firmware_example::{self as board, app};
 
 /// Receives a rule set and loads it. Out of line, so that what assembling needs is on the
@@ -20,7 +20,7 @@ use telemetra_firmware_example::{self as board, app};
 fn receive_rule_set<S: embedded_io::Read + embedded_io::ReadReady>(
     uart: &mut S,
     link: &mut app::SerialLink,
-    engine: &mut Engine<f32>,
+    engine: &mut NodeEngine<f32>,
 ) {
     // Each rule is decoded in place into one reused 1.3 KB buffer and kept compact (a few
     // hundred bytes, the form the engine keeps): full-size rules never pile up.
@@ -47,7 +47,9 @@ fn main() -> ! {
     let mut uart = board::init();
     let link = app::SerialLink::take();
     link.send(&mut uart, 0, &DeviceStatus::Online);
-    let mut engine = Engine::<f32>::with_config(EngineConfig { max_devices: 1, memory_budget: 4 * 1024 });
+    // The engine of this device, on this device: rule state within 4 KB of heap.
+    let mut engine = NodeEngine::<f32>::new(app::DEVICE, &[], 4 * 1024);
+    engine.online(Timestamp(0));
     receive_rule_set(&mut uart, link, &mut engine);
     // Simulated time: a reading every 10 s; the temperature climbs past every threshold.
     let (mut events, mut seq, mut alerts) = (Vec::with_capacity(2), 0u32, 0u32);
@@ -57,7 +59,7 @@ fn main() -> ! {
         for r in app::sample(tick, at) {
             let channel = app::channel_name(r.channel);
             if let Some(x) = r.value.as_f32() {
-                engine.ingest(app::DEVICE, channel, at, x, &mut events);
+                engine.ingest(channel, at, x, &mut events);
             }
         }
         engine.advance(at, &mut events);
