@@ -299,6 +299,17 @@ fn prepare<R: Real, T: IntoCompact>(
 }
 
 impl<R: Real> Loaded<R> {
+    /// What this rule's expressions read on a device: its latest `values` and windows (`pool`),
+    /// and when it was last `heard` from.
+    fn ctx<'a>(
+        &'a self,
+        values: &'a [Option<(u64, R)>],
+        heard: u64,
+        pool: &'a mut [Option<Samples<R>>],
+    ) -> Ctx<'a, R> {
+        Ctx { values, map: &self.map, device_heard: heard, pool, windows: &self.windows }
+    }
+
     /// A rule made ready to run: what the per-reading path needs, worked out once.
     fn new(rule: CompactRule, id: u32) -> Self {
         let state_bytes = RuleState::<R>::size_for(&rule);
@@ -623,18 +634,10 @@ impl<R: Real> Engine<R> {
             return;
         }
         let Some((device, entry)) = self.devices.at_mut(slot) else { return };
-        if let Some(slot) = watched.and_then(|w| entry.values.get_mut(w)) {
-            match slot {
-                Some((last, _)) if t < *last => {
-                    self.stats.out_of_order += 1;
-                    return;
-                }
-                Some((last, _)) if t == *last => {
-                    self.stats.duplicates += 1;
-                    return;
-                }
-                _ => *slot = Some((t, value)),
-            }
+        if let Some(slot) = watched.and_then(|w| entry.values.get_mut(w))
+            && !record(slot, t, value, &mut self.stats)
+        {
+            return;
         }
         entry.heard = entry.heard.max(t);
         let DeviceEntry { tags, states, values, heard, pool, .. } = entry;
@@ -664,7 +667,7 @@ impl<R: Real> Engine<R> {
             if l.simple && !transition(l, state, value) {
                 continue;
             }
-            let mut ctx = Ctx { values, map: &l.map, device_heard: *heard, pool, windows: &l.windows };
+            let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
         }
         for &i in &self.device_wide {
@@ -673,7 +676,7 @@ impl<R: Real> Engine<R> {
                 continue;
             }
             let state = state_for(l, &mut states[i], pool, t, reading);
-            let mut ctx = Ctx { values, map: &l.map, device_heard: *heard, pool, windows: &l.windows };
+            let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
         }
     }
@@ -685,8 +688,7 @@ impl<R: Real> Engine<R> {
             let DeviceEntry { states, values, heard, pool, .. } = entry;
             for (l, state) in self.rules.iter().zip(states) {
                 if let (true, Some(state)) = (l.timed, state) {
-                    let mut ctx =
-                        Ctx { values, map: &l.map, device_heard: *heard, pool, windows: &l.windows };
+                    let mut ctx = l.ctx(values, *heard, pool);
                     step(l, device, state, &mut ctx, now.0, false, out);
                 }
             }
@@ -734,6 +736,20 @@ impl<R: Real> DeviceEntry<R> {
             pool: (0..windows).map(|_| None).collect(),
         }
     }
+}
+
+/// Makes a reading its channel's latest value, unless it is older than the latest or has its
+/// time (dropped and counted, as the module documentation says): true when it was taken.
+fn record<R>(latest: &mut Option<(u64, R)>, t: u64, value: R, stats: &mut EngineStats) -> bool {
+    match latest {
+        Some((last, _)) if t < *last => stats.out_of_order += 1,
+        Some((last, _)) if t == *last => stats.duplicates += 1,
+        _ => {
+            *latest = Some((t, value));
+            return true;
+        }
+    }
+    false
 }
 
 fn in_scope(scope: &Scope, device: DeviceId, tags: &[Tag]) -> bool {

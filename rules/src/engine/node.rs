@@ -12,10 +12,10 @@ use alloc::vec::Vec;
 use telemetra_core::rule::Window;
 use telemetra_core::{Alert, AlertState, DeviceId, Name, Tag, Timestamp};
 
-use super::state::{Ctx, Phase, RuleState};
+use super::state::{Phase, RuleState};
 use super::window::Samples;
 use super::{
-    EngineConfig, EngineStats, Event, LoadError, LoadReport, Loaded, Real, alert, in_scope, prepare,
+    EngineConfig, EngineStats, Event, LoadError, LoadReport, Loaded, Real, alert, in_scope, prepare, record,
     state_for, step, transition,
 };
 use crate::compact::IntoCompact;
@@ -197,18 +197,10 @@ impl<R: Real> NodeEngine<R> {
         if watched.is_none() && !device_wide {
             return;
         }
-        if let Some(slot) = watched.and_then(|w| self.values.get_mut(w)) {
-            match slot {
-                Some((last, _)) if t < *last => {
-                    self.stats.out_of_order += 1;
-                    return;
-                }
-                Some((last, _)) if t == *last => {
-                    self.stats.duplicates += 1;
-                    return;
-                }
-                _ => *slot = Some((t, value)),
-            }
+        if let Some(latest) = watched.and_then(|w| self.values.get_mut(w))
+            && !record(latest, t, value, &mut self.stats)
+        {
+            return;
         }
         self.heard = self.heard.max(t);
         // The reading enters each window of its channel, then the rules run.
@@ -235,13 +227,7 @@ impl<R: Real> NodeEngine<R> {
                 if pass && l.simple && !transition(l, state, value) {
                     continue;
                 }
-                let mut ctx = Ctx {
-                    values: &self.values,
-                    map: &l.map,
-                    device_heard: self.heard,
-                    pool: &mut self.pool,
-                    windows: &l.windows,
-                };
+                let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
                 step(l, self.device, state, &mut ctx, t, true, out);
             }
         }
@@ -252,13 +238,7 @@ impl<R: Real> NodeEngine<R> {
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event<R>>) {
         for (l, state) in self.rules.iter().zip(&mut self.states) {
             if let (true, Some(state)) = (l.timed, state) {
-                let mut ctx = Ctx {
-                    values: &self.values,
-                    map: &l.map,
-                    device_heard: self.heard,
-                    pool: &mut self.pool,
-                    windows: &l.windows,
-                };
+                let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
                 step(l, self.device, state, &mut ctx, now.0, false, out);
             }
         }
