@@ -2,7 +2,7 @@
 //! 1,000 readings of a periodic channel rounded to 0.1, against SenML JSON, SenML CBOR, plain
 //! postcard of the same `(timestamp, f64)` pairs, and Gorilla (the `tsz` crate).
 //!
-//! `cargo bench --bench codec --features senml`; the sizes are printed first, then criterion's
+//! `cargo bench -p telemetra-benches --bench codec`; the sizes are printed first, then criterion's
 //! timings. The table in benches/README.md comes from one such run.
 
 use std::hint::black_box;

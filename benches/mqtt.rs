@@ -2,7 +2,7 @@
 //! on the same broker, both speaking MQTT 3.1.1 with 100 messages in flight at most.
 //!
 //! ```text
-//! cargo bench --bench mqtt
+//! cargo bench -p telemetra-benches --bench mqtt
 //! ```
 //!
 //! 1. criterion: publishing 1,000 messages of 100 bytes at QoS 0 (until written to the socket)
@@ -287,7 +287,7 @@ fn main() {
         return;
     }
     let broker = Broker::start();
-    // `cargo bench --bench mqtt -- --table` skips criterion and prints only the table.
+    // `cargo bench -p telemetra-benches --bench mqtt -- --table` skips criterion and prints only the table.
     if !args.iter().any(|a| a == "--table") {
         criterion_part(broker.port);
     }

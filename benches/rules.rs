@@ -2,7 +2,7 @@
 //! rules for 1 and 10,000 devices, against the same conditions as plain Rust closures (the
 //! floor), and as rhai and evalexpr expressions compiled once.
 //!
-//! `cargo bench --bench rules`; the memory per (rule, device) is printed first.
+//! `cargo bench -p telemetra-benches --bench rules`; the memory per (rule, device) is printed first.
 
 use std::hint::black_box;
 

@@ -1,5 +1,84 @@
+//! **A device sends a reading** (on a microcontroller the same types and frames work without
+//! `std`: see the Firmware section below):
+//!
+//! ```
+//! use telemetra::model::FirmwareVersion;
+//! use telemetra::prelude::*;
+//!
+//! # #[cfg(feature = "std")]
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let me = DeviceId(7);
+//!     let mut link = Link::open("memory://demo", Role::Device(me)).await?; // or "mqtts://broker:8883"
+//!     // Once: what this device is, so that servers know its channels by name.
+//!     let temperature = ChannelSpec {
+//!         id: ChannelId(1),
+//!         name: "temperature".try_into()?,
+//!         quantity: Quantity::Temperature,
+//!         unit: Unit::Celsius,
+//!         period_ms: 10_000,
+//!     };
+//!     let info = Device {
+//!         id: me,
+//!         model: "th-sensor".try_into()?,
+//!         firmware: FirmwareVersion::new(1, 0, 0),
+//!         channels: [temperature].into_iter().collect(),
+//!         tags: Default::default(),
+//!     };
+//!     send_frame(&mut link, &Frame::new(me, 0, Message::DeviceInfo(info))).await?;
+//!     // Then its readings.
+//!     let reading = Reading::new(ChannelId(1), Timestamp(1_700_000_000_000), 31.5);
+//!     send_frame(&mut link, &Frame::new(me, 1, Message::Readings([reading].into_iter().collect()))).await?;
+//!     Ok(())
+//! }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
+//! **A server receives it and runs a rule:**
+//!
+//! ```
+//! use telemetra::prelude::*;
+//!
+//! # #[cfg(feature = "std")]
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut link = Link::open("memory://demo", Role::Server("collector")).await?;
+//!     link.subscribe(RouteFilter::kind(RouteKind::Info)).await?;
+//!     link.subscribe(RouteFilter::kind(RouteKind::Readings)).await?;
+//!     let mut engine = Engine::new(EngineConfig::default());
+//!     engine.load(telemetra::rules::parse(r#"rule hot: when temperature > 30 then alert major "Hot""#)?)?;
+//! #   tokio::spawn(device());
+//!     let (mut buf, mut events) = ([0u8; 1024], Vec::new());
+//!     // A server loops for ever; this one stops after the device's two frames.
+//!     for _ in 0..2 {
+//!         let frame = receive_frame(&mut link, &mut buf).await?;
+//!         engine.ingest_frame(&frame, Timestamp(0), &mut events);
+//!     }
+//!     for event in &events {
+//!         println!("{event:?}"); // Alert(Alert { rule: "hot", device: DeviceId(7), state: Raised, .. })
+//!     }
+//! #   assert!(matches!(&events[..], [Event::Alert(a)] if a.rule == "hot" && a.state == AlertState::Raised));
+//!     Ok(())
+//! }
+//! # #[cfg(feature = "std")]
+//! # async fn device() {
+//! #     use telemetra::model::FirmwareVersion;
+//! #     let me = DeviceId(7);
+//! #     let mut link = Link::open("memory://demo", Role::Device(me)).await.unwrap();
+//! #     let channels = [ChannelSpec { id: ChannelId(1), name: "temperature".try_into().unwrap(), quantity: Quantity::Temperature, unit: Unit::Celsius, period_ms: 10_000 }];
+//! #     let info = Device { id: me, model: "th".try_into().unwrap(), firmware: FirmwareVersion::new(1, 0, 0), channels: channels.into_iter().collect(), tags: Default::default() };
+//! #     send_frame(&mut link, &Frame::new(me, 0, Message::DeviceInfo(info))).await.unwrap();
+//! #     let reading = Reading::new(ChannelId(1), Timestamp(1_700_000_000_000), 31.5);
+//! #     send_frame(&mut link, &Frame::new(me, 1, Message::Readings([reading].into_iter().collect()))).await.unwrap();
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

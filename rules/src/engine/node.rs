@@ -12,6 +12,8 @@ use alloc::vec::Vec;
 use telemetra_core::rule::Window;
 use telemetra_core::{Alert, AlertState, DeviceId, Name, Tag, Timestamp};
 
+#[cfg(doc)]
+use super::Engine;
 use super::state::{Phase, RuleState};
 use super::window::Samples;
 use super::{
@@ -20,7 +22,14 @@ use super::{
 };
 use crate::compact::IntoCompact;
 
-/// The rule engine of one device, on the device. See the [module documentation](self).
+/// The rule engine of one device, run on that device: what a firmware links.
+///
+/// [`Engine`] keeps state for many devices, finds them by id, and carries state over a
+/// reload for every device: a server's needs. A node runs its rules on its own readings only,
+/// so this keeps one state per rule in plain lists and works the rest out by looking at a
+/// handful of rules. It decides exactly as an `Engine` does for that one device (the same alarm
+/// lifecycle, expressions and windows; a property test holds the two to the same events), in
+/// about 2 KB less flash on a Cortex-M4.
 ///
 /// ```
 /// use telemetra_core::{DeviceId, Timestamp};
