@@ -248,22 +248,26 @@ fn replay(
                 id
             }
         };
+        // Time reaches the row: every device's deadlines before it are decided, each at its
+        // own instant (an absence alert at its deadline, not at the next row).
         engine.advance(row.at, &mut events);
         engine.ingest(id, &row.channel, row.at, row.value, &mut events);
         emit(&mut events, &names);
         last = row.at;
     }
-    engine.advance(until.unwrap_or(last), &mut events);
+    // Everything due up to the end (or `--until`) included: time moves just past it.
+    engine.advance(Timestamp(until.unwrap_or(last).0.saturating_add(1)), &mut events);
     emit(&mut events, &names);
     let s = engine.stats();
     let summary = format!(
-        "{} readings, {} devices, {} rules; dropped: {} out of order, {} duplicates, {} not finite",
+        "{} readings, {} devices, {} rules; dropped: {} out of order, {} duplicates, {} not finite, {} late",
         rows.len(),
         names.len(),
         engine.rules().count(),
         s.out_of_order,
         s.duplicates,
-        s.non_finite
+        s.non_finite,
+        s.late
     );
     Ok((lines, summary))
 }

@@ -14,7 +14,7 @@ impl<R: Real> Engine<R> {
     /// |---|---|
     /// | `DeviceInfo` | [`register`](Engine::register)s the device at `now` (the receiver's time) |
     /// | `Readings` | [`ingest_reading`](Engine::ingest_reading) for each, in order |
-    /// | `Batch` | the same for each reading, channel by channel (each channel in time order); a malformed batch is counted in `bad_batches` and skipped |
+    /// | `Batch` | the same for each reading, in time order across its channels; a malformed batch is counted in `bad_batches` and skipped |
     /// | anything else | nothing (commands, acks and status are the application's) |
     ///
     /// Readings before the device's `DeviceInfo` are counted as `unknown_channels`: a device
@@ -35,6 +35,10 @@ impl<R: Real> Engine<R> {
                 let mut readings = Vec::new();
                 match batch.for_each(|r| readings.push(r)) {
                     Ok(n) => {
+                        // A batch lists channel after channel; the device's readings go in in
+                        // time order (stable: a channel's own order is kept), or the later
+                        // channels' readings would be late.
+                        readings.sort_by_key(|r| r.at);
                         for r in &readings {
                             self.ingest_reading(frame.device, r.channel, r.at, &r.value, out);
                         }

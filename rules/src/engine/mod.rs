@@ -4,11 +4,22 @@
 //! when no reading arrives (absence, hold-for durations, window ends). Nothing reads a clock,
 //! so a replay of recorded readings gives the same events every time.
 //!
+//! # One instant, one step
+//!
+//! Between readings, a rule's outcome changes only at deadlines known from its state (a `for`
+//! or cooldown ends, a `silent` duration is reached, the oldest sample leaves a time window);
+//! each is decided exactly at its instant, in time order for each device, and an alert
+//! carries that instant. At one instant readings come first: [`Engine::ingest`] of a reading
+//! stamped `t` and [`Engine::advance`]`(t)` both decide what was due before `t`, and what is
+//! due at `t` waits until time moves past it. A rule is decided at most once per instant by
+//! time alone, and not by time at the instant a reading decided it.
+//!
 //! # Defined outcomes for awkward input
 //!
 //! | input | outcome |
 //! |---|---|
 //! | a reading older than the last one of its channel on that device | dropped, counted in `out_of_order` |
+//! | a reading stamped before its device's time (a later reading of another channel, or `advance` past it, came first) | dropped, counted in `late` |
 //! | a reading with the same timestamp as the last one | dropped, counted in `duplicates` |
 //! | NaN or ±infinity as a reading's value | dropped, counted in `non_finite` |
 //! | a channel no rule uses, or a device no rule covers | ignored |
@@ -17,6 +28,7 @@
 //! | overflow | IEEE 754: ±infinity, compared as such |
 //! | a full window | the oldest sample is dropped, counted in `window_overflow` |
 
+mod deadline;
 mod devices;
 mod frames;
 mod names;
@@ -37,6 +49,7 @@ use telemetra_core::{
 };
 
 use crate::compact::{Act, CompactRule, IntoCompact};
+use deadline::{DeviceView, run_due};
 use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
 use telemetra_core::rule::Window;
 use window::Samples;
@@ -148,6 +161,9 @@ pub struct EngineStats {
     pub window_overflow: u64,
     /// Batch messages that did not decode, skipped whole.
     pub bad_batches: u64,
+    /// Readings stamped before their device's decided time (a reading of another channel
+    /// stamped later, or `advance` past them, came first): dropped.
+    pub late: u64,
 }
 
 /// A loaded rule: its definition (behind a pointer, read on slow paths) and, inline, what the
@@ -174,6 +190,8 @@ struct Loaded<R> {
     map: [usize; MAX_RULE_CHANNELS],
     /// The pool index (in `Engine::windows`) of each windowed operation, in operation order.
     windows: Vec<u32>,
+    /// What in its conditions changes with time alone (silences, time windows).
+    clocks: Vec<deadline::Clock>,
     /// Quick forms of `when` and `clear`, where they have one.
     when_quick: Option<Quick<R>>,
     clear_quick: Option<Quick<R>>,
@@ -195,6 +213,11 @@ struct DeviceEntry<R> {
     states: Vec<Option<RuleState<R>>>,
     /// The device's sample windows, by pool index (created when a rule needing one starts).
     pool: Vec<Option<Samples<R>>>,
+    /// The earliest instant not decided yet: a reading stamped before it is late.
+    open_from: u64,
+    /// No deadline of the device's rules comes before this (a lower bound; exact after
+    /// `run_due`).
+    due: u64,
 }
 
 /// A device's channel, resolved once by [`Engine::handle`]: ingesting by handle skips the
@@ -236,6 +259,8 @@ pub struct Engine<R: Real = f64> {
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
     devices: DeviceMap<R>,
+    /// Scratch room for `run_due`: each rule's next deadline.
+    dues: Vec<u64>,
     stats: EngineStats,
 }
 
@@ -249,23 +274,6 @@ impl<R: Real> core::fmt::Debug for Engine<R> {
             .field("stats", &self.stats)
             .finish()
     }
-}
-
-fn timed(rule: &CompactRule) -> bool {
-    use telemetra_core::Op;
-    use telemetra_core::rule::Window;
-    rule.hold_ms > 0
-        || rule.cooldown_ms > 0
-        || core::iter::once(&*rule.when).chain(rule.clear.as_deref()).any(|e| {
-            e.iter().any(|op| {
-                matches!(
-                    op,
-                    Op::Silent { .. }
-                        | Op::Aggregate { window: Window::Time { .. }, .. }
-                        | Op::Rate { window: Window::Time { .. }, .. }
-                )
-            })
-        })
 }
 
 /// A rule set compacted and checked: every rule valid, no two with one name, its state
@@ -334,9 +342,11 @@ impl<R: Real> Loaded<R> {
                 (Some(_), Some(q)) => q.reads_value_of(0),
                 (Some(_), None) => false,
             };
+        let clocks = deadline::clocks(&rule);
         Loaded {
             id,
-            timed: timed(&rule),
+            timed: rule.hold_ms > 0 || rule.cooldown_ms > 0 || !clocks.is_empty(),
+            clocks,
             state_bytes,
             event_rule,
             device_wide,
@@ -377,6 +387,7 @@ impl<R: Real> Engine<R> {
             windows_by_channel: Vec::new(),
             device_wide: Vec::new(),
             devices: DeviceMap::new(),
+            dues: Vec::new(),
             stats: EngineStats::default(),
         }
     }
@@ -479,6 +490,8 @@ impl<R: Real> Engine<R> {
                 }
             }
             entry.values = values;
+            // Rules and windows moved: the next `run_due` finds the deadlines afresh.
+            entry.due = 0;
             let mut previous = core::mem::take(&mut entry.pool);
             entry.pool = self
                 .windows
@@ -511,10 +524,12 @@ impl<R: Real> Engine<R> {
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
         entry.heard = entry.heard.max(at.0);
-        let DeviceEntry { tags, states, pool, .. } = entry;
+        let DeviceEntry { tags, states, pool, due, .. } = entry;
         for (l, state) in self.rules.iter().zip(states) {
             if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
                 state_for(l, state, pool, at.0, None);
+                // Its silence is due from here: found exactly by the next `run_due`.
+                *due = (*due).min(at.0);
             }
         }
     }
@@ -634,13 +649,19 @@ impl<R: Real> Engine<R> {
             return;
         }
         let Some((device, entry)) = self.devices.at_mut(slot) else { return };
-        if let Some(slot) = watched.and_then(|w| entry.values.get_mut(w))
-            && !record(slot, t, value, &mut self.stats)
-        {
+        if !in_order(watched.and_then(|w| entry.values.get(w)), entry.open_from, t, &mut self.stats) {
             return;
         }
+        // One instant, one step: what was due before this reading is decided first.
+        if entry.due < t {
+            entry.due = run_due(&self.rules, device, entry.view(), t - 1, &mut self.dues, out);
+        }
+        entry.open_from = t;
+        if let Some(latest) = watched.and_then(|w| entry.values.get_mut(w)) {
+            *latest = Some((t, value));
+        }
         entry.heard = entry.heard.max(t);
-        let DeviceEntry { tags, states, values, heard, pool, .. } = entry;
+        let DeviceEntry { tags, states, values, heard, pool, due, .. } = entry;
         // The reading enters each of its channel's windows once, whatever the rules sharing them.
         if let Some(w) = watched
             && !self.windows.is_empty()
@@ -669,6 +690,7 @@ impl<R: Real> Engine<R> {
             }
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
+            note_deadline(l, state, &mut ctx, t, due);
         }
         for &i in &self.device_wide {
             let l = &self.rules[i];
@@ -678,20 +700,23 @@ impl<R: Real> Engine<R> {
             let state = state_for(l, &mut states[i], pool, t, reading);
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
+            note_deadline(l, state, &mut ctx, t, due);
         }
     }
 
-    /// Moves time to `now` for every rule state: absence, hold-for durations, cooldowns and
-    /// time windows take effect even when no reading arrives.
+    /// Moves time to `now`: absence, hold-for durations, cooldowns and time windows take effect
+    /// without a reading, each at the instant it was due (in time order for each device; an
+    /// alert carries that instant). What is due before `now` is decided; what is due at `now`
+    /// itself waits until time moves past it, since readings stamped `now` come first (see
+    /// "One instant, one step" in the [module documentation](self)). A reading stamped before
+    /// `now` is late after this: dropped and counted. A server that advances with its wall
+    /// clock passes the clock minus the delay it allows readings to arrive in.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event<R>>) {
         for (device, entry) in self.devices.iter_mut() {
-            let DeviceEntry { states, values, heard, pool, .. } = entry;
-            for (l, state) in self.rules.iter().zip(states) {
-                if let (true, Some(state)) = (l.timed, state) {
-                    let mut ctx = l.ctx(values, *heard, pool);
-                    step(l, device, state, &mut ctx, now.0, false, out);
-                }
+            if entry.due < now.0 {
+                entry.due = run_due(&self.rules, device, entry.view(), now.0 - 1, &mut self.dues, out);
             }
+            entry.open_from = entry.open_from.max(now.0);
         }
     }
 
@@ -726,6 +751,17 @@ impl<R: Real> Engine<R> {
 }
 
 impl<R: Real> DeviceEntry<R> {
+    /// What deciding the device's deadlines reads and changes.
+    fn view(&mut self) -> DeviceView<'_, R> {
+        DeviceView {
+            values: &self.values,
+            heard: self.heard,
+            from: self.open_from,
+            states: &mut self.states,
+            pool: &mut self.pool,
+        }
+    }
+
     fn new(rules: usize, channels: usize, windows: usize) -> Self {
         DeviceEntry {
             tags: Vec::new(),
@@ -734,22 +770,38 @@ impl<R: Real> DeviceEntry<R> {
             heard: 0,
             states: (0..rules).map(|_| None).collect(),
             pool: (0..windows).map(|_| None).collect(),
+            open_from: 0,
+            due: u64::MAX,
         }
     }
 }
 
-/// Makes a reading its channel's latest value, unless it is older than the latest or has its
-/// time (dropped and counted, as the module documentation says): true when it was taken.
-fn record<R>(latest: &mut Option<(u64, R)>, t: u64, value: R, stats: &mut EngineStats) -> bool {
+/// Whether a reading stamped `t` is taken: not before its device's undecided time
+/// (`open_from`), not older than the latest of its channel, not at its time (each dropped and
+/// counted, as the module documentation says).
+fn in_order<R>(latest: Option<&Option<(u64, R)>>, open_from: u64, t: u64, stats: &mut EngineStats) -> bool {
     match latest {
-        Some((last, _)) if t < *last => stats.out_of_order += 1,
-        Some((last, _)) if t == *last => stats.duplicates += 1,
-        _ => {
-            *latest = Some((t, value));
-            return true;
-        }
+        Some(Some((last, _))) if t < *last => stats.out_of_order += 1,
+        Some(Some((last, _))) if t == *last => stats.duplicates += 1,
+        _ if t < open_from => stats.late += 1,
+        _ => return true,
     }
     false
+}
+
+/// Lowers the device's next-deadline bound to this rule's next deadline (from `from` on).
+fn note_deadline<R: Real>(
+    l: &Loaded<R>,
+    state: &RuleState<R>,
+    ctx: &mut Ctx<'_, R>,
+    from: u64,
+    due: &mut u64,
+) {
+    if l.timed
+        && let Some(at) = deadline::next_deadline(l, state, ctx, from)
+    {
+        *due = (*due).min(at);
+    }
 }
 
 fn in_scope(scope: &Scope, device: DeviceId, tags: &[Tag]) -> bool {

@@ -14,11 +14,12 @@ use telemetra_core::{Alert, AlertState, DeviceId, Name, Tag, Timestamp};
 
 #[cfg(doc)]
 use super::Engine;
+use super::deadline::{DeviceView, run_due};
 use super::state::{Phase, RuleState};
 use super::window::Samples;
 use super::{
-    EngineConfig, EngineStats, Event, LoadError, LoadReport, Loaded, Real, alert, in_scope, prepare, record,
-    state_for, step, transition,
+    EngineConfig, EngineStats, Event, LoadError, LoadReport, Loaded, Real, alert, in_order, in_scope,
+    note_deadline, prepare, state_for, step, transition,
 };
 use crate::compact::IntoCompact;
 
@@ -62,6 +63,12 @@ pub struct NodeEngine<R: Real = f32> {
     /// The samples of each window, by its position in `windows` (made when a rule needing it
     /// starts).
     pool: Vec<Option<Samples<R>>>,
+    /// The earliest instant not decided yet: a reading stamped before it is late.
+    open_from: u64,
+    /// No deadline comes before this (a lower bound; exact after `run_due`).
+    due: u64,
+    /// Scratch room for `run_due`: each rule's next deadline.
+    dues: Vec<u64>,
     stats: EngineStats,
 }
 
@@ -91,6 +98,9 @@ impl<R: Real> NodeEngine<R> {
             states: Vec::new(),
             windows: Vec::new(),
             pool: Vec::new(),
+            open_from: 0,
+            due: u64::MAX,
+            dues: Vec::new(),
             stats: EngineStats::default(),
         }
     }
@@ -169,6 +179,8 @@ impl<R: Real> NodeEngine<R> {
                 old.and_then(|i| old_pool.get_mut(i)?.take())
             })
             .collect();
+        // Rules and windows moved: the next `run_due` finds the deadlines afresh.
+        self.due = 0;
         // The latest values of the channels still read, found by name.
         self.values = self
             .channels
@@ -188,6 +200,7 @@ impl<R: Real> NodeEngine<R> {
         for (l, state) in self.rules.iter().zip(&mut self.states) {
             if l.watches_silence && covers(l, self.device, &self.tags) {
                 state_for(l, state, &mut self.pool, at.0, None);
+                self.due = self.due.min(at.0);
             }
         }
     }
@@ -206,10 +219,16 @@ impl<R: Real> NodeEngine<R> {
         if watched.is_none() && !device_wide {
             return;
         }
-        if let Some(latest) = watched.and_then(|w| self.values.get_mut(w))
-            && !record(latest, t, value, &mut self.stats)
-        {
+        if !in_order(watched.and_then(|w| self.values.get(w)), self.open_from, t, &mut self.stats) {
             return;
+        }
+        // One instant, one step: what was due before this reading is decided first.
+        if self.due < t {
+            self.run_due(t - 1, out);
+        }
+        self.open_from = t;
+        if let Some(latest) = watched.and_then(|w| self.values.get_mut(w)) {
+            *latest = Some((t, value));
         }
         self.heard = self.heard.max(t);
         // The reading enters each window of its channel, then the rules run.
@@ -238,6 +257,7 @@ impl<R: Real> NodeEngine<R> {
                 }
                 let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
                 step(l, self.device, state, &mut ctx, t, true, out);
+                note_deadline(l, state, &mut ctx, t, &mut self.due);
             }
         }
     }
@@ -245,12 +265,22 @@ impl<R: Real> NodeEngine<R> {
     /// Moves time to `now`: absence, hold-for durations, cooldowns and time windows take effect
     /// even when no reading arrives. As [`Engine::advance`](super::Engine::advance).
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event<R>>) {
-        for (l, state) in self.rules.iter().zip(&mut self.states) {
-            if let (true, Some(state)) = (l.timed, state) {
-                let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
-                step(l, self.device, state, &mut ctx, now.0, false, out);
-            }
+        if self.due < now.0 {
+            self.run_due(now.0 - 1, out);
         }
+        self.open_from = self.open_from.max(now.0);
+    }
+
+    /// Decides the deadlines up to and including `until` (see `run_due`).
+    fn run_due(&mut self, until: u64, out: &mut Vec<Event<R>>) {
+        let view = DeviceView {
+            values: &self.values,
+            heard: self.heard,
+            from: self.open_from,
+            states: &mut self.states,
+            pool: &mut self.pool,
+        };
+        self.due = run_due(&self.rules, self.device, view, until, &mut self.dues, out);
     }
 
     /// Acknowledges the active alarm of `rule`; returns the acknowledgement transition, or

@@ -57,12 +57,12 @@ pub(crate) struct Ctx<'a, R> {
 impl<R: Real> Ctx<'_, R> {
     /// The window of the rule's windowed operation number `i`.
     #[inline]
-    fn window(&mut self, i: usize) -> Option<&mut Samples<R>> {
+    pub(crate) fn window(&mut self, i: usize) -> Option<&mut Samples<R>> {
         self.pool.get_mut(*self.windows.get(i)? as usize)?.as_mut()
     }
 
     #[inline]
-    fn latest(&self, channel: u8) -> Option<(u64, R)> {
+    pub(crate) fn latest(&self, channel: u8) -> Option<(u64, R)> {
         self.values.get(*self.map.get(usize::from(channel))?).copied().flatten()
     }
 
@@ -85,6 +85,11 @@ impl<R: Real> RuleState<R> {
         }
         let needed = !extra.deadbands.is_empty();
         RuleState { phase: Phase::Idle, created: now, extra: needed.then(|| alloc::boxed::Box::new(extra)) }
+    }
+
+    /// When the state was created.
+    pub(crate) fn created(&self) -> u64 {
+        self.created
     }
 
     /// The bytes this state occupies for `rule`, known before any reading arrives.

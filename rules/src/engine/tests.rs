@@ -5,7 +5,7 @@ use super::*;
 use crate::lang::parse;
 use proptest::prelude::*;
 use telemetra_core::text::bounded;
-use telemetra_core::{ChannelSpec, FirmwareVersion, Quantity, Unit};
+use telemetra_core::{ChannelSpec, FirmwareVersion, Quantity, Reading, Unit};
 
 const D: DeviceId = DeviceId(1);
 
@@ -66,7 +66,11 @@ fn hold_for_fires_on_advance_without_a_new_reading() {
     let mut out = Vec::new();
     e.advance(Timestamp(119_000), &mut out);
     assert!(out.is_empty());
+    // Due at 120 s: decided once time has passed it (a reading stamped 120 s comes first),
+    // and stamped 120 s.
     e.advance(Timestamp(120_000), &mut out);
+    assert!(out.is_empty());
+    e.advance(Timestamp(150_000), &mut out);
     assert_eq!(transitions(&out), [(120, Raised)]);
 }
 
@@ -91,7 +95,7 @@ fn absence_of_a_device_and_its_return() {
     let mut out = Vec::new();
     e.advance(Timestamp(44 * 60_000), &mut out);
     assert!(out.is_empty());
-    e.advance(Timestamp(45 * 60_000), &mut out);
+    e.advance(Timestamp(45 * 60_000 + 1), &mut out);
     assert_eq!(transitions(&out), [(2700, Raised)]);
     // The device speaks again: the alarm clears.
     let got = feed(&mut e, "other", &[(2800, 5.0)]);
@@ -112,9 +116,9 @@ fn a_registered_device_that_never_sends_is_silent() {
     };
     e.register(&dev, Timestamp(600_000));
     let mut out = Vec::new();
-    e.advance(Timestamp(600_000 + 45 * 60_000), &mut out);
+    e.advance(Timestamp(600_000 + 50 * 60_000), &mut out);
     assert_eq!(transitions(&out), [(3300, Raised)]);
-    e.advance(Timestamp(600_000 + 60 * 60_000), &mut out);
+    e.advance(Timestamp(600_000 + 65 * 60_000), &mut out);
     assert_eq!(transitions(&out), [(3300, Raised), (4200, Raised)]);
 }
 
@@ -124,7 +128,7 @@ fn absence_of_one_channel() {
     feed(&mut e, "door", &[(0, 1.0)]);
     feed(&mut e, "temperature", &[(300, 20.0), (700, 20.0)]);
     let mut out = Vec::new();
-    e.advance(Timestamp(600_000), &mut out);
+    e.advance(Timestamp(800_000), &mut out);
     assert_eq!(transitions(&out), [(600, Raised)]);
 }
 
@@ -133,8 +137,9 @@ fn window_average_over_time() {
     let mut e = engine(r#"rule warm: when avg(t, 1m) > 25 then alert minor "Warm""#);
     let got = feed(&mut e, "t", &[(0, 20.0), (20, 30.0), (40, 30.0), (61, 20.0), (100, 20.0)]);
     // At 40 s: avg(20,30,30) = 26.7 raises. At 61 s the 0 s sample has left: avg(30,30,20)
-    // = 26.7 still; at 100 s: avg(20, 20) = 20 clears.
-    assert_eq!(got, [(40, Raised), (100, Cleared)]);
+    // = 26.7 still. At 80 s the 20 s sample leaves: avg(30, 20) = 25 clears, at 80 s exactly
+    // (decided when the reading at 100 s shows that time has passed 80 s).
+    assert_eq!(got, [(40, Raised), (80, Cleared)]);
 }
 
 #[test]
@@ -173,14 +178,14 @@ fn an_event_rule_on_absence_fires_once_per_silence_then_after_each_cooldown() {
     };
     let mut e = engine("rule ping: when silent(10m) then command reboot");
     feed(&mut e, "t", &[(0, 1.0)]);
-    assert_eq!(count(&mut e, 600), 1);
+    assert_eq!(count(&mut e, 601), 1);
     assert_eq!(count(&mut e, 700), 0, "still silent: no second command");
     feed(&mut e, "t", &[(800, 1.0)]);
-    assert_eq!(count(&mut e, 1400), 1, "a new silence fires again");
+    assert_eq!(count(&mut e, 1401), 1, "a new silence fires again");
 
     let mut e = engine("rule ping: when silent(10m) cooldown 30m then command reboot");
     feed(&mut e, "t", &[(0, 1.0)]);
-    let fired: usize = (600..=6000).step_by(60).map(|s| count(&mut e, s)).sum();
+    let fired: usize = (600..=6060).step_by(60).map(|s| count(&mut e, s)).sum();
     assert_eq!(fired, 4, "at 10, 40, 70 and 100 minutes");
 }
 
@@ -487,4 +492,45 @@ proptest! {
             }
         }
     }
+}
+
+/// A batch lists its readings channel after channel; they go in in time order across channels,
+/// so none is late and a rule over both channels sees them as they happened.
+#[test]
+fn a_batch_goes_in_in_time_order() {
+    use telemetra_codec::{Frame, Message, batch};
+    let mut e = engine(r#"rule both: when a > 1 and b > 1 then alert info "both""#);
+    let info = Device {
+        id: D,
+        model: bounded("m", "x").unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: ["a", "b"]
+            .iter()
+            .zip(1..)
+            .map(|(name, id)| ChannelSpec {
+                id: ChannelId(id),
+                name: bounded("n", name).unwrap(),
+                quantity: Quantity::Temperature,
+                unit: Unit::Celsius,
+                period_ms: 1000,
+            })
+            .collect(),
+        tags: heapless::Vec::new(),
+    };
+    let mut out = Vec::new();
+    e.ingest_frame(&Frame::new(D, 0, Message::DeviceInfo(info)), Timestamp(0), &mut out);
+    // a rises above 1 at 2 s, b at 3 s: both hold from 3 s.
+    let readings: Vec<Reading> = (0..5u64)
+        .flat_map(|s| {
+            [
+                Reading::new(ChannelId(1), Timestamp(s * 1000), if s >= 2 { 5.0 } else { 0.0 }),
+                Reading::new(ChannelId(2), Timestamp(s * 1000), if s >= 3 { 5.0 } else { 0.0 }),
+            ]
+        })
+        .collect();
+    for b in batch::pack(&readings).unwrap() {
+        assert_eq!(e.ingest_frame(&Frame::new(D, 1, Message::Batch(b)), Timestamp(0), &mut out), 10);
+    }
+    assert_eq!((e.stats().readings, e.stats().late), (10, 0));
+    assert_eq!(transitions(&out), [(3, Raised)]);
 }

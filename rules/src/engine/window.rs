@@ -23,6 +23,11 @@ impl<R: Real> Samples<R> {
         self.buf.push((at, value))
     }
 
+    /// The oldest sample.
+    pub(crate) fn oldest(&self) -> Option<(u64, R)> {
+        self.buf.front()
+    }
+
     /// Drops samples that have left a time window at `now`.
     pub(crate) fn expire(&mut self, now: u64) {
         if let Window::Time { span_ms, .. } = self.window {
