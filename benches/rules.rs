@@ -253,6 +253,65 @@ fn bench_engine(c: &mut Criterion) {
     g.finish();
 }
 
+/// A fleet's rule set for the timer benchmark: 100 rules over 10 channels `c0`..`c9`, ten per
+/// channel: four `for` durations, three time windows, two silences, one plain threshold.
+fn timed_rules() -> String {
+    let mut out = String::new();
+    for c in 0..10 {
+        for k in 0..4 {
+            out += &format!("rule f{c}_{k}: when c{c} > {} for 30s then alert major \"held\"\n", 24 + 2 * k);
+        }
+        for k in 0..3 {
+            out += &format!(
+                "rule a{c}_{k}: when avg(c{c}, 5m max 8) > {} then alert minor \"avg\"\n",
+                25 + 2 * k
+            );
+        }
+        for k in 0..2 {
+            out +=
+                &format!("rule s{c}_{k}: when silent(c{c}, {}s) then alert info \"quiet\"\n", 150 + 60 * k);
+        }
+        out += &format!("rule t{c}: when c{c} > 31 clear when c{c} < 29 then alert info \"hot\"\n");
+    }
+    out
+}
+
+/// The engine of a 10,000-device fleet with `timed_rules`, its clock advanced with every
+/// reading (as a server that advances to each reading's arrival): readings per second.
+/// Devices report in round robin, one channel at a time, 1 ms apart (each channel of a device
+/// every 100 s), a random walk per device; deadlines fall due between readings all along.
+fn bench_timers(c: &mut Criterion) {
+    const DEVICES: u64 = 10_000;
+    let mut g = c.benchmark_group("timers");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("engine_advance_every_reading/100_rules/10000_devices", |b| {
+        let mut e = Engine::new(EngineConfig { max_devices: DEVICES as usize, memory_budget: 4 << 30 });
+        e.load(parse(&timed_rules()).unwrap()).unwrap();
+        let names: Vec<String> = (0..10).map(|c| format!("c{c}")).collect();
+        let batch = readings(1_000);
+        let (mut t, mut events, mut fired) = (0u64, Vec::new(), 0usize);
+        let mut run = |e: &mut Engine| {
+            for &(_, _, v) in &batch {
+                // Reading number t: device t mod 10,000, channel (t / 10,000) mod 10.
+                let (device, channel) = (DeviceId(t % DEVICES), &names[(t / DEVICES % 10) as usize]);
+                t += 1;
+                e.ingest(device, channel, Timestamp(t), v, &mut events);
+                e.advance(Timestamp(t), &mut events);
+            }
+            fired += events.len();
+            events.clear();
+        };
+        // The fleet first: every device's every channel read once (states made, deadlines
+        // pending).
+        for _ in 0..10 {
+            run(&mut e);
+        }
+        b.iter(|| run(black_box(&mut e)));
+        black_box(fired);
+    });
+    g.finish();
+}
+
 fn print_memory() {
     let wide = "rule wide: when avg(t, 1h max 360) > 1 then alert info \"x\"\n";
     let mut e = engine(&format!("{}{}{wide}", threshold_rules(1), window_rules(1)), 1);
@@ -272,5 +331,6 @@ fn main() {
         .sample_size(10)
         .configure_from_args();
     bench_engine(&mut c);
+    bench_timers(&mut c);
     c.final_summary();
 }

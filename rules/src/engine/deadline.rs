@@ -91,53 +91,74 @@ pub(crate) fn next_deadline<R: Real>(
 }
 
 /// What `run_due` reads and changes of one device: its latest values, when it was last heard
-/// from, its rules' states and its windows.
+/// from, its rules' states, their deadlines, and its windows.
 pub(crate) struct DeviceView<'a, R> {
     pub(crate) values: &'a [Option<(u64, R)>],
     pub(crate) heard: u64,
     /// Everything before this instant is decided.
     pub(crate) from: u64,
     pub(crate) states: &'a mut [Option<RuleState<R>>],
+    /// Each rule's next deadline, kept as it is decided: never later than the true one (a
+    /// value before `from` means "not known": found again when needed; `u64::MAX` none, as
+    /// for a rule without state or whose outcome does not depend on time).
+    pub(crate) dues: &'a mut [u64],
     pub(crate) pool: &'a mut [Option<Samples<R>>],
 }
 
 /// Decides every deadline of one device's rules from `dev.from` (everything before it is
-/// decided) up to and including `until`, in time order (rules due at the same instant in rule order):
-/// what `advance` does for each device, and `ingest` before a reading. `dues` is scratch room
-/// (one entry per rule). Returns the device's next deadline after that (`u64::MAX` when none
-/// is known).
+/// decided) up to and including `until`, in time order (rules due at the same instant in rule
+/// order): what `advance` does for a device with something due, and `ingest` before a reading.
+/// Returns the device's next deadline after that (`u64::MAX` when none is known).
+///
+/// A rule's deadline moves only when the rule is decided (a reading of one of its channels, or
+/// its deadline): a silence's reference is a reading of its channel, a window's oldest sample
+/// changes with readings of its channel or with a decision of a rule sharing it, which is due
+/// at the same instant. So each rule's deadline is kept, and only the rules due are looked at
+/// again.
 pub(crate) fn run_due<R: Real>(
     rules: &[Loaded<R>],
     device: DeviceId,
     dev: DeviceView<'_, R>,
     until: u64,
-    dues: &mut Vec<u64>,
     out: &mut Vec<Event<R>>,
 ) -> u64 {
-    let DeviceView { values, heard, mut from, states, pool } = dev;
-    dues.clear();
-    dues.resize(rules.len(), u64::MAX);
+    let DeviceView { values, heard, mut from, states, dues, pool } = dev;
     loop {
-        // The earliest deadline, each rule's kept, so that every rule due then is decided (a
-        // window they share changes for all of them at that instant).
-        let mut at = u64::MAX;
-        for ((l, state), due) in rules.iter().zip(states.iter()).zip(dues.iter_mut()) {
-            let (true, Some(state)) = (l.timed, state) else { continue };
-            *due = next_deadline(l, state, &mut l.ctx(values, heard, pool), from).unwrap_or(u64::MAX);
-            at = at.min(*due);
+        let mut at = earliest(dues);
+        if at < from {
+            // Deadlines not known (a state just made, a rule set just loaded): found now.
+            for ((l, state), due) in rules.iter().zip(states.iter()).zip(dues.iter_mut()) {
+                if *due < from {
+                    *due = match (l.timed, state) {
+                        (true, Some(state)) => next_deadline(l, state, &mut l.ctx(values, heard, pool), from),
+                        _ => None,
+                    }
+                    .unwrap_or(u64::MAX);
+                }
+            }
+            at = earliest(dues);
         }
         if at > until {
             return at;
         }
-        for ((l, state), due) in rules.iter().zip(states.iter_mut()).zip(dues.iter()) {
-            if let (true, Some(state)) = (l.timed, state)
-                && *due == at
-            {
-                step(l, device, state, &mut l.ctx(values, heard, pool), at, false, out);
+        // Every rule due then is decided (a window they share changes for all of them).
+        for (i, due) in dues.iter_mut().enumerate() {
+            if *due != at {
+                continue;
+            }
+            if let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i)) {
+                let mut ctx = l.ctx(values, heard, pool);
+                step(l, device, state, &mut ctx, at, false, out);
+                *due = next_deadline(l, state, &mut ctx, at + 1).unwrap_or(u64::MAX);
             }
         }
         from = at + 1;
     }
+}
+
+/// The earliest of the rules' deadlines (a plain minimum: it vectorizes).
+pub(crate) fn earliest(dues: &[u64]) -> u64 {
+    dues.iter().copied().min().unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

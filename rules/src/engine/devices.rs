@@ -49,6 +49,11 @@ impl<E> Devices<E> {
         self.entries.get_mut(slot as usize).map(|(_, e)| e)
     }
 
+    /// The device in `slot`.
+    pub fn at(&self, slot: u32) -> Option<&E> {
+        self.entries.get(slot as usize).map(|(_, e)| e)
+    }
+
     /// The device in `slot`, with its id.
     #[inline]
     pub fn at_mut(&mut self, slot: u32) -> Option<(DeviceId, &mut E)> {
@@ -72,10 +77,6 @@ impl<E> Devices<E> {
 
     pub fn iter(&self) -> impl Iterator<Item = (DeviceId, &E)> {
         self.entries.iter().map(|(id, e)| (*id, e))
-    }
-
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (DeviceId, &mut E)> {
-        self.entries.iter_mut().map(|(id, e)| (*id, e))
     }
 
     pub fn values(&self) -> impl Iterator<Item = &E> {

@@ -38,6 +38,7 @@ mod ring;
 mod sorted;
 mod sqrt;
 mod state;
+mod timers;
 mod window;
 
 use alloc::vec::Vec;
@@ -215,6 +216,8 @@ struct DeviceEntry<R> {
     pool: Vec<Option<Samples<R>>>,
     /// The earliest instant not decided yet: a reading stamped before it is late.
     open_from: u64,
+    /// Each rule's next deadline (see `run_due`).
+    dues: Vec<u64>,
     /// No deadline of the device's rules comes before this (a lower bound; exact after
     /// `run_due`).
     due: u64,
@@ -259,8 +262,11 @@ pub struct Engine<R: Real = f64> {
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
     devices: DeviceMap<R>,
-    /// Scratch room for `run_due`: each rule's next deadline.
-    dues: Vec<u64>,
+    /// Devices by their next deadline, earliest first: `(deadline, slot)`. An entry whose
+    /// deadline is no longer its device's `due` is stale and skipped.
+    timers: timers::Timers,
+    /// Everything before this instant is decided for every device (the latest `advance`).
+    clock: u64,
     stats: EngineStats,
 }
 
@@ -387,7 +393,8 @@ impl<R: Real> Engine<R> {
             windows_by_channel: Vec::new(),
             device_wide: Vec::new(),
             devices: DeviceMap::new(),
-            dues: Vec::new(),
+            timers: timers::Timers::default(),
+            clock: 0,
             stats: EngineStats::default(),
         }
     }
@@ -433,6 +440,8 @@ impl<R: Real> Engine<R> {
         let old_ids: Vec<u32> = old_order;
         for entry in self.devices.values_mut() {
             let mut previous = core::mem::take(&mut entry.states);
+            // Every rule's deadline is found again (0: not known).
+            entry.dues = alloc::vec![0; self.rules.len()];
             entry.states = self
                 .rules
                 .iter()
@@ -482,7 +491,8 @@ impl<R: Real> Engine<R> {
         }
         // Channel indices changed: carry each device's latest values over by name, and its
         // windows by (channel, window).
-        for entry in self.devices.values_mut() {
+        self.timers.clear();
+        for (slot, entry) in self.devices.values_mut().enumerate() {
             let mut values = alloc::vec![None; self.channels.len()];
             for (name, index) in self.channels.iter() {
                 if let Some(old) = old_channels.get(name) {
@@ -492,6 +502,7 @@ impl<R: Real> Engine<R> {
             entry.values = values;
             // Rules and windows moved: the next `run_due` finds the deadlines afresh.
             entry.due = 0;
+            self.timers.schedule(slot as u32, 0);
             let mut previous = core::mem::take(&mut entry.pool);
             entry.pool = self
                 .windows
@@ -524,12 +535,16 @@ impl<R: Real> Engine<R> {
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
         entry.heard = entry.heard.max(at.0);
-        let DeviceEntry { tags, states, pool, due, .. } = entry;
-        for (l, state) in self.rules.iter().zip(states) {
+        let DeviceEntry { tags, states, pool, due, dues, .. } = entry;
+        for ((l, state), rule_due) in self.rules.iter().zip(states).zip(dues) {
             if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
                 state_for(l, state, pool, at.0, None);
+                *rule_due = 0;
                 // Its silence is due from here: found exactly by the next `run_due`.
-                *due = (*due).min(at.0);
+                if at.0 < *due {
+                    *due = at.0;
+                    self.timers.schedule(slot, at.0);
+                }
             }
         }
     }
@@ -649,19 +664,23 @@ impl<R: Real> Engine<R> {
             return;
         }
         let Some((device, entry)) = self.devices.at_mut(slot) else { return };
-        if !in_order(watched.and_then(|w| entry.values.get(w)), entry.open_from, t, &mut self.stats) {
+        // Everything before the engine's clock is decided for every device.
+        let decided = entry.open_from.max(self.clock);
+        if !in_order(watched.and_then(|w| entry.values.get(w)), decided, t, &mut self.stats) {
             return;
         }
         // One instant, one step: what was due before this reading is decided first.
         if entry.due < t {
-            entry.due = run_due(&self.rules, device, entry.view(), t - 1, &mut self.dues, out);
+            entry.due = run_due(&self.rules, device, entry.view(decided), t - 1, out);
+            self.timers.schedule(slot, entry.due);
         }
         entry.open_from = t;
+        let due_before = entry.due;
         if let Some(latest) = watched.and_then(|w| entry.values.get_mut(w)) {
             *latest = Some((t, value));
         }
         entry.heard = entry.heard.max(t);
-        let DeviceEntry { tags, states, values, heard, pool, due, .. } = entry;
+        let DeviceEntry { tags, states, values, heard, pool, due, dues, .. } = entry;
         // The reading enters each of its channel's windows once, whatever the rules sharing them.
         if let Some(w) = watched
             && !self.windows.is_empty()
@@ -690,7 +709,7 @@ impl<R: Real> Engine<R> {
             }
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
-            note_deadline(l, state, &mut ctx, t, due);
+            note_deadline(l, state, &mut ctx, t, &mut dues[i]);
         }
         for &i in &self.device_wide {
             let l = &self.rules[i];
@@ -700,7 +719,12 @@ impl<R: Real> Engine<R> {
             let state = state_for(l, &mut states[i], pool, t, reading);
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
-            note_deadline(l, state, &mut ctx, t, due);
+            note_deadline(l, state, &mut ctx, t, &mut dues[i]);
+        }
+        // The device's next deadline, exactly (rules stepped here may have moved theirs later).
+        *due = deadline::earliest(dues);
+        if *due != due_before {
+            self.timers.schedule(slot, *due);
         }
     }
 
@@ -712,12 +736,28 @@ impl<R: Real> Engine<R> {
     /// `now` is late after this: dropped and counted. A server that advances with its wall
     /// clock passes the clock minus the delay it allows readings to arrive in.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Event<R>>) {
-        for (device, entry) in self.devices.iter_mut() {
-            if entry.due < now.0 {
-                entry.due = run_due(&self.rules, device, entry.view(), now.0 - 1, &mut self.dues, out);
+        // Only the devices with something due: earliest first, so events come in time order.
+        while let Some((at, slot)) = self.timers.pop_before(now.0) {
+            let Some((device, entry)) = self.devices.at_mut(slot) else { continue };
+            if entry.due != at {
+                continue; // stale: the device's deadline moved since
             }
-            entry.open_from = entry.open_from.max(now.0);
+            // This device's deadlines at that instant only: the queue interleaves the devices.
+            let decided = entry.open_from.max(self.clock);
+            entry.due = run_due(&self.rules, device, entry.view(decided), at, out);
+            entry.open_from = decided.max(at + 1);
+            self.timers.schedule(slot, entry.due);
         }
+        self.clock = self.clock.max(now.0);
+    }
+
+    /// No deadline of any device comes before this instant (`None`: nothing is due until a
+    /// reading arrives). A driver that sleeps until just after it and then calls
+    /// [`advance`](Self::advance) decides every deadline on time; it may be early (a deadline
+    /// can move later), never late.
+    pub fn next_deadline(&mut self) -> Option<Timestamp> {
+        let devices = &self.devices;
+        self.timers.first_valid(|slot, at| devices.at(slot).is_some_and(|e| e.due == at)).map(Timestamp)
     }
 
     /// Acknowledges the active alarm of `rule` on `device`; returns the acknowledgement
@@ -751,13 +791,15 @@ impl<R: Real> Engine<R> {
 }
 
 impl<R: Real> DeviceEntry<R> {
-    /// What deciding the device's deadlines reads and changes.
-    fn view(&mut self) -> DeviceView<'_, R> {
+    /// What deciding the device's deadlines reads and changes; everything before `decided` is
+    /// decided.
+    fn view(&mut self, decided: u64) -> DeviceView<'_, R> {
         DeviceView {
             values: &self.values,
             heard: self.heard,
-            from: self.open_from,
+            from: decided,
             states: &mut self.states,
+            dues: &mut self.dues,
             pool: &mut self.pool,
         }
     }
@@ -771,6 +813,7 @@ impl<R: Real> DeviceEntry<R> {
             states: (0..rules).map(|_| None).collect(),
             pool: (0..windows).map(|_| None).collect(),
             open_from: 0,
+            dues: alloc::vec![u64::MAX; rules],
             due: u64::MAX,
         }
     }
@@ -789,18 +832,16 @@ fn in_order<R>(latest: Option<&Option<(u64, R)>>, open_from: u64, t: u64, stats:
     false
 }
 
-/// Lowers the device's next-deadline bound to this rule's next deadline (from `from` on).
+/// Keeps a rule's next deadline (from `from` on) after it was decided.
 fn note_deadline<R: Real>(
     l: &Loaded<R>,
     state: &RuleState<R>,
     ctx: &mut Ctx<'_, R>,
     from: u64,
-    due: &mut u64,
+    rule_due: &mut u64,
 ) {
-    if l.timed
-        && let Some(at) = deadline::next_deadline(l, state, ctx, from)
-    {
-        *due = (*due).min(at);
+    if l.timed {
+        *rule_due = deadline::next_deadline(l, state, ctx, from).unwrap_or(u64::MAX);
     }
 }
 

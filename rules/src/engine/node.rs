@@ -67,7 +67,7 @@ pub struct NodeEngine<R: Real = f32> {
     open_from: u64,
     /// No deadline comes before this (a lower bound; exact after `run_due`).
     due: u64,
-    /// Scratch room for `run_due`: each rule's next deadline.
+    /// Each rule's next deadline (see `run_due`).
     dues: Vec<u64>,
     stats: EngineStats,
 }
@@ -179,8 +179,9 @@ impl<R: Real> NodeEngine<R> {
                 old.and_then(|i| old_pool.get_mut(i)?.take())
             })
             .collect();
-        // Rules and windows moved: the next `run_due` finds the deadlines afresh.
+        // Rules and windows moved: the next `run_due` finds the deadlines afresh (0: not known).
         self.due = 0;
+        self.dues = alloc::vec![0; self.rules.len()];
         // The latest values of the channels still read, found by name.
         self.values = self
             .channels
@@ -197,9 +198,10 @@ impl<R: Real> NodeEngine<R> {
     /// [`Engine::register`](super::Engine::register).
     pub fn online(&mut self, at: Timestamp) {
         self.heard = self.heard.max(at.0);
-        for (l, state) in self.rules.iter().zip(&mut self.states) {
+        for ((l, state), rule_due) in self.rules.iter().zip(&mut self.states).zip(&mut self.dues) {
             if l.watches_silence && covers(l, self.device, &self.tags) {
                 state_for(l, state, &mut self.pool, at.0, None);
+                *rule_due = 0;
                 self.due = self.due.min(at.0);
             }
         }
@@ -257,9 +259,10 @@ impl<R: Real> NodeEngine<R> {
                 }
                 let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
                 step(l, self.device, state, &mut ctx, t, true, out);
-                note_deadline(l, state, &mut ctx, t, &mut self.due);
+                note_deadline(l, state, &mut ctx, t, &mut self.dues[i]);
             }
         }
+        self.due = super::deadline::earliest(&self.dues);
     }
 
     /// Moves time to `now`: absence, hold-for durations, cooldowns and time windows take effect
@@ -278,9 +281,10 @@ impl<R: Real> NodeEngine<R> {
             heard: self.heard,
             from: self.open_from,
             states: &mut self.states,
+            dues: &mut self.dues,
             pool: &mut self.pool,
         };
-        self.due = run_due(&self.rules, self.device, view, until, &mut self.dues, out);
+        self.due = run_due(&self.rules, self.device, view, until, out);
     }
 
     /// Acknowledges the active alarm of `rule`; returns the acknowledgement transition, or

@@ -18,39 +18,42 @@ use crate::engine::{Engine, EngineConfig, EngineStats, Event};
 use crate::lang::parse;
 
 const D: DeviceId = DeviceId(3);
+/// Devices in a run: their deadlines interleave in the engine's timer queue.
+const DEVICES: u64 = 3;
 const CHANNELS: [&str; 2] = ["a", "b"];
 
 /// What the device and the clock do, in order.
 #[derive(Debug, Clone)]
 enum Step {
-    /// A reading of channel `CHANNELS[c]`, `dt` whole seconds after the previous one (0: the
-    /// same instant), of value `v`.
-    Reading { c: usize, dt: u64, v: i32 },
+    /// A reading of device `d`'s channel `CHANNELS[c]`, `dt` whole seconds after the previous
+    /// reading (0: the same instant), of value `v`.
+    Reading { d: u64, c: usize, dt: u64, v: i32 },
     /// `advance` to `dt` seconds after the last reading (0: its instant).
     Advance { dt: u64 },
 }
 
-/// One transition as both sides report it: rule, instant (ms), what, value.
-type Seen = (String, u64, String, Option<u64>);
+/// One transition as both sides report it: device, rule, instant (ms), what, value.
+type Seen = (u64, String, u64, String, Option<u64>);
 
 fn seen(events: &[Event]) -> Vec<Seen> {
     let mut out: Vec<Seen> = events
         .iter()
         .filter_map(|e| match e {
             Event::Alert(a) => Some((
+                a.device.0,
                 a.rule.to_string(),
                 a.at.0,
                 format!("{:?}", a.state),
                 a.value.as_ref().and_then(|v| v.as_f64()).map(bits),
             )),
-            Event::Emit { rule, at, value, .. } => {
-                Some((rule.to_string(), at.0, "emit".into(), Some(bits(*value))))
+            Event::Emit { rule, device, at, value, .. } => {
+                Some((device.0, rule.to_string(), at.0, "emit".into(), Some(bits(*value))))
             }
             Event::Command { .. } => None,
         })
         .collect();
     // Rules due at one instant may be reported in either order: compare each rule's own story.
-    out.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
+    out.sort_by(|x, y| (x.0, &x.1, x.2).cmp(&(y.0, &y.1, y.2)));
     out
 }
 
@@ -83,6 +86,7 @@ struct RefRule {
 }
 
 struct Reference {
+    device: u64,
     rules: Vec<RefRule>,
     /// Every reading taken: (ms, channel name, value).
     history: Vec<(u64, String, f64)>,
@@ -96,7 +100,7 @@ struct Reference {
 }
 
 impl Reference {
-    fn new(text: &str) -> Self {
+    fn new(text: &str, device: u64) -> Self {
         let rules = parse(text)
             .unwrap()
             .into_iter()
@@ -114,6 +118,7 @@ impl Reference {
             })
             .collect();
         Reference {
+            device,
             rules,
             history: Vec::new(),
             stepped: 0,
@@ -245,7 +250,7 @@ impl Reference {
                 };
                 if cleared {
                     let name = self.rules[i].rule.name.to_string();
-                    self.events.push((name, now, "Cleared".into(), None));
+                    self.events.push((self.device, name, now, "Cleared".into(), None));
                     self.rules[i].phase =
                         if cooldown > 0 { Phase::Cooldown { until: now + cooldown } } else { Phase::Idle };
                 }
@@ -260,13 +265,17 @@ impl Reference {
             deadbands_in(&rule.when.ops) + rule.clear.as_ref().map_or(0, |c| deadbands_in(&c.ops));
         for action in &rule.actions {
             match action {
-                Action::Alert { .. } => {
-                    self.events.push((rule.name.to_string(), now, "Raised".into(), first.map(bits)))
-                }
+                Action::Alert { .. } => self.events.push((
+                    self.device,
+                    rule.name.to_string(),
+                    now,
+                    "Raised".into(),
+                    first.map(bits),
+                )),
                 Action::Emit { value, .. } => {
                     let v = self.eval(i, &value.ops, now, deadband);
                     deadband += deadbands_in(&value.ops);
-                    self.events.push((rule.name.to_string(), now, "emit".into(), Some(bits(v))));
+                    self.events.push((self.device, rule.name.to_string(), now, "emit".into(), Some(bits(v))));
                 }
                 Action::Command(_) => {}
             }
@@ -456,17 +465,17 @@ fn rule_set() -> impl Strategy<Value = String> {
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec(
         prop_oneof![
-            6 => (0..CHANNELS.len(), prop_oneof![Just(0u64), 1u64..4, 4u64..12], 0i32..40)
-                .prop_map(|(c, dt, v)| Step::Reading { c, dt, v }),
+            6 => (0..DEVICES, 0..CHANNELS.len(), prop_oneof![Just(0u64), 1u64..4, 4u64..12], 0i32..40)
+                .prop_map(|(d, c, dt, v)| Step::Reading { d, c, dt, v }),
             1 => (0u64..15).prop_map(|dt| Step::Advance { dt }),
         ],
         1..60,
     )
 }
 
-fn device() -> Device {
+fn device(id: DeviceId) -> Device {
     Device {
-        id: D,
+        id,
         model: bounded("m", "x").unwrap(),
         firmware: FirmwareVersion::new(1, 0, 0),
         channels: heapless::Vec::new(),
@@ -478,29 +487,52 @@ fn device() -> Device {
 fn run(text: &str, steps: &[Step]) -> (Vec<Seen>, Vec<Seen>, EngineStats, EngineStats) {
     let mut engine = Engine::new(EngineConfig::default());
     engine.load(parse(text).unwrap()).unwrap();
-    let mut reference = Reference::new(text);
-    engine.register(&device(), Timestamp(0));
-    reference.register(0);
+    let mut references: Vec<Reference> = (0..DEVICES).map(|d| Reference::new(text, d)).collect();
+    for (d, reference) in (0..DEVICES).zip(&mut references) {
+        engine.register(&device(DeviceId(d)), Timestamp(0));
+        reference.register(0);
+    }
     let (mut events, mut t) = (Vec::new(), 0u64);
     for step in steps {
         match *step {
-            Step::Reading { c, dt, v } => {
+            Step::Reading { d, c, dt, v } => {
                 t += dt * 1000;
                 let value = f64::from(v);
-                engine.ingest(D, CHANNELS[c], Timestamp(t), value, &mut events);
-                reference.reading(CHANNELS[c], t, value);
+                engine.ingest(DeviceId(d), CHANNELS[c], Timestamp(t), value, &mut events);
+                references[d as usize].reading(CHANNELS[c], t, value);
             }
             Step::Advance { dt } => {
                 let now = t + dt * 1000;
+                let from = events.len();
                 engine.advance(Timestamp(now), &mut events);
-                reference.advance(now);
+                // The timer queue hands the devices' deadlines over earliest first.
+                let times: Vec<u64> = events[from..].iter().filter_map(at).collect();
+                assert!(times.is_sorted(), "advance out of time order: {times:?}");
+                for reference in &mut references {
+                    reference.advance(now);
+                }
                 t = t.max(now);
             }
         }
     }
-    let mut theirs = reference.events.clone();
-    theirs.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
-    (seen(&events), theirs, engine.stats(), reference.stats)
+    let mut theirs: Vec<Seen> = references.iter().flat_map(|r| r.events.clone()).collect();
+    theirs.sort_by(|x, y| (x.0, &x.1, x.2).cmp(&(y.0, &y.1, y.2)));
+    let mut their_stats = EngineStats::default();
+    for r in &references {
+        their_stats.readings += r.stats.readings;
+        their_stats.out_of_order += r.stats.out_of_order;
+        their_stats.duplicates += r.stats.duplicates;
+        their_stats.late += r.stats.late;
+    }
+    (seen(&events), theirs, engine.stats(), their_stats)
+}
+
+fn at(event: &Event) -> Option<u64> {
+    match event {
+        Event::Alert(a) => Some(a.at.0),
+        Event::Emit { at, .. } => Some(at.0),
+        Event::Command { .. } => None,
+    }
 }
 
 proptest! {
@@ -561,4 +593,30 @@ fn a_deadline_is_decided_once_time_passes_it_and_carries_its_instant() {
     // A reading stamped before the clock is late: dropped and counted.
     e.ingest(D, "t", Timestamp(400_000), 10.0, &mut out);
     assert_eq!((out.len(), e.stats().late), (1, 1));
+}
+
+/// The engine says when its next deadline is, across devices, and `advance` visits the devices
+/// with something due, earliest first; the queue holds about one entry per device.
+#[test]
+fn next_deadline_across_devices() {
+    let mut e = Engine::new(EngineConfig::default());
+    e.load(parse(r#"rule hot: when t > 30 for 1m then alert major "Hot""#).unwrap()).unwrap();
+    assert_eq!(e.next_deadline(), None);
+    let mut out = Vec::new();
+    for round in 0..50u64 {
+        for d in 0..100u64 {
+            // Device d holds above 30 from d seconds on; each round repeats it 1 ms later.
+            e.ingest(DeviceId(d), "t", Timestamp(d * 1000 + round), 31.0, &mut out);
+        }
+    }
+    assert!(out.is_empty());
+    assert_eq!(e.next_deadline(), Some(Timestamp(60_000)));
+    assert!(e.timers.len() <= 200, "{} timer entries for 100 devices", e.timers.len());
+    e.advance(Timestamp(60_001), &mut out);
+    assert!(matches!(&out[..], [Event::Alert(a)] if a.device == DeviceId(0) && a.at == Timestamp(60_000)));
+    assert_eq!(e.next_deadline(), Some(Timestamp(61_000)));
+    e.advance(Timestamp(200_000), &mut out);
+    let times: Vec<u64> = out.iter().filter_map(at).collect();
+    assert_eq!(times, (0..100).map(|d| 60_000 + d * 1000).collect::<Vec<_>>());
+    assert_eq!(e.next_deadline(), None);
 }
