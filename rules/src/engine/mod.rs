@@ -944,7 +944,11 @@ fn step<R: Real>(
     match state.phase {
         Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
             let holds = match l.when_quick {
-                Some(q) => state.quick(ctx, q, now),
+                Some(q) => {
+                    let (holds, value) = state.quick(ctx, q, now);
+                    cursor.crossing = Some(value);
+                    holds
+                }
                 None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
             };
             if !holds {
@@ -976,7 +980,11 @@ fn step<R: Real>(
         // mere passing of time (a silence fires once, not on every `advance`).
         Phase::Active { .. } if l.event_rule => {
             let holds = match l.when_quick {
-                Some(q) => state.quick(ctx, q, now),
+                Some(q) => {
+                    let (holds, value) = state.quick(ctx, q, now);
+                    cursor.crossing = Some(value);
+                    holds
+                }
                 None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
             };
             if !holds {
@@ -993,8 +1001,8 @@ fn step<R: Real>(
         }
         Phase::Active { .. } => {
             let cleared = match (&rule.clear, l.clear_quick, l.when_quick) {
-                (Some(_), Some(q), _) => state.quick(ctx, q, now),
-                (None, _, Some(q)) => !state.quick(ctx, q, now),
+                (Some(_), Some(q), _) => state.quick(ctx, q, now).0,
+                (None, _, Some(q)) => !state.quick(ctx, q, now).0,
                 (Some(clear), None, _) => {
                     cursor.skip(&rule.when);
                     is_true(state.eval(ctx, clear, now, &mut cursor))
@@ -1023,10 +1031,12 @@ fn fire<R: Real>(
     state: &mut RuleState<R>,
     ctx: &mut Ctx<'_, R>,
     now: u64,
-    cursor: &mut Cursor,
+    cursor: &mut Cursor<R>,
     out: &mut Vec<Event<R>>,
 ) {
-    let value = (!l.rule.channels.is_empty()).then(|| ctx.value(0));
+    // What the condition compared (`avg(t, 5m)` for `avg(t, 5m) > 27`); for a condition
+    // without a comparison (a silence), the latest value of the rule's first channel.
+    let value = cursor.crossing.or_else(|| (!l.rule.channels.is_empty()).then(|| ctx.value(0)));
     for action in &*l.rule.actions {
         match action {
             Act::Alert { .. } => out.push(Event::Alert(alert(l, device, AlertState::Raised, now, value))),

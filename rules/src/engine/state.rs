@@ -133,9 +133,11 @@ impl<R: Real> RuleState<R> {
 
     /// Evaluates the expressions of the rule in order (`when`, `clear`, emits share the
     /// windows' and deadbands' numbering); `cursor` tracks that numbering.
-    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_, R>, e: &[Op], now: u64, cursor: &mut Cursor) -> R {
+    pub(crate) fn eval(&mut self, ctx: &mut Ctx<'_, R>, e: &[Op], now: u64, cursor: &mut Cursor<R>) -> R {
         let mut stack = [R::ZERO; MAX_STACK];
         let mut sp = 0usize;
+        // Bit i: stack[i] is a constant (so that a comparison knows which side is the reading).
+        let mut constant = 0u32;
         for op in e {
             let v = match *op {
                 Op::Const(c) => R::from_f64(c),
@@ -179,7 +181,14 @@ impl<R: Real> RuleState<R> {
                 Op::Not => truth(!is_true(stack[sp - 1])),
                 binary => {
                     let (a, b) = (stack[sp - 2], stack[sp - 1]);
+                    let (a_fixed, b_fixed) = (constant >> (sp - 2) & 1 == 1, constant >> (sp - 1) & 1 == 1);
                     sp -= 1;
+                    if is_comparison(binary) && cursor.crossing.is_none() {
+                        cursor.crossing = Some(if a_fixed && !b_fixed { b } else { a });
+                    }
+                    // Arithmetic on constants is constant; anything else is not.
+                    let fixed = a_fixed && b_fixed && !is_comparison(binary);
+                    constant = constant & !(1 << (sp - 1)) | u32::from(fixed) << (sp - 1);
                     match binary {
                         Op::Add => a + b,
                         Op::Sub => a - b,
@@ -199,6 +208,7 @@ impl<R: Real> RuleState<R> {
             match op.arity() {
                 0 => {
                     stack[sp] = v;
+                    constant = constant & !(1 << sp) | u32::from(matches!(op, Op::Const(_))) << sp;
                     sp += 1;
                 }
                 _ => stack[sp - 1] = v,
@@ -258,9 +268,10 @@ impl<R: Real> Quick<R> {
 }
 
 impl<R: Real> RuleState<R> {
-    /// Evaluates a quick condition at `now` (as `eval` would, to the bit).
+    /// Evaluates a quick condition at `now` (as `eval` would, to the bit): whether it holds,
+    /// and the value it compared.
     #[inline]
-    pub(crate) fn quick(&mut self, ctx: &mut Ctx<'_, R>, q: Quick<R>, now: u64) -> bool {
+    pub(crate) fn quick(&mut self, ctx: &mut Ctx<'_, R>, q: Quick<R>, now: u64) -> (bool, R) {
         let v = match q.operand {
             Operand::Value(c) => ctx.value(c),
             Operand::Window(func) => match ctx.window(0) {
@@ -271,7 +282,7 @@ impl<R: Real> RuleState<R> {
                 None => R::NAN,
             },
         };
-        q.test(v)
+        (q.test(v), v)
     }
 }
 
@@ -296,16 +307,29 @@ impl<R: Real> Quick<R> {
     }
 }
 
-/// Which window and deadband the next windowed or `changed` operation uses.
-#[derive(Debug, Default)]
-pub(crate) struct Cursor {
+/// Which window and deadband the next windowed or `changed` operation uses, and what the
+/// expression evaluated so far compared.
+#[derive(Debug)]
+pub(crate) struct Cursor<R> {
     window: usize,
     deadband: usize,
+    /// The value the first comparison evaluated compared with its constant (the operand that
+    /// is not a constant): what an alert raised by the `when` condition reports.
+    pub(crate) crossing: Option<R>,
 }
 
-impl Cursor {
+impl<R> Default for Cursor<R> {
+    fn default() -> Self {
+        Cursor { window: 0, deadband: 0, crossing: None }
+    }
+}
+
+impl<R> Cursor<R> {
     /// The window of the next windowed operation.
-    fn next_window<'c, R: Real>(&mut self, ctx: &'c mut Ctx<'_, R>) -> Option<&'c mut Samples<R>> {
+    fn next_window<'c>(&mut self, ctx: &'c mut Ctx<'_, R>) -> Option<&'c mut Samples<R>>
+    where
+        R: Real,
+    {
         let i = self.window;
         self.window += 1;
         ctx.window(i)
@@ -321,6 +345,11 @@ impl Cursor {
             }
         }
     }
+}
+
+/// A comparison operator (its result is a truth value, not a quantity).
+fn is_comparison(op: Op) -> bool {
+    matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Eq | Op::Ne)
 }
 
 /// Numbers as booleans: true is anything but 0 and NaN.

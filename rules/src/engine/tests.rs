@@ -481,9 +481,16 @@ proptest! {
         for (a, b) in out64.iter().zip(&out32) {
             match (a, b) {
                 (Event::Alert(a), Event::Alert(b)) => {
-                    // NaN (a rule over a channel not heard yet) equals nothing: compare bits.
-                    let value = |a: &Alert| a.value.as_ref().and_then(Value::as_f64).map(f64::to_bits);
-                    prop_assert_eq!((&a.rule, a.state, a.at, value(a)), (&b.rule, b.state, b.at, value(b)));
+                    prop_assert_eq!((&a.rule, a.state, a.at), (&b.rule, b.state, b.at));
+                    // The value compared: a reading is the same in both; an aggregate (the
+                    // average, the deviation) is computed in each precision, so within f32's
+                    // rounding of it. NaN (a channel not heard yet) matches NaN.
+                    let value = |a: &Alert| a.value.as_ref().and_then(Value::as_f64);
+                    match (value(a), value(b)) {
+                        (Some(x), Some(y)) if x.is_nan() || y.is_nan() => prop_assert!(x.is_nan() && y.is_nan()),
+                        (Some(x), Some(y)) => prop_assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "{x} vs {y}"),
+                        (x, y) => prop_assert_eq!(x, y),
+                    }
                 }
                 (Event::Emit { value: a, at: t, .. }, Event::Emit { value: b, at: u, .. }) => {
                     prop_assert_eq!((*a as f32, t), (*b, u));
@@ -533,4 +540,25 @@ fn a_batch_goes_in_in_time_order() {
     }
     assert_eq!((e.stats().readings, e.stats().late), (10, 0));
     assert_eq!(transitions(&out), [(3, Raised)]);
+}
+
+/// An alert reports what its condition compared: the average for `avg(...) > 27`, the reading
+/// whichever side of the comparison it is on.
+#[test]
+fn an_alert_carries_the_value_that_crossed() {
+    let value = |text: &str, points: &[(u64, f64)]| {
+        let mut e = engine(text);
+        let mut out = Vec::new();
+        for &(s, v) in points {
+            e.ingest(D, "t", Timestamp(s * 1000), v, &mut out);
+        }
+        match out.first() {
+            Some(Event::Alert(a)) => a.value.as_ref().and_then(Value::as_f64),
+            other => panic!("{other:?}"),
+        }
+    };
+    let points = [(0, 26.0), (60, 28.0), (120, 30.0)];
+    assert_eq!(value(r#"rule warm: when avg(t, 5m) > 27 then alert minor "w""#, &points), Some(28.0));
+    assert_eq!(value(r#"rule hot: when 29 < t then alert major "h""#, &points), Some(30.0));
+    assert_eq!(value(r#"rule hot: when t - 2 > 27 and t > 0 then alert major "h""#, &points), Some(28.0));
 }

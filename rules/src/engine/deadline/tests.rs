@@ -211,13 +211,16 @@ impl Reference {
             u64::from(self.rules[i].rule.cooldown_ms),
         );
         let when = self.rules[i].rule.when.ops.to_vec();
-        let holds = |me: &mut Self| truthy(me.eval(i, &when, now, 0));
+        let holds = |me: &mut Self| {
+            let (v, crossing) = me.eval_noting(i, &when, now, 0);
+            (truthy(v), crossing)
+        };
         match self.rules[i].phase {
             Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
-                if !holds(self) {
+                let (true, crossing) = holds(self) else {
                     self.rules[i].phase = Phase::Idle;
                     return;
-                }
+                };
                 let (since, count) = match self.rules[i].phase {
                     Phase::Pending { since, count } => (since, count.saturating_add(u16::from(from_reading))),
                     _ => (now, 1),
@@ -226,27 +229,25 @@ impl Reference {
                     self.rules[i].phase = Phase::Pending { since, count };
                     return;
                 }
-                self.fire(i, now);
+                self.fire(i, now, crossing);
                 self.rules[i].phase = if !self.rules[i].alarm && cooldown > 0 {
                     Phase::Cooldown { until: now + cooldown }
                 } else {
                     Phase::Active
                 };
             }
-            Phase::Active if !self.rules[i].alarm => {
-                if !holds(self) {
-                    self.rules[i].phase = Phase::Idle;
-                } else if from_reading {
-                    self.fire(i, now);
-                }
-            }
+            Phase::Active if !self.rules[i].alarm => match holds(self) {
+                (false, _) => self.rules[i].phase = Phase::Idle,
+                (true, crossing) if from_reading => self.fire(i, now, crossing),
+                _ => {}
+            },
             Phase::Active => {
                 let cleared = match self.rules[i].rule.clear.clone() {
                     Some(clear) => {
                         let skip = deadbands_in(&when);
                         truthy(self.eval(i, &clear.ops, now, skip))
                     }
-                    None => !holds(self),
+                    None => !holds(self).0,
                 };
                 if cleared {
                     let name = self.rules[i].rule.name.to_string();
@@ -258,9 +259,12 @@ impl Reference {
         }
     }
 
-    fn fire(&mut self, i: usize, now: u64) {
+    /// Runs the actions; an alert reports what the condition compared (`crossing`), or for a
+    /// condition without a comparison the latest value of the rule's first channel.
+    fn fire(&mut self, i: usize, now: u64, crossing: Option<f64>) {
         let rule = self.rules[i].rule.clone();
-        let first = rule.channels.first().map(|c| self.latest(c).map_or(f64::NAN, |(_, v)| v));
+        let first =
+            crossing.or_else(|| rule.channels.first().map(|c| self.latest(c).map_or(f64::NAN, |(_, v)| v)));
         let mut deadband =
             deadbands_in(&rule.when.ops) + rule.clear.as_ref().map_or(0, |c| deadbands_in(&c.ops));
         for action in &rule.actions {
@@ -301,9 +305,17 @@ impl Reference {
     }
 
     /// Evaluates `ops` at `now` from the history; `deadband` numbers its first `changed`.
-    fn eval(&mut self, i: usize, ops: &[Op], now: u64, mut deadband: usize) -> f64 {
+    fn eval(&mut self, i: usize, ops: &[Op], now: u64, deadband: usize) -> f64 {
+        self.eval_noting(i, ops, now, deadband).0
+    }
+
+    /// `eval`, and the operand of the first comparison that is not a constant (both
+    /// constant: the left one).
+    fn eval_noting(&mut self, i: usize, ops: &[Op], now: u64, mut deadband: usize) -> (f64, Option<f64>) {
         let channels: Vec<String> = self.rules[i].rule.channels.iter().map(|c| c.to_string()).collect();
-        let mut stack: Vec<f64> = Vec::new();
+        // Each stack entry: its value, and whether it is a constant.
+        let mut stack: Vec<(f64, bool)> = Vec::new();
+        let mut crossing = None;
         for op in ops {
             let v = match *op {
                 Op::Const(c) => c,
@@ -345,11 +357,31 @@ impl Reference {
                         }
                     }
                 }
-                Op::Neg => -stack.pop().unwrap(),
-                Op::Not => truth(!truthy(stack.pop().unwrap())),
+                Op::Neg => {
+                    let (v, fixed) = stack.pop().unwrap();
+                    stack.push((-v, fixed));
+                    continue;
+                }
+                Op::Not => truth(!truthy(stack.pop().unwrap().0)),
                 binary => {
-                    let b = stack.pop().unwrap();
-                    let a = stack.pop().unwrap();
+                    let (b, b_fixed) = stack.pop().unwrap();
+                    let (a, a_fixed) = stack.pop().unwrap();
+                    let comparison = matches!(binary, Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Eq | Op::Ne);
+                    if comparison && crossing.is_none() {
+                        crossing = Some(if a_fixed && !b_fixed { b } else { a });
+                    }
+                    if !comparison && a_fixed && b_fixed {
+                        let v = match binary {
+                            Op::Add => a + b,
+                            Op::Sub => a - b,
+                            Op::Mul => a * b,
+                            Op::Div => a / b,
+                            Op::And => truth(truthy(a) && truthy(b)),
+                            _ => truth(truthy(a) || truthy(b)),
+                        };
+                        stack.push((v, true));
+                        continue;
+                    }
                     match binary {
                         Op::Add => a + b,
                         Op::Sub => a - b,
@@ -366,9 +398,9 @@ impl Reference {
                     }
                 }
             };
-            stack.push(v);
+            stack.push((v, matches!(op, Op::Const(_))));
         }
-        stack.pop().unwrap_or(f64::NAN)
+        (stack.pop().map_or(f64::NAN, |s| s.0), crossing)
     }
 }
 
