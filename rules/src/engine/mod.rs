@@ -165,6 +165,10 @@ pub struct EngineStats {
     /// Readings stamped before their device's decided time (a reading of another channel
     /// stamped later, or `advance` past them, came first): dropped.
     pub late: u64,
+    /// Readings of a channel no rule reads (a channel name misspelt on either side shows here).
+    pub unread: u64,
+    /// Readings whose value is not a number (a location, a text state): no rule can use them.
+    pub non_numeric: u64,
 }
 
 /// A loaded rule: its definition (behind a pointer, read on slow paths) and, inline, what the
@@ -250,6 +254,9 @@ pub struct Engine<R: Real = f64> {
     next_id: u32,
     /// The channel names some rule uses, and their indices.
     channels: names::Names,
+    /// By channel index: whether a reading of that channel arrived since the rule set was
+    /// loaded.
+    heard_channels: Vec<bool>,
     /// By channel index: the rules (position, channel slot) reading that channel.
     watched: Vec<Vec<(usize, u8)>>,
     /// Counts rule-set loads; handles made under another epoch are stale.
@@ -387,6 +394,7 @@ impl<R: Real> Engine<R> {
             rules: Vec::new(),
             next_id: 0,
             channels: names::Names::default(),
+            heard_channels: Vec::new(),
             watched: Vec::new(),
             epoch: 0,
             windows: Vec::new(),
@@ -450,6 +458,7 @@ impl<R: Real> Engine<R> {
         }
         let old_channels = core::mem::take(&mut self.channels);
         self.watched.clear();
+        self.heard_channels.clear();
         self.epoch = self.epoch.wrapping_add(1);
         self.device_wide.clear();
         for (i, l) in self.rules.iter().enumerate() {
@@ -461,6 +470,7 @@ impl<R: Real> Engine<R> {
                 let index = self.channels.get_or_insert(name, next);
                 if index == self.watched.len() {
                     self.watched.push(Vec::new());
+                    self.heard_channels.push(false);
                 }
                 self.watched[index].push((i, slot as u8));
             }
@@ -554,6 +564,16 @@ impl<R: Real> Engine<R> {
         self.stats
     }
 
+    /// The channels some rule reads that no device has reported since the rule set was loaded:
+    /// a channel name misspelt in a rule, or a sensor that never reports, shows here (the
+    /// readings of channels no rule reads are counted in [`EngineStats::unread`]).
+    pub fn unheard_channels(&self) -> impl Iterator<Item = &str> {
+        self.channels
+            .iter()
+            .filter(|(_, i)| !self.heard_channels.get(*i).copied().unwrap_or(false))
+            .map(|(n, _)| n.as_str())
+    }
+
     /// Bytes of state per (rule, device), by rule name, and how many devices have state.
     pub fn memory(&self) -> Vec<(Name, usize, usize)> {
         self.rules
@@ -584,7 +604,7 @@ impl<R: Real> Engine<R> {
         match (name, R::from_value(value)) {
             (Some(name), Some(v)) => self.ingest(device, &name, at, v, out),
             (None, _) => self.stats.unknown_channels += 1,
-            (Some(_), None) => {}
+            (Some(_), None) => self.stats.non_numeric += 1,
         }
     }
 
@@ -601,6 +621,7 @@ impl<R: Real> Engine<R> {
         if !value.is_finite() || (watched.is_none() && self.device_wide.is_empty()) {
             self.stats.readings += 1;
             self.stats.non_finite += u64::from(!value.is_finite());
+            self.stats.unread += u64::from(value.is_finite());
             return;
         }
         match self.slot(device) {
@@ -635,6 +656,7 @@ impl<R: Real> Engine<R> {
         if handle.slot == u32::MAX {
             self.stats.readings += 1;
             self.stats.non_finite += u64::from(!value.is_finite());
+            self.stats.unread += u64::from(value.is_finite());
             return Ok(());
         }
         let watched = (handle.channel != u32::MAX).then_some(handle.channel as usize);
@@ -662,6 +684,11 @@ impl<R: Real> Engine<R> {
         if !value.is_finite() {
             self.stats.non_finite += 1;
             return;
+        }
+        // Read by the rules watching the whole device only.
+        self.stats.unread += u64::from(watched.is_none());
+        if let Some(w) = watched {
+            self.heard_channels[w] = true;
         }
         let Some((device, entry)) = self.devices.at_mut(slot) else { return };
         // Everything before the engine's clock is decided for every device.

@@ -217,6 +217,7 @@ impl<R: Real> NodeEngine<R> {
             return;
         }
         let watched = self.channels.iter().position(|n| n == channel);
+        self.stats.unread += u64::from(watched.is_none());
         let device_wide = self.rules.iter().any(|l| l.device_wide);
         if watched.is_none() && !device_wide {
             return;

@@ -562,3 +562,36 @@ fn an_alert_carries_the_value_that_crossed() {
     assert_eq!(value(r#"rule hot: when 29 < t then alert major "h""#, &points), Some(30.0));
     assert_eq!(value(r#"rule hot: when t - 2 > 27 and t > 0 then alert major "h""#, &points), Some(28.0));
 }
+
+/// A channel misspelt on either side says so: readings of a channel no rule reads are counted,
+/// and the channels rules read that nothing reported are listed; values that are not numbers
+/// are counted too.
+#[test]
+fn misspelt_channels_and_non_numeric_values_are_reported() {
+    let mut e = engine(
+        "rule hot: when temperature > 30 then alert major \"hot\"\nrule wet: when humidty > 90 then alert info \"wet\"",
+    );
+    let mut out = Vec::new();
+    e.ingest(D, "temperature", Timestamp(1), 20.0, &mut out);
+    e.ingest(D, "humidity", Timestamp(2), 95.0, &mut out);
+    assert_eq!(e.stats().unread, 1);
+    assert_eq!(e.unheard_channels().collect::<Vec<_>>(), ["humidty"]);
+    let info = Device {
+        id: D,
+        model: bounded("m", "x").unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: heapless::Vec::from_slice(&[ChannelSpec {
+            id: ChannelId(1),
+            name: bounded("n", "temperature").unwrap(),
+            quantity: Quantity::Temperature,
+            unit: Unit::Celsius,
+            period_ms: 0,
+        }])
+        .unwrap(),
+        tags: heapless::Vec::new(),
+    };
+    e.register(&info, Timestamp(3));
+    e.ingest_reading(D, ChannelId(1), Timestamp(4), &Value::State(bounded("s", "idle").unwrap()), &mut out);
+    assert_eq!(e.stats().non_numeric, 1);
+    assert!(out.is_empty());
+}

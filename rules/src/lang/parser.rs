@@ -552,6 +552,15 @@ impl<'a> Parser<'a> {
                 } else if call && w == "changed" {
                     let (channel, by) = self.channel_call(Self::number_literal)?;
                     ops.push(Op::Changed { channel, by });
+                } else if call {
+                    let known: Vec<&str> = Aggregate::ALL.iter().map(|a| a.as_str()).collect();
+                    return self.fail(
+                        pos,
+                        format!(
+                            "unknown function `{w}`; the functions are {}, rate, silent and changed",
+                            known.join(", ")
+                        ),
+                    );
                 } else {
                     let name = self.name("a channel name")?;
                     ops.push(Op::Value(self.channel(name, pos)?));

@@ -64,6 +64,15 @@ fn every_feature_parses_and_prints_back() {
 }
 
 #[test]
+fn an_unknown_function_is_named() {
+    let e = parse("rule warm: when mean(t, 5m) > 25 then alert info \"w\"").unwrap_err();
+    assert_eq!((e.line, e.column), (1, 17));
+    assert!(e.message.starts_with("unknown function `mean`; the functions are avg, "), "{}", e.message);
+    // A channel of that name, without parentheses, is a channel.
+    assert!(parse("rule warm: when mean > 25 then alert info \"w\"").is_ok());
+}
+
+#[test]
 fn errors_point_at_the_problem() {
     let e = parse("rule hot: when temperature > 30 for 2m foo").unwrap_err();
     assert_eq!((e.line, e.column), (1, 40));
