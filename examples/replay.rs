@@ -4,13 +4,19 @@
 //! ```text
 //! cargo run --example replay -- --rules examples/data/greenhouse.rules --csv examples/data/greenhouse.csv
 //! cargo run --example replay -- --rules FILE --senml FILE.json [--until 2026-11-26T12:00:00Z] [--all]
+//! cargo run --example replay -- --help
 //! ```
 //!
-//! CSV: a header `timestamp,device,channel,value`, then one reading per line; timestamps in
+//! CSV: a header naming `timestamp`, `device`, `channel` and `value` (any order, quoted fields
+//! allowed), then one reading per row in time order, as recorders write them; timestamps in
 //! RFC 3339 (`2026-11-26T08:00:00Z`, `2026-11-26T09:00:00.250+01:00`) or unix seconds. Devices
-//! are named freely (`greenhouse-a`) or by their hexadecimal id. SenML JSON (RFC 8428) packs
-//! are read with their base names and times resolved; the device is the name up to its last `:`
-//! or `/`, the channel what follows. `--all` also prints commands and derived readings.
+//! are named freely (`greenhouse-a`, shown by that name) or by their hexadecimal id. The file is
+//! streamed, never held whole. A row that does not read (no value, a bad timestamp) is skipped,
+//! counted and named on stderr with its line number (`--strict` stops there instead). The clock
+//! moves to each row, so an absence is reported at its deadline, not at the next row. SenML
+//! JSON (RFC 8428) packs are read with their base names and times resolved; the device is the
+//! name up to its last `:` or `/`, the channel what follows. `--all` also prints commands and
+//! derived readings.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -110,37 +116,75 @@ fn parse_time(text: &str) -> Result<Timestamp, String> {
     u64::try_from(secs * 1000 + ms).map(Timestamp).map_err(|_| format!("`{text}` is before 1970"))
 }
 
-fn read_csv(text: &str) -> Result<Vec<Row>, String> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or("the CSV file is empty")?;
-    let columns: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
-    let col = |name: &str| {
-        columns
-            .iter()
-            .position(|c| c == name)
-            .ok_or(format!("the CSV header has no `{name}` column: {header}"))
-    };
-    let (ct, cd, cc, cv) = (col("timestamp")?, col("device")?, col("channel")?, col("value")?);
-    lines
-        .map(|(n, line)| {
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            let field = |i: usize| {
-                f.get(i).copied().ok_or(format!("line {}: expected {} fields", n + 1, columns.len()))
-            };
-            let value = field(cv)?;
-            let value = match value {
-                "true" => 1.0,
-                "false" => 0.0,
-                v => v.parse().map_err(|_| format!("line {}: `{v}` is not a number", n + 1))?,
-            };
-            Ok(Row {
-                at: parse_time(field(ct)?).map_err(|e| format!("line {}: {e}", n + 1))?,
-                device: field(cd)?.to_string(),
-                channel: field(cc)?.to_string(),
-                value,
-            })
+/// Where a CSV file's columns are.
+struct Columns {
+    time: usize,
+    device: usize,
+    channel: usize,
+    value: usize,
+}
+
+impl Columns {
+    fn of(header: &csv::StringRecord) -> Result<Columns, String> {
+        let col = |name: &str| {
+            header.iter().position(|c| c.trim().eq_ignore_ascii_case(name)).ok_or(format!(
+                "the CSV header has no `{name}` column: {}",
+                header.iter().collect::<Vec<_>>().join(",")
+            ))
+        };
+        Ok(Columns {
+            time: col("timestamp")?,
+            device: col("device")?,
+            channel: col("channel")?,
+            value: col("value")?,
         })
-        .collect()
+    }
+
+    /// The row of `record`, or why it is not one.
+    fn row(&self, record: &csv::StringRecord) -> Result<Row, String> {
+        let field =
+            |i: usize, what: &str| record.get(i).filter(|f| !f.is_empty()).ok_or(format!("no {what}"));
+        let value = match field(self.value, "value")? {
+            "true" => 1.0,
+            "false" => 0.0,
+            v => v.parse().map_err(|_| format!("`{v}` is not a number"))?,
+        };
+        Ok(Row {
+            at: parse_time(field(self.time, "timestamp")?)?,
+            device: field(self.device, "device")?.to_string(),
+            channel: field(self.channel, "channel")?.to_string(),
+            value,
+        })
+    }
+}
+
+/// Streams a CSV recording (header `timestamp,device,channel,value`, in any column order;
+/// quoted fields allowed) into `each`, row by row: the file is never held whole. A row that
+/// does not read is handed over as `Err((line, why))`.
+fn read_csv(
+    input: impl std::io::Read,
+    mut each: impl FnMut(Result<Row, (u64, String)>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(input);
+    let columns = Columns::of(reader.headers().map_err(|e| e.to_string())?)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                if record.iter().all(str::is_empty) {
+                    continue;
+                }
+                each(columns.row(&record).map_err(|e| (line, e)))?;
+            }
+            // A broken record (bad UTF-8, say): skipped like a row that does not read.
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                each(Err((line, e.to_string())))?;
+            }
+        }
+    }
 }
 
 fn read_senml(text: &str) -> Result<Vec<Row>, String> {
@@ -163,51 +207,172 @@ fn read_senml(text: &str) -> Result<Vec<Row>, String> {
             value,
         });
     }
+    rows.sort_by_key(|r| r.at);
     Ok(rows)
 }
 
+const USAGE: &str = "\
+usage: replay --rules FILE (--csv FILE | --senml FILE) [--until TIME] [--all] [--strict]
+
+Runs a rule set over a recording and prints each alert transition as one JSON line.
+
+  --rules FILE    the rule set (the rule language of telemetra-rules)
+  --csv FILE      readings as CSV: a header naming timestamp, device, channel and value, then
+                  one reading per row, in time order (as recorders write them); timestamps in
+                  RFC 3339 or unix seconds; devices by name or hexadecimal id
+  --senml FILE    readings as a SenML JSON pack (RFC 8428)
+  --until TIME    move the clock on to TIME at the end (absences due by then are reported)
+  --all           print commands and derived readings too
+  --strict        stop at the first row that does not read (default: skip it, count it, and
+                  name the first few on stderr)
+  --help          this text";
+
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let usage = "usage: replay --rules FILE (--csv FILE | --senml FILE) [--until TIME] [--all]";
-    let rules_path = flag("--rules").ok_or(usage)?;
+    let rules_path = flag("--rules").ok_or(USAGE)?;
     let rules_text = std::fs::read_to_string(&rules_path).map_err(|e| format!("{rules_path}: {e}"))?;
     let rules = parse(&rules_text).map_err(|e| format!("{rules_path}: {e}"))?;
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
-    let rows = match (flag("--csv"), flag("--senml")) {
-        (Some(p), None) => read_csv(&read(&p)?).map_err(|e| format!("{p}: {e}"))?,
-        (None, Some(p)) => read_senml(&read(&p)?).map_err(|e| format!("{p}: {e}"))?,
-        _ => return Err(usage.into()),
-    };
     let until = flag("--until").map(|t| parse_time(&t)).transpose()?;
-    let all = args.iter().any(|a| a == "--all");
-    let (lines, summary) = replay(rules, rows, until, all)?;
-    for line in lines {
-        println!("{line}");
+    let (all, strict) = (args.iter().any(|a| a == "--all"), args.iter().any(|a| a == "--strict"));
+    let mut replay = Replay::new(rules, all, strict)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut print = |line: String| {
+        use std::io::Write;
+        let _ = writeln!(out, "{line}");
+    };
+    match (flag("--csv"), flag("--senml")) {
+        (Some(p), None) => {
+            let file = std::fs::File::open(&p).map_err(|e| format!("{p}: {e}"))?;
+            read_csv(std::io::BufReader::new(file), |row| replay.row(row, &mut print))
+                .map_err(|e| format!("{p}: {e}"))?;
+        }
+        (None, Some(p)) => {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?;
+            for row in read_senml(&text).map_err(|e| format!("{p}: {e}"))? {
+                replay.row(Ok(row), &mut print)?;
+            }
+        }
+        _ => return Err(USAGE.into()),
     }
+    let summary = replay.finish(until, &mut print);
+    std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
     eprintln!("{summary}");
     Ok(())
 }
 
-/// Runs `rules` over `rows` in time order; returns the JSON lines and a summary.
-fn replay(
-    rules: Vec<telemetra::model::Rule>,
-    mut rows: Vec<Row>,
-    until: Option<Timestamp>,
+/// The rules running over a recording, row by row.
+struct Replay {
+    engine: Engine,
+    /// Devices named by a hexadecimal id keep it; other names get unused ids from the top of
+    /// the range, and are shown by name.
+    names: BTreeMap<DeviceId, String>,
+    ids: BTreeMap<String, DeviceId>,
+    next_free: u64,
     all: bool,
-) -> Result<(Vec<String>, String), String> {
-    rows.sort_by_key(|r| r.at);
-    let mut engine = Engine::new(EngineConfig { max_devices: 100_000, memory_budget: 1 << 30 });
-    engine.load(rules).map_err(|e| e.to_string())?;
-    // Devices named by a hex id keep it; other names get unused ids from the top of the range.
-    let mut names: BTreeMap<DeviceId, String> = BTreeMap::new();
-    let mut ids: BTreeMap<String, DeviceId> = BTreeMap::new();
-    let mut next_free = u64::MAX;
-    let mut lines = Vec::new();
-    let mut events = Vec::new();
-    let mut emit = |events: &mut Vec<Event>, names: &BTreeMap<DeviceId, String>| {
-        for e in events.drain(..) {
-            let name = |d: DeviceId| names.get(&d).cloned().unwrap_or_else(|| d.to_string());
+    strict: bool,
+    events: Vec<Event>,
+    rows: u64,
+    /// Rows that did not read: how many, and the first few with their line numbers.
+    bad: u64,
+    first_bad: Vec<String>,
+    last: Timestamp,
+}
+
+impl Replay {
+    fn new(rules: Vec<telemetra::model::Rule>, all: bool, strict: bool) -> Result<Replay, String> {
+        let mut engine = Engine::new(EngineConfig { max_devices: 1_000_000, memory_budget: 4 << 30 });
+        engine.load(rules).map_err(|e| e.to_string())?;
+        Ok(Replay {
+            engine,
+            names: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            next_free: u64::MAX,
+            all,
+            strict,
+            events: Vec::new(),
+            rows: 0,
+            bad: 0,
+            first_bad: Vec::new(),
+            last: Timestamp(0),
+        })
+    }
+
+    fn id(&mut self, device: &str) -> DeviceId {
+        if let Some(id) = self.ids.get(device) {
+            return *id;
+        }
+        let mut id = device.parse().unwrap_or(DeviceId(self.next_free));
+        while self.names.contains_key(&id) {
+            self.next_free -= 1;
+            id = DeviceId(self.next_free);
+        }
+        self.names.insert(id, device.to_string());
+        self.ids.insert(device.to_string(), id);
+        id
+    }
+
+    /// One row: time reaches it (every device's deadlines before it are decided, each at its
+    /// own instant: an absence alert at its deadline, not at the next row), then it goes in.
+    fn row(&mut self, row: Result<Row, (u64, String)>, print: &mut impl FnMut(String)) -> Result<(), String> {
+        let row = match row {
+            Ok(row) => row,
+            Err((line, why)) if self.strict => return Err(format!("line {line}: {why}")),
+            Err((line, why)) => {
+                self.bad += 1;
+                if self.first_bad.len() < 5 {
+                    self.first_bad.push(format!("line {line}: {why}"));
+                }
+                return Ok(());
+            }
+        };
+        self.rows += 1;
+        let id = self.id(&row.device);
+        self.engine.advance(row.at, &mut self.events);
+        self.engine.ingest(id, &row.channel, row.at, row.value, &mut self.events);
+        self.last = self.last.max(row.at);
+        self.emit(print);
+        Ok(())
+    }
+
+    /// Everything due up to the end (or `until`) included: time moves just past it. Returns
+    /// the summary.
+    fn finish(mut self, until: Option<Timestamp>, print: &mut impl FnMut(String)) -> String {
+        self.engine.advance(Timestamp(until.unwrap_or(self.last).0.saturating_add(1)), &mut self.events);
+        self.emit(print);
+        let s = self.engine.stats();
+        let mut summary = format!(
+            "{} readings, {} devices, {} rules; dropped: {} out of order, {} duplicates, {} not finite, {} late; {} rows skipped",
+            self.rows,
+            self.names.len(),
+            self.engine.rules().count(),
+            s.out_of_order,
+            s.duplicates,
+            s.non_finite,
+            s.late,
+            self.bad,
+        );
+        for bad in &self.first_bad {
+            summary += &format!("\n  skipped {bad}");
+        }
+        let unheard: Vec<&str> = self.engine.unheard_channels().collect();
+        if !unheard.is_empty() {
+            summary += &format!("\n  no reading of {} (read by the rules)", unheard.join(", "));
+        }
+        if let Some(peak) = peak_memory() {
+            summary += &format!("\n  peak memory {:.1} MiB", peak as f64 / 1048576.0);
+        }
+        summary
+    }
+
+    fn emit(&mut self, print: &mut impl FnMut(String)) {
+        for e in self.events.drain(..) {
+            let name = |d: DeviceId| self.names.get(&d).cloned().unwrap_or_else(|| d.to_string());
             let line = match e {
                 Event::Alert(a) => json!({
                     "time": rfc3339(a.at),
@@ -221,55 +386,26 @@ fn replay(
                     "severity": a.severity.as_str(),
                     "value": a.value.and_then(|v| v.as_f64()),
                 }),
-                Event::Command { rule, device, action } if all => {
+                Event::Command { rule, device, action } if self.all => {
                     json!({"kind": "command", "rule": rule.as_str(), "device": name(device), "action": format!("{action:?}")})
                 }
-                Event::Emit { rule, device, channel, at, value } if all => json!({
+                Event::Emit { rule, device, channel, at, value } if self.all => json!({
                     "kind": "emit", "time": rfc3339(at), "rule": rule.as_str(), "device": name(device),
                     "channel": channel.as_str(), "value": value,
                 }),
                 _ => continue,
             };
-            lines.push(line.to_string());
+            print(line.to_string());
         }
-    };
-    let mut last = Timestamp(0);
-    for row in &rows {
-        let id = match ids.get(&row.device) {
-            Some(id) => *id,
-            None => {
-                let mut id = row.device.parse().unwrap_or(DeviceId(next_free));
-                while names.contains_key(&id) {
-                    next_free -= 1;
-                    id = DeviceId(next_free);
-                }
-                names.insert(id, row.device.clone());
-                ids.insert(row.device.clone(), id);
-                id
-            }
-        };
-        // Time reaches the row: every device's deadlines before it are decided, each at its
-        // own instant (an absence alert at its deadline, not at the next row).
-        engine.advance(row.at, &mut events);
-        engine.ingest(id, &row.channel, row.at, row.value, &mut events);
-        emit(&mut events, &names);
-        last = row.at;
     }
-    // Everything due up to the end (or `--until`) included: time moves just past it.
-    engine.advance(Timestamp(until.unwrap_or(last).0.saturating_add(1)), &mut events);
-    emit(&mut events, &names);
-    let s = engine.stats();
-    let summary = format!(
-        "{} readings, {} devices, {} rules; dropped: {} out of order, {} duplicates, {} not finite, {} late",
-        rows.len(),
-        names.len(),
-        engine.rules().count(),
-        s.out_of_order,
-        s.duplicates,
-        s.non_finite,
-        s.late
-    );
-    Ok((lines, summary))
+}
+
+/// The process's peak resident memory in bytes (Linux: VmHWM in /proc/self/status).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn main() -> ExitCode {
@@ -286,12 +422,17 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_greenhouse_recording_gives_its_alerts() {
-        let rules = parse(include_str!("data/greenhouse.rules")).unwrap();
-        let rows = read_csv(include_str!("data/greenhouse.csv")).unwrap();
-        let (lines, summary) = replay(rules, rows, None, false).unwrap();
-        let brief: Vec<String> = lines
+    /// Replays `csv` with `rules`; the JSON lines and the summary.
+    fn replay_csv(rules: &str, csv: &str, until: Option<Timestamp>) -> Result<(Vec<String>, String), String> {
+        let mut replay = Replay::new(parse(rules).unwrap(), false, false)?;
+        let mut lines = Vec::new();
+        read_csv(csv.as_bytes(), |row| replay.row(row, &mut |l| lines.push(l)))?;
+        let summary = replay.finish(until, &mut |l| lines.push(l));
+        Ok((lines, summary))
+    }
+
+    fn brief(lines: &[String]) -> Vec<String> {
+        lines
             .iter()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -303,9 +444,16 @@ mod tests {
                     v["state"].as_str().unwrap()
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_greenhouse_recording_gives_its_alerts() {
+        let (lines, summary) =
+            replay_csv(include_str!("data/greenhouse.rules"), include_str!("data/greenhouse.csv"), None)
+                .unwrap();
         assert_eq!(
-            brief,
+            brief(&lines),
             [
                 "2026-11-26T08:31:00Z overheat greenhouse-a raised",
                 "2026-11-26T08:46:00Z overheat greenhouse-a cleared",
@@ -315,6 +463,52 @@ mod tests {
             ]
         );
         assert!(summary.starts_with("220 readings, 2 devices, 3 rules"), "{summary}");
+        assert!(summary.contains("0 rows skipped"), "{summary}");
+    }
+
+    #[test]
+    fn an_absence_is_reported_at_its_deadline_not_at_the_next_row() {
+        let rules = r#"rule gone: when silent(3h) then alert major "gone""#;
+        let csv = "timestamp,device,channel,value\n\
+                   2026-11-26T00:00:00Z,a,t,1\n\
+                   2026-11-26T05:00:00Z,a,t,1\n";
+        let (lines, _) = replay_csv(rules, csv, None).unwrap();
+        assert_eq!(
+            brief(&lines),
+            ["2026-11-26T03:00:00Z gone a raised", "2026-11-26T05:00:00Z gone a cleared"]
+        );
+        // And with --until, one due after the last row.
+        let (lines, _) = replay_csv(rules, csv, parse_time("2026-11-26T09:00:00Z").ok()).unwrap();
+        assert_eq!(brief(&lines).last().map(String::as_str), Some("2026-11-26T08:00:00Z gone a raised"));
+    }
+
+    #[test]
+    fn bad_rows_are_skipped_counted_and_named_and_the_rest_replayed() {
+        let rules = r#"rule hot: when t > 30 then alert major "hot""#;
+        let csv = "device,timestamp,\"channel\",value\n\
+                   \"greenhouse, north\",2026-11-26T08:00:00Z,t,20\n\
+                   b,2026-11-26T08:01:00Z,t,\n\
+                   b,yesterday,t,5\n\
+                   b,2026-11-26T08:02:00Z,t,warm\n\
+                   \"greenhouse, north\",2026-11-26T08:03:00Z,t,35\n";
+        let (lines, summary) = replay_csv(rules, csv, None).unwrap();
+        assert_eq!(brief(&lines), ["2026-11-26T08:03:00Z hot greenhouse, north raised"]);
+        assert!(summary.starts_with("2 readings, 1 devices"), "{summary}");
+        assert!(summary.contains("3 rows skipped"), "{summary}");
+        assert!(summary.contains("skipped line 3: no value"), "{summary}");
+        assert!(summary.contains("skipped line 4: `yesterday` is neither"), "{summary}");
+        assert!(summary.contains("skipped line 5: `warm` is not a number"), "{summary}");
+        // --strict stops at the first.
+        let mut strict = Replay::new(parse(rules).unwrap(), false, true).unwrap();
+        let err = read_csv(csv.as_bytes(), |row| strict.row(row, &mut |_| {})).unwrap_err();
+        assert_eq!(err, "line 3: no value");
+    }
+
+    #[test]
+    fn a_header_without_a_column_is_refused() {
+        let err =
+            replay_csv("rule a: when t > 1 then alert info \"a\"", "time,device\n1,a\n", None).unwrap_err();
+        assert!(err.contains("no `timestamp` column"), "{err}");
     }
 
     #[test]
@@ -326,17 +520,19 @@ mod tests {
             (rows[0].device.as_str(), rows[0].channel.as_str()),
             ("urn:dev:ow:10e2073a0108006", "voltage")
         );
-        let rules = parse(r#"rule surge: when voltage > 125 then alert major "Surge""#).unwrap();
-        let (lines, _) = replay(rules, rows, None, false).unwrap();
+        let mut replay = Replay::new(
+            parse(r#"rule surge: when voltage > 125 then alert major "Surge""#).unwrap(),
+            false,
+            false,
+        )
+        .unwrap();
+        let mut lines = Vec::new();
+        for row in rows {
+            replay.row(Ok(row), &mut |l| lines.push(l)).unwrap();
+        }
+        replay.finish(None, &mut |l| lines.push(l));
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("\"time\":\"2010-06-08T18:01:26.001Z\""), "{}", lines[0]);
-    }
-
-    #[test]
-    fn bad_csv_lines_are_named() {
-        let err = read_csv("timestamp,device,channel,value\n2026-11-26T08:00:00Z,a,t,warm\n").err().unwrap();
-        assert_eq!(err, "line 2: `warm` is not a number");
-        assert!(read_csv("time,device\n").is_err());
     }
 
     #[test]
