@@ -28,9 +28,11 @@
 //! | overflow | IEEE 754: ±infinity, compared as such |
 //! | a full window | the oldest sample is dropped, counted in `window_overflow` |
 
+mod compile;
 mod deadline;
 mod devices;
 mod frames;
+mod lifecycle;
 mod names;
 mod node;
 mod real;
@@ -45,13 +47,15 @@ use alloc::vec::Vec;
 
 use telemetra_core::rule::MAX_RULE_CHANNELS;
 use telemetra_core::{
-    Alert, AlertState, ChannelId, CommandAction, Device, DeviceId, Name, Rule, RuleError, Scope, Tag, Text,
+    Alert, AlertState, ChannelId, CommandAction, Device, DeviceId, Name, Rule, RuleError, Scope, Tag,
     Timestamp, Value,
 };
 
-use crate::compact::{Act, CompactRule, IntoCompact};
+use crate::compact::CompactRule;
+use compile::prepare;
 use deadline::{DeviceView, run_due};
-use state::{Ctx, Cursor, Phase, Quick, RuleState, is_true};
+use lifecycle::{alert, state_for, step, transition};
+use state::{Ctx, Phase, Quick, RuleState};
 use telemetra_core::rule::Window;
 use window::Samples;
 
@@ -289,95 +293,6 @@ impl<R: Real> core::fmt::Debug for Engine<R> {
     }
 }
 
-/// A rule set compacted and checked: every rule valid, no two with one name, its state
-/// within `config`'s memory budget for `config.max_devices` devices.
-fn prepare<R: Real, T: IntoCompact>(
-    rules: impl IntoIterator<Item = T>,
-    config: EngineConfig,
-) -> Result<Vec<CompactRule>, LoadError> {
-    let rules = rules.into_iter();
-    let mut compact: Vec<CompactRule> = Vec::with_capacity(rules.size_hint().0);
-    for r in rules {
-        let name = Name::try_from(r.name()).unwrap_or_default();
-        compact.push(r.into_compact().map_err(|error| LoadError::Invalid { rule: name, error })?);
-    }
-    let mut total = 0usize;
-    for (i, r) in compact.iter().enumerate() {
-        if compact[..i].iter().any(|o| o.name == r.name) {
-            return Err(LoadError::DuplicateName(r.name.clone()));
-        }
-        total = total.saturating_add(RuleState::<R>::size_for(r));
-    }
-    let needed = total.saturating_mul(config.max_devices);
-    if needed > config.memory_budget {
-        return Err(LoadError::OverBudget {
-            needed,
-            devices: config.max_devices,
-            budget: config.memory_budget,
-        });
-    }
-    Ok(compact)
-}
-
-impl<R: Real> Loaded<R> {
-    /// What this rule's expressions read on a device: its latest `values` and windows (`pool`),
-    /// and when it was last `heard` from.
-    fn ctx<'a>(
-        &'a self,
-        values: &'a [Option<(u64, R)>],
-        heard: u64,
-        pool: &'a mut [Option<Samples<R>>],
-    ) -> Ctx<'a, R> {
-        Ctx { values, map: &self.map, device_heard: heard, pool, windows: &self.windows }
-    }
-
-    /// A rule made ready to run: what the per-reading path needs, worked out once.
-    fn new(rule: CompactRule, id: u32) -> Self {
-        let state_bytes = RuleState::<R>::size_for(&rule);
-        let event_rule = !rule.actions.iter().any(|a| matches!(a, Act::Alert { .. }));
-        let device_wide = core::iter::once(&*rule.when)
-            .chain(rule.clear.as_deref())
-            .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { channel: None, .. })));
-        let watches_silence = core::iter::once(&*rule.when)
-            .chain(rule.clear.as_deref())
-            .any(|e| e.iter().any(|op| matches!(op, telemetra_core::Op::Silent { .. })));
-        let when_quick = Quick::of(&rule.when, true);
-        let clear_quick = rule.clear.as_deref().and_then(|c| Quick::of(c, false));
-        let simple = rule.channels.len() == 1
-            && rule.hold_ms == 0
-            && rule.repeat <= 1
-            && rule.cooldown_ms == 0
-            && !event_rule
-            && !device_wide
-            && when_quick.is_some_and(|q| q.reads_value_of(0))
-            && match (&rule.clear, clear_quick) {
-                (None, _) => true,
-                (Some(_), Some(q)) => q.reads_value_of(0),
-                (Some(_), None) => false,
-            };
-        let clocks = deadline::clocks(&rule);
-        Loaded {
-            id,
-            timed: rule.hold_ms > 0 || rule.cooldown_ms > 0 || !clocks.is_empty(),
-            clocks,
-            state_bytes,
-            event_rule,
-            device_wide,
-            watches_silence,
-            when_quick,
-            clear_quick,
-            simple,
-            map: [usize::MAX; MAX_RULE_CHANNELS],
-            windows: Vec::new(),
-            everywhere: rule.scope == Scope::All,
-            hold_ms: rule.hold_ms,
-            repeat: rule.repeat,
-            cooldown_ms: rule.cooldown_ms,
-            rule,
-        }
-    }
-}
-
 impl Engine {
     /// An engine with no rules, computing in `f64`.
     pub fn new(config: EngineConfig) -> Self {
@@ -405,124 +320,6 @@ impl<R: Real> Engine<R> {
             clock: 0,
             stats: EngineStats::default(),
         }
-    }
-
-    /// Loads a rule set, replacing the current one. Rules identical to a loaded rule of the
-    /// same name keep their state; the state of removed and changed rules is released. On
-    /// error nothing changes.
-    ///
-    /// Takes `Rule`s, `Box<Rule>`s or [`CompactRule`]s (a firmware's
-    /// [`RuleSetAssembler`](crate::RuleSetAssembler) compacts each rule as it arrives); the
-    /// engine keeps every rule compact.
-    pub fn load<T: IntoCompact>(
-        &mut self,
-        rules: impl IntoIterator<Item = T>,
-    ) -> Result<LoadReport, LoadError> {
-        let rules = prepare::<R, T>(rules, self.config)?;
-        let mut report = LoadReport::default();
-        // Exactly as many as there are rules: a firmware's heap holds no spare capacity.
-        let old = core::mem::replace(&mut self.rules, Vec::with_capacity(rules.len()));
-        let old_order: Vec<u32> = old.iter().map(|o| o.id).collect();
-        // Taken out as they are kept (removing from a vector would move the rest with
-        // `memmove`, 1.5 KB on a firmware).
-        let mut old: Vec<Option<Loaded<R>>> = old.into_iter().map(Some).collect();
-        for rule in rules {
-            let same = old
-                .iter_mut()
-                .find(|o| o.as_ref().is_some_and(|o| o.rule.name == rule.name && o.rule == rule));
-            let id = match same.and_then(Option::take) {
-                Some(o) => {
-                    report.kept += 1;
-                    o.id
-                }
-                None => {
-                    report.started += 1;
-                    self.next_id += 1;
-                    self.next_id
-                }
-            };
-            self.rules.push(Loaded::new(rule, id));
-        }
-        report.released = old.iter().flatten().count();
-        // Move each kept rule's per-device state to its new position; drop the rest.
-        let old_ids: Vec<u32> = old_order;
-        for entry in self.devices.values_mut() {
-            let mut previous = core::mem::take(&mut entry.states);
-            // Every rule's deadline is found again (0: not known).
-            entry.dues = alloc::vec![0; self.rules.len()];
-            entry.states = self
-                .rules
-                .iter()
-                .map(|l| old_ids.iter().position(|id| *id == l.id).and_then(|i| previous.get_mut(i)?.take()))
-                .collect();
-        }
-        let old_channels = core::mem::take(&mut self.channels);
-        self.watched.clear();
-        self.heard_channels.clear();
-        self.epoch = self.epoch.wrapping_add(1);
-        self.device_wide.clear();
-        for (i, l) in self.rules.iter().enumerate() {
-            if l.device_wide {
-                self.device_wide.push(i);
-            }
-            for (slot, name) in l.rule.channels.iter().enumerate() {
-                let next = self.channels.len();
-                let index = self.channels.get_or_insert(name, next);
-                if index == self.watched.len() {
-                    self.watched.push(Vec::new());
-                    self.heard_channels.push(false);
-                }
-                self.watched[index].push((i, slot as u8));
-            }
-        }
-        for l in &mut self.rules {
-            for (slot, name) in l.rule.channels.iter().enumerate() {
-                l.map[slot] = self.channels.get(name).unwrap_or(usize::MAX);
-            }
-        }
-        // Windows: one per distinct (channel, window), shared by the rules that use it.
-        let old_windows = core::mem::take(&mut self.windows);
-        self.windows_by_channel = alloc::vec![Vec::new(); self.channels.len()];
-        for l in &mut self.rules {
-            l.windows = RuleState::<R>::windows_of(&l.rule)
-                .map(|(slot, window)| {
-                    let name = &l.rule.channels[usize::from(slot)];
-                    match self.windows.iter().position(|(n, w)| n == name && *w == window) {
-                        Some(i) => i as u32,
-                        None => {
-                            self.windows.push((name.clone(), window));
-                            let i = (self.windows.len() - 1) as u32;
-                            self.windows_by_channel[l.map[usize::from(slot)]].push(i);
-                            i
-                        }
-                    }
-                })
-                .collect();
-        }
-        // Channel indices changed: carry each device's latest values over by name, and its
-        // windows by (channel, window).
-        self.timers.clear();
-        for (slot, entry) in self.devices.values_mut().enumerate() {
-            let mut values = alloc::vec![None; self.channels.len()];
-            for (name, index) in self.channels.iter() {
-                if let Some(old) = old_channels.get(name) {
-                    values[index] = entry.values.get(old).copied().flatten();
-                }
-            }
-            entry.values = values;
-            // Rules and windows moved: the next `run_due` finds the deadlines afresh.
-            entry.due = 0;
-            self.timers.schedule(slot as u32, 0);
-            let mut previous = core::mem::take(&mut entry.pool);
-            entry.pool = self
-                .windows
-                .iter()
-                .map(|spec| {
-                    old_windows.iter().position(|o| o == spec).and_then(|i| previous.get_mut(i)?.take())
-                })
-                .collect();
-        }
-        Ok(report)
     }
 
     /// The loaded rules, in the model's form.
@@ -877,211 +674,6 @@ fn in_scope(scope: &Scope, device: DeviceId, tags: &[Tag]) -> bool {
         Scope::All => true,
         Scope::Device(d) => *d == device,
         Scope::Tagged(t) => tags.contains(t),
-    }
-}
-
-fn message<R>(l: &Loaded<R>) -> Text {
-    l.rule
-        .actions
-        .iter()
-        .find_map(|a| match a {
-            Act::Alert { message } => Some(message.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn alert<R: Real>(l: &Loaded<R>, device: DeviceId, state: AlertState, at: u64, value: Option<R>) -> Alert {
-    Alert {
-        rule: l.rule.name.clone(),
-        device,
-        state,
-        severity: l.rule.severity,
-        channel: None,
-        value: value.map(|v| Value::Number(v.to_number())),
-        at: Timestamp(at),
-        message: message(l),
-    }
-}
-
-/// The alarm lifecycle of one rule on one device, at time `now`.
-/// The rule's state for a device, made on first use together with any window it needs that the
-/// device does not have yet; a new window of the channel being read (`reading`: its index and
-/// value) starts with that reading, as the windows that existed already got it.
-#[cold]
-#[inline(never)]
-fn state_for<'s, R: Real>(
-    l: &Loaded<R>,
-    slot: &'s mut Option<RuleState<R>>,
-    pool: &mut [Option<Samples<R>>],
-    t: u64,
-    reading: Option<(usize, R)>,
-) -> &'s mut RuleState<R> {
-    if slot.is_none() {
-        for ((channel, window), &p) in RuleState::<R>::windows_of(&l.rule).zip(&l.windows) {
-            let Some(w) = pool.get_mut(p as usize) else { continue };
-            if w.is_none() {
-                let mut samples = Samples::new(window);
-                if let Some((index, value)) = reading
-                    && l.map[usize::from(channel)] == index
-                {
-                    samples.push(t, value);
-                }
-                *w = Some(samples);
-            }
-        }
-    }
-    slot.get_or_insert_with(|| RuleState::new(&l.rule, t))
-}
-
-/// For a simple rule (see `Loaded::simple`): whether this reading of its one channel changes
-/// the alarm (raises it, or clears it). When it does not, the state is already what `step`
-/// would leave.
-#[inline(always)]
-fn transition<R: Real>(l: &Loaded<R>, state: &RuleState<R>, value: R) -> bool {
-    let Some(when) = l.when_quick else { return true };
-    match state.phase {
-        Phase::Idle => when.test(value),
-        Phase::Active { .. } => match l.clear_quick {
-            Some(clear) => clear.test(value),
-            None => !when.test(value),
-        },
-        _ => true,
-    }
-}
-
-#[inline]
-fn step<R: Real>(
-    l: &Loaded<R>,
-    device: DeviceId,
-    state: &mut RuleState<R>,
-    ctx: &mut Ctx<'_, R>,
-    now: u64,
-    from_reading: bool,
-    out: &mut Vec<Event<R>>,
-) {
-    let rule = &l.rule;
-    if let Phase::Cooldown { until } = state.phase {
-        if now < until {
-            return;
-        }
-        state.phase = Phase::Idle;
-    }
-    let mut cursor = Cursor::default();
-    match state.phase {
-        Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
-            let holds = match l.when_quick {
-                Some(q) => {
-                    let (holds, value) = state.quick(ctx, q, now);
-                    cursor.crossing = Some(value);
-                    holds
-                }
-                None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
-            };
-            if !holds {
-                state.phase = Phase::Idle;
-                return;
-            }
-            let (since, count) = match state.phase {
-                Phase::Pending { since, count } => (since, count.saturating_add(u16::from(from_reading))),
-                _ => (now, 1),
-            };
-            let long_enough = now.saturating_sub(since) >= u64::from(l.hold_ms);
-            if !(long_enough && count >= l.repeat.max(1)) {
-                state.phase = Phase::Pending { since, count };
-                return;
-            }
-            if l.when_quick.is_some() {
-                cursor.skip(&rule.when);
-            }
-            if let Some(clear) = &rule.clear {
-                cursor.skip(clear);
-            }
-            fire(l, device, state, ctx, now, &mut cursor, out);
-            state.phase = match (l.event_rule, l.cooldown_ms) {
-                (true, ms) if ms > 0 => next_after_clear(ms, now),
-                _ => Phase::Active { since: now, acknowledged: false },
-            };
-        }
-        // An event rule fires again on each reading while its condition holds, but not on a
-        // mere passing of time (a silence fires once, not on every `advance`).
-        Phase::Active { .. } if l.event_rule => {
-            let holds = match l.when_quick {
-                Some(q) => {
-                    let (holds, value) = state.quick(ctx, q, now);
-                    cursor.crossing = Some(value);
-                    holds
-                }
-                None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
-            };
-            if !holds {
-                state.phase = Phase::Idle;
-            } else if from_reading {
-                if l.when_quick.is_some() {
-                    cursor.skip(&rule.when);
-                }
-                if let Some(clear) = &rule.clear {
-                    cursor.skip(clear);
-                }
-                fire(l, device, state, ctx, now, &mut cursor, out);
-            }
-        }
-        Phase::Active { .. } => {
-            let cleared = match (&rule.clear, l.clear_quick, l.when_quick) {
-                (Some(_), Some(q), _) => state.quick(ctx, q, now).0,
-                (None, _, Some(q)) => !state.quick(ctx, q, now).0,
-                (Some(clear), None, _) => {
-                    cursor.skip(&rule.when);
-                    is_true(state.eval(ctx, clear, now, &mut cursor))
-                }
-                (None, _, None) => !is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
-            };
-            if cleared {
-                out.push(Event::Alert(alert(l, device, AlertState::Cleared, now, None)));
-                state.phase = next_after_clear(l.cooldown_ms, now);
-            }
-        }
-    }
-}
-
-fn next_after_clear(cooldown_ms: u32, now: u64) -> Phase {
-    match cooldown_ms {
-        0 => Phase::Idle,
-        ms => Phase::Cooldown { until: now.saturating_add(u64::from(ms)) },
-    }
-}
-
-/// Runs a rule's actions as its alarm becomes active (or an event rule fires).
-fn fire<R: Real>(
-    l: &Loaded<R>,
-    device: DeviceId,
-    state: &mut RuleState<R>,
-    ctx: &mut Ctx<'_, R>,
-    now: u64,
-    cursor: &mut Cursor<R>,
-    out: &mut Vec<Event<R>>,
-) {
-    // What the condition compared (`avg(t, 5m)` for `avg(t, 5m) > 27`); for a condition
-    // without a comparison (a silence), the latest value of the rule's first channel.
-    let value = cursor.crossing.or_else(|| (!l.rule.channels.is_empty()).then(|| ctx.value(0)));
-    for action in &*l.rule.actions {
-        match action {
-            Act::Alert { .. } => out.push(Event::Alert(alert(l, device, AlertState::Raised, now, value))),
-            Act::Command(action) => {
-                out.push(Event::Command { rule: l.rule.name.clone(), device, action: (**action).clone() })
-            }
-            Act::Emit { channel, value } => {
-                let v = state.eval(ctx, value, now, cursor);
-                let name = l.rule.channels.get(usize::from(*channel)).cloned().unwrap_or_default();
-                out.push(Event::Emit {
-                    rule: l.rule.name.clone(),
-                    device,
-                    channel: name,
-                    at: Timestamp(now),
-                    value: v,
-                });
-            }
-        }
     }
 }
 
