@@ -130,7 +130,7 @@ impl<R: Real> Engine<R> {
         report.released = old.iter().flatten().count();
         // Move each kept rule's per-device state to its new position; drop the rest.
         let old_ids: Vec<u32> = old_order;
-        for entry in self.devices.values_mut() {
+        for (_, entry) in self.devices.slots_mut() {
             let mut previous = core::mem::take(&mut entry.states);
             // Every rule's deadline is found again (0: not known).
             entry.dues = alloc::vec![0; self.rules.len()];
@@ -186,7 +186,7 @@ impl<R: Real> Engine<R> {
         // Channel indices changed: carry each device's latest values over by name, and its
         // windows by (channel, window).
         self.timers.clear();
-        for (slot, entry) in self.devices.values_mut().enumerate() {
+        for (slot, entry) in self.devices.slots_mut() {
             let mut values = alloc::vec![None; self.channels.len()];
             for (name, index) in self.channels.iter() {
                 if let Some(old) = old_channels.get(name) {
@@ -196,7 +196,7 @@ impl<R: Real> Engine<R> {
             entry.values = values;
             // Rules and windows moved: the next `run_due` finds the deadlines afresh.
             entry.due = 0;
-            self.timers.schedule(slot as u32, 0);
+            self.timers.schedule(slot, 0);
             let mut previous = core::mem::take(&mut entry.pool);
             entry.pool = self
                 .windows

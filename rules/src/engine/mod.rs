@@ -233,18 +233,22 @@ struct DeviceEntry<R> {
 
 /// A device's channel, resolved once by [`Engine::handle`]: ingesting by handle skips the
 /// device and channel-name lookups of [`Engine::ingest`]. A handle stays valid until the next
-/// [`Engine::load`], which may renumber channels; after it [`Engine::ingest_handle`] says so.
+/// [`Engine::load`] (which may renumber channels) or until its device is forgotten; after
+/// either, [`Engine::ingest_handle`] says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChannelHandle {
     slot: u32,
+    /// The slot's generation when the handle was made (a forgotten device's slot is reused).
+    generation: u32,
     /// The channel's index in `Engine::watched`, or `u32::MAX` when no rule reads it.
     channel: u32,
     epoch: u32,
 }
 
-/// A [`ChannelHandle`] made before the rule set was last loaded: resolve it again.
+/// A [`ChannelHandle`] made before the rule set was last loaded, or for a device forgotten
+/// since: resolve it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the channel handle predates the current rule set; resolve it again with Engine::handle")]
+#[error("the channel handle predates the current rule set or its device was forgotten; resolve it again with Engine::handle")]
 pub struct StaleHandle;
 
 /// The rule engine. See the [module documentation](self).
@@ -356,6 +360,32 @@ impl<R: Real> Engine<R> {
         }
     }
 
+    /// Forgets `device`: its rule states, windows and latest values are released (an active
+    /// alarm of it goes without a `Cleared`), its handles go stale, and its place goes to the
+    /// next new device. Returns whether the engine knew it. A device that comes back is new.
+    pub fn forget(&mut self, device: DeviceId) -> bool {
+        // Its queued deadlines are found stale when they come up (the slot is empty or holds
+        // another device, whose own deadline is another).
+        self.devices.remove(&device).is_some()
+    }
+
+    /// Forgets every device not heard from (no reading, no registration) since `before`, and
+    /// returns them: how a server returns the memory of devices gone for good, so that the
+    /// device table (`max_devices`) never locks new ones out. Their absence alarms, if any, go
+    /// with them; a server that keeps showing those clears them itself.
+    pub fn evict_silent(&mut self, before: Timestamp) -> Vec<DeviceId> {
+        let gone: Vec<DeviceId> = self.devices.iter().filter(|(_, e)| e.heard < before.0).map(|(d, _)| d).collect();
+        for device in &gone {
+            self.devices.remove(device);
+        }
+        gone
+    }
+
+    /// How many devices the engine holds state for.
+    pub fn devices(&self) -> usize {
+        self.devices.len()
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> EngineStats {
         self.stats
@@ -434,7 +464,7 @@ impl<R: Real> Engine<R> {
         // A channel nothing reads needs no device state, as with `ingest`.
         let slot =
             if channel == u32::MAX && self.device_wide.is_empty() { u32::MAX } else { self.slot(device)? };
-        Some(ChannelHandle { slot, channel, epoch: self.epoch })
+        Some(ChannelHandle { slot, generation: self.devices.generation(slot), channel, epoch: self.epoch })
     }
 
     /// Processes a reading through a handle: the same outcome as [`Engine::ingest`] with the
@@ -447,7 +477,9 @@ impl<R: Real> Engine<R> {
         value: R,
         out: &mut Vec<Event<R>>,
     ) -> Result<(), StaleHandle> {
-        if handle.epoch != self.epoch {
+        if handle.epoch != self.epoch
+            || (handle.slot != u32::MAX && self.devices.generation(handle.slot) != handle.generation)
+        {
             return Err(StaleHandle);
         }
         if handle.slot == u32::MAX {

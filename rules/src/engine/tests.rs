@@ -595,3 +595,32 @@ fn misspelt_channels_and_non_numeric_values_are_reported() {
     assert_eq!(e.stats().non_numeric, 1);
     assert!(out.is_empty());
 }
+
+/// Devices come and go: a forgotten device's state is released, its place goes to a new
+/// device (the engine is full no more), its handles go stale, and one that comes back starts
+/// afresh; silent devices are evicted by age.
+#[test]
+fn devices_are_forgotten_and_evicted() {
+    let mut e = Engine::new(EngineConfig { max_devices: 2, memory_budget: 1 << 20 });
+    e.load(parse(r#"rule hot: when t > 30 then alert major "Hot""#).unwrap()).unwrap();
+    let mut out = Vec::new();
+    e.ingest(DeviceId(1), "t", Timestamp(1_000), 35.0, &mut out);
+    e.ingest(DeviceId(2), "t", Timestamp(2_000), 20.0, &mut out);
+    let old = e.handle(DeviceId(1), "t").unwrap();
+    e.ingest(DeviceId(3), "t", Timestamp(3_000), 35.0, &mut out);
+    assert_eq!(e.stats().device_limit, 1, "full: the third is refused");
+    assert!(e.forget(DeviceId(1)));
+    assert!(!e.forget(DeviceId(1)));
+    assert_eq!(e.devices(), 1);
+    e.ingest(DeviceId(3), "t", Timestamp(4_000), 35.0, &mut out);
+    assert_eq!(e.active("hot"), [DeviceId(3)], "1's alarm went with it; 3 took its place");
+    assert_eq!(e.ingest_handle(old, Timestamp(5_000), 10.0, &mut out), Err(StaleHandle));
+    // 1 comes back: a new device, raised again.
+    out.clear();
+    assert!(e.forget(DeviceId(2)));
+    e.ingest(DeviceId(1), "t", Timestamp(6_000), 35.0, &mut out);
+    assert_eq!(transitions(&out), [(6, Raised)]);
+    // Heard last at 4 s and 6 s: evicting what was silent since before 5 s takes 3.
+    assert_eq!(e.evict_silent(Timestamp(5_000)), [DeviceId(3)]);
+    assert_eq!(e.active("hot"), [DeviceId(1)]);
+}
