@@ -514,10 +514,14 @@ impl<R: Real> Engine<R> {
             self.stats.non_finite += 1;
             return;
         }
-        // Read by the rules watching the whole device only.
-        self.stats.unread += u64::from(watched.is_none());
-        if let Some(w) = watched {
-            self.heard_channels[w] = true;
+        if watched.is_none() {
+            // Read by the rules watching the whole device only.
+            self.stats.unread += 1;
+        }
+        if let Some(heard) = watched.and_then(|w| self.heard_channels.get_mut(w))
+            && !*heard
+        {
+            *heard = true;
         }
         let Some((device, entry)) = self.devices.at_mut(slot) else { return };
         // Everything before the engine's clock is decided for every device.
@@ -531,7 +535,7 @@ impl<R: Real> Engine<R> {
             self.timers.schedule(slot, entry.due);
         }
         entry.open_from = t;
-        let due_before = entry.due;
+        let (due_before, mut timed) = (entry.due, false);
         if let Some(latest) = watched.and_then(|w| entry.values.get_mut(w)) {
             *latest = Some((t, value));
         }
@@ -566,6 +570,7 @@ impl<R: Real> Engine<R> {
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
             note_deadline(l, state, &mut ctx, t, &mut dues[i]);
+            timed |= l.timed;
         }
         for &i in &self.device_wide {
             let l = &self.rules[i];
@@ -576,11 +581,14 @@ impl<R: Real> Engine<R> {
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
             note_deadline(l, state, &mut ctx, t, &mut dues[i]);
+            timed |= l.timed;
         }
         // The device's next deadline, exactly (rules stepped here may have moved theirs later).
-        *due = deadline::earliest(dues);
-        if *due != due_before {
-            self.timers.schedule(slot, *due);
+        if timed {
+            *due = deadline::earliest(dues);
+            if *due != due_before {
+                self.timers.schedule(slot, *due);
+            }
         }
     }
 
