@@ -85,7 +85,7 @@ impl<R: Real> Loaded<R> {
             hold_ms: rule.hold_ms,
             repeat: rule.repeat,
             cooldown_ms: rule.cooldown_ms,
-            rule,
+            rule: alloc::boxed::Box::new(rule),
         }
     }
 }
@@ -113,7 +113,7 @@ impl<R: Real> Engine<R> {
         for rule in rules {
             let same = old
                 .iter_mut()
-                .find(|o| o.as_ref().is_some_and(|o| o.rule.name == rule.name && o.rule == rule));
+                .find(|o| o.as_ref().is_some_and(|o| o.rule.name == rule.name && *o.rule == rule));
             let id = match same.and_then(Option::take) {
                 Some(o) => {
                     report.kept += 1;
@@ -130,10 +130,11 @@ impl<R: Real> Engine<R> {
         report.released = old.iter().flatten().count();
         // Move each kept rule's per-device state to its new position; drop the rest.
         let old_ids: Vec<u32> = old_order;
+        let timed = self.rules.iter().any(|l| l.timed);
         for (_, entry) in self.devices.slots_mut() {
             let mut previous = core::mem::take(&mut entry.states);
             // Every rule's deadline is found again (0: not known).
-            entry.dues = alloc::vec![0; self.rules.len()];
+            entry.dues = if timed { alloc::vec![0; self.rules.len()] } else { Vec::new() };
             entry.states = self
                 .rules
                 .iter()

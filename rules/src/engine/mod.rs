@@ -179,7 +179,8 @@ pub struct EngineStats {
 /// per-reading path needs, so that a hundred rules stay within a few cache lines each.
 struct Loaded<R> {
     id: u32,
-    rule: CompactRule,
+    /// The definition, behind a pointer: the per-reading path reads the fields below.
+    rule: alloc::boxed::Box<CompactRule>,
     /// The scope is every device.
     everywhere: bool,
     hold_ms: u32,
@@ -248,7 +249,9 @@ pub struct ChannelHandle {
 /// A [`ChannelHandle`] made before the rule set was last loaded, or for a device forgotten
 /// since: resolve it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the channel handle predates the current rule set or its device was forgotten; resolve it again with Engine::handle")]
+#[error(
+    "the channel handle predates the current rule set or its device was forgotten; resolve it again with Engine::handle"
+)]
 pub struct StaleHandle;
 
 /// The rule engine. See the [module documentation](self).
@@ -340,17 +343,21 @@ impl<R: Real> Engine<R> {
             self.stats.device_limit += 1;
             return;
         }
-        let (rules, channels, windows) = (self.rules.len(), self.channels.len(), self.windows.len());
-        let slot = self.devices.slot_or_insert_with(device.id, || DeviceEntry::new(rules, channels, windows));
+        let (rules, channels, windows, timed) =
+            (self.rules.len(), self.channels.len(), self.windows.len(), self.rules.iter().any(|l| l.timed));
+        let slot =
+            self.devices.slot_or_insert_with(device.id, || DeviceEntry::new(rules, channels, windows, timed));
         let Some((_, entry)) = self.devices.at_mut(slot) else { return };
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
         entry.heard = entry.heard.max(at.0);
         let DeviceEntry { tags, states, pool, due, dues, .. } = entry;
-        for ((l, state), rule_due) in self.rules.iter().zip(states).zip(dues) {
+        for (i, (l, state)) in self.rules.iter().zip(states).enumerate() {
             if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
                 state_for(l, state, pool, at.0, None);
-                *rule_due = 0;
+                if let Some(rule_due) = dues.get_mut(i) {
+                    *rule_due = 0;
+                }
                 // Its silence is due from here: found exactly by the next `run_due`.
                 if at.0 < *due {
                     *due = at.0;
@@ -374,7 +381,8 @@ impl<R: Real> Engine<R> {
     /// device table (`max_devices`) never locks new ones out. Their absence alarms, if any, go
     /// with them; a server that keeps showing those clears them itself.
     pub fn evict_silent(&mut self, before: Timestamp) -> Vec<DeviceId> {
-        let gone: Vec<DeviceId> = self.devices.iter().filter(|(_, e)| e.heard < before.0).map(|(d, _)| d).collect();
+        let gone: Vec<DeviceId> =
+            self.devices.iter().filter(|(_, e)| e.heard < before.0).map(|(d, _)| d).collect();
         for device in &gone {
             self.devices.remove(device);
         }
@@ -502,8 +510,9 @@ impl<R: Real> Engine<R> {
             self.stats.device_limit += 1;
             return None;
         }
-        let (rules, channels, windows) = (self.rules.len(), self.channels.len(), self.windows.len());
-        Some(self.devices.slot_or_insert_with(device, || DeviceEntry::new(rules, channels, windows)))
+        let (rules, channels, windows, timed) =
+            (self.rules.len(), self.channels.len(), self.windows.len(), self.rules.iter().any(|l| l.timed));
+        Some(self.devices.slot_or_insert_with(device, || DeviceEntry::new(rules, channels, windows, timed)))
     }
 
     // Inlined into both callers: the call and its register spills were ~5 % of a reading.
@@ -569,7 +578,7 @@ impl<R: Real> Engine<R> {
             }
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
-            note_deadline(l, state, &mut ctx, t, &mut dues[i]);
+            note_deadline(l, state, &mut ctx, t, dues.get_mut(i));
             timed |= l.timed;
         }
         for &i in &self.device_wide {
@@ -580,7 +589,7 @@ impl<R: Real> Engine<R> {
             let state = state_for(l, &mut states[i], pool, t, reading);
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
-            note_deadline(l, state, &mut ctx, t, &mut dues[i]);
+            note_deadline(l, state, &mut ctx, t, dues.get_mut(i));
             timed |= l.timed;
         }
         // The device's next deadline, exactly (rules stepped here may have moved theirs later).
@@ -668,7 +677,8 @@ impl<R: Real> DeviceEntry<R> {
         }
     }
 
-    fn new(rules: usize, channels: usize, windows: usize) -> Self {
+    /// A device's entry; `timed`: some rule depends on time (else no deadlines are kept).
+    fn new(rules: usize, channels: usize, windows: usize, timed: bool) -> Self {
         DeviceEntry {
             tags: Vec::new(),
             channels: Vec::new(),
@@ -677,7 +687,7 @@ impl<R: Real> DeviceEntry<R> {
             states: (0..rules).map(|_| None).collect(),
             pool: (0..windows).map(|_| None).collect(),
             open_from: 0,
-            dues: alloc::vec![u64::MAX; rules],
+            dues: if timed { alloc::vec![u64::MAX; rules] } else { Vec::new() },
             due: u64::MAX,
         }
     }
@@ -702,9 +712,11 @@ fn note_deadline<R: Real>(
     state: &RuleState<R>,
     ctx: &mut Ctx<'_, R>,
     from: u64,
-    rule_due: &mut u64,
+    rule_due: Option<&mut u64>,
 ) {
-    if l.timed {
+    if l.timed
+        && let Some(rule_due) = rule_due
+    {
         *rule_due = deadline::next_deadline(l, state, ctx, from).unwrap_or(u64::MAX);
     }
 }

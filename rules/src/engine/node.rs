@@ -131,7 +131,7 @@ impl<R: Real> NodeEngine<R> {
         let old_windows = core::mem::take(&mut self.windows);
         let mut old_pool = core::mem::take(&mut self.pool);
         for rule in rules {
-            let same = old.iter_mut().find(|o| o.as_ref().is_some_and(|(o, _)| o.rule == rule));
+            let same = old.iter_mut().find(|o| o.as_ref().is_some_and(|(o, _)| *o.rule == rule));
             let (id, state) = match same.and_then(Option::take) {
                 Some((o, state)) => {
                     report.kept += 1;
@@ -260,7 +260,7 @@ impl<R: Real> NodeEngine<R> {
                 }
                 let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
                 step(l, self.device, state, &mut ctx, t, true, out);
-                note_deadline(l, state, &mut ctx, t, &mut self.dues[i]);
+                note_deadline(l, state, &mut ctx, t, self.dues.get_mut(i));
             }
         }
         self.due = super::deadline::earliest(&self.dues);
