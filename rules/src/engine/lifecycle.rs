@@ -119,14 +119,7 @@ pub(super) fn step<R: Real>(
     let mut cursor = Cursor::default();
     match state.phase {
         Phase::Idle | Phase::Pending { .. } | Phase::Cooldown { .. } => {
-            let holds = match l.when_quick {
-                Some(q) => {
-                    let (holds, value) = state.quick(ctx, q, now);
-                    cursor.crossing = Some(value);
-                    holds
-                }
-                None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
-            };
+            let holds = when_holds(l, state, ctx, now, &mut cursor);
             if !holds {
                 state.phase = Phase::Idle;
                 return;
@@ -155,14 +148,7 @@ pub(super) fn step<R: Real>(
         // An event rule fires again on each reading while its condition holds, but not on a
         // mere passing of time (a silence fires once, not on every `advance`).
         Phase::Active { .. } if l.event_rule => {
-            let holds = match l.when_quick {
-                Some(q) => {
-                    let (holds, value) = state.quick(ctx, q, now);
-                    cursor.crossing = Some(value);
-                    holds
-                }
-                None => is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
-            };
+            let holds = when_holds(l, state, ctx, now, &mut cursor);
             if !holds {
                 state.phase = Phase::Idle;
             } else if from_reading {
@@ -190,6 +176,25 @@ pub(super) fn step<R: Real>(
                 state.phase = next_after_clear(l.cooldown_ms, now);
             }
         }
+    }
+}
+
+/// Whether the rule's `when` condition holds at `now` (by its quick form when it has one); the
+/// value it compared is left in `cursor.crossing`.
+fn when_holds<R: Real>(
+    l: &Loaded<R>,
+    state: &mut RuleState<R>,
+    ctx: &mut Ctx<'_, R>,
+    now: u64,
+    cursor: &mut Cursor<R>,
+) -> bool {
+    match l.when_quick {
+        Some(q) => {
+            let (holds, value) = state.quick(ctx, q, now);
+            cursor.crossing = Some(value);
+            holds
+        }
+        None => is_true(state.eval(ctx, &l.rule.when, now, cursor)),
     }
 }
 
