@@ -134,7 +134,8 @@ impl<R: Real> Engine<R> {
         for (_, entry) in self.devices.slots_mut() {
             let mut previous = core::mem::take(&mut entry.states);
             // Every rule's deadline is found again (0: not known).
-            entry.dues = if timed { alloc::vec![0; self.rules.len()] } else { Vec::new() };
+            entry.dues =
+                if timed { alloc::vec![super::deadline::UNKNOWN; self.rules.len()] } else { Vec::new() };
             entry.states = self
                 .rules
                 .iter()

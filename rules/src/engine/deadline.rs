@@ -98,8 +98,8 @@ pub(crate) struct DeviceView<'a, R> {
     /// Everything before this instant is decided.
     pub(crate) from: u64,
     pub(crate) states: &'a mut [Option<RuleState<R>>],
-    /// Each rule's next deadline, kept as it is decided: never later than the true one (a
-    /// value before `from` means "not known": found again when needed; `u64::MAX` none, as
+    /// Each rule's next deadline, kept as it is decided: never later than the true one
+    /// ([`UNKNOWN`], or a value before `from`: found again when needed; `u64::MAX`: none, as
     /// for a rule without state or whose outcome does not depend on time).
     pub(crate) dues: &'a mut [u64],
     pub(crate) pool: &'a mut [Option<Samples<R>>],
@@ -125,10 +125,10 @@ pub(crate) fn run_due<R: Real>(
     let DeviceView { values, heard, mut from, states, dues, pool } = dev;
     loop {
         let mut at = earliest(dues);
-        if at < from {
+        if at < from || at == UNKNOWN {
             // Deadlines not known (a state just made, a rule set just loaded): found now.
             for ((l, state), due) in rules.iter().zip(states.iter()).zip(dues.iter_mut()) {
-                if *due < from {
+                if *due < from || *due == UNKNOWN {
                     *due = match (l.timed, state) {
                         (true, Some(state)) => next_deadline(l, state, &mut l.ctx(values, heard, pool), from),
                         _ => None,
@@ -146,7 +146,9 @@ pub(crate) fn run_due<R: Real>(
             if *due != at {
                 continue;
             }
-            if let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i)) {
+            if let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i))
+                && l.timed
+            {
                 let mut ctx = l.ctx(values, heard, pool);
                 step(l, device, state, &mut ctx, at, false, out);
                 *due = next_deadline(l, state, &mut ctx, at + 1).unwrap_or(u64::MAX);
@@ -155,6 +157,10 @@ pub(crate) fn run_due<R: Real>(
         from = at + 1;
     }
 }
+
+/// A rule's deadline not known yet (a state just made, a rule set just loaded). No deadline
+/// is ever at 0: each is an instant plus a duration of at least a millisecond.
+pub(crate) const UNKNOWN: u64 = 0;
 
 /// The earliest of the rules' deadlines (a plain minimum: it vectorizes).
 pub(crate) fn earliest(dues: &[u64]) -> u64 {

@@ -356,7 +356,7 @@ impl<R: Real> Engine<R> {
             if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
                 state_for(l, state, pool, at.0, None);
                 if let Some(rule_due) = dues.get_mut(i) {
-                    *rule_due = 0;
+                    *rule_due = deadline::UNKNOWN;
                 }
                 // Its silence is due from here: found exactly by the next `run_due`.
                 if at.0 < *due {

@@ -181,7 +181,7 @@ impl<R: Real> NodeEngine<R> {
             .collect();
         // Rules and windows moved: the next `run_due` finds the deadlines afresh (0: not known).
         self.due = 0;
-        self.dues = alloc::vec![0; self.rules.len()];
+        self.dues = alloc::vec![super::deadline::UNKNOWN; self.rules.len()];
         // The latest values of the channels still read, found by name.
         self.values = self
             .channels
@@ -201,7 +201,7 @@ impl<R: Real> NodeEngine<R> {
         for ((l, state), rule_due) in self.rules.iter().zip(&mut self.states).zip(&mut self.dues) {
             if l.watches_silence && covers(l, self.device, &self.tags) {
                 state_for(l, state, &mut self.pool, at.0, None);
-                *rule_due = 0;
+                *rule_due = super::deadline::UNKNOWN;
                 self.due = self.due.min(at.0);
             }
         }

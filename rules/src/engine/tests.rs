@@ -624,3 +624,22 @@ fn devices_are_forgotten_and_evicted() {
     assert_eq!(e.evict_silent(Timestamp(5_000)), [DeviceId(3)]);
     assert_eq!(e.active("hot"), [DeviceId(1)]);
 }
+
+/// A rule whose outcome does not depend on time is never decided by time, even beside rules
+/// that do (a deadline not known yet must not pass for one due at once).
+#[test]
+fn time_alone_leaves_rules_that_do_not_depend_on_it() {
+    // `changed` holds at a reading that changes the value, not again until the next one: a
+    // time step would clear the alarm it raised.
+    let mut e = engine(
+        "rule quiet: when silent(b, 10m) then alert info \"q\"\nrule moved: when changed(a, 2) then alert major \"m\"",
+    );
+    let mut out = Vec::new();
+    e.ingest(D, "a", Timestamp(0), 5.0, &mut out);
+    // A reload keeps both rules' states; their deadlines are found again.
+    let rules: Vec<Rule> = e.rules().collect();
+    e.load(rules).unwrap();
+    e.advance(Timestamp(1_000), &mut out);
+    assert_eq!(transitions(&out), [(0, Raised)]);
+    assert!(e.acknowledge("moved", D, Timestamp(2_000)).is_some(), "still active after advance");
+}
