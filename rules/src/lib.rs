@@ -24,5 +24,5 @@ pub use engine::{
     StaleHandle,
 };
 #[cfg(feature = "alloc")]
-pub use lang::{ParseError, parse, parse_rule, print_rule, print_rules};
+pub use lang::{ParseError, parse, parse_for, parse_rule, print_rule, print_rules};
 pub use telemetra_core::rule::RuleError;

@@ -22,6 +22,38 @@ pub fn parse(text: &str) -> Result<Vec<Rule>, ParseError> {
     parser::Parser::new(text)?.rules()
 }
 
+/// Parses every rule of a rule file and checks each channel it names against the channels
+/// of `devices` (their descriptors): a misspelt or unknown channel is an error at its line
+/// and column, where [`parse`] would accept it and the rule would never fire.
+///
+/// ```
+/// # use telemetra_rules::parse_for;
+/// # use telemetra_core::{ChannelId, ChannelSpec, Device, DeviceId, FirmwareVersion, Quantity, Unit};
+/// # use telemetra_core::text::bounded;
+/// let sensor = Device {
+///     id: DeviceId(1),
+///     model: bounded("model", "th").unwrap(),
+///     firmware: FirmwareVersion::new(1, 0, 0),
+///     channels: [ChannelSpec {
+///         id: ChannelId(1),
+///         name: bounded("name", "temperature").unwrap(),
+///         quantity: Quantity::Temperature,
+///         unit: Unit::Celsius,
+///         period_ms: 60_000,
+///     }]
+///     .into_iter()
+///     .collect(),
+///     tags: Default::default(),
+/// };
+/// let e = parse_for("rule hot: when temprature > 30 then alert major \"Hot\"", &[sensor]).unwrap_err();
+/// assert_eq!((e.line, e.column), (1, 16));
+/// assert_eq!(e.message, "no device reports a channel `temprature`; the channels are temperature");
+/// ```
+pub fn parse_for(text: &str, devices: &[telemetra_core::Device]) -> Result<Vec<Rule>, ParseError> {
+    let known: Vec<&str> = devices.iter().flat_map(|d| d.channels.iter().map(|c| c.name.as_str())).collect();
+    parser::Parser::new(text)?.knowing(&known).rules()
+}
+
 /// Parses exactly one rule.
 pub fn parse_rule(text: &str) -> Result<Rule, ParseError> {
     let mut rules = parse(text)?;

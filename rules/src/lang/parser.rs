@@ -29,6 +29,8 @@ pub(crate) struct Parser<'a> {
     pos: Pos,
     /// The channel table of the rule being parsed.
     channels: Vec<Name>,
+    /// The channel names the devices report, when the rules are checked against them.
+    known: Option<&'a [&'a str]>,
     /// How deeply the expression being parsed nests (bounded, so no input overflows the stack).
     depth: u32,
 }
@@ -44,6 +46,7 @@ impl<'a> Parser<'a> {
             tok: Tok::Eof,
             pos: Pos::default(),
             channels: Vec::new(),
+            known: None,
             depth: 0,
         };
         p.advance()?;
@@ -143,9 +146,26 @@ impl<'a> Parser<'a> {
     }
 
     /// The rule's number for channel `name`, adding it to the table.
+    /// Checks every channel name against `known` (the channels the devices report).
+    pub(crate) fn knowing(mut self, known: &'a [&'a str]) -> Self {
+        self.known = Some(known);
+        self
+    }
+
     fn channel(&mut self, name: Name, pos: Pos) -> Result<u8> {
         if let Some(i) = self.channels.iter().position(|c| *c == name) {
             return Ok(i as u8);
+        }
+        if let Some(known) = self.known
+            && !known.contains(&name.as_str())
+        {
+            let mut listed: Vec<&str> = known.to_vec();
+            listed.sort_unstable();
+            listed.dedup();
+            return self.fail(
+                pos,
+                format!("no device reports a channel `{name}`; the channels are {}", listed.join(", ")),
+            );
         }
         if self.channels.len() == MAX_RULE_CHANNELS {
             return self.fail(pos, format!("a rule refers to at most {MAX_RULE_CHANNELS} channels"));

@@ -207,3 +207,29 @@ fn a_parsed_rule_set_travels_as_frames_and_reassembles() {
     assert_eq!(received, rules);
     assert_eq!(print_rules(&received), print_rules(&rules));
 }
+
+#[test]
+fn rules_are_checked_against_the_channels_devices_report() {
+    use telemetra_core::text::bounded;
+    use telemetra_core::{ChannelId, ChannelSpec, Device, DeviceId, FirmwareVersion, Quantity, Unit};
+    let spec = |id, name| ChannelSpec {
+        id: ChannelId(id),
+        name: bounded("n", name).unwrap(),
+        quantity: Quantity::Temperature,
+        unit: Unit::Celsius,
+        period_ms: 0,
+    };
+    let device = Device {
+        id: DeviceId(1),
+        model: bounded("m", "x").unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: [spec(1, "t"), spec(2, "door")].into_iter().collect(),
+        tags: Default::default(),
+    };
+    let good = "rule a: when avg(t, 5m) > 1 or silent(door, 1h) then alert info \"a\"";
+    assert_eq!(crate::parse_for(good, std::slice::from_ref(&device)).unwrap(), parse(good).unwrap());
+    let bad = "rule a: when t > 1 then alert info \"a\"\nrule b: when silent(dor, 1h) then alert info \"b\"";
+    let e = crate::parse_for(bad, &[device]).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 21));
+    assert_eq!(e.message, "no device reports a channel `dor`; the channels are door, t");
+}
