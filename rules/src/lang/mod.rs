@@ -24,7 +24,11 @@ pub fn parse(text: &str) -> Result<Vec<Rule>, ParseError> {
 
 /// Parses every rule of a rule file and checks each channel it names against the channels
 /// of `devices` (their descriptors): a misspelt or unknown channel is an error at its line
-/// and column, where [`parse`] would accept it and the rule would never fire.
+/// and column, where [`parse`] would accept it and the rule would never fire. A time window
+/// written without `max` is sized from how often the devices say they report that channel
+/// (`avg(t, 6h)` over a 1-minute channel holds 361 samples, where [`parse`] gives every such
+/// window [`DEFAULT_MAX_SAMPLES`] and drops the oldest beyond); a channel that declares no
+/// period needs an explicit `max`.
 ///
 /// ```
 /// # use telemetra_rules::parse_for;
@@ -50,7 +54,15 @@ pub fn parse(text: &str) -> Result<Vec<Rule>, ParseError> {
 /// assert_eq!(e.message, "no device reports a channel `temprature`; the channels are temperature");
 /// ```
 pub fn parse_for(text: &str, devices: &[telemetra_core::Device]) -> Result<Vec<Rule>, ParseError> {
-    let known: Vec<&str> = devices.iter().flat_map(|d| d.channels.iter().map(|c| c.name.as_str())).collect();
+    // Each channel once, with the shortest period a device declares for it (0: none).
+    let mut known: Vec<(&str, u32)> = Vec::new();
+    for c in devices.iter().flat_map(|d| d.channels.iter()) {
+        match known.iter_mut().find(|(n, _)| *n == c.name.as_str()) {
+            Some((_, p)) if c.period_ms > 0 && (*p == 0 || c.period_ms < *p) => *p = c.period_ms,
+            Some(_) => {}
+            None => known.push((c.name.as_str(), c.period_ms)),
+        }
+    }
     parser::Parser::new(text)?.knowing(&known).rules()
 }
 

@@ -29,8 +29,11 @@ pub(crate) struct Parser<'a> {
     pos: Pos,
     /// The channel table of the rule being parsed.
     channels: Vec<Name>,
-    /// The channel names the devices report, when the rules are checked against them.
-    known: Option<&'a [&'a str]>,
+    /// The channels the devices report, with the shortest reporting period declared for each
+    /// (0: none), when the rules are checked against them.
+    known: Option<&'a [(&'a str, u32)]>,
+    /// The channel named last (the one a window is over).
+    last_channel: Option<Name>,
     /// How deeply the expression being parsed nests (bounded, so no input overflows the stack).
     depth: u32,
 }
@@ -47,6 +50,7 @@ impl<'a> Parser<'a> {
             pos: Pos::default(),
             channels: Vec::new(),
             known: None,
+            last_channel: None,
             depth: 0,
         };
         p.advance()?;
@@ -146,8 +150,9 @@ impl<'a> Parser<'a> {
     }
 
     /// The rule's number for channel `name`, adding it to the table.
-    /// Checks every channel name against `known` (the channels the devices report).
-    pub(crate) fn knowing(mut self, known: &'a [&'a str]) -> Self {
+    /// Checks every channel name against `known` (the channels the devices report, with their
+    /// periods), and sizes time windows written without `max` from those periods.
+    pub(crate) fn knowing(mut self, known: &'a [(&'a str, u32)]) -> Self {
         self.known = Some(known);
         self
     }
@@ -157,9 +162,9 @@ impl<'a> Parser<'a> {
             return Ok(i as u8);
         }
         if let Some(known) = self.known
-            && !known.contains(&name.as_str())
+            && !known.iter().any(|(n, _)| *n == name.as_str())
         {
-            let mut listed: Vec<&str> = known.to_vec();
+            let mut listed: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
             listed.sort_unstable();
             listed.dedup();
             return self.fail(
@@ -619,7 +624,24 @@ impl<'a> Parser<'a> {
     fn channel_arg(&mut self) -> Result<u8> {
         let pos = self.pos;
         let name = self.name("a channel name")?;
+        self.last_channel = Some(name.clone());
         self.channel(name, pos)
+    }
+
+    /// The samples a time window of `span_ms` written without `max` holds: from the period its
+    /// channel's devices declare (every sample of the span, one at each end), when the rules
+    /// are checked against devices; else [`DEFAULT_MAX_SAMPLES`].
+    fn samples_in(&self, span_ms: u32, pos: Pos) -> Result<u16> {
+        let (Some(known), Some(channel)) = (self.known, &self.last_channel) else {
+            return Ok(DEFAULT_MAX_SAMPLES);
+        };
+        match known.iter().find(|(n, _)| *n == channel.as_str()).map(|(_, p)| *p) {
+            Some(period) if period > 0 => Ok((span_ms.div_ceil(period) + 1).min(u32::from(u16::MAX)) as u16),
+            _ => self.fail(
+                pos,
+                format!("no device declares how often it reports `{channel}`: bound this window with `max N` samples"),
+            ),
+        }
     }
 
     fn window(&mut self) -> Result<Window> {
@@ -630,7 +652,7 @@ impl<'a> Parser<'a> {
                 let max_samples = if self.eat_word("max")? {
                     self.integer("a sample count", u64::from(u16::MAX))? as u16
                 } else {
-                    DEFAULT_MAX_SAMPLES
+                    self.samples_in(span_ms, pos)?
                 };
                 if span_ms == 0 || max_samples == 0 {
                     return self.fail(pos, "a window must not be empty".into());

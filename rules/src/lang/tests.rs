@@ -212,22 +212,47 @@ fn a_parsed_rule_set_travels_as_frames_and_reassembles() {
 fn rules_are_checked_against_the_channels_devices_report() {
     use telemetra_core::text::bounded;
     use telemetra_core::{ChannelId, ChannelSpec, Device, DeviceId, FirmwareVersion, Quantity, Unit};
-    let spec = |id, name| ChannelSpec {
+    let spec = |id, name, period_ms| ChannelSpec {
         id: ChannelId(id),
         name: bounded("n", name).unwrap(),
         quantity: Quantity::Temperature,
         unit: Unit::Celsius,
-        period_ms: 0,
+        period_ms,
     };
     let device = Device {
         id: DeviceId(1),
         model: bounded("m", "x").unwrap(),
         firmware: FirmwareVersion::new(1, 0, 0),
-        channels: [spec(1, "t"), spec(2, "door")].into_iter().collect(),
+        channels: [spec(1, "t", 60_000), spec(2, "door", 0)].into_iter().collect(),
         tags: Default::default(),
     };
-    let good = "rule a: when avg(t, 5m) > 1 or silent(door, 1h) then alert info \"a\"";
+    let good = "rule a: when avg(t, 5m max 64) > 1 or silent(door, 1h) then alert info \"a\"";
     assert_eq!(crate::parse_for(good, std::slice::from_ref(&device)).unwrap(), parse(good).unwrap());
+    // A window without `max` holds the samples its span covers at the declared period: a
+    // reading a minute over 5 minutes is 6 (one at each end), over 6 hours 361.
+    let sized =
+        |text: &str| match crate::parse_for(text, std::slice::from_ref(&device)).unwrap()[0].when.ops[0] {
+            Op::Aggregate { window, .. } => window,
+            ref other => panic!("{other:?}"),
+        };
+    assert_eq!(
+        sized("rule a: when avg(t, 5m) > 1 then alert info \"a\""),
+        Window::Time { span_ms: 300_000, max_samples: 6 }
+    );
+    assert_eq!(
+        sized("rule a: when avg(t, 6h) > 1 then alert info \"a\""),
+        Window::Time { span_ms: 21_600_000, max_samples: 361 }
+    );
+    // A channel without a declared period needs the bound written.
+    let e = crate::parse_for(
+        "rule a: when max(door, 1h) > 0 then alert info \"a\"",
+        std::slice::from_ref(&device),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.column, e.message.as_str()),
+        (1, 24, "no device declares how often it reports `door`: bound this window with `max N` samples")
+    );
     let bad = "rule a: when t > 1 then alert info \"a\"\nrule b: when silent(dor, 1h) then alert info \"b\"";
     let e = crate::parse_for(bad, &[device]).unwrap_err();
     assert_eq!((e.line, e.column), (2, 21));
