@@ -130,7 +130,8 @@ impl<R: Real> Engine<R> {
         report.released = old.iter().flatten().count();
         // Move each kept rule's per-device state to its new position; drop the rest.
         let old_ids: Vec<u32> = old_order;
-        let timed = self.rules.iter().any(|l| l.timed);
+        self.timed = self.rules.iter().any(|l| l.timed);
+        let timed = self.timed;
         for (_, entry) in self.devices.slots_mut() {
             let mut previous = core::mem::take(&mut entry.states);
             // Every rule's deadline is found again (0: not known).

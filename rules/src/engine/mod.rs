@@ -277,6 +277,8 @@ pub struct Engine<R: Real = f64> {
     windows: Vec<(Name, Window)>,
     /// By channel index: the pool indices of that channel's windows.
     windows_by_channel: Vec<Vec<u32>>,
+    /// Some rule depends on time (devices then keep their rules' deadlines).
+    timed: bool,
     /// Positions of the rules that watch whole devices.
     device_wide: Vec<usize>,
     devices: DeviceMap<R>,
@@ -321,6 +323,7 @@ impl<R: Real> Engine<R> {
             epoch: 0,
             windows: Vec::new(),
             windows_by_channel: Vec::new(),
+            timed: false,
             device_wide: Vec::new(),
             devices: DeviceMap::new(),
             timers: timers::Timers::default(),
@@ -344,7 +347,7 @@ impl<R: Real> Engine<R> {
             return;
         }
         let (rules, channels, windows, timed) =
-            (self.rules.len(), self.channels.len(), self.windows.len(), self.rules.iter().any(|l| l.timed));
+            (self.rules.len(), self.channels.len(), self.windows.len(), self.timed);
         let slot =
             self.devices.slot_or_insert_with(device.id, || DeviceEntry::new(rules, channels, windows, timed));
         let Some((_, entry)) = self.devices.at_mut(slot) else { return };
@@ -511,7 +514,7 @@ impl<R: Real> Engine<R> {
             return None;
         }
         let (rules, channels, windows, timed) =
-            (self.rules.len(), self.channels.len(), self.windows.len(), self.rules.iter().any(|l| l.timed));
+            (self.rules.len(), self.channels.len(), self.windows.len(), self.timed);
         Some(self.devices.slot_or_insert_with(device, || DeviceEntry::new(rules, channels, windows, timed)))
     }
 

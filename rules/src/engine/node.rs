@@ -49,6 +49,8 @@ pub struct NodeEngine<R: Real = f32> {
     memory_budget: usize,
     rules: Vec<Loaded<R>>,
     next_id: u32,
+    /// Some rule watches the whole device: every reading counts, whatever its channel.
+    device_wide: bool,
     /// The channel names the rules read; a channel's index is its position.
     channels: Vec<Name>,
     /// The latest `(time, value)` of each channel, by index.
@@ -92,6 +94,7 @@ impl<R: Real> NodeEngine<R> {
             memory_budget,
             rules: Vec::new(),
             next_id: 0,
+            device_wide: false,
             channels: Vec::new(),
             values: Vec::new(),
             heard: 0,
@@ -169,6 +172,7 @@ impl<R: Real> NodeEngine<R> {
             self.rules.push(l);
         }
         report.released = old.iter().flatten().count();
+        self.device_wide = self.rules.iter().any(|l| l.device_wide);
         // Windows survive by what they are (channel name and window), as in `Engine`.
         self.pool = self
             .windows
@@ -218,8 +222,7 @@ impl<R: Real> NodeEngine<R> {
         }
         let watched = self.channels.iter().position(|n| n == channel);
         self.stats.unread += u64::from(watched.is_none());
-        let device_wide = self.rules.iter().any(|l| l.device_wide);
-        if watched.is_none() && !device_wide {
+        if watched.is_none() && !self.device_wide {
             return;
         }
         if !in_order(watched.and_then(|w| self.values.get(w)), self.open_from, t, &mut self.stats) {
