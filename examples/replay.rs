@@ -23,8 +23,11 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use telemetra::codec::senml;
+use telemetra::model::rule::Window;
 use telemetra::model::{AlertState, DeviceId, Timestamp};
-use telemetra::rules::{Engine, EngineConfig, Event, parse};
+#[cfg(test)]
+use telemetra::rules::parse;
+use telemetra::rules::{Engine, EngineConfig, Event, parse_with_warnings};
 
 struct Row {
     at: Timestamp,
@@ -236,7 +239,10 @@ fn run() -> Result<(), String> {
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let rules_path = flag("--rules").ok_or(USAGE)?;
     let rules_text = std::fs::read_to_string(&rules_path).map_err(|e| format!("{rules_path}: {e}"))?;
-    let rules = parse(&rules_text).map_err(|e| format!("{rules_path}: {e}"))?;
+    let (rules, warnings) = parse_with_warnings(&rules_text).map_err(|e| format!("{rules_path}: {e}"))?;
+    for w in warnings {
+        eprintln!("{rules_path}: {w}");
+    }
     let until = flag("--until").map(|t| parse_time(&t)).transpose()?;
     let (all, strict) = (args.iter().any(|a| a == "--all"), args.iter().any(|a| a == "--strict"));
     let mut replay = Replay::new(rules, all, strict)?;
@@ -364,6 +370,19 @@ impl Replay {
         if !unheard.is_empty() {
             summary += &format!("\n  no reading of {} (read by the rules)", unheard.join(", "));
         }
+        for w in self.engine.truncated_windows() {
+            let (span, holds) = match w.window {
+                Window::Time { span_ms, max_samples } => (span_ms, max_samples),
+                Window::Count(n) => (0, n),
+            };
+            summary += &format!(
+                "\n  window over {} of {} s holds {holds} samples: {} dropped inside the span (rules {}); write `max N` for more",
+                w.channel,
+                span / 1000,
+                w.dropped,
+                w.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+            );
+        }
         if let Some(peak) = peak_memory() {
             summary += &format!("\n  peak memory {:.1} MiB", peak as f64 / 1048576.0);
         }
@@ -464,6 +483,26 @@ mod tests {
         );
         assert!(summary.starts_with("220 readings, 2 devices, 3 rules"), "{summary}");
         assert!(summary.contains("0 rows skipped"), "{summary}");
+    }
+
+    #[test]
+    fn a_window_too_small_for_the_data_is_named_in_the_summary() {
+        // `5m max 3` was written for readings every 2.5 minutes; these come every minute.
+        let rules = r#"rule warm: when avg(t, 5m max 3) > 25 then alert minor "Warm""#;
+        let mut csv = String::from("timestamp,device,channel,value\n");
+        for m in 0..10 {
+            csv += &format!("2026-11-26T00:{m:02}:00Z,a,t,20\n");
+        }
+        let (_, summary) = replay_csv(rules, &csv, None).unwrap();
+        assert!(
+            summary
+                .contains("window over t of 300 s holds 3 samples: 7 dropped inside the span (rules warm)"),
+            "{summary}"
+        );
+        let (_, summary) =
+            replay_csv(r#"rule warm: when avg(t, 5m max 6) > 25 then alert minor "Warm""#, &csv, None)
+                .unwrap();
+        assert!(!summary.contains("window over"), "{summary}");
     }
 
     #[test]

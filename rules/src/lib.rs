@@ -21,8 +21,10 @@ pub use compact::{CompactRule, IntoCompact};
 #[cfg(feature = "alloc")]
 pub use engine::{
     ChannelHandle, Engine, EngineConfig, EngineStats, Event, LoadError, LoadReport, NodeEngine, Real,
-    StaleHandle,
+    StaleHandle, TruncatedWindow,
 };
 #[cfg(feature = "alloc")]
-pub use lang::{ParseError, parse, parse_for, parse_rule, print_rule, print_rules};
+pub use lang::{
+    ParseError, ParseWarning, parse, parse_for, parse_rule, parse_with_warnings, print_rule, print_rules,
+};
 pub use telemetra_core::rule::RuleError;

@@ -169,6 +169,7 @@ impl<R: Real> Engine<R> {
         }
         // Windows: one per distinct (channel, window), shared by the rules that use it.
         let old_windows = core::mem::take(&mut self.windows);
+        self.truncated.clear();
         self.windows_by_channel = alloc::vec![Vec::new(); self.channels.len()];
         for l in &mut self.rules {
             l.windows = RuleState::<R>::windows_of(&l.rule)
@@ -178,6 +179,7 @@ impl<R: Real> Engine<R> {
                         Some(i) => i as u32,
                         None => {
                             self.windows.push((name.clone(), window));
+                            self.truncated.push(0);
                             let i = (self.windows.len() - 1) as u32;
                             self.windows_by_channel[l.map[usize::from(slot)]].push(i);
                             i

@@ -118,6 +118,20 @@ pub struct LoadReport {
     pub released: usize,
 }
 
+/// A time window that dropped samples still inside its span (see
+/// [`Engine::truncated_windows`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedWindow {
+    /// The rules reading the window.
+    pub rules: Vec<Name>,
+    /// The channel it is over.
+    pub channel: Name,
+    /// Its span and capacity.
+    pub window: Window,
+    /// Samples dropped while inside the span, over every device.
+    pub dropped: u64,
+}
+
 /// Something the engine decided. `R` is the engine's number type (see [`Real`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<R = f64> {
@@ -162,7 +176,10 @@ pub struct EngineStats {
     pub device_limit: u64,
     /// Readings of a channel id the device's descriptor does not list.
     pub unknown_channels: u64,
-    /// Samples pushed out of full windows.
+    /// Samples a time window had to drop while they were still inside its span: the window
+    /// answered over fewer samples than its span held (see [`Engine::truncated_windows`] for
+    /// which, and bound it with `max N` or by the channel's declared period). A count window
+    /// dropping its oldest sample is not counted.
     pub window_overflow: u64,
     /// Batch messages that did not decode, skipped whole.
     pub bad_batches: u64,
@@ -277,6 +294,8 @@ pub struct Engine<R: Real = f64> {
     windows: Vec<(Name, Window)>,
     /// By channel index: the pool indices of that channel's windows.
     windows_by_channel: Vec<Vec<u32>>,
+    /// By pool index: samples dropped from that time window while still inside its span.
+    truncated: Vec<u64>,
     /// Some rule depends on time (devices then keep their rules' deadlines).
     timed: bool,
     /// Positions of the rules that watch whole devices.
@@ -323,6 +342,7 @@ impl<R: Real> Engine<R> {
             epoch: 0,
             windows: Vec::new(),
             windows_by_channel: Vec::new(),
+            truncated: Vec::new(),
             timed: false,
             device_wide: Vec::new(),
             devices: DeviceMap::new(),
@@ -410,6 +430,29 @@ impl<R: Real> Engine<R> {
             .iter()
             .filter(|(_, i)| !self.heard_channels.get(*i).copied().unwrap_or(false))
             .map(|(n, _)| n.as_str())
+    }
+
+    /// The time windows that dropped samples still inside their span since the rule set was
+    /// loaded, with the rules reading them: each answered over fewer samples than it was
+    /// written for (a window sized for 1-minute data fed every 10 seconds, say).
+    pub fn truncated_windows(&self) -> Vec<TruncatedWindow> {
+        self.windows
+            .iter()
+            .zip(&self.truncated)
+            .enumerate()
+            .filter(|(_, (_, dropped))| **dropped > 0)
+            .map(|(p, ((channel, window), &dropped))| TruncatedWindow {
+                rules: self
+                    .rules
+                    .iter()
+                    .filter(|l| l.windows.contains(&(p as u32)))
+                    .map(|l| l.rule.name.clone())
+                    .collect(),
+                channel: channel.clone(),
+                window: *window,
+                dropped,
+            })
+            .collect()
     }
 
     /// Bytes of state per (rule, device), by rule name, and how many devices have state.
@@ -557,13 +600,14 @@ impl<R: Real> Engine<R> {
         if let Some(w) = watched
             && !self.windows.is_empty()
         {
-            let mut overflow = 0u64;
             for &p in &self.windows_by_channel[w] {
-                if let Some(samples) = &mut pool[p as usize] {
-                    overflow += u64::from(samples.push(t, value));
+                if let Some(samples) = &mut pool[p as usize]
+                    && samples.push(t, value)
+                {
+                    self.stats.window_overflow += 1;
+                    self.truncated[p as usize] += 1;
                 }
             }
-            self.stats.window_overflow += overflow;
         }
         let reading = watched.map(|w| (w, value));
         let by_channel = watched.and_then(|w| self.watched.get(w)).map_or(&[][..], |w| &w[..]);

@@ -643,3 +643,26 @@ fn time_alone_leaves_rules_that_do_not_depend_on_it() {
     assert_eq!(transitions(&out), [(0, Raised)]);
     assert!(e.acknowledge("moved", D, Timestamp(2_000)).is_some(), "still active after advance");
 }
+
+#[test]
+fn a_time_window_too_small_for_its_span_is_reported_not_silent() {
+    // Written for 1-minute data (6 samples in 5 minutes), fed every 10 seconds.
+    let mut e = engine(
+        r#"rule warm: when avg(t, 5m max 6) > 25 then alert minor "Warm"
+           rule warmer: when avg(t, 5m max 6) > 28 then alert minor "Warmer"
+           rule recent: when avg(t, 3 samples) > 25 then alert minor "Recent""#,
+    );
+    let points: Vec<(u64, f64)> = (0..60).map(|i| (i * 10, 20.0)).collect();
+    feed(&mut e, "t", &points);
+    let truncated = e.truncated_windows();
+    assert_eq!(truncated.len(), 1, "the count window drops its oldest by definition: {truncated:?}");
+    assert_eq!(truncated[0].rules, ["warm", "warmer"]);
+    assert_eq!(truncated[0].channel, "t");
+    assert_eq!(truncated[0].dropped, 60 - 6);
+    assert_eq!(e.stats().window_overflow, 54);
+    // Sized for the data, nothing is lost.
+    let mut e = engine(r#"rule warm: when avg(t, 5m max 31) > 25 then alert minor "Warm""#);
+    feed(&mut e, "t", &points);
+    assert!(e.truncated_windows().is_empty());
+    assert_eq!(e.stats().window_overflow, 0);
+}

@@ -18,9 +18,12 @@ impl<R: Real> Samples<R> {
         Samples { window, buf: Ring::new(capacity(window)) }
     }
 
-    /// Adds a sample; returns true if the oldest had to be dropped to make room.
+    /// Adds a sample; returns true if a time window was truncated: its oldest sample, still
+    /// inside the span, had to be dropped to make room (a count window drops its oldest by
+    /// definition, which is not reported).
     pub(crate) fn push(&mut self, at: u64, value: R) -> bool {
-        self.buf.push((at, value))
+        self.expire(at);
+        self.buf.push((at, value)) && matches!(self.window, Window::Time { .. })
     }
 
     /// The oldest sample.
@@ -167,6 +170,20 @@ mod tests {
         w.push(3000, 14.0);
         assert_eq!(w.rate(), 2.0);
         assert!(!w.push(4000, 0.0));
-        assert!(w.push(5000, 0.0), "the fourth sample pushes the first out");
+        assert!(!w.push(5000, 0.0), "a count window drops its oldest by definition");
+        assert_eq!(w.aggregate(Aggregate::Count), 3.0);
+    }
+
+    #[test]
+    fn only_a_time_window_cut_short_is_reported() {
+        let mut w = Samples::<f64>::new(Window::Time { span_ms: 10_000, max_samples: 3 });
+        for t in [1_000, 2_000, 3_000] {
+            assert!(!w.push(t, 1.0));
+        }
+        assert!(w.push(4_000, 1.0), "the sample at 1 s is still inside the 10 s span: truncated");
+        // Once the oldest has left the span on its own, making room loses nothing.
+        assert!(!w.push(13_500, 1.0));
+        assert!(!w.push(14_500, 1.0));
+        assert_eq!(w.aggregate(Aggregate::Count), 2.0);
     }
 }

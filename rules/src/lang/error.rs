@@ -34,8 +34,14 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.show("error", f)
+    }
+}
+
+impl ParseError {
+    fn show(&self, kind: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let gutter = alloc::format!("{}", self.line).len();
-        writeln!(f, "error at line {}, column {}: {}", self.line, self.column, self.message)?;
+        writeln!(f, "{kind} at line {}, column {}: {}", self.line, self.column, self.message)?;
         writeln!(f, "{:gutter$} |", "")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
         write!(f, "{:gutter$} | {:>col$}", "", "^", col = self.column as usize)
@@ -43,3 +49,15 @@ impl fmt::Display for ParseError {
 }
 
 impl core::error::Error for ParseError {}
+
+/// Rule text that is valid but probably not what its author meant (a time window whose size
+/// nothing bounds, say). Where it is and why, as a [`ParseError`] would say it; `Display`
+/// shows it as a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseWarning(pub ParseError);
+
+impl fmt::Display for ParseWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.show("warning", f)
+    }
+}

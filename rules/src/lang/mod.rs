@@ -9,7 +9,7 @@ mod printer;
 
 use alloc::vec::Vec;
 
-pub use error::ParseError;
+pub use error::{ParseError, ParseWarning};
 pub use lexer::Pos;
 pub use printer::{print_rule, print_rules};
 use telemetra_core::Rule;
@@ -17,9 +17,31 @@ use telemetra_core::Rule;
 /// The sample capacity of a time window written without `max N`.
 pub const DEFAULT_MAX_SAMPLES: u16 = 64;
 
-/// Parses every rule of a rule file.
+/// Parses every rule of a rule file. A time window written without `max` holds
+/// [`DEFAULT_MAX_SAMPLES`]: [`parse_with_warnings`] points at each such window, and
+/// [`parse_for`] sizes them from the devices' reporting periods.
 pub fn parse(text: &str) -> Result<Vec<Rule>, ParseError> {
     parser::Parser::new(text)?.rules()
+}
+
+/// As [`parse`], and says what in the text is valid but probably not meant: each time window
+/// that nothing bounds (no `max`, no device period) and so holds [`DEFAULT_MAX_SAMPLES`].
+///
+/// ```
+/// # use telemetra_rules::parse_with_warnings;
+/// let text = "rule warm: when avg(t, 6h) > 25 then alert minor \"Warm\"";
+/// let (rules, warnings) = parse_with_warnings(text).unwrap();
+/// assert_eq!(rules.len(), 1);
+/// assert_eq!((warnings[0].0.line, warnings[0].0.column), (1, 24));
+/// assert!(warnings[0].to_string().starts_with("warning at line 1, column 24: this time window holds at most 64"));
+/// // Bounded, nothing to say:
+/// let (_, warnings) = parse_with_warnings("rule warm: when avg(t, 6h max 361) > 25 then alert minor \"Warm\"").unwrap();
+/// assert!(warnings.is_empty());
+/// ```
+pub fn parse_with_warnings(text: &str) -> Result<(Vec<Rule>, Vec<ParseWarning>), ParseError> {
+    let mut parser = parser::Parser::new(text)?;
+    let rules = parser.rules()?;
+    Ok((rules, parser.warnings))
 }
 
 /// Parses every rule of a rule file and checks each channel it names against the channels

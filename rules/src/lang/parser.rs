@@ -12,7 +12,7 @@ use telemetra_core::{
 };
 
 use super::DEFAULT_MAX_SAMPLES;
-use super::error::ParseError;
+use super::error::{ParseError, ParseWarning};
 use super::lexer::{Lexer, Pos, Tok};
 
 type Result<T> = core::result::Result<T, ParseError>;
@@ -36,6 +36,8 @@ pub(crate) struct Parser<'a> {
     last_channel: Option<Name>,
     /// How deeply the expression being parsed nests (bounded, so no input overflows the stack).
     depth: u32,
+    /// What is valid but probably not what the author meant.
+    pub(crate) warnings: Vec<ParseWarning>,
 }
 
 /// The deepest nesting of parentheses, `not` and `-` the parser follows.
@@ -52,6 +54,7 @@ impl<'a> Parser<'a> {
             known: None,
             last_channel: None,
             depth: 0,
+            warnings: Vec::new(),
         };
         p.advance()?;
         Ok(p)
@@ -149,7 +152,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The rule's number for channel `name`, adding it to the table.
     /// Checks every channel name against `known` (the channels the devices report, with their
     /// periods), and sizes time windows written without `max` from those periods.
     pub(crate) fn knowing(mut self, known: &'a [(&'a str, u32)]) -> Self {
@@ -157,6 +159,7 @@ impl<'a> Parser<'a> {
         self
     }
 
+    /// The rule's number for channel `name`, adding it to the table.
     fn channel(&mut self, name: Name, pos: Pos) -> Result<u8> {
         if let Some(i) = self.channels.iter().position(|c| *c == name) {
             return Ok(i as u8);
@@ -631,8 +634,14 @@ impl<'a> Parser<'a> {
     /// The samples a time window of `span_ms` written without `max` holds: from the period its
     /// channel's devices declare (every sample of the span, one at each end), when the rules
     /// are checked against devices; else [`DEFAULT_MAX_SAMPLES`].
-    fn samples_in(&self, span_ms: u32, pos: Pos) -> Result<u16> {
+    fn samples_in(&mut self, span_ms: u32, pos: Pos) -> Result<u16> {
         let (Some(known), Some(channel)) = (self.known, &self.last_channel) else {
+            let message = format!(
+                "this time window holds at most {DEFAULT_MAX_SAMPLES} samples and drops the oldest beyond: \
+                 bound it with `max N`, or check the rules against the devices (`parse_for`) to size it \
+                 from how often they report"
+            );
+            self.warnings.push(ParseWarning(ParseError::at(self.text, pos, message)));
             return Ok(DEFAULT_MAX_SAMPLES);
         };
         match known.iter().find(|(n, _)| *n == channel.as_str()).map(|(_, p)| *p) {
