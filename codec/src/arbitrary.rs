@@ -233,11 +233,27 @@ pub fn rule() -> impl Strategy<Value = Rule> {
     (
         (any_text(), scope, bounded_vec(any_text()), expr()),
         (any::<u32>(), any::<u16>(), proptest::option::of(expr()), any::<u32>()),
-        (severity(), bounded_vec(action)),
+        (severity(), bounded_vec(action), prop_oneof![Just(0u16), Just(1), any::<u16>()]),
     )
         .prop_map(
-            |((name, scope, channels, when), (hold_ms, repeat, clear, cooldown_ms), (severity, actions))| {
-                Rule { name, scope, channels, when, hold_ms, repeat, clear, cooldown_ms, severity, actions }
+            |(
+                (name, scope, channels, when),
+                (hold_ms, repeat, clear, cooldown_ms),
+                (severity, actions, clear_repeat),
+            )| {
+                Rule {
+                    name,
+                    scope,
+                    channels,
+                    when,
+                    hold_ms,
+                    repeat,
+                    clear,
+                    clear_repeat,
+                    cooldown_ms,
+                    severity,
+                    actions,
+                }
             },
         )
 }

@@ -35,6 +35,11 @@ pub trait Body: Serialize {
     fn check(&self) -> Result<(), EncodeError> {
         Ok(())
     }
+
+    /// The wire version the frame is written with: the lowest that carries this body.
+    fn version(&self) -> u8 {
+        Self::KIND.min_version()
+    }
 }
 
 /// Readings from a slice: the body of a `Readings` message (at most 16).
@@ -71,10 +76,17 @@ bodies! {
     CommandAck => Ack,
     Alert => Alert,
     Device => DeviceInfo,
-    RulePart => Rule,
     Heartbeat => Heartbeat,
     DeviceStatus => Status,
     Batch => Batch,
+}
+
+impl Body for RulePart {
+    const KIND: MessageKind = MessageKind::Rule;
+
+    fn version(&self) -> u8 {
+        self.needs_version()
+    }
 }
 
 /// The envelope after the version byte, then the body: postcard's encoding of a frame.
@@ -108,7 +120,7 @@ pub fn encode_body<'b, B: Body + ?Sized>(
     // What would suffice is known per message kind (see `limits`); more than this buffer.
     let too_small = EncodeError::BufferTooSmall { available: buf.len(), needed: buf.len() + 1 };
     let (version, rest) = buf.split_first_mut().ok_or(too_small)?;
-    *version = B::KIND.min_version();
+    *version = body.version();
     let len =
         match postcard::serialize_with_flavor(&Envelope { device, seq, body }, Bytes { buf: rest, len: 0 }) {
             Ok(len) => len,

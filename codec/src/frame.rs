@@ -4,9 +4,11 @@
 //! The layout is written down in the crate's README and pinned by golden byte vectors in the
 //! tests: changing it is a version change, never an accident.
 //!
-//! Versions only add message kinds: version 1 has kinds 0 to 6, version 2 adds `Status` (7)
-//! and `Batch` (8). A frame is written with the lowest version that has its kind, so a
-//! version 1 receiver still reads every readings, command or rule frame this build writes.
+//! Versions only add: version 1 has kinds 0 to 6, version 2 adds `Status` (7) and `Batch`
+//! (8), version 3 adds a rule's `clear_repeat` after the rule. A frame is written with the
+//! lowest version that carries it, so a version 1 receiver still reads every readings,
+//! command or rule frame this build writes that it can honour, and refuses (by version) a rule
+//! it could not.
 
 use serde::{Deserialize, Serialize};
 use telemetra_core::{
@@ -20,7 +22,7 @@ use crate::limits;
 use crate::view::{FrameView, MessageKind};
 
 /// The newest wire-format version this build writes and reads (it reads every one from 1).
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 
 /// The most readings one frame carries; more go in further frames (or in a
 /// [`batch`](crate::batch)).
@@ -40,7 +42,11 @@ pub struct Heartbeat {
 
 /// One rule of a rule set being pushed to a device. A rule set travels as `count` frames, one
 /// rule each, so that no frame (and no firmware buffer) has to hold a whole rule set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// A rule whose clearing condition has a count ([`Rule::clear_repeat`] not 0; the rule
+/// language writes `times 1` as 0) is written as a version 3 frame with that count after the
+/// rule; any other rule is the version 1 body, which every receiver reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RulePart {
     /// The version of the rule set this rule belongs to.
@@ -53,7 +59,29 @@ pub struct RulePart {
     pub rule: Rule,
 }
 
+impl Serialize for RulePart {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let extended = self.needs_version() >= 3;
+        let mut st = s.serialize_struct("RulePart", 4 + usize::from(extended))?;
+        st.serialize_field("set_version", &self.set_version)?;
+        st.serialize_field("index", &self.index)?;
+        st.serialize_field("count", &self.count)?;
+        st.serialize_field("rule", &self.rule)?;
+        if extended {
+            st.serialize_field("clear_repeat", &self.rule.clear_repeat)?;
+        }
+        st.end()
+    }
+}
+
 impl RulePart {
+    /// The lowest wire version that carries this rule: 3 if it sets
+    /// [`Rule::clear_repeat`] (not 0), else 1.
+    pub const fn needs_version(&self) -> u8 {
+        if self.rule.clear_repeat != 0 { 3 } else { 1 }
+    }
+
     /// Where the rule belongs in its set.
     pub fn place(&self) -> crate::RulePlace {
         crate::RulePlace { set_version: self.set_version, index: self.index, count: self.count }
@@ -123,9 +151,14 @@ impl Message {
         self.kind().route_kind()
     }
 
-    /// The lowest wire version that has this kind of message.
+    /// The lowest wire version that carries this message: its kind's
+    /// ([`MessageKind::min_version`]), or later for a rule that uses a later field
+    /// ([`RulePart::needs_version`]).
     pub const fn min_version(&self) -> u8 {
-        self.kind().min_version()
+        match self {
+            Message::Rule(part) => part.needs_version(),
+            _ => self.kind().min_version(),
+        }
     }
 }
 
@@ -228,10 +261,10 @@ mod tests {
         let mut v7 = bytes.clone();
         v7[0] = 7;
         let err = Frame::decode(&v7).unwrap_err();
-        assert_eq!(err, DecodeError::UnsupportedVersion { found: 7, supported: 2 });
+        assert_eq!(err, DecodeError::UnsupportedVersion { found: 7, supported: 3 });
         assert_eq!(
             std::string::ToString::to_string(&err),
-            "frame version 7 is not supported (this build reads 1 to 2)"
+            "frame version 7 is not supported (this build reads 1 to 3)"
         );
         assert_eq!(Frame::decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Truncated));
         let mut long = bytes.clone();

@@ -153,6 +153,7 @@ fn rule() {
         hold_ms: 120_000,
         repeat: 0,
         clear: Some(Expr::from_ops(&[Op::Value(0), Op::Const(28.0), Op::Lt]).unwrap()),
+        clear_repeat: 0,
         cooldown_ms: 0,
         severity: Severity::Critical,
         actions: heapless::Vec::from_slice(&[Action::Alert {
@@ -163,8 +164,15 @@ fn rule() {
     rule.validate().unwrap();
     let part = RulePart { set_version: 3, index: 0, count: 1, rule };
     check(
-        Frame::new(DeviceId(42), 6, Message::Rule(part)),
+        Frame::new(DeviceId(42), 6, Message::Rule(part.clone())),
         "01 2a 06 05 03 00 01 08 6f 76 65 72 68 65 61 74 02 01 0b 74 65 6d 70 65 72 61 74 75 72 65 03 02 00 00 00 e0 a7 12 40 00 00 c0 07 0d c0 a9 07 00 01 03 01 00 00 00 80 07 0b 00 04 01 00 0b 4f 76 65 72 68 65 61 74 69 6e 67",
+    );
+    // `clear when temperature < 28 times 3`: version 3, the same body and the count after it.
+    let mut part = part;
+    part.rule.clear_repeat = 3;
+    check(
+        Frame::new(DeviceId(42), 6, Message::Rule(part)),
+        "03 2a 06 05 03 00 01 08 6f 76 65 72 68 65 61 74 02 01 0b 74 65 6d 70 65 72 61 74 75 72 65 03 02 00 00 00 e0 a7 12 40 00 00 c0 07 0d c0 a9 07 00 01 03 01 00 00 00 80 07 0b 00 04 01 00 0b 4f 76 65 72 68 65 61 74 69 6e 67 03",
     );
 }
 

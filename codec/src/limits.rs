@@ -70,8 +70,9 @@ pub const ALERT_MSG: usize = NAME + U64 + TAG + TAG + (1 + U16) + (1 + VALUE) + 
 /// The body of [`Message::DeviceInfo`](crate::Message::DeviceInfo).
 pub const DEVICE_MSG: usize =
     U64 + NAME + FIRMWARE + (LEN + MAX_CHANNELS * CHANNEL_SPEC) + (LEN + MAX_TAGS * TAG_LABEL);
-/// The body of [`Message::Rule`](crate::Message::Rule).
-pub const RULE_MSG: usize = U32 + 1 + 1 + RULE;
+/// The body of [`Message::Rule`](crate::Message::Rule) (since version 3, the rule's
+/// `clear_repeat` follows it).
+pub const RULE_MSG: usize = U32 + 1 + 1 + RULE + U16;
 /// The body of [`Message::Heartbeat`](crate::Message::Heartbeat).
 pub const HEARTBEAT_MSG: usize = U64 + 2 + 2;
 

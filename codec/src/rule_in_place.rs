@@ -91,7 +91,7 @@ impl Input<'_> {
 }
 
 /// Decodes the body of a `Rule` message into `rule`, overwriting every field.
-pub(crate) fn decode(body: &[u8], rule: &mut Rule) -> Result<RulePlace, DecodeError> {
+pub(crate) fn decode(body: &[u8], version: u8, rule: &mut Rule) -> Result<RulePlace, DecodeError> {
     let mut input = Input(body);
     let place = RulePlace { set_version: input.u32()?, index: input.byte()?, count: input.byte()? };
     rule.name = input.string()?;
@@ -124,6 +124,8 @@ pub(crate) fn decode(body: &[u8], rule: &mut Rule) -> Result<RulePlace, DecodeEr
             input.expr(value)?;
         }
     }
+    // Since version 3, the count of the clearing condition follows the rule.
+    rule.clear_repeat = if version >= 3 { input.u16()? } else { 0 };
     input.finish()?;
     Ok(place)
 }
@@ -150,6 +152,7 @@ mod tests {
             prop_assert_eq!(place, RulePlace { set_version, index, count });
             // NaN != NaN: compare the encodings.
             prop_assert_eq!(postcard::to_allocvec(&into).unwrap(), postcard::to_allocvec(&part.rule).unwrap());
+            prop_assert_eq!(into.clear_repeat, part.rule.clear_repeat);
         }
 
         #[test]
@@ -168,6 +171,7 @@ mod tests {
             prop_assert_eq!(in_place.is_ok(), by_serde.is_ok());
             if let Ok(part) = by_serde {
                 prop_assert_eq!(postcard::to_allocvec(&into).unwrap(), postcard::to_allocvec(&part.rule).unwrap());
+                prop_assert_eq!(into.clear_repeat, part.rule.clear_repeat);
             }
         }
     }

@@ -202,7 +202,23 @@ impl<'a> FrameView<'a> {
 
     /// The rule of a rule set.
     pub fn rule(&self) -> Result<RulePart, DecodeError> {
-        self.typed(MessageKind::Rule)
+        if self.kind != MessageKind::Rule {
+            return Err(DecodeError::WrongKind { found: self.kind });
+        }
+        let (mut part, rest) = postcard::take_from_bytes::<RulePart>(self.body)?;
+        // Since version 3, the count of its clearing condition follows the rule.
+        let rest = match self.version {
+            3.. => {
+                let (n, rest) = postcard::take_from_bytes::<u16>(rest)?;
+                part.rule.clear_repeat = n;
+                rest
+            }
+            _ => rest,
+        };
+        match rest.len() {
+            0 => Ok(part),
+            extra => Err(DecodeError::TrailingBytes { extra }),
+        }
     }
 
     /// Decodes the rule of a rule set into `rule`, where it lies, overwriting every field, and
@@ -212,7 +228,7 @@ impl<'a> FrameView<'a> {
         if self.kind != MessageKind::Rule {
             return Err(DecodeError::WrongKind { found: self.kind });
         }
-        crate::rule_in_place::decode(self.body, rule)
+        crate::rule_in_place::decode(self.body, self.version, rule)
     }
 
     /// The heartbeat.

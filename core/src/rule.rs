@@ -383,6 +383,13 @@ pub struct Rule {
     pub repeat: u16,
     /// The condition that clears it (hysteresis); `None` clears when `when` stops holding.
     pub clear: Option<Expr>,
+    /// How many consecutive evaluations the clearing condition must hold (0 or 1: once).
+    ///
+    /// Travels in wire-version 3 frames, after the rule (the codec writes it: a rule that
+    /// does not use it is still a version 1 frame); serde's derived form skips it, so a rule
+    /// kept as JSON keeps it only in its text form.
+    #[serde(skip)]
+    pub clear_repeat: u16,
     /// After clearing, how long before it may be raised again, in milliseconds.
     pub cooldown_ms: u32,
     /// How serious its alarm is.
@@ -403,6 +410,7 @@ impl Default for Rule {
             hold_ms: 0,
             repeat: 0,
             clear: None,
+            clear_repeat: 0,
             cooldown_ms: 0,
             severity: Severity::Info,
             actions: heapless::Vec::new(),

@@ -274,12 +274,8 @@ mod tests {
             scope: Scope::All,
             channels: heapless::Vec::from_slice(&[bounded("c", "temperature").unwrap()]).unwrap(),
             when: Expr::from_ops(ops).unwrap(),
-            hold_ms: 0,
-            repeat: 0,
-            clear: None,
-            cooldown_ms: 0,
             severity: Severity::Minor,
-            actions: heapless::Vec::new(),
+            ..Rule::default()
         }
     }
 

@@ -22,6 +22,7 @@ pub struct CompactRule {
     pub(crate) hold_ms: u32,
     pub(crate) repeat: u16,
     pub(crate) clear: Option<Box<[Op]>>,
+    pub(crate) clear_repeat: u16,
     pub(crate) cooldown_ms: u32,
     pub(crate) severity: Severity,
     pub(crate) actions: Box<[Act]>,
@@ -48,6 +49,7 @@ impl CompactRule {
             hold_ms: rule.hold_ms,
             repeat: rule.repeat,
             clear: rule.clear.as_ref().map(|c| c.ops.iter().copied().collect()),
+            clear_repeat: rule.clear_repeat,
             cooldown_ms: rule.cooldown_ms,
             severity: rule.severity,
             actions: rule
@@ -81,6 +83,7 @@ impl CompactRule {
             hold_ms: self.hold_ms,
             repeat: self.repeat,
             clear: self.clear.as_deref().map(expr),
+            clear_repeat: self.clear_repeat,
             cooldown_ms: self.cooldown_ms,
             severity: self.severity,
             actions: self

@@ -58,6 +58,7 @@ impl<R: Real> Loaded<R> {
         let simple = rule.channels.len() == 1
             && rule.hold_ms == 0
             && rule.repeat <= 1
+            && rule.clear_repeat <= 1
             && rule.cooldown_ms == 0
             && !event_rule
             && !device_wide
@@ -84,6 +85,7 @@ impl<R: Real> Loaded<R> {
             everywhere: rule.scope == Scope::All,
             hold_ms: rule.hold_ms,
             repeat: rule.repeat,
+            clear_repeat: rule.clear_repeat,
             cooldown_ms: rule.cooldown_ms,
             rule: alloc::boxed::Box::new(rule),
         }

@@ -142,7 +142,7 @@ pub(super) fn step<R: Real>(
             fire(l, device, state, ctx, now, &mut cursor, out);
             state.phase = match (l.event_rule, l.cooldown_ms) {
                 (true, ms) if ms > 0 => next_after_clear(ms, now),
-                _ => Phase::Active { since: now, acknowledged: false },
+                _ => Phase::Active { since: now, acknowledged: false, clearing: 0 },
             };
         }
         // An event rule fires again on each reading while its condition holds, but not on a
@@ -171,7 +171,13 @@ pub(super) fn step<R: Real>(
                 }
                 (None, _, None) => !is_true(state.eval(ctx, &rule.when, now, &mut cursor)),
             };
-            if cleared {
+            let Phase::Active { clearing, .. } = &mut state.phase else { return };
+            // Counted as `times` is: the readings in a row that meet the clearing condition.
+            *clearing = match cleared {
+                true => clearing.saturating_add(u16::from(from_reading)).max(1),
+                false => 0,
+            };
+            if *clearing >= l.clear_repeat.max(1) {
                 out.push(Event::Alert(alert(l, device, AlertState::Cleared, now, None)));
                 state.phase = next_after_clear(l.cooldown_ms, now);
             }

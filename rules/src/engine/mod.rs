@@ -202,6 +202,8 @@ struct Loaded<R> {
     everywhere: bool,
     hold_ms: u32,
     repeat: u16,
+    /// How many readings in a row must meet the clearing condition (0 or 1: one).
+    clear_repeat: u16,
     cooldown_ms: u32,
     /// Bytes of one device's state for this rule.
     state_bytes: usize,
@@ -687,8 +689,8 @@ impl<R: Real> Engine<R> {
         let l = &self.rules[i];
         let state = self.devices.get_mut(&device)?.states.get_mut(i)?.as_mut()?;
         match state.phase {
-            Phase::Active { since, acknowledged: false } => {
-                state.phase = Phase::Active { since, acknowledged: true };
+            Phase::Active { since, acknowledged: false, clearing } => {
+                state.phase = Phase::Active { since, acknowledged: true, clearing };
                 Some(alert(l, device, AlertState::Acknowledged, at.0, None))
             }
             _ => None,

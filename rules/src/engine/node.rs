@@ -297,8 +297,8 @@ impl<R: Real> NodeEngine<R> {
         let i = self.rules.iter().position(|l| l.rule.name == rule)?;
         let state = self.states[i].as_mut()?;
         match state.phase {
-            Phase::Active { since, acknowledged: false } => {
-                state.phase = Phase::Active { since, acknowledged: true };
+            Phase::Active { since, acknowledged: false, clearing } => {
+                state.phase = Phase::Active { since, acknowledged: true, clearing };
                 Some(alert(&self.rules[i], self.device, AlertState::Acknowledged, at.0, None))
             }
             _ => None,

@@ -17,8 +17,9 @@ pub(crate) enum Phase {
     Idle,
     /// The condition holds, but not yet long enough or often enough.
     Pending { since: u64, count: u16 },
-    /// Raised (and maybe acknowledged).
-    Active { since: u64, acknowledged: bool },
+    /// Raised (and maybe acknowledged); `clearing`: readings in a row that met the clearing
+    /// condition, for a rule that needs several (`clear when ... times N`).
+    Active { since: u64, acknowledged: bool, clearing: u16 },
     /// Cleared; may not be raised again before `until`.
     Cooldown { until: u64 },
 }

@@ -666,3 +666,22 @@ fn a_time_window_too_small_for_its_span_is_reported_not_silent() {
     assert!(e.truncated_windows().is_empty());
     assert_eq!(e.stats().window_overflow, 0);
 }
+
+#[test]
+fn clear_when_times_needs_readings_in_a_row() {
+    let mut e = engine(r#"rule hot: when t > 30 clear when t < 28 times 3 then alert major "Hot""#);
+    // Two cool readings, broken by a warm one, then three in a row: cleared at the third.
+    let got =
+        feed(&mut e, "t", &[(1, 31.0), (2, 27.0), (3, 27.0), (4, 29.0), (5, 27.0), (6, 26.0), (7, 25.0)]);
+    assert_eq!(got, [(1, Raised), (7, Cleared)]);
+    assert_eq!(e.rules().next().unwrap().clear_repeat, 3);
+    // Time counts too: a deadline that finds the clearing condition no longer met starts the
+    // count again.
+    let mut e = engine(
+        r#"rule hot: when avg(t, 10s max 20) > 30 clear when avg(t, 10s max 20) < 28 times 2 then alert major "Hot""#,
+    );
+    let got = feed(&mut e, "t", &[(0, 40.0), (5, 10.0), (30, 20.0), (31, 20.0)]);
+    // At 5 s avg(40, 10) = 25 meets it once; at 15 s the window is empty (NaN: not met), so the
+    // reading at 30 s is one again and the one at 31 s the second.
+    assert_eq!(got, [(0, Raised), (31, Cleared)]);
+}

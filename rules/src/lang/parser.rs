@@ -212,6 +212,7 @@ impl<'a> Parser<'a> {
             hold_ms: 0,
             repeat: 0,
             clear: None,
+            clear_repeat: 0,
             cooldown_ms: 0,
             severity: Severity::Warning,
             actions: heapless::Vec::new(),
@@ -225,6 +226,12 @@ impl<'a> Parser<'a> {
         if self.eat_word("clear")? {
             self.expect_word("when")?;
             rule.clear = Some(self.expr()?);
+            if self.eat_word("times")? {
+                // Once is the default: `times 1` is written as 0, so the rule stays a version 1
+                // frame on the wire.
+                let n = self.integer("a repeat count", u64::from(u16::MAX))? as u16;
+                rule.clear_repeat = if n > 1 { n } else { 0 };
+            }
         }
         if self.eat_word("cooldown")? {
             rule.cooldown_ms = self.duration()?;

@@ -180,8 +180,18 @@ pub fn print_rule(rule: &Rule) -> String {
     if rule.repeat > 0 {
         let _ = write!(out, " times {}", rule.repeat);
     }
-    if let Some(clear) = &rule.clear {
-        let _ = write!(out, " clear when {}", expr(clear, channels));
+    match (&rule.clear, rule.clear_repeat) {
+        (Some(clear), _) => {
+            let _ = write!(out, " clear when {}", expr(clear, channels));
+        }
+        // A count on the implicit clearing condition: written as that condition.
+        (None, n) if n > 1 => {
+            let _ = write!(out, " clear when not ({})", expr(&rule.when, channels));
+        }
+        (None, _) => {}
+    }
+    if rule.clear_repeat > 1 {
+        let _ = write!(out, " times {}", rule.clear_repeat);
     }
     if rule.cooldown_ms > 0 {
         let _ = write!(out, " cooldown {}", duration(rule.cooldown_ms));

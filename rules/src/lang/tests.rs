@@ -43,9 +43,16 @@ fn every_feature_parses_and_prints_back() {
         rule fw: when version < 2 then command firmware "https://fw.example/a.bin" version 1 4 0 size 1024 sha256 "abababababababababababababababababababababababababababababababab"
         rule names: when count > max and avg(avg, 2 samples) > rate then alert info "contextual words name channels"
         rule consts: when x * -2.5e-3 > inf or nan == nan or true then command set mode = "eco"
+        rule settle: when temperature > 30 times 2 clear when temperature < 28 times 3 then alert major "Hot for a while"
     "#;
     let rules = parse(text).unwrap();
-    assert_eq!(rules.len(), 12);
+    assert_eq!(rules.len(), 13);
+    assert_eq!((rules[12].repeat, rules[12].clear_repeat), (2, 3));
+    // Once is the default: `times 1` on `clear when` is stored as 0 (a version 1 frame).
+    assert_eq!(
+        parse_rule("rule a: when t > 1 clear when t < 0 times 1 then alert info \"a\"").unwrap().clear_repeat,
+        0
+    );
     for r in &rules {
         let printed = print_rule(r);
         let again = parse_rule(&printed).unwrap_or_else(|e| panic!("{printed}\n{e}"));
@@ -60,7 +67,7 @@ fn every_feature_parses_and_prints_back() {
     assert_eq!(rules[5].repeat, 5);
     assert_eq!(rules[5].cooldown_ms, 600_000);
     assert!(matches!(rules[1].actions[0], Action::Command(CommandAction::Reboot { delay_ms: 30_000 })));
-    assert_eq!(print_rules(&rules).lines().count(), 12);
+    assert_eq!(print_rules(&rules).lines().count(), 13);
 }
 
 #[test]

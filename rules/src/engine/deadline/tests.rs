@@ -68,7 +68,7 @@ fn bits(v: f64) -> u64 {
 enum Phase {
     Idle,
     Pending { since: u64, count: u16 },
-    Active,
+    Active { clearing: u16 },
     Cooldown { until: u64 },
 }
 
@@ -233,15 +233,15 @@ impl Reference {
                 self.rules[i].phase = if !self.rules[i].alarm && cooldown > 0 {
                     Phase::Cooldown { until: now + cooldown }
                 } else {
-                    Phase::Active
+                    Phase::Active { clearing: 0 }
                 };
             }
-            Phase::Active if !self.rules[i].alarm => match holds(self) {
+            Phase::Active { .. } if !self.rules[i].alarm => match holds(self) {
                 (false, _) => self.rules[i].phase = Phase::Idle,
                 (true, crossing) if from_reading => self.fire(i, now, crossing),
                 _ => {}
             },
-            Phase::Active => {
+            Phase::Active { clearing } => {
                 let cleared = match self.rules[i].rule.clear.clone() {
                     Some(clear) => {
                         let skip = deadbands_in(&when);
@@ -249,7 +249,15 @@ impl Reference {
                     }
                     None => !holds(self).0,
                 };
-                if cleared {
+                // `clear when ... times N`: N readings in a row meet it (a deadline that finds
+                // it met counts as the first, as for `times`).
+                let clearing = match cleared {
+                    true if clearing == 0 => 1,
+                    true => clearing + u16::from(from_reading),
+                    false => 0,
+                };
+                self.rules[i].phase = Phase::Active { clearing };
+                if clearing >= self.rules[i].rule.clear_repeat.max(1) {
                     let name = self.rules[i].rule.name.to_string();
                     self.events.push((self.device, name, now, "Cleared".into(), None));
                     self.rules[i].phase =
@@ -467,6 +475,8 @@ const TEMPLATES: &[&str] = &[
     r#"when a > {x} for 5s clear when a < {y} then alert major "for-clear""#,
     r#"when a > {x} times 2 then alert minor "times""#,
     r#"when a > {x} for 4s times 2 then alert minor "times-for""#,
+    r#"when a > {x} clear when a < {y} times 3 then alert minor "clear-times""#,
+    r#"when avg(a, 6s) > {x} for 2s clear when avg(a, 6s) < {y} times 2 then alert major "avg-clear-times""#,
     r#"when a > {x} cooldown 6s then alert info "cooldown""#,
     r#"when avg(a, 6s) > {x} then alert minor "avg-time""#,
     r#"when avg(a, 10s max 3) > {x} then alert minor "avg-capped""#,

@@ -15,6 +15,7 @@ const D: DeviceId = DeviceId(7);
 const TEMPLATES: &[&str] = &[
     r#"when {c} > {x} then alert major "hi""#,
     r#"when {c} > {x} clear when {c} < {y} then alert minor "hyst""#,
+    r#"when {c} > {x} clear when {c} < {y} times 2 then alert minor "hyst-times""#,
     r#"when {c} > {x} for 20s then alert major "held""#,
     r#"when {c} > {x} times 3 then alert info "rep""#,
     r#"when {c} > {x} cooldown 30s then alert warning "cool""#,
