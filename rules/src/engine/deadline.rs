@@ -123,8 +123,8 @@ pub(crate) fn run_due<R: Real>(
     out: &mut Vec<Event<R>>,
 ) -> u64 {
     let DeviceView { values, heard, mut from, states, dues, pool } = dev;
+    let mut at = earliest(dues);
     loop {
-        let mut at = earliest(dues);
         if at < from || at == UNKNOWN {
             // Deadlines not known (a state just made, a rule set just loaded): found now.
             for ((l, state), due) in rules.iter().zip(states.iter()).zip(dues.iter_mut()) {
@@ -141,20 +141,22 @@ pub(crate) fn run_due<R: Real>(
         if at > until {
             return at;
         }
-        // Every rule due then is decided (a window they share changes for all of them).
+        // Every rule due then is decided (a window they share changes for all of them); the
+        // next earliest is found in the same pass.
+        let mut next = u64::MAX;
         for (i, due) in dues.iter_mut().enumerate() {
-            if *due != at {
-                continue;
-            }
-            if let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i))
+            if *due == at
+                && let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i))
                 && l.timed
             {
                 let mut ctx = l.ctx(values, heard, pool);
                 step(l, device, state, &mut ctx, at, false, out);
                 *due = next_deadline(l, state, &mut ctx, at + 1).unwrap_or(u64::MAX);
             }
+            next = next.min(*due);
         }
         from = at + 1;
+        at = next;
     }
 }
 
