@@ -203,7 +203,8 @@ impl<R: Real> Engine<R> {
             entry.values = values;
             // Rules and windows moved: the next `run_due` finds the deadlines afresh.
             entry.due = 0;
-            self.timers.schedule(slot, 0);
+            entry.queued = u64::MAX;
+            self.timers.schedule(slot, 0, &mut entry.queued);
             let mut previous = core::mem::take(&mut entry.pool);
             entry.pool = self
                 .windows

@@ -249,6 +249,9 @@ struct DeviceEntry<R> {
     /// No deadline of the device's rules comes before this (a lower bound; exact after
     /// `run_due`).
     due: u64,
+    /// The instant the device is queued at in `Engine::timers` (no later than `due`;
+    /// `u64::MAX`: not queued).
+    queued: u64,
 }
 
 /// A device's channel, resolved once by [`Engine::handle`]: ingesting by handle skips the
@@ -376,7 +379,7 @@ impl<R: Real> Engine<R> {
         entry.tags = device.tags.iter().cloned().collect();
         entry.channels = device.channels.iter().map(|c| (c.id, c.name.clone())).collect();
         entry.heard = entry.heard.max(at.0);
-        let DeviceEntry { tags, states, pool, due, dues, .. } = entry;
+        let DeviceEntry { tags, states, pool, due, dues, queued, .. } = entry;
         for (i, (l, state)) in self.rules.iter().zip(states).enumerate() {
             if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
                 state_for(l, state, pool, at.0, None);
@@ -386,7 +389,7 @@ impl<R: Real> Engine<R> {
                 // Its silence is due from here: found exactly by the next `run_due`.
                 if at.0 < *due {
                     *due = at.0;
-                    self.timers.schedule(slot, at.0);
+                    self.timers.schedule(slot, at.0, queued);
                 }
             }
         }
@@ -589,7 +592,7 @@ impl<R: Real> Engine<R> {
         // One instant, one step: what was due before this reading is decided first.
         if entry.due < t {
             entry.due = run_due(&self.rules, device, entry.view(decided), t - 1, out);
-            self.timers.schedule(slot, entry.due);
+            self.timers.schedule(slot, entry.due, &mut entry.queued);
         }
         entry.open_from = t;
         let (due_before, mut timed) = (entry.due, false);
@@ -597,7 +600,7 @@ impl<R: Real> Engine<R> {
             *latest = Some((t, value));
         }
         entry.heard = entry.heard.max(t);
-        let DeviceEntry { tags, states, values, heard, pool, due, dues, .. } = entry;
+        let DeviceEntry { tags, states, values, heard, pool, due, dues, queued, .. } = entry;
         // The reading enters each of its channel's windows once, whatever the rules sharing them.
         if let Some(w) = watched
             && !self.windows.is_empty()
@@ -645,7 +648,7 @@ impl<R: Real> Engine<R> {
         if timed {
             *due = deadline::earliest(dues);
             if *due != due_before {
-                self.timers.schedule(slot, *due);
+                self.timers.schedule(slot, *due, queued);
             }
         }
     }
@@ -661,14 +664,18 @@ impl<R: Real> Engine<R> {
         // Only the devices with something due: earliest first, so events come in time order.
         while let Some((at, slot)) = self.timers.pop_before(now.0) {
             let Some((device, entry)) = self.devices.at_mut(slot) else { continue };
-            if entry.due != at {
-                continue; // stale: the device's deadline moved since
+            if entry.queued != at {
+                continue; // stale: the device was queued again, earlier, since
             }
-            // This device's deadlines at that instant only: the queue interleaves the devices.
-            let decided = entry.open_from.max(self.clock);
-            entry.due = run_due(&self.rules, device, entry.view(decided), at, out);
-            entry.open_from = decided.max(at + 1);
-            self.timers.schedule(slot, entry.due);
+            entry.queued = u64::MAX;
+            // Due then (else its deadline moved later since it was queued: queued again below).
+            if entry.due <= at {
+                // This device's deadlines at that instant only: the queue interleaves the devices.
+                let decided = entry.open_from.max(self.clock);
+                entry.due = run_due(&self.rules, device, entry.view(decided), at, out);
+                entry.open_from = decided.max(at + 1);
+            }
+            self.timers.schedule(slot, entry.due, &mut entry.queued);
         }
         self.clock = self.clock.max(now.0);
     }
@@ -679,7 +686,7 @@ impl<R: Real> Engine<R> {
     /// can move later), never late.
     pub fn next_deadline(&mut self) -> Option<Timestamp> {
         let devices = &self.devices;
-        self.timers.first_valid(|slot, at| devices.at(slot).is_some_and(|e| e.due == at)).map(Timestamp)
+        self.timers.first_valid(|slot, at| devices.at(slot).is_some_and(|e| e.queued == at)).map(Timestamp)
     }
 
     /// Acknowledges the active alarm of `rule` on `device`; returns the acknowledgement
@@ -738,6 +745,7 @@ impl<R: Real> DeviceEntry<R> {
             open_from: 0,
             dues: if timed { alloc::vec![u64::MAX; rules] } else { Vec::new() },
             due: u64::MAX,
+            queued: u64::MAX,
         }
     }
 }

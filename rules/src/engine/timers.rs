@@ -1,11 +1,13 @@
 //! The devices' next deadlines, earliest first, so that `advance` visits only the devices with
 //! something due (the cost of the deadlines that expire, not of the devices).
 //!
-//! A binary heap of `(deadline, slot)` with lazy deletion: when a device's deadline changes, the
-//! new one is pushed and the old entry stays until it reaches the top, where the caller finds
-//! it stale (the device's deadline is no longer that) and skips it. A device's deadline changes
-//! when it is decided (once per deadline that expires) or when a reading makes it earlier
-//! (rare: a new sample in an empty window, a state just made), so stale entries stay few.
+//! A binary heap of `(instant, slot)`. Each device is queued at most once in effect, at an
+//! instant no later than its next deadline (`queued`): a deadline that moves later (a reading
+//! postpones a silence, as nearly every reading does) changes nothing here; the entry comes up
+//! early, finds the device not due yet, and queues it again at its deadline. Only a deadline
+//! that moves earlier than the device's entry pushes a new one, and the old entry is then found
+//! stale (its instant is no longer the device's `queued`) when it comes up. So the queue costs
+//! the deadlines that come up, not the readings.
 
 use alloc::collections::BinaryHeap;
 use core::cmp::Reverse;
@@ -15,9 +17,12 @@ use core::cmp::Reverse;
 pub(crate) struct Timers(BinaryHeap<Reverse<(u64, u32)>>);
 
 impl Timers {
-    /// Notes that device `slot` has something due at `at` (nothing for `u64::MAX`: no deadline).
-    pub(crate) fn schedule(&mut self, slot: u32, at: u64) {
-        if at != u64::MAX {
+    /// Notes that device `slot` has something due at `at` (nothing for `u64::MAX`: no
+    /// deadline); `queued` is the instant the device is queued at (`u64::MAX`: not queued),
+    /// and only an earlier `at` queues it again.
+    pub(crate) fn schedule(&mut self, slot: u32, at: u64, queued: &mut u64) {
+        if at < *queued {
+            *queued = at;
             self.0.push(Reverse((at, slot)));
         }
     }
