@@ -137,8 +137,10 @@ impl<R: Real> Engine<R> {
         for (_, entry) in self.devices.slots_mut() {
             let mut previous = core::mem::take(&mut entry.states);
             // Every rule's deadline is found again (0: not known).
-            entry.dues =
-                if timed { alloc::vec![super::deadline::UNKNOWN; self.rules.len()] } else { Vec::new() };
+            entry.dues = super::dues::Blocked::filled(
+                if timed { self.rules.len() } else { 0 },
+                super::deadline::UNKNOWN,
+            );
             entry.states = self
                 .rules
                 .iter()

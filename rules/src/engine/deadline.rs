@@ -22,6 +22,7 @@ use telemetra_core::rule::Window;
 
 use crate::compact::CompactRule;
 
+use super::dues::Dues;
 use super::state::{Ctx, Phase, RuleState};
 use super::window::Samples;
 use super::{DeviceId, Event, Loaded, Real, step};
@@ -92,7 +93,7 @@ pub(crate) fn next_deadline<R: Real>(
 
 /// What `run_due` reads and changes of one device: its latest values, when it was last heard
 /// from, its rules' states, their deadlines, and its windows.
-pub(crate) struct DeviceView<'a, R> {
+pub(crate) struct DeviceView<'a, R, D: ?Sized> {
     pub(crate) values: &'a [Option<(u64, R)>],
     pub(crate) heard: u64,
     /// Everything before this instant is decided.
@@ -101,7 +102,7 @@ pub(crate) struct DeviceView<'a, R> {
     /// Each rule's next deadline, kept as it is decided: never later than the true one
     /// ([`UNKNOWN`], or a value before `from`: found again when needed; `u64::MAX`: none, as
     /// for a rule without state or whose outcome does not depend on time).
-    pub(crate) dues: &'a mut [u64],
+    pub(crate) dues: &'a mut D,
     pub(crate) pool: &'a mut [Option<Samples<R>>],
 }
 
@@ -115,59 +116,61 @@ pub(crate) struct DeviceView<'a, R> {
 /// changes with readings of its channel or with a decision of a rule sharing it, which is due
 /// at the same instant. So each rule's deadline is kept, and only the rules due are looked at
 /// again.
-pub(crate) fn run_due<R: Real>(
+pub(crate) fn run_due<R: Real, D: Dues + ?Sized>(
     rules: &[Loaded<R>],
     device: DeviceId,
-    dev: DeviceView<'_, R>,
+    dev: DeviceView<'_, R, D>,
     until: u64,
     out: &mut Vec<Event<R>>,
 ) -> u64 {
     let DeviceView { values, heard, mut from, states, dues, pool } = dev;
-    let mut at = earliest(dues);
     loop {
+        let mut at = dues.earliest();
         if at < from || at == UNKNOWN {
             // Deadlines not known (a state just made, a rule set just loaded): found now.
-            for ((l, state), due) in rules.iter().zip(states.iter()).zip(dues.iter_mut()) {
-                if *due < from || *due == UNKNOWN {
-                    *due = match (l.timed, state) {
-                        (true, Some(state)) => next_deadline(l, state, &mut l.ctx(values, heard, pool), from),
-                        _ => None,
+            let mut b = 0;
+            while let Some((range, next)) = dues.next_range(b, from.saturating_sub(1)) {
+                b = next;
+                for i in range {
+                    let due = dues.due(i);
+                    if due < from || due == UNKNOWN {
+                        let found = match (rules.get(i), states.get(i)) {
+                            (Some(l), Some(Some(state))) if l.timed => {
+                                next_deadline(l, state, &mut l.ctx(values, heard, pool), from)
+                            }
+                            _ => None,
+                        };
+                        dues.set_due(i, found.unwrap_or(u64::MAX));
                     }
-                    .unwrap_or(u64::MAX);
                 }
             }
-            at = earliest(dues);
+            at = dues.earliest();
         }
         if at > until {
             return at;
         }
-        // Every rule due then is decided (a window they share changes for all of them); the
-        // next earliest is found in the same pass.
-        let mut next = u64::MAX;
-        for (i, due) in dues.iter_mut().enumerate() {
-            if *due == at
-                && let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i))
-                && l.timed
-            {
-                let mut ctx = l.ctx(values, heard, pool);
-                step(l, device, state, &mut ctx, at, false, out);
-                *due = next_deadline(l, state, &mut ctx, at + 1).unwrap_or(u64::MAX);
+        // Every rule due then is decided (a window they share changes for all of them).
+        let mut b = 0;
+        while let Some((range, next)) = dues.next_range(b, at) {
+            b = next;
+            for i in range {
+                if dues.due(i) == at
+                    && let (Some(l), Some(Some(state))) = (rules.get(i), states.get_mut(i))
+                    && l.timed
+                {
+                    let mut ctx = l.ctx(values, heard, pool);
+                    step(l, device, state, &mut ctx, at, false, out);
+                    dues.set_due(i, next_deadline(l, state, &mut ctx, at + 1).unwrap_or(u64::MAX));
+                }
             }
-            next = next.min(*due);
         }
         from = at + 1;
-        at = next;
     }
 }
 
 /// A rule's deadline not known yet (a state just made, a rule set just loaded). No deadline
 /// is ever at 0: each is an instant plus a duration of at least a millisecond.
 pub(crate) const UNKNOWN: u64 = 0;
-
-/// The earliest of the rules' deadlines (a plain minimum: it vectorizes).
-pub(crate) fn earliest(dues: &[u64]) -> u64 {
-    dues.iter().copied().min().unwrap_or(u64::MAX)
-}
 
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,7 @@
 mod compile;
 mod deadline;
 mod devices;
+mod dues;
 mod frames;
 mod lifecycle;
 mod names;
@@ -54,6 +55,7 @@ use telemetra_core::{
 use crate::compact::CompactRule;
 use compile::prepare;
 use deadline::{DeviceView, run_due};
+use dues::Dues;
 use lifecycle::{alert, state_for, step, transition};
 use state::{Ctx, Phase, Quick, RuleState};
 use telemetra_core::rule::Window;
@@ -245,7 +247,7 @@ struct DeviceEntry<R> {
     /// The earliest instant not decided yet: a reading stamped before it is late.
     open_from: u64,
     /// Each rule's next deadline (see `run_due`).
-    dues: Vec<u64>,
+    dues: dues::Blocked,
     /// No deadline of the device's rules comes before this (a lower bound; exact after
     /// `run_due`).
     due: u64,
@@ -383,9 +385,7 @@ impl<R: Real> Engine<R> {
         for (i, (l, state)) in self.rules.iter().zip(states).enumerate() {
             if l.watches_silence && (l.everywhere || in_scope(&l.rule.scope, device.id, tags)) {
                 state_for(l, state, pool, at.0, None);
-                if let Some(rule_due) = dues.get_mut(i) {
-                    *rule_due = deadline::UNKNOWN;
-                }
+                dues.set_due(i, deadline::UNKNOWN);
                 // Its silence is due from here: found exactly by the next `run_due`.
                 if at.0 < *due {
                     *due = at.0;
@@ -630,7 +630,7 @@ impl<R: Real> Engine<R> {
             }
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
-            note_deadline(l, state, &mut ctx, t, dues.get_mut(i));
+            note_deadline(l, state, &mut ctx, t, dues, i);
             timed |= l.timed;
         }
         for &i in &self.device_wide {
@@ -641,12 +641,12 @@ impl<R: Real> Engine<R> {
             let state = state_for(l, &mut states[i], pool, t, reading);
             let mut ctx = l.ctx(values, *heard, pool);
             step(l, device, state, &mut ctx, t, true, out);
-            note_deadline(l, state, &mut ctx, t, dues.get_mut(i));
+            note_deadline(l, state, &mut ctx, t, dues, i);
             timed |= l.timed;
         }
         // The device's next deadline, exactly (rules stepped here may have moved theirs later).
         if timed {
-            *due = deadline::earliest(dues);
+            *due = dues.earliest();
             if *due != due_before {
                 self.timers.schedule(slot, *due, queued);
             }
@@ -722,7 +722,7 @@ impl<R: Real> Engine<R> {
 impl<R: Real> DeviceEntry<R> {
     /// What deciding the device's deadlines reads and changes; everything before `decided` is
     /// decided.
-    fn view(&mut self, decided: u64) -> DeviceView<'_, R> {
+    fn view(&mut self, decided: u64) -> DeviceView<'_, R, dues::Blocked> {
         DeviceView {
             values: &self.values,
             heard: self.heard,
@@ -743,7 +743,7 @@ impl<R: Real> DeviceEntry<R> {
             states: (0..rules).map(|_| None).collect(),
             pool: (0..windows).map(|_| None).collect(),
             open_from: 0,
-            dues: if timed { alloc::vec![u64::MAX; rules] } else { Vec::new() },
+            dues: dues::Blocked::filled(if timed { rules } else { 0 }, u64::MAX),
             due: u64::MAX,
             queued: u64::MAX,
         }
@@ -764,17 +764,16 @@ fn in_order<R>(latest: Option<&Option<(u64, R)>>, open_from: u64, t: u64, stats:
 }
 
 /// Keeps a rule's next deadline (from `from` on) after it was decided.
-fn note_deadline<R: Real>(
+fn note_deadline<R: Real, D: Dues + ?Sized>(
     l: &Loaded<R>,
     state: &RuleState<R>,
     ctx: &mut Ctx<'_, R>,
     from: u64,
-    rule_due: Option<&mut u64>,
+    dues: &mut D,
+    i: usize,
 ) {
-    if l.timed
-        && let Some(rule_due) = rule_due
-    {
-        *rule_due = deadline::next_deadline(l, state, ctx, from).unwrap_or(u64::MAX);
+    if l.timed {
+        dues.set_due(i, deadline::next_deadline(l, state, ctx, from).unwrap_or(u64::MAX));
     }
 }
 

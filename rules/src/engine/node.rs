@@ -15,6 +15,7 @@ use telemetra_core::{Alert, AlertState, DeviceId, Name, Tag, Timestamp};
 #[cfg(doc)]
 use super::Engine;
 use super::deadline::{DeviceView, run_due};
+use super::dues::Dues;
 use super::state::{Phase, RuleState};
 use super::window::Samples;
 use super::{
@@ -263,10 +264,10 @@ impl<R: Real> NodeEngine<R> {
                 }
                 let mut ctx = l.ctx(&self.values, self.heard, &mut self.pool);
                 step(l, self.device, state, &mut ctx, t, true, out);
-                note_deadline(l, state, &mut ctx, t, self.dues.get_mut(i));
+                note_deadline(l, state, &mut ctx, t, &mut self.dues[..], i);
             }
         }
-        self.due = super::deadline::earliest(&self.dues);
+        self.due = self.dues[..].earliest();
     }
 
     /// Moves time to `now`: absence, hold-for durations, cooldowns and time windows take effect
@@ -285,7 +286,7 @@ impl<R: Real> NodeEngine<R> {
             heard: self.heard,
             from: self.open_from,
             states: &mut self.states,
-            dues: &mut self.dues,
+            dues: &mut self.dues[..],
             pool: &mut self.pool,
         };
         self.due = run_due(&self.rules, self.device, view, until, out);
