@@ -309,6 +309,32 @@ fn bench_timers(c: &mut Criterion) {
         b.iter(|| run(black_box(&mut e)));
         black_box(fired);
     });
+    // The same fleet and readings, each device's channels resolved once (`Engine::handle`), as a
+    // server does when a device registers: no device or channel lookup per reading.
+    g.bench_function("engine_advance_every_reading_by_handle/100_rules/10000_devices", |b| {
+        let mut e = Engine::new(EngineConfig { max_devices: DEVICES as usize, memory_budget: 4 << 30 });
+        e.load(parse(&timed_rules()).unwrap()).unwrap();
+        let handles: Vec<_> = (0..DEVICES * 10)
+            .map(|k| e.handle(DeviceId(k % DEVICES), &format!("c{}", k / DEVICES)).unwrap())
+            .collect();
+        let batch = readings(1_000);
+        let (mut t, mut events, mut fired) = (0u64, Vec::new(), 0usize);
+        let mut run = |e: &mut Engine| {
+            for &(_, _, v) in &batch {
+                let handle = handles[(t % (DEVICES * 10)) as usize];
+                t += 1;
+                e.ingest_handle(handle, Timestamp(t), v, &mut events).unwrap();
+                e.advance(Timestamp(t), &mut events);
+            }
+            fired += events.len();
+            events.clear();
+        };
+        for _ in 0..10 {
+            run(&mut e);
+        }
+        b.iter(|| run(black_box(&mut e)));
+        black_box(fired);
+    });
     g.finish();
 }
 

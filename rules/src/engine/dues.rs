@@ -55,6 +55,13 @@ pub(crate) struct Blocked {
 const BLOCK: usize = 8;
 
 impl Blocked {
+    /// Rule `i`'s deadline, its block's minimum and the first and last minimums: what a
+    /// reading that decides rule `i` goes on to read (see `Engine`'s `prefetch`).
+    #[inline(always)]
+    pub(crate) fn lines_of(&self, i: usize) -> (Option<&u64>, Option<&u64>, Option<&u64>, Option<&u64>) {
+        (self.each.get(i), self.mins.get(i / BLOCK), self.mins.first(), self.mins.last())
+    }
+
     /// `n` rules' deadlines, each `at`.
     pub(crate) fn filled(n: usize, at: u64) -> Self {
         Blocked { each: alloc::vec![at; n], mins: alloc::vec![at; n.div_ceil(BLOCK)] }

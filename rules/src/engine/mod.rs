@@ -771,7 +771,9 @@ fn in_order<R>(latest: Option<&Option<(u64, R)>>, open_from: u64, t: u64, stats:
 #[inline(always)]
 fn prefetch<R>(states: &[Option<RuleState<R>>], dues: &dues::Blocked, rules: &[(usize, u8)]) {
     for &(i, _) in rules {
-        core::hint::black_box((dues.due(i), states.get(i).map(Option::is_some)));
+        let (due, min, first, last) = dues.lines_of(i);
+        core::hint::black_box((due.copied(), min.copied(), first.copied(), last.copied()));
+        core::hint::black_box(states.get(i).map(Option::is_some));
     }
 }
 
