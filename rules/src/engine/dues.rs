@@ -55,11 +55,10 @@ pub(crate) struct Blocked {
 const BLOCK: usize = 8;
 
 impl Blocked {
-    /// Rule `i`'s deadline, its block's minimum and the first and last minimums: what a
-    /// reading that decides rule `i` goes on to read (see `Engine`'s `prefetch`).
+    /// Rule `i`'s deadline and its block's minimum, read (see `Engine`'s `prefetch`).
     #[inline(always)]
-    pub(crate) fn lines_of(&self, i: usize) -> (Option<&u64>, Option<&u64>, Option<&u64>, Option<&u64>) {
-        (self.each.get(i), self.mins.get(i / BLOCK), self.mins.first(), self.mins.last())
+    pub(crate) fn lines_of(&self, i: usize) -> (u64, u64) {
+        (self.due(i), self.mins.get(i / BLOCK).copied().unwrap_or(u64::MAX))
     }
 
     /// `n` rules' deadlines, each `at`.
