@@ -196,11 +196,13 @@ impl Client {
                 if self.incoming_qos2.contains(pid) {
                     self.stats.duplicates += 1;
                 } else {
-                    if self.incoming_qos2.len() >= usize::from(self.opts.receive_maximum) {
-                        return Err(protocol(
-                            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
-                            "more QoS 2 messages than announced",
-                        ));
+                    // More than the Receive Maximum we announced (MQTT 5; 3.1.1 has none) is the
+                    // broker's error, but refusing it only makes the broker send the same
+                    // messages again on the next connection: taken and counted instead.
+                    if self.opts.version == Version::V5
+                        && self.incoming_qos2.len() >= usize::from(self.opts.receive_maximum)
+                    {
+                        self.stats.receive_maximum_exceeded += 1;
                     }
                     self.incoming_qos2.insert(pid);
                     self.deliver(Received::from_publish(&p, topic));

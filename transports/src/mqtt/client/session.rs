@@ -48,6 +48,13 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Acknowledgements for packet ids that were not in flight.
     pub unknown_acks: u64,
+    /// MQTT 5: QoS 2 messages taken while the broker already had [`Options::receive_maximum`]
+    /// awaiting release (a broker that ignores the limit, as mosquitto 2.0.11 does). They are
+    /// received as any other: the set of messages awaiting release is bounded by the 65,535
+    /// packet identifiers, 128 KiB at most, not by a disconnect.
+    ///
+    /// [`Options::receive_maximum`]: super::Options::receive_maximum
+    pub receive_maximum_exceeded: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -575,15 +582,16 @@ impl Client {
 
     /// Ends the connection after an error: DISCONNECT with the error's reason (MQTT 5, when
     /// connected), the session kept.
+    /// What is already in the output stays ahead of it: whole packets only, among them the
+    /// acknowledgements of what was received before the error (dropping them would make the
+    /// broker send those messages again on every connection).
     pub(super) fn fail(&mut self, e: ClientError) -> ClientError {
-        if self.state == State::Connected && self.opts.version == Version::V5 {
-            if let Some(reason) = e.disconnect_reason() {
-                self.out.clear();
-                let d = Disconnect { reason: reason.0, ..Disconnect::default() };
-                let _ = put(&mut self.out, 8, |b| d.encode(Version::V5, b));
-            }
-        } else {
-            self.out.clear();
+        if self.state == State::Connected
+            && self.opts.version == Version::V5
+            && let Some(reason) = e.disconnect_reason()
+        {
+            let d = Disconnect { reason: reason.0, ..Disconnect::default() };
+            let _ = put(&mut self.out, 8, |b| d.encode(Version::V5, b));
         }
         self.reset_connection();
         self.push_event(Event::Disconnected { error: Some(e) });

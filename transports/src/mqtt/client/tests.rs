@@ -500,15 +500,68 @@ fn topic_aliases_are_resolved_and_checked() {
 }
 
 #[test]
-fn more_qos2_than_announced_is_refused() {
+fn more_qos2_than_announced_is_taken_and_counted() {
     let mut o = Options::new("a");
     o.receive_maximum = 2;
     let mut c = connected(o, |_| {});
-    c.handle_input(&publish("t", b"1", QoS::ExactlyOnce, Some(1)), 2).unwrap();
-    c.handle_input(&publish("t", b"2", QoS::ExactlyOnce, Some(2)), 2).unwrap();
+    // A broker that ignores our Receive Maximum of 2 (as mosquitto 2.0.11 does): every
+    // message is received once and acknowledged, and the excess counted.
+    for pid in 1..=200u16 {
+        c.handle_input(&publish("t", &pid.to_be_bytes(), QoS::ExactlyOnce, Some(pid)), 2).unwrap();
+    }
+    assert!(c.is_connected());
+    assert_eq!(kinds(&sent(&mut c)), vec![PacketType::Pubrec; 200]);
+    assert_eq!(c.stats().receive_maximum_exceeded, 198);
+    let mut got = Vec::new();
+    while let Some(m) = c.poll_message() {
+        got.push(u16::from_be_bytes([m.payload[0], m.payload[1]]));
+    }
+    assert_eq!(got, (1..=200).collect::<Vec<_>>());
+    // Released, each completed once; a repeat before release is not delivered twice.
+    c.handle_input(&publish("t", b"again", QoS::ExactlyOnce, Some(7)), 3).unwrap();
+    assert!(c.poll_message().is_none());
+    for pid in 1..=200u16 {
+        c.handle_input(&ack(AckKind::Pubrel, pid), 4).unwrap();
+    }
+    let p = sent(&mut c);
+    assert_eq!(kinds(&p[1..]), vec![PacketType::Pubcomp; 200]);
+}
+
+#[test]
+fn mqtt_3_1_1_has_no_receive_maximum() {
+    let mut o = Options::new("a");
+    o.version = Version::V3_1_1;
+    o.receive_maximum = 2;
+    let mut c = Client::new(o);
+    c.connect(0);
     sent(&mut c);
-    let err = c.handle_input(&publish("t", b"3", QoS::ExactlyOnce, Some(3)), 2).unwrap_err();
-    assert_eq!(err.disconnect_reason(), Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED));
+    c.handle_input(&encode(|b| Connack::default().encode(Version::V3_1_1, b)), 1).unwrap();
+    for pid in 1..=10u16 {
+        let mut p = Publish::new("t", b"x");
+        p.qos = QoS::ExactlyOnce;
+        p.packet_id = Some(pid);
+        c.handle_input(&encode(|b| p.encode(Version::V3_1_1, b)), 2).unwrap();
+    }
+    assert!(c.is_connected());
+    assert_eq!(c.stats().receive_maximum_exceeded, 0);
+    assert_eq!(c.stats().received, 10);
+}
+
+#[test]
+fn acknowledgements_due_are_written_before_a_disconnect() {
+    let mut c = connected(Options::new("a"), |_| {});
+    // Two QoS 2 messages and a QoS 1, then a malformed packet, in one read.
+    let mut input = publish("t", b"1", QoS::ExactlyOnce, Some(1));
+    input.extend(publish("t", b"2", QoS::ExactlyOnce, Some(2)));
+    input.extend(publish("t", b"3", QoS::AtLeastOnce, Some(3)));
+    input.extend([0x36, 0x06, 0x00, 0x01, b'a', 0x00, 0x01, 0x00]); // QoS 3
+    c.handle_input(&input, 2).unwrap_err();
+    let p = sent(&mut c);
+    assert_eq!(
+        kinds(&p),
+        [PacketType::Pubrec, PacketType::Pubrec, PacketType::Puback, PacketType::Disconnect],
+        "the broker learns the first three arrived, then why the connection ends"
+    );
 }
 
 #[test]
