@@ -344,3 +344,39 @@ async fn a_fake_broker_sending_malformed_packets() {
         assert_eq!((h.kind, d.reason), (PacketType::Disconnect, reason), "{what}");
     }
 }
+
+/// A broker that accepts every connection and closes it right after CONNACK: the client backs
+/// off as if it had not connected at all (the delays grow), instead of starting them afresh
+/// on every CONNACK and reconnecting every few milliseconds for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_drops_right_after_connack_gets_growing_delays() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let server = tokio::spawn({
+        let accepted = accepted.clone();
+        async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else { return };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut buf = vec![0u8; 256];
+                let _ = s.read(&mut buf).await;
+                let mut connack = [0u8; 16];
+                let n = Connack::default().encode(Version::V5, &mut connack).unwrap();
+                let _ = s.write_all(&connack[..n]).await;
+                drop(s);
+            }
+        }
+    });
+    let mut c = config(&format!("mqtt://127.0.0.1:{port}"), Options::new("dropped"));
+    c.backoff.initial = Duration::from_millis(20);
+    c.backoff.max = Duration::from_millis(400);
+    let client = MqttClient::start(c).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let n = accepted.load(std::sync::atomic::Ordering::Relaxed);
+    client.abort().await;
+    server.abort();
+    // 20, 40, 80, 160, 320, 400, 400, ... ms (less jitter): about ten in 2 s; resetting on each
+    // CONNACK made it one every 10-20 ms (about a hundred).
+    assert!((3..=20).contains(&n), "{n} connections in 2 s");
+}

@@ -79,6 +79,15 @@ impl ReasonCode {
         self.0 >= 0x80
     }
 
+    /// True for a code an MQTT 5 CONNACK may carry (§3.2.2.2): Success and the refusals the
+    /// specification lists; anything else in a CONNACK is a protocol error.
+    pub const fn is_connack_code(self) -> bool {
+        matches!(
+            self.0,
+            0x00 | 0x80..=0x8a | 0x8c | 0x90 | 0x95 | 0x97 | 0x99..=0x9d | 0x9f
+        )
+    }
+
     /// The MQTT 5 code for an MQTT 3.1.1 CONNACK return code (1 to 5).
     pub const fn from_v3_connack(code: u8) -> ReasonCode {
         match code {
@@ -118,5 +127,8 @@ mod tests {
         assert!(!ReasonCode::GRANTED_QOS_2.is_error());
         assert_eq!(ReasonCode(0x7f).name(), "unknown reason code");
         assert_eq!(ReasonCode::from_v3_connack(4), ReasonCode::BAD_USER_NAME_OR_PASSWORD);
+        assert!(ReasonCode::SUCCESS.is_connack_code() && ReasonCode::NOT_AUTHORIZED.is_connack_code());
+        assert!(!ReasonCode(0x06).is_connack_code() && !ReasonCode::GRANTED_QOS_1.is_connack_code());
+        assert!(!ReasonCode::SESSION_TAKEN_OVER.is_connack_code() && !ReasonCode(0x8b).is_connack_code());
     }
 }

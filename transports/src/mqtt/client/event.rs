@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use super::message::Message;
 use super::outbox::MessageId;
 use crate::mqtt::packet::PacketError;
-use crate::mqtt::packet::publish::QoS;
+use crate::mqtt::packet::publish::{QoS, Version};
 use crate::mqtt::reason::ReasonCode;
 use crate::mqtt::topic::TopicError;
 
@@ -92,9 +92,25 @@ pub enum ClientError {
         /// What happened.
         what: &'static str,
     },
-    /// The broker refused the connection (CONNACK).
+    /// The broker refused the connection (MQTT 5 CONNACK reason code).
     #[error("connection refused: {0}")]
     Refused(ReasonCode),
+    /// The broker refused the connection (MQTT 3.1.1 CONNACK return code 1 to 5, kept as
+    /// sent; [`ClientError::refusal`] gives the MQTT 5 equivalent).
+    #[error("connection refused: return code {code} ({})", ReasonCode::from_v3_connack(*code).name())]
+    RefusedV3 {
+        /// The return code.
+        code: u8,
+    },
+    /// The CONNACK carried a code its version does not define (MQTT 5: not a CONNACK reason
+    /// code; 3.1.1: a return code above 5): the connection is not taken as accepted.
+    #[error("a CONNACK with the code {code:#04x}, which MQTT {version} does not define")]
+    InvalidConnack {
+        /// The code, as sent.
+        code: u8,
+        /// The protocol version, "3.1.1" or "5".
+        version: &'static str,
+    },
     /// The broker closed the connection with DISCONNECT.
     #[error("disconnected by the broker: {0}")]
     ServerDisconnect(ReasonCode),
@@ -110,6 +126,49 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The outcome a CONNACK's code says, per version: accepted, refused (with the code as
+    /// sent), or a code the version does not define (a protocol error, the code kept).
+    pub fn check_connack(version: Version, code: u8) -> Result<(), ClientError> {
+        match version {
+            Version::V5 if !ReasonCode(code).is_connack_code() => {
+                Err(ClientError::InvalidConnack { code, version: "5" })
+            }
+            Version::V5 if ReasonCode(code).is_error() => Err(ClientError::Refused(ReasonCode(code))),
+            Version::V3_1_1 if code > 5 => Err(ClientError::InvalidConnack { code, version: "3.1.1" }),
+            Version::V3_1_1 if code != 0 => Err(ClientError::RefusedV3 { code }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Why the broker refused the connection, as an MQTT 5 reason code (a 3.1.1 return code
+    /// mapped onto it), or `None` for any other error.
+    pub fn refusal(&self) -> Option<ReasonCode> {
+        match self {
+            ClientError::Refused(code) => Some(*code),
+            ClientError::RefusedV3 { code } => Some(ReasonCode::from_v3_connack(*code)),
+            _ => None,
+        }
+    }
+
+    /// True for a refusal that trying again will not cure (bad credentials, not authorised,
+    /// banned, a client identifier or protocol version the broker does not take): a program
+    /// waiting for [`connected`](crate::mqtt::driver::MqttClient::connected) is told instead
+    /// of waiting for ever. The client keeps retrying with back-off regardless (credentials
+    /// may be fixed on the broker's side).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self.refusal(),
+            Some(
+                ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
+                    | ReasonCode::CLIENT_IDENTIFIER_NOT_VALID
+                    | ReasonCode::BAD_USER_NAME_OR_PASSWORD
+                    | ReasonCode::NOT_AUTHORIZED
+                    | ReasonCode::BANNED
+                    | ReasonCode::BAD_AUTHENTICATION_METHOD
+            )
+        )
+    }
+
     /// The reason code of the DISCONNECT this client sends for this error (MQTT 5), if any.
     pub fn disconnect_reason(&self) -> Option<ReasonCode> {
         use crate::mqtt::packet::wire::WireError;

@@ -83,13 +83,7 @@ impl Client {
         }
         let v = self.opts.version;
         let c = Connack::decode(body, v)?;
-        let code = match v {
-            Version::V5 => ReasonCode(c.reason),
-            Version::V3_1_1 => ReasonCode::from_v3_connack(c.reason),
-        };
-        if code.is_error() {
-            return Err(ClientError::Refused(code));
-        }
+        ClientError::check_connack(v, c.reason)?;
         if c.session_present && self.sent_clean_start {
             return Err(protocol(ReasonCode::PROTOCOL_ERROR, "session present after a clean start"));
         }

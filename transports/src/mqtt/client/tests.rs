@@ -273,13 +273,42 @@ fn a_refused_connection_is_a_typed_error() {
     c.connect(0);
     let refused = connack(false, |c| c.reason = 0x86);
     assert_eq!(c.handle_input(&refused, 1), Err(ClientError::Refused(ReasonCode::BAD_USER_NAME_OR_PASSWORD)));
-    // 3.1.1 return codes map to the same codes.
-    let mut o = Options::new("a");
-    o.version = Version::V3_1_1;
-    let mut c = Client::new(o);
-    c.connect(0);
-    let refused = encode(|b| Connack { reason: 5, ..Connack::default() }.encode(Version::V3_1_1, b));
-    assert_eq!(c.handle_input(&refused, 1), Err(ClientError::Refused(ReasonCode::NOT_AUTHORIZED)));
+    // 3.1.1 return codes are kept as sent, and map to the same MQTT 5 codes.
+    let v3 = |code: u8| {
+        let mut o = Options::new("a");
+        o.version = Version::V3_1_1;
+        let mut c = Client::new(o);
+        c.connect(0);
+        let connack = encode(|b| Connack { reason: code, ..Connack::default() }.encode(Version::V3_1_1, b));
+        let r = c.handle_input(&connack, 1);
+        (r, c.is_connected())
+    };
+    let (err, up) = v3(5);
+    assert_eq!((err, up), (Err(ClientError::RefusedV3 { code: 5 }), false));
+    let err = err.unwrap_err();
+    assert_eq!(err.refusal(), Some(ReasonCode::NOT_AUTHORIZED));
+    assert_eq!(err.to_string(), "connection refused: return code 5 (Not authorized)");
+    assert!(err.is_permanent());
+    assert!(!ClientError::RefusedV3 { code: 3 }.is_permanent(), "server unavailable: try again");
+    // A code 3.1.1 does not define is not a success, and is kept.
+    let (err, up) = v3(6);
+    assert_eq!((err, up), (Err(ClientError::InvalidConnack { code: 6, version: "3.1.1" }), false));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "a CONNACK with the code 0x06, which MQTT 3.1.1 does not define"
+    );
+}
+
+#[test]
+fn an_mqtt_5_connack_code_outside_the_specification_is_not_a_success() {
+    for code in [0x01u8, 0x06, 0x10, 0x8b, 0x8e, 0xff] {
+        let mut c = Client::new(Options::new("a"));
+        c.connect(0);
+        let r = c.handle_input(&connack(false, |c| c.reason = code), 1);
+        assert_eq!(r, Err(ClientError::InvalidConnack { code, version: "5" }), "{code:#04x}");
+        assert!(!c.is_connected());
+        assert!(!events(&mut c).iter().any(|e| matches!(e, Event::Connected { .. })), "{code:#04x}");
+    }
 }
 
 #[test]

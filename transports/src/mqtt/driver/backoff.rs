@@ -16,6 +16,10 @@ pub struct Backoff {
     pub factor: f64,
     /// The share of the delay drawn at random, 0 (none) to 1 (full jitter).
     pub jitter: f64,
+    /// How long a connection must stay up before the delays start again from `initial`: a
+    /// broker that accepts and then drops the connection at once is retried with growing
+    /// delays, not every `initial`.
+    pub stable_after: Duration,
 }
 
 impl Default for Backoff {
@@ -25,6 +29,7 @@ impl Default for Backoff {
             max: Duration::from_secs(30),
             factor: 2.0,
             jitter: 0.5,
+            stable_after: Duration::from_secs(10),
         }
     }
 }

@@ -26,7 +26,8 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
         }
         match timeout(open_timeout, opener.open()).await {
             Ok(Ok(stream)) => {
-                if connection(&shared, stream).await {
+                // Only a connection that stayed up starts the delays afresh.
+                if connection(&shared, stream).await.is_some_and(|up| up >= backoff.stable_after) {
                     attempt = 0;
                 }
             }
@@ -70,14 +71,14 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
     shared.app.notify_waiters();
 }
 
-/// Runs one connection on `stream`; true if it got as far as CONNACK.
-async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> bool {
+/// Runs one connection on `stream`; how long it was up after CONNACK (`None`: no CONNACK).
+async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> Option<Duration> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     shared.lock().client.connect(shared.now());
     let mut wbuf: Vec<u8> = Vec::new();
     let mut pos = 0;
     let mut rbuf = vec![0u8; READ_BUFFER];
-    let mut reached = false;
+    let mut reached: Option<Instant> = None;
     loop {
         let (deadline, want_read, live) = {
             let mut g = shared.lock();
@@ -88,8 +89,8 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> bool {
                 // holds what a slow link cannot take yet.
                 g.client.take_output(&mut wbuf);
             }
-            if !reached && g.client.is_connected() {
-                reached = true;
+            if reached.is_none() && g.client.is_connected() {
+                reached = Some(Instant::now());
                 tracing::info!(client_id = g.client.client_id(), "MQTT connected");
             }
             let live = g.client.is_connected() || g.client.is_connecting();
@@ -108,7 +109,7 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> bool {
             })
             .await;
             shared.lock().unsent = 0;
-            return reached;
+            return reached.map(|at| at.elapsed());
         }
         let sleep_for = deadline.map(|d| shared.instant(d));
         tokio::select! {

@@ -541,13 +541,7 @@ impl<const N: usize, const M: usize> Session<N, M> {
             return Err(protocol("a CONNACK out of turn"));
         }
         let c = Connack::decode(body, self.version())?;
-        let code = match self.version() {
-            Version::V5 => ReasonCode(c.reason),
-            Version::V3_1_1 => ReasonCode::from_v3_connack(c.reason),
-        };
-        if code.is_error() {
-            return Err(ClientError::Refused(code));
-        }
+        ClientError::check_connack(self.version(), c.reason)?;
         self.window = N.min(usize::from(c.receive_maximum.unwrap_or(u16::MAX)));
         self.max_out = c.maximum_packet_size.map_or(M, |m| M.min(m as usize));
         if let Some(ka) = c.server_keep_alive {
