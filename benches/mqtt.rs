@@ -121,7 +121,7 @@ impl Bench {
         // As many as rumqttc's request channel holds (`AsyncClient::new(_, 100)`).
         o.queue.capacity = 100;
         let c = MqttClient::start(Config::new(&format!("mqtt://127.0.0.1:{port}"), o).unwrap()).unwrap();
-        c.connected().await;
+        c.connected().await.unwrap();
         c.subscribe(&format!("bench/lat/{id}"), QoS::AtMostOnce).await.unwrap();
         Bench::Ours(c)
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support::{Mosquitto, client, event, tool, within};
 use telemetra_transports::mqtt::client::{ClientError, Event, Message, Options};
-use telemetra_transports::mqtt::driver::{MqttClient, SubscribeError};
+use telemetra_transports::mqtt::driver::{ConnectError, MqttClient, SubscribeError};
 use telemetra_transports::mqtt::packet::publish::{QoS, Version};
 use telemetra_transports::mqtt::packet::subscribe::Subscription;
 
@@ -395,6 +395,21 @@ async fn refused_credentials_are_reported() {
         event(&c, 10, |e| matches!(e, Event::Disconnected { error: Some(ClientError::Refused(_)) })).await;
     assert!(format!("{e:?}").contains("0x86") || format!("{e:?}").contains("0x87"), "{e:?}");
     assert!(!format!("{c:?}").contains("wrong"));
+    // A program waiting to be connected is told why, rather than waiting for ever.
+    let err = within(5, c.connected()).await.unwrap_err();
+    let ConnectError::Refused { error, .. } = &err else { panic!("{err:?}") };
+    assert!(error.is_permanent(), "{err}");
+    assert!(err.to_string().starts_with("connection refused: "), "{err}");
+    c.disconnect().await;
+    // The same over MQTT 3.1.1: the return code is kept as sent.
+    let mut v3 = o.clone();
+    v3.version = Version::V3_1_1;
+    let c = MqttClient::start(support::config(&broker.url(), v3)).unwrap();
+    let err = within(5, c.connected()).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectError::Refused { error: ClientError::RefusedV3 { code: 4 | 5 }, .. }),
+        "{err:?}"
+    );
     c.disconnect().await;
     o.password = Some(telemetra_transports::mqtt::client::Password::new("correct horse"));
     let c = client(&broker.url(), o).await;

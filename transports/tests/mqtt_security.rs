@@ -6,9 +6,9 @@ mod support;
 use std::time::Duration;
 
 use support::{Pki, client, config, event, within};
-use telemetra_transports::mqtt::client::{Event, Message, Options};
+use telemetra_transports::mqtt::client::{ClientError, Event, LinkError, Message, Options};
 use telemetra_transports::mqtt::driver::tls::{Identity, Roots};
-use telemetra_transports::mqtt::driver::{Config, ConfigError, MqttClient};
+use telemetra_transports::mqtt::driver::{Config, ConfigError, ConnectError, MqttClient};
 use telemetra_transports::mqtt::packet::publish::QoS;
 use telemetra_transports::mqtt::reason::ReasonCode;
 
@@ -35,7 +35,7 @@ async fn tls_with_a_private_ca() {
     let pki = Pki::new();
     let broker = pki.broker(&["localhost"], "");
     let c = MqttClient::start(tls_config(broker.port, &pki, None)).unwrap();
-    within(10, c.connected()).await;
+    within(10, c.connected()).await.unwrap();
     assert!(c.is_connected(), "{:?}", c.last_open_error());
     c.subscribe("tls/#", QoS::AtLeastOnce).await.unwrap();
     c.publish(Message::new("tls/a", "over TLS").with_qos(QoS::AtLeastOnce)).await.unwrap();
@@ -69,23 +69,69 @@ async fn an_unknown_ca_is_refused() {
 async fn mutual_tls_identifies_the_device() {
     let pki = Pki::new();
     let broker = pki.broker(&["localhost"], "require_certificate true\nuse_identity_as_username true");
-    // Without a client certificate the broker ends the handshake.
+    // Without a client certificate the broker ends the handshake, and says so with a TLS
+    // alert: the event, `connected()` and the open error all carry it.
     let c = MqttClient::start(tls_config(broker.port, &pki, None)).unwrap();
-    event(&c, 10, |e| matches!(e, Event::Disconnected { .. })).await;
+    let e = event(&c, 10, |e| matches!(e, Event::Disconnected { .. })).await;
+    let Event::Disconnected { error: Some(ClientError::Link(link)) } = e else { panic!("{e:?}") };
+    assert!(link.is_tls_refusal(), "{link}");
+    assert!(link.to_string().starts_with("TLS alert from the broker: certificate"), "{link}");
+    let err = within(5, c.connected()).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { open_error: Some(_), .. }), "{err:?}");
     assert!(!c.is_connected());
     c.abort().await;
     // With one, the device is in.
     let id = pki.issue(&[], "node-2a");
     let c = MqttClient::start(tls_config(broker.port, &pki, Some(id))).unwrap();
-    within(10, c.connected()).await;
+    within(10, c.connected()).await.unwrap();
     assert!(c.is_connected(), "{:?}", c.last_open_error());
     c.disconnect().await;
     // A certificate from another CA is refused.
     let stranger = Pki::new().issue(&[], "node-2a");
     let c = MqttClient::start(tls_config(broker.port, &pki, Some(stranger))).unwrap();
-    event(&c, 10, |e| matches!(e, Event::Disconnected { .. })).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let err = within(10, c.connected()).await.unwrap_err();
+    let ConnectError::Refused { error: ClientError::Link(link), .. } = &err else { panic!("{err:?}") };
+    assert!(link.is_tls_refusal(), "{err}");
     assert!(!c.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_ca_is_reported_by_connected() {
+    let pki = Pki::new();
+    let broker = pki.broker(&["localhost"], "");
+    let c = MqttClient::start(tls_config(broker.port, &Pki::new(), None)).unwrap();
+    let err = within(10, c.connected()).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ConnectError::Refused { error: ClientError::Link(LinkError::Tls), open_error: Some(_) }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("issuer") || text.contains("Issuer") || text.contains("BadSignature"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_to_a_tls_port_is_named() {
+    let pki = Pki::new();
+    let broker = pki.broker(&["localhost"], "");
+    // mqtt:// (plaintext, allowed on loopback) to the TLS listener.
+    let c = MqttClient::start(config(&format!("mqtt://127.0.0.1:{}", broker.port), Options::new("plain")))
+        .unwrap();
+    let e = event(&c, 10, |e| matches!(e, Event::Disconnected { .. })).await;
+    assert_eq!(e, Event::Disconnected { error: Some(ClientError::Link(LinkError::ClosedBeforeConnack)) });
+    assert!(e_text(&e).contains("plaintext to a TLS port"), "{e:?}");
+    let open = c.last_open_error().expect("the attempt's failure is kept");
+    assert!(open.to_string().contains("before CONNACK"), "{open}");
+    c.abort().await;
+}
+
+fn e_text(e: &Event) -> String {
+    match e {
+        Event::Disconnected { error: Some(error) } => error.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

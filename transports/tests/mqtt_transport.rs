@@ -60,7 +60,7 @@ async fn status_is_a_retained_frame_and_the_will_says_lost() {
     let device =
         MqttTransport::device(&broker.url(), DeviceId(0x2a), |c| c.backoff = support::fast_backoff())
             .unwrap();
-    within(10, device.client().connected()).await;
+    within(10, device.client().connected()).await.unwrap();
     // A late watcher sees the retained status.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let watcher = client(&broker.url(), Options::new("status-watcher")).await;

@@ -28,7 +28,7 @@ pub fn fast_backoff() -> Backoff {
 /// A started client, connected.
 pub async fn client(url: &str, options: Options) -> MqttClient {
     let c = MqttClient::start(config(url, options)).unwrap();
-    within(10, c.connected()).await;
+    within(10, c.connected()).await.unwrap();
     assert!(c.is_connected(), "connected to {url}");
     c
 }

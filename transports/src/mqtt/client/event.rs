@@ -120,9 +120,100 @@ pub enum ClientError {
     /// No PINGRESP came within the keep alive: the connection is dead.
     #[error("no PINGRESP within the keep alive: the connection is dead")]
     KeepAliveTimeout,
-    /// The transport under the client failed or closed.
+    /// The transport under the client failed or closed, cause unknown (a driver that does
+    /// not say; [`ClientError::Link`] when it does).
     #[error("connection lost")]
     ConnectionLost,
+    /// The byte stream under the client failed or closed, and how.
+    #[error("{0}")]
+    Link(LinkError),
+}
+
+/// How the byte stream under the client failed: what a driver saw (an I/O error's kind, a TLS
+/// alert), in a form a `no_std` client can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The broker closed the connection without DISCONNECT.
+    Closed,
+    /// The broker closed the connection before it answered CONNECT: typically plaintext
+    /// spoken to a TLS port, or a broker that turns clients away without a CONNACK.
+    ClosedBeforeConnack,
+    /// Nothing listens at the broker's address (TCP connection refused).
+    Refused,
+    /// The connection was reset or aborted.
+    Reset,
+    /// The connection (or the TLS handshake) did not complete in time.
+    TimedOut,
+    /// The broker sent a TLS alert: its code (RFC 8446 §6), e.g. 0x2a bad certificate, 0x74
+    /// certificate required (the broker did not take this client's certificate).
+    TlsAlert(u8),
+    /// TLS failed on this side: the broker's certificate did not verify (unknown authority,
+    /// another host name, expired), or the handshake broke off. The driver's
+    /// `last_open_error` has the details.
+    Tls,
+    /// Another I/O error.
+    Io,
+}
+
+impl LinkError {
+    /// True for a TLS alert by which the broker refuses this client, which trying again will
+    /// not cure: its certificate (bad, unsupported, revoked, expired, unknown, from an unknown
+    /// CA, or none given: 0x2a–0x2e, 0x30, 0x74), a signature that does not verify (decrypt
+    /// error 0x33: what OpenSSL sends for a certificate from another CA), no parameters in
+    /// common (handshake failure 0x28, protocol version 0x46, insufficient security 0x47), or
+    /// access denied (0x31).
+    pub fn is_tls_refusal(&self) -> bool {
+        matches!(self, LinkError::TlsAlert(0x28 | 0x2a..=0x2e | 0x30 | 0x31 | 0x33 | 0x46 | 0x47 | 0x74))
+    }
+}
+
+impl core::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LinkError::Closed => f.write_str("connection closed by the broker"),
+            LinkError::ClosedBeforeConnack => f.write_str(
+                "connection closed by the broker before CONNACK (plaintext to a TLS port? a broker turning clients away?)",
+            ),
+            LinkError::Refused => f.write_str("connection refused: nothing listens at the broker's address"),
+            LinkError::Reset => f.write_str("connection reset"),
+            LinkError::TimedOut => f.write_str("connection timed out"),
+            LinkError::TlsAlert(code) => write!(f, "TLS alert from the broker: {} ({code:#04x})", tls_alert_name(*code)),
+            LinkError::Tls => f.write_str("TLS failed: the broker's certificate did not verify, or the handshake broke off"),
+            LinkError::Io => f.write_str("I/O error"),
+        }
+    }
+}
+
+/// The name of a TLS alert (RFC 8446 §6, and the TLS 1.2 ones).
+fn tls_alert_name(code: u8) -> &'static str {
+    match code {
+        0x00 => "close notify",
+        0x0a => "unexpected message",
+        0x14 => "bad record MAC",
+        0x28 => "handshake failure",
+        0x2a => "bad certificate",
+        0x2b => "unsupported certificate",
+        0x2c => "certificate revoked",
+        0x2d => "certificate expired",
+        0x2e => "certificate unknown",
+        0x2f => "illegal parameter",
+        0x30 => "unknown CA",
+        0x31 => "access denied",
+        0x32 => "decode error",
+        0x33 => "decrypt error",
+        0x46 => "protocol version",
+        0x47 => "insufficient security",
+        0x50 => "internal error",
+        0x56 => "inappropriate fallback",
+        0x5a => "user canceled",
+        0x6d => "missing extension",
+        0x6e => "unsupported extension",
+        0x70 => "unrecognized name",
+        0x74 => "certificate required",
+        0x78 => "no application protocol",
+        _ => "unknown alert",
+    }
 }
 
 impl ClientError {
@@ -151,11 +242,15 @@ impl ClientError {
     }
 
     /// True for a refusal that trying again will not cure (bad credentials, not authorised,
-    /// banned, a client identifier or protocol version the broker does not take): a program
+    /// banned, a client identifier or protocol version the broker does not take, a
+    /// certificate either side does not accept): a program
     /// waiting for [`connected`](crate::mqtt::driver::MqttClient::connected) is told instead
     /// of waiting for ever. The client keeps retrying with back-off regardless (credentials
     /// may be fixed on the broker's side).
     pub fn is_permanent(&self) -> bool {
+        if let ClientError::Link(link) = self {
+            return link.is_tls_refusal() || *link == LinkError::Tls;
+        }
         matches!(
             self.refusal(),
             Some(

@@ -101,6 +101,7 @@ impl Client {
         }
         let resumed = self.ever_connected;
         self.state = State::Connected;
+        self.last_error = None;
         self.ever_connected = true;
         self.push_event(Event::Connected { session_present: c.session_present });
         if c.session_present {

@@ -4,7 +4,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::event::{ClientError, Event, Outcome, RejectReason, Rejected};
+use super::event::{ClientError, Event, LinkError, Outcome, RejectReason, Rejected};
 use super::message::{Message, Received};
 use super::options::Options;
 use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
@@ -129,6 +129,8 @@ pub struct Client {
     pub(super) next_message: u64,
     pub(super) next_pid: u16,
     pub(super) incoming_qos2: PacketIds,
+    /// Why the last connection ended or attempt failed (cleared by a CONNACK).
+    pub(super) last_error: Option<ClientError>,
     pub(super) subs: Vec<Sub>,
     /// The broker's latest answer per filter.
     pub(super) answers: Vec<(String, Result<QoS, ReasonCode>)>,
@@ -204,6 +206,7 @@ impl Client {
             next_message: 0,
             next_pid: 0,
             incoming_qos2: PacketIds::default(),
+            last_error: None,
             subs: Vec::new(),
             answers: Vec::new(),
             pending_subs: Vec::new(),
@@ -413,22 +416,50 @@ impl Client {
         }
     }
 
-    /// The byte stream failed or closed. The session stays for the next [`Client::connect`].
+    /// The byte stream failed or closed, cause unknown (see [`Client::link_failed`]). The
+    /// session stays for the next [`Client::connect`].
     pub fn connection_lost(&mut self, now: u64) {
+        self.disconnected_by(now, ClientError::ConnectionLost);
+    }
+
+    /// The byte stream failed or closed, and how: reported in [`Event::Disconnected`]. A close
+    /// before CONNACK is reported as [`LinkError::ClosedBeforeConnack`]. The session stays for
+    /// the next [`Client::connect`].
+    pub fn link_failed(&mut self, now: u64, cause: LinkError) {
+        let cause = match (cause, self.state) {
+            (LinkError::Closed | LinkError::Reset, State::Connecting) => LinkError::ClosedBeforeConnack,
+            (cause, _) => cause,
+        };
+        self.disconnected_by(now, ClientError::Link(cause));
+    }
+
+    fn disconnected_by(&mut self, now: u64, error: ClientError) {
         self.now = now;
         if matches!(self.state, State::Connecting | State::Connected) {
             self.reset_connection();
-            self.push_event(Event::Disconnected { error: Some(ClientError::ConnectionLost) });
+            self.note_error(error);
         }
     }
 
-    /// A byte stream to the broker could not be opened (a driver's connect attempt failed):
-    /// reported as [`Event::Disconnected`] with [`ClientError::ConnectionLost`].
-    pub fn open_failed(&mut self, now: u64) {
+    /// A byte stream to the broker could not be opened (a driver's connect attempt failed),
+    /// and why: reported as [`Event::Disconnected`] with [`ClientError::Link`].
+    pub fn open_failed(&mut self, now: u64, cause: LinkError) {
         self.now = now;
         if self.state != State::Closed {
-            self.push_event(Event::Disconnected { error: Some(ClientError::ConnectionLost) });
+            self.note_error(ClientError::Link(cause));
         }
+    }
+
+    /// Why the last connection ended or the last attempt failed, until a CONNACK accepts the
+    /// next one: what a program waiting to be connected is told (see
+    /// [`ClientError::is_permanent`]).
+    pub fn last_error(&self) -> Option<ClientError> {
+        self.last_error
+    }
+
+    fn note_error(&mut self, error: ClientError) {
+        self.last_error = Some(error);
+        self.push_event(Event::Disconnected { error: Some(error) });
     }
 
     /// The broker's latest answer for `filter`: the QoS granted or why it refused;
@@ -594,7 +625,7 @@ impl Client {
             let _ = put(&mut self.out, 8, |b| d.encode(Version::V5, b));
         }
         self.reset_connection();
-        self.push_event(Event::Disconnected { error: Some(e) });
+        self.note_error(e);
         e
     }
 

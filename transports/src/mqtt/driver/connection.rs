@@ -9,6 +9,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::backoff::{Backoff, Jitter};
 use super::stream::{Opener, Stream};
 use super::{OpenError, Shared};
+use crate::mqtt::client::LinkError;
 
 const READ_BUFFER: usize = 4 * 1024;
 
@@ -32,15 +33,17 @@ pub(crate) async fn run(shared: Arc<Shared>, opener: Opener, backoff: Backoff, o
                 }
             }
             failed => {
-                let why = match failed {
-                    Ok(Err(e)) => OpenError::Failed { kind: e.kind(), message: e.to_string() },
-                    _ => OpenError::TimedOut { after: open_timeout },
+                let (why, cause) = match failed {
+                    Ok(Err(e)) => {
+                        (OpenError::Failed { kind: e.kind(), message: e.to_string() }, classify(&e))
+                    }
+                    _ => (OpenError::TimedOut { after: open_timeout }, LinkError::TimedOut),
                 };
                 let now = shared.now();
                 let mut g = shared.lock();
                 tracing::warn!(client_id = g.client.client_id(), attempt, error = %why, "MQTT broker could not be reached");
                 g.open_error = Some(why);
-                g.client.open_failed(now);
+                g.client.open_failed(now, cause);
             }
         }
         shared.app.notify_waiters();
@@ -119,11 +122,19 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> Option<Duration
                 match r {
                     Ok(0) => {
                         tracing::info!("MQTT connection closed by the broker");
-                        g.client.connection_lost(now);
+                        if reached.is_none() {
+                            g.open_error = Some(failed_before_connack(&std::io::ErrorKind::UnexpectedEof.into()));
+                        }
+                        g.client.link_failed(now, LinkError::Closed);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "MQTT connection failed");
-                        g.client.connection_lost(now);
+                        // Before CONNACK this is part of opening the connection (a TLS 1.3
+                        // server refuses a client certificate after the client's handshake).
+                        if reached.is_none() {
+                            g.open_error = Some(failed_before_connack(&e));
+                        }
+                        g.client.link_failed(now, classify(&e));
                     }
                     // An error ends the connection; the loop sends the DISCONNECT and returns.
                     Ok(n) => {
@@ -136,9 +147,10 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> Option<Duration
             w = wr.write(&wbuf[pos..]), if pos < wbuf.len() => match w {
                 Ok(n) if n > 0 => pos += n,
                 w => {
-                    tracing::warn!(error = ?w.err(), "MQTT write failed");
+                    tracing::warn!(error = ?w.as_ref().err(), "MQTT write failed");
+                    let cause = w.err().map_or(LinkError::Closed, |e| classify(&e));
                     let now = shared.now();
-                    shared.lock().client.connection_lost(now);
+                    shared.lock().client.link_failed(now, cause);
                 }
             },
             _ = sleep_until(sleep_for.unwrap_or_else(Instant::now)), if sleep_for.is_some() => {
@@ -149,5 +161,60 @@ async fn connection(shared: &Shared, stream: Box<dyn Stream>) -> Option<Duration
             }
             _ = shared.io.notified() => {}
         }
+    }
+}
+
+/// What a failure before CONNACK is kept as in `last_open_error`: a close or a reset says so
+/// (plaintext spoken to a TLS port ends that way), any other error as it is.
+fn failed_before_connack(e: &std::io::Error) -> OpenError {
+    let message = match classify(e) {
+        LinkError::Closed | LinkError::Reset => format!("{} ({e})", LinkError::ClosedBeforeConnack),
+        _ => e.to_string(),
+    };
+    OpenError::Failed { kind: e.kind(), message }
+}
+
+/// What an I/O error from the stream says about the link, in the client's terms: a TLS alert
+/// the broker sent, a TLS failure here, or the I/O error's kind.
+pub(crate) fn classify(e: &std::io::Error) -> LinkError {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        return match tls {
+            rustls::Error::AlertReceived(alert) => LinkError::TlsAlert(u8::from(*alert)),
+            _ => LinkError::Tls,
+        };
+    }
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => LinkError::Refused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => LinkError::Reset,
+        K::TimedOut => LinkError::TimedOut,
+        K::UnexpectedEof => LinkError::Closed,
+        _ => LinkError::Io,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn io_errors_say_what_happened() {
+        assert_eq!(classify(&Error::from(ErrorKind::ConnectionRefused)), LinkError::Refused);
+        assert_eq!(classify(&Error::from(ErrorKind::ConnectionReset)), LinkError::Reset);
+        assert_eq!(classify(&Error::other("x")), LinkError::Io);
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_errors_say_which_side() {
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        let e = Error::new(ErrorKind::InvalidData, alert);
+        assert_eq!(classify(&e), LinkError::TlsAlert(0x74));
+        assert!(classify(&e).is_tls_refusal());
+        assert_eq!(classify(&e).to_string(), "TLS alert from the broker: certificate required (0x74)");
+        let local = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(classify(&Error::new(ErrorKind::InvalidData, local)), LinkError::Tls);
     }
 }

@@ -36,7 +36,9 @@ use tokio::time::Instant;
 pub use backoff::Backoff;
 pub use config::{Broker, Config, ConfigError};
 
-use super::client::{Client, Event, Message, MessageId, Outcome, Received, RejectReason, Rejected, Stats};
+use super::client::{
+    Client, ClientError, Event, Message, MessageId, Outcome, Received, RejectReason, Rejected, Stats,
+};
 use super::packet::publish::QoS;
 use super::packet::subscribe::Subscription;
 use super::reason::ReasonCode;
@@ -119,6 +121,26 @@ pub enum OpenError {
         /// What the operating system or the TLS library said.
         message: String,
     },
+}
+
+/// Why [`MqttClient::connected`] returned without a connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The last attempt failed in a way trying again will not cure
+    /// ([`ClientError::is_permanent`]: bad credentials, not authorised, banned, a certificate
+    /// either side does not accept). The client keeps retrying with back-off (the broker's
+    /// side may be fixed); a later `connected()` waits again.
+    #[error("{error}{}", open_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Refused {
+        /// What the client saw.
+        error: ClientError,
+        /// What opening the stream said, when it failed there (a certificate's details).
+        open_error: Option<OpenError>,
+    },
+    /// The client was closed.
+    #[error("the client is closed")]
+    Closed,
 }
 
 /// Why [`MqttClient::subscribe`] failed.
@@ -323,9 +345,23 @@ impl MqttClient {
             .await
     }
 
-    /// Waits until the broker has accepted a connection.
-    pub async fn connected(&self) {
-        self.shared.wait(|inner| (inner.client.is_connected() || inner.task_done).then_some(())).await
+    /// Waits until the broker has accepted a connection; returns at once with the reason when
+    /// the last attempt failed for good (wrong credentials, not authorised, a certificate not
+    /// accepted: [`ConnectError::Refused`]) or the client is closed, instead of waiting for
+    /// ever. Passing failures (no broker yet, a reset) are waited out.
+    pub async fn connected(&self) -> Result<(), ConnectError> {
+        self.shared
+            .wait(|inner| {
+                if inner.client.is_connected() {
+                    return Some(Ok(()));
+                }
+                if inner.task_done {
+                    return Some(Err(ConnectError::Closed));
+                }
+                let error = inner.client.last_error().filter(ClientError::is_permanent)?;
+                Some(Err(ConnectError::Refused { error, open_error: inner.open_error.clone() }))
+            })
+            .await
     }
 
     /// The client identifier in use (the broker's, if it assigned one).
@@ -333,8 +369,9 @@ impl MqttClient {
         self.shared.lock().client.client_id().to_string()
     }
 
-    /// Why the last attempt to open the TCP or TLS stream failed (a refused connection, a
-    /// certificate that does not verify), if it did.
+    /// Why the last attempt to open the TCP or TLS stream, or to get a CONNACK on it, failed
+    /// (a refused connection, a certificate that does not verify or is not accepted, a close
+    /// before CONNACK), if it did.
     pub fn last_open_error(&self) -> Option<OpenError> {
         self.shared.lock().open_error.clone()
     }
