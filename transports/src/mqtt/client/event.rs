@@ -294,6 +294,37 @@ pub enum RejectReason {
     /// The client was closed by `disconnect`.
     #[error("the client is closed")]
     Closed,
+    /// The message can never be sent as it is: it is larger than a limit (waiting would not
+    /// make room).
+    #[error("the message is {size} bytes, over the {limit} of {max} bytes")]
+    TooLarge {
+        /// Its size as that limit counts it (topic and payload for the queue; the PUBLISH
+        /// packet, at least, for the packet size).
+        size: usize,
+        /// Which limit.
+        limit: SizeLimit,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// A limit a message can exceed ([`RejectReason::TooLarge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SizeLimit {
+    /// The offline queue's `max_bytes` ([`QueueOptions`](super::QueueOptions)).
+    Queue,
+    /// The broker's Maximum Packet Size (MQTT 5 CONNACK).
+    Packet,
+}
+
+impl core::fmt::Display for SizeLimit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SizeLimit::Queue => "offline queue's max_bytes",
+            SizeLimit::Packet => "broker's maximum packet size",
+        })
+    }
 }
 
 /// A message the client did not take, handed back with the reason.

@@ -47,7 +47,7 @@ mod outbox;
 mod packet_ids;
 mod session;
 
-pub use event::{ClientError, Event, LinkError, Outcome, RejectReason, Rejected};
+pub use event::{ClientError, Event, LinkError, Outcome, RejectReason, Rejected, SizeLimit};
 pub use message::{Message, Properties, Received};
 pub use options::{FullPolicy, Options, Password, QueueOptions};
 pub use outbox::MessageId;

@@ -119,6 +119,11 @@ pub struct Options {
     /// Received messages held for the application before the client stops reading the
     /// connection (back pressure to the broker instead of unbounded memory).
     pub max_received: usize,
+    /// Events held for the application. Once it reads events (`poll_event`, `next_event`),
+    /// none is ever dropped: while this many wait, the client stops reading the connection,
+    /// as for received messages. An application that never reads events keeps the latest
+    /// this many, the older ones counted in [`Stats::events_dropped`](super::Stats).
+    pub max_events: usize,
 }
 
 impl Options {
@@ -142,6 +147,7 @@ impl Options {
             connect_timeout_ms: 10_000,
             queue: QueueOptions::default(),
             max_received: 1024,
+            max_events: 1024,
         }
     }
 }

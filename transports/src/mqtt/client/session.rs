@@ -4,7 +4,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::event::{ClientError, Event, LinkError, Outcome, RejectReason, Rejected};
+use super::event::{ClientError, Event, LinkError, Outcome, RejectReason, Rejected, SizeLimit};
 use super::message::{Message, Received};
 use super::options::Options;
 use super::outbox::{Gone, MessageId, Outbox, Queued, Refusal};
@@ -22,7 +22,6 @@ use crate::mqtt::topic::{self, TopicError};
 const OUTPUT_HIGH_WATER: usize = 4 * 1024;
 
 /// Events kept for an application that does not read them; older ones are dropped.
-const MAX_EVENTS: usize = 256;
 
 /// Counters since the client was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,7 +43,10 @@ pub struct Stats {
     pub expired: u64,
     /// Messages dropped from a full queue.
     pub dropped: u64,
-    /// Events dropped because the application did not read them.
+    /// Events dropped because the application never reads them (one that calls
+    /// [`Client::poll_event`] loses none: see [`Options::max_events`]).
+    ///
+    /// [`Options::max_events`]: super::Options::max_events
     pub events_dropped: u64,
     /// Acknowledgements for packet ids that were not in flight.
     pub unknown_acks: u64,
@@ -129,6 +131,9 @@ pub struct Client {
     pub(super) next_message: u64,
     pub(super) next_pid: u16,
     pub(super) incoming_qos2: PacketIds,
+    /// The application has read an event ([`Client::poll_event`]): events are then never
+    /// dropped, the connection's input waits instead.
+    events_read: bool,
     /// Why the last connection ended or attempt failed (cleared by a CONNACK).
     pub(super) last_error: Option<ClientError>,
     pub(super) subs: Vec<Sub>,
@@ -206,6 +211,7 @@ impl Client {
             next_message: 0,
             next_pid: 0,
             incoming_qos2: PacketIds::default(),
+            events_read: false,
             last_error: None,
             subs: Vec::new(),
             answers: Vec::new(),
@@ -276,6 +282,7 @@ impl Client {
     /// [`Options::max_received`]: a driver reads the connection only then.
     pub fn wants_input(&self) -> bool {
         self.received.len() < self.opts.max_received
+            && !(self.events_read && self.events.len() >= self.opts.max_events)
     }
 
     /// Starts a connection on a new, open byte stream: writes CONNECT. Output left from an
@@ -497,6 +504,19 @@ impl Client {
         if let Err(e) = topic::validate_name(&message.topic) {
             return Err(Rejected { message, reason: RejectReason::InvalidTopic(e) });
         }
+        // What can never fit is refused now, not after waiting for room that cannot come.
+        let queue_max = self.opts.queue.max_bytes;
+        // The PUBLISH is at least its fixed header (2), the topic's length (2) and the bytes.
+        let packet_at_least = 4 + message.weight();
+        let packet_max = self.limits.maximum_packet_size as usize;
+        let too_large = match () {
+            _ if message.weight() > queue_max => Some((message.weight(), SizeLimit::Queue, queue_max)),
+            _ if packet_at_least > packet_max => Some((packet_at_least, SizeLimit::Packet, packet_max)),
+            _ => None,
+        };
+        if let Some((size, limit, max)) = too_large {
+            return Err(Rejected { message, reason: RejectReason::TooLarge { size, limit, max } });
+        }
         let id = MessageId(self.next_message);
         let (events, stats, watched) = (&mut self.events, &mut self.stats, &mut self.watched);
         let mut gone = |old, why| {
@@ -568,6 +588,7 @@ impl Client {
 
     /// The next event, oldest first.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.events_read = true;
         self.events.pop_front()
     }
 
@@ -603,9 +624,15 @@ impl Client {
         self.events.push_back(e);
     }
 
-    /// Drops the oldest events until `room` more fit under [`MAX_EVENTS`].
+    /// Drops the oldest events until `room` more fit under [`Options::max_events`], unless
+    /// the application reads events: then none is dropped ([`Client::wants_input`] stops the
+    /// reading of the connection instead, so the queue exceeds the bound by at most what one
+    /// read of input produces).
     fn trim_events(&mut self, room: usize) {
-        while self.events.len() + room > MAX_EVENTS {
+        if self.events_read {
+            return;
+        }
+        while !self.events.is_empty() && self.events.len() + room > self.opts.max_events {
             self.events.pop_front();
             self.stats.events_dropped += 1;
         }

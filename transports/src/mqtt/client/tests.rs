@@ -444,10 +444,18 @@ fn bad_topics_are_refused_up_front() {
 
 #[test]
 fn too_large_for_the_broker_fails_without_sending() {
-    let mut c = connected(Options::new("a"), |c| c.maximum_packet_size = Some(64));
-    let id = c.publish(qos1("t", &"x".repeat(100)), 2).unwrap();
+    // Queued while offline, before the broker said its limit: it fails when it would be sent.
+    let mut c = Client::new(Options::new("a"));
+    let id = c.publish(qos1("t", &"x".repeat(100)), 0).unwrap();
+    c.connect(0);
+    sent(&mut c);
+    c.handle_input(&connack(false, |c| c.maximum_packet_size = Some(64)), 1).unwrap();
     assert!(sent(&mut c).is_empty());
-    assert_eq!(events(&mut c), [Event::Failed { id, reason: ReasonCode::PACKET_TOO_LARGE }]);
+    let ev = events(&mut c);
+    assert_eq!(ev[1..], [Event::Failed { id, reason: ReasonCode::PACKET_TOO_LARGE }]);
+    // Once the limit is known, such a message is refused at once.
+    let r = c.publish(qos1("t", &"x".repeat(100)), 2).unwrap_err();
+    assert!(matches!(r.reason, RejectReason::TooLarge { limit: SizeLimit::Packet, max: 64, .. }));
 }
 
 fn disconnect_reason(c: &mut Client) -> u8 {
@@ -656,4 +664,70 @@ proptest::proptest! {
         // The session survives whatever happened to the connection.
         proptest::prop_assert!(c.queued() + c.in_flight() <= 1);
     }
+}
+
+#[test]
+fn a_message_that_can_never_fit_is_refused_at_once() {
+    let mut o = Options::new("a");
+    o.queue.max_bytes = 1000;
+    let mut c = connected(o, |c| c.maximum_packet_size = Some(600));
+    let big = Message::new("t", vec![0u8; 2000]).with_qos(QoS::AtLeastOnce);
+    let r = c.publish(big, 2).unwrap_err();
+    assert_eq!(r.reason, RejectReason::TooLarge { size: 2001, limit: SizeLimit::Queue, max: 1000 });
+    assert_eq!(
+        r.to_string(),
+        "message not queued: the message is 2001 bytes, over the offline queue's max_bytes of 1000 bytes"
+    );
+    assert_eq!(r.message.payload.len(), 2000, "handed back whole");
+    // Within the queue's bound but over the broker's packet size.
+    let r = c.publish(Message::new("t", vec![0u8; 700]), 2).unwrap_err();
+    assert_eq!(r.reason, RejectReason::TooLarge { size: 705, limit: SizeLimit::Packet, max: 600 });
+    // One that fits goes.
+    c.publish(Message::new("t", vec![0u8; 500]), 2).unwrap();
+}
+
+#[test]
+fn an_application_that_reads_events_loses_none() {
+    let mut o = Options::new("a");
+    o.max_events = 8;
+    o.max_in_flight = 1000;
+    let mut c = connected(o, |_| {});
+    let ids: Vec<_> = (0..100).map(|i| c.publish(qos1("t", &i.to_string()), 2).unwrap()).collect();
+    let packets = sent(&mut c);
+    assert_eq!(packets.len(), 100);
+    assert!(c.poll_event().is_none(), "reading events (none yet) says the application wants them");
+    // All 100 PUBACKs in one read: none dropped, and the client asks for no more input
+    // until the application catches up.
+    let acks: Vec<u8> = packets.iter().flat_map(|(_, body)| ack(AckKind::Puback, pid_of(body))).collect();
+    c.handle_input(&acks, 3).unwrap();
+    assert!(!c.wants_input());
+    let mut delivered = Vec::new();
+    while let Some(e) = c.poll_event() {
+        if let Event::Delivered(id) = e {
+            delivered.push(id);
+        }
+    }
+    assert_eq!(delivered, ids);
+    assert_eq!(c.stats().events_dropped, 0);
+    assert!(c.wants_input());
+}
+
+#[test]
+fn an_application_that_never_reads_events_keeps_the_latest() {
+    let mut o = Options::new("a");
+    o.max_events = 8;
+    o.max_in_flight = 1000;
+    let mut c = Client::new(o);
+    c.connect(0);
+    sent(&mut c);
+    c.handle_input(&connack(false, |_| {}), 1).unwrap();
+    for i in 0..20 {
+        c.publish(qos1("t", &i.to_string()), 2).unwrap();
+    }
+    let acks: Vec<u8> =
+        sent(&mut c).iter().flat_map(|(_, body)| ack(AckKind::Puback, pid_of(body))).collect();
+    c.handle_input(&acks, 3).unwrap();
+    assert!(c.wants_input(), "no reader: the connection is never held up by events");
+    // Connected and 20 Delivered: the latest 8 kept.
+    assert_eq!(c.stats().events_dropped, 13);
 }

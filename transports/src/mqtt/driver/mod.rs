@@ -336,13 +336,17 @@ impl MqttClient {
 
     /// The next event; `None` once the client is closed and every event was read.
     pub async fn next_event(&self) -> Option<Event> {
-        self.shared
+        let e = self
+            .shared
             .wait(|inner| match inner.client.poll_event() {
                 Some(e) => Some(Some(e)),
                 None if inner.task_done => Some(None),
                 None => None,
             })
-            .await
+            .await;
+        // Room again: the task may resume reading (see `Options::max_events`).
+        self.shared.io.notify_one();
+        e
     }
 
     /// Waits until the broker has accepted a connection; returns at once with the reason when

@@ -1,0 +1,59 @@
+//! Limits a user meets under load: a message larger than a limit is refused at once, and an
+//! application that reads events gets every one of them.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Mosquitto, client, within};
+use telemetra_transports::mqtt::client::{Event, Message, Options, RejectReason, SizeLimit};
+use telemetra_transports::mqtt::packet::publish::QoS;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_the_queue_is_refused_at_once() {
+    let broker = Mosquitto::start("");
+    let c = client(&broker.url(), Options::new("big")).await;
+    let started = Instant::now();
+    // 1 MiB of payload with the default 1 MiB queue: it can never be queued.
+    let r =
+        c.publish(Message::new("big/x", vec![0u8; 1 << 20]).with_qos(QoS::AtLeastOnce)).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1), "refused at once, not after the publish wait");
+    assert!(
+        matches!(r.reason, RejectReason::TooLarge { limit: SizeLimit::Queue, max: 1048576, size: 1048581 }),
+        "{r}"
+    );
+    assert!(r.to_string().contains("over the offline queue's max_bytes of 1048576 bytes"), "{r}");
+    c.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivery_event_reaches_a_reader() {
+    const N: usize = 10_000;
+    let broker = Mosquitto::start("max_inflight_messages 0");
+    let mut o = Options::new("events");
+    o.max_events = 64;
+    let c = client(&broker.url(), o).await;
+    let reader = tokio::spawn({
+        let c = c.clone();
+        async move {
+            let mut delivered = 0;
+            while delivered < N {
+                match within(30, c.next_event()).await {
+                    Some(Event::Delivered(_)) => delivered += 1,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            delivered
+        }
+    });
+    for i in 0..N {
+        c.publish(Message::new("events/x", i.to_be_bytes().to_vec()).with_qos(QoS::AtLeastOnce))
+            .await
+            .unwrap();
+    }
+    let delivered = within(60, reader).await.unwrap();
+    assert_eq!(delivered, N, "{:?}", c.stats());
+    assert_eq!(c.stats().events_dropped, 0);
+    c.disconnect().await;
+}
