@@ -21,8 +21,6 @@ use crate::mqtt::topic::{self, TopicError};
 /// between calls, so this only bounds a burst.
 const OUTPUT_HIGH_WATER: usize = 4 * 1024;
 
-/// Events kept for an application that does not read them; older ones are dropped.
-
 /// Counters since the client was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
