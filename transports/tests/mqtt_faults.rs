@@ -24,11 +24,25 @@ fn session(id: &str) -> Options {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_loses_no_qos1_and_repeats_no_qos2() {
+    broker_restart(Version::V5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_loses_no_qos1_and_repeats_no_qos2_mqtt_3_1_1() {
+    broker_restart(Version::V3_1_1).await;
+}
+
+async fn broker_restart(version: Version) {
     let mut broker = Mosquitto::start("autosave_interval 1\nlog_dest file {dir}/broker.log\nlog_type all");
     let url = broker.url();
-    let sub = client(&url, session("restart-sub")).await;
+    let versioned = |id: &str| {
+        let mut o = session(id);
+        o.version = version;
+        o
+    };
+    let sub = client(&url, versioned("restart-sub")).await;
     sub.subscribe("restart/#", QoS::ExactlyOnce).await.unwrap();
-    let publisher = client(&url, session("restart-pub")).await;
+    let publisher = client(&url, versioned("restart-pub")).await;
     const N: u32 = 300;
     let collect = tokio::spawn({
         let sub = sub.clone();

@@ -3,11 +3,14 @@
 #![allow(dead_code)]
 
 mod broker;
+mod peers;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub use broker::*;
+#[allow(unused_imports)]
+pub use peers::*;
 use telemetra_transports::mqtt::client::{Event, Options};
 use telemetra_transports::mqtt::driver::{Backoff, Config, MqttClient};
 

@@ -90,7 +90,10 @@ impl Client {
         if let Some(id) = c.assigned_client_id {
             self.assigned_id = Some(String::from(id));
         }
-        self.limits.receive_maximum = c.receive_maximum.unwrap_or(u16::MAX);
+        self.limits.receive_maximum = c.receive_maximum.unwrap_or(match v {
+            Version::V5 => u16::MAX,
+            Version::V3_1_1 => self.opts.v3_in_flight.max(1),
+        });
         self.limits.maximum_qos = c.maximum_qos.unwrap_or(QoS::ExactlyOnce);
         self.limits.retain_available = c.retain_available.unwrap_or(true);
         if let Some(max) = c.maximum_packet_size {
