@@ -57,3 +57,20 @@ async fn every_delivery_event_reaches_a_reader() {
     assert_eq!(c.stats().events_dropped, 0);
     c.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_messages_are_not_pending_while_offline() {
+    // Nothing listens there: the client stays offline.
+    let url = format!("mqtt://127.0.0.1:{}", support::free_port());
+    let c =
+        telemetra_transports::mqtt::driver::MqttClient::start(support::config(&url, Options::new("offline")))
+            .unwrap();
+    c.publish(Message::new("offline/x", "soon stale").with_qos(QoS::AtLeastOnce).with_expiry(1))
+        .await
+        .unwrap();
+    c.publish(Message::new("offline/y", "kept").with_qos(QoS::AtLeastOnce)).await.unwrap();
+    assert_eq!(c.pending().queued, 2);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(c.pending().queued, 1, "the expired message is gone, not counted until a connection");
+    c.abort().await;
+}

@@ -665,6 +665,14 @@ impl Client {
         }
     }
 
+    /// Drops the queued messages whose expiry has passed at `now` ([`Event::Expired`] for
+    /// each), so that [`Client::queued`] counts only what may still be sent. The timers run
+    /// it too ([`Client::handle_timeout`]); a driver with no connection calls it directly.
+    pub fn expire_queued(&mut self, now: u64) {
+        self.now = now;
+        self.expire();
+    }
+
     pub(super) fn expire(&mut self) {
         let (events, stats, watched) = (&mut self.events, &mut self.stats, &mut self.watched);
         self.outbox.expire(self.now, &mut |id| {

@@ -397,9 +397,13 @@ impl MqttClient {
         self.shared.lock().client.stats()
     }
 
-    /// Messages waiting in the offline queue, and QoS 1 and 2 messages in flight.
+    /// Messages waiting in the offline queue (those past their expiry dropped first), and QoS
+    /// 1 and 2 messages in flight.
     pub fn pending(&self) -> Pending {
-        let g = self.shared.lock();
+        let now = self.shared.now();
+        let mut g = self.shared.lock();
+        // Expired messages are not pending, connected or not.
+        g.client.expire_queued(now);
         Pending { queued: g.client.queued(), in_flight: g.client.in_flight() }
     }
 
