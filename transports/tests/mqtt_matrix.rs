@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use support::{Mosquitto, PahoSubscriber, Rumqttd, client, paho_publish, within};
-use telemetra_transports::mqtt::client::{Message, Options};
+use telemetra_transports::mqtt::client::{Event, Message, Options};
 use telemetra_transports::mqtt::driver::MqttClient;
 use telemetra_transports::mqtt::packet::publish::{QoS, Version};
 
@@ -145,4 +145,55 @@ async fn rumqttd_mqtt_3_1_1() {
 async fn rumqttd_mqtt_5() {
     let broker = Rumqttd::start();
     matrix("rumqttd", broker.v5_port, Version::V5).await;
+}
+
+/// rumqttd keeps nothing across a restart: both clients reconnect on their own, find their
+/// sessions gone, subscribe again, and what is published afterwards arrives (QoS 1 all, QoS 2
+/// exactly once), in both versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rumqttd_restart_both_versions() {
+    let mut broker = Rumqttd::start();
+    for (version, port) in [(Version::V3_1_1, broker.v4_port), (Version::V5, broker.v5_port)] {
+        let url = format!("mqtt://127.0.0.1:{port}");
+        let mut o = options(format!("restart-sub-{version:?}"), version);
+        o.session_expiry = 600;
+        o.clean_start = false;
+        let sub = client(&url, o).await;
+        sub.subscribe("restart/#", QoS::ExactlyOnce).await.unwrap();
+        let publisher = client(&url, options(format!("restart-pub-{version:?}"), version)).await;
+        broker.restart();
+        // Both notice, reconnect and (the subscriber) subscribe again.
+        support::event(&sub, 20, |e| matches!(e, Event::Resubscribed { .. })).await;
+        within(20, publisher.connected()).await.unwrap();
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            for i in 0..N {
+                let body = [vec![qos as u8], i.to_be_bytes().to_vec()].concat();
+                publisher.publish(Message::new("restart/x", body).with_qos(qos)).await.unwrap();
+            }
+        }
+        within(60, publisher.flush()).await;
+        let mut seen: HashMap<(u8, u32), u32> = HashMap::new();
+        while seen.len() < 2 * N as usize {
+            let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(10), sub.recv()).await else { break };
+            *seen
+                .entry((m.payload[0], u32::from_be_bytes(m.payload[1..5].try_into().unwrap())))
+                .or_default() += 1;
+        }
+        while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), sub.recv()).await {
+            *seen
+                .entry((m.payload[0], u32::from_be_bytes(m.payload[1..5].try_into().unwrap())))
+                .or_default() += 1;
+        }
+        let got = |qos: u8| (0..N).filter(|i| seen.contains_key(&(qos, *i))).count();
+        let twice = (0..N).filter(|i| seen.get(&(2, *i)).copied().unwrap_or(0) > 1).count();
+        eprintln!(
+            "| rumqttd restart | {version:?} | QoS 1: {} of {N} | QoS 2: {} of {N}, {twice} twice |",
+            got(1),
+            got(2)
+        );
+        assert_eq!((got(1), got(2), twice), (N as usize, N as usize, 0), "{version:?}");
+        assert!(sub.stats().connects >= 2 && publisher.stats().connects >= 2);
+        sub.disconnect().await;
+        publisher.disconnect().await;
+    }
 }

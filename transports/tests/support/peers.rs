@@ -19,6 +19,7 @@ pub const PAHO_INSTALL: &str =
 pub struct Rumqttd {
     pub v4_port: u16,
     pub v5_port: u16,
+    conf: PathBuf,
     _dir: TempDir,
     child: Child,
 }
@@ -68,22 +69,35 @@ next_connection_delay_ms = 1
 "#
             ),
         );
-        let child = Command::new(rumqttd_binary())
-            .arg("--config")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start rumqttd ({e}): {RUMQTTD_INSTALL}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [v4_port, v5_port] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "rumqttd did not listen on {port}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Rumqttd { v4_port, v5_port, _dir: dir, child }
+        let child = spawn(&conf, [v4_port, v5_port]);
+        Rumqttd { v4_port, v5_port, conf, _dir: dir, child }
     }
+
+    /// Kills the broker (it keeps nothing: sessions and queued messages are gone) and starts
+    /// it again on the same ports.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.conf, [self.v4_port, self.v5_port]);
+    }
+}
+
+fn spawn(conf: &std::path::Path, ports: [u16; 2]) -> Child {
+    let child = Command::new(rumqttd_binary())
+        .arg("--config")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start rumqttd ({e}): {RUMQTTD_INSTALL}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for port in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "rumqttd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    child
 }
 
 impl Drop for Rumqttd {
