@@ -7,6 +7,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "coap")]
+pub mod coap;
 #[cfg(feature = "std")]
 mod delivery;
 #[cfg(feature = "std")]

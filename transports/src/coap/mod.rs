@@ -1,0 +1,15 @@
+//! CoAP (RFC 7252): the message format, codes and options, `no_std` and without allocation.
+//!
+//! This is the first layer of the CoAP transport: a checked view over untrusted datagrams
+//! ([`Message::parse`]) and a builder into a caller's buffer ([`Builder`]), with every option
+//! RFC 7252, 7641 (Observe), 7959 (Block1/Block2, Size1/Size2), 8613 (OSCORE) and 7967
+//! (No-Response) define, and the §5.4 rules for critical options ([`Message::bad_critical_option`]).
+//! Reliability, observe and block-wise build on it.
+
+mod code;
+mod message;
+mod option;
+
+pub use code::Code;
+pub use message::{BuildError, Builder, FormatError, MAX_TOKEN, Message, Options, Type};
+pub use option::{Definition, Format, OptionNumber, uint_bytes, uint_value};
