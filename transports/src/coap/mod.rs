@@ -9,6 +9,7 @@
 mod code;
 mod message;
 mod option;
+pub mod reliability;
 
 pub use code::Code;
 pub use message::{BuildError, Builder, FormatError, MAX_TOKEN, Message, Options, Type};
