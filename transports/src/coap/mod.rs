@@ -11,6 +11,7 @@ mod code;
 mod message;
 mod option;
 pub mod reliability;
+pub mod server;
 
 pub use code::Code;
 pub use message::{BuildError, Builder, FormatError, MAX_TOKEN, Message, Options, Type};
