@@ -16,3 +16,15 @@ pub mod server;
 pub use code::Code;
 pub use message::{BuildError, Builder, FormatError, MAX_TOKEN, Message, Options, Type};
 pub use option::{Definition, Format, OptionNumber, uint_bytes, uint_value};
+
+/// For the tests of a lossy link: a deterministic stream of numbers in `0..100`.
+#[cfg(test)]
+pub(crate) fn percent_rolls(seed: u32) -> impl FnMut() -> u32 {
+    let mut rng = seed;
+    move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        rng % 100
+    }
+}

@@ -159,13 +159,7 @@ fn requests_are_checked() {
 /// (it deduplicates by Message ID and answers a duplicate from its cache).
 #[test]
 fn through_loss_and_duplication_each_request_ends_exactly_once() {
-    let mut rng = 0x9e37_79b9u32;
-    let mut roll = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 17;
-        rng ^= rng << 5;
-        rng % 100
-    };
+    let mut roll = crate::coap::percent_rolls(0x9e37_79b9);
     let mut c = client();
     let mut processed: std::collections::HashMap<u16, u32> = Default::default();
     let mut cache: std::collections::HashMap<u16, Vec<u8>> = Default::default();

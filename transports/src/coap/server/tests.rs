@@ -103,13 +103,7 @@ fn a_full_cache_forgets_the_oldest_first() {
 #[test]
 fn the_client_and_the_server_talk_through_a_lossy_link() {
     use crate::coap::client::{Client, Event};
-    let mut rng = 0x1234_5677u32;
-    let mut roll = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 17;
-        rng ^= rng << 5;
-        rng % 100
-    };
+    let mut roll = crate::coap::percent_rolls(0x1234_5677);
     let mut c: Client<4, 128> = Client::new(Params::default(), 42);
     let mut s: Server<u8, 64, 128> = Server::new(Params::default(), 7);
     let mut done = std::collections::HashMap::new();
