@@ -32,7 +32,7 @@ use telemetra_core::heapless;
 
 use super::code::Code;
 use super::message::{BuildError, Builder, Message, Type};
-use super::reliability::Params;
+use super::reliability::{Due, Params, Transmission};
 
 /// A request for the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +50,54 @@ pub enum Incoming<'a, 's, P> {
     Request(Request<'a, P>),
     /// Send these bytes back to the peer (an RST, a 4.02, or the cached answer to a duplicate).
     Reply(&'s [u8]),
+    /// The peer acknowledged a separate response this side sent ([`Server::respond_later`]),
+    /// by its Message ID: it is delivered.
+    Acknowledged {
+        /// The peer.
+        peer: P,
+        /// The response's Message ID.
+        message_id: u16,
+    },
+    /// The peer rejected a separate response (RST): it could not process it.
+    Rejected {
+        /// The peer.
+        peer: P,
+        /// The response's Message ID.
+        message_id: u16,
+    },
     /// Nothing to do (a NON that is not a request, an ACK or RST this side does not track, a
     /// duplicate whose answer is not ready, a malformed non-confirmable datagram).
     Ignored,
+}
+
+/// A separate response the peer never acknowledged (see [`Server::handle_timeout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unacknowledged<P> {
+    /// The peer.
+    pub peer: P,
+    /// The response's Message ID.
+    pub message_id: u16,
+}
+
+/// Why a separate response was not taken.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeparateError {
+    /// `O` separate responses await acknowledgement already.
+    #[error("too many separate responses awaiting acknowledgement")]
+    Busy,
+    /// It does not fit in `M` bytes, or an option is out of order.
+    #[error("the response cannot be built: {0}")]
+    Build(#[from] BuildError),
+}
+
+#[derive(Debug, Clone)]
+struct Outgoing<P, const M: usize> {
+    peer: P,
+    message_id: u16,
+    tx: Transmission,
+    send: bool,
+    bytes: heapless::Vec<u8, M>,
 }
 
 /// Counters.
@@ -82,20 +127,22 @@ struct Cached<P, const M: usize> {
 
 /// The server. See the [module documentation](self).
 #[derive(Debug)]
-pub struct Server<P, const N: usize, const M: usize> {
+pub struct Server<P, const N: usize, const M: usize, const O: usize = 4> {
     params: Params,
     cache: heapless::Deque<Cached<P, M>, N>,
+    outgoing: heapless::Vec<Outgoing<P, M>, O>,
     scratch: [u8; M],
     next_message_id: u16,
     stats: Stats,
 }
 
-impl<P: Copy + Eq, const N: usize, const M: usize> Server<P, N, M> {
+impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize> Server<P, N, M, O> {
     /// A server; `seed` (from the platform's random source) starts its Message IDs.
     pub fn new(params: Params, seed: u16) -> Self {
         Server {
             params,
             cache: heapless::Deque::new(),
+            outgoing: heapless::Vec::new(),
             scratch: [0; M],
             next_message_id: seed,
             stats: Stats::default(),
@@ -126,7 +173,18 @@ impl<P: Copy + Eq, const N: usize, const M: usize> Server<P, N, M> {
             // A ping (§4.3) or anything confirmable that is not a request: RST.
             (Type::Con, code) if !code.is_request() => return self.empty(Type::Rst, m.message_id),
             (Type::Non, code) if !code.is_request() => return Incoming::Ignored,
-            (Type::Ack | Type::Rst, _) => return Incoming::Ignored,
+            (Type::Ack | Type::Rst, _) => {
+                let Some(i) =
+                    self.outgoing.iter().position(|o| o.peer == peer && o.message_id == m.message_id)
+                else {
+                    return Incoming::Ignored;
+                };
+                let o = self.outgoing.swap_remove(i);
+                return match m.ty {
+                    Type::Ack => Incoming::Acknowledged { peer, message_id: o.message_id },
+                    _ => Incoming::Rejected { peer, message_id: o.message_id },
+                };
+            }
             _ => {}
         }
         self.expire(now);
@@ -197,6 +255,82 @@ impl<P: Copy + Eq, const N: usize, const M: usize> Server<P, N, M> {
             // Forgotten meanwhile (evicted): answered all the same, just not cached.
             None => Ok(&self.scratch[..len]),
         }
+    }
+
+    /// Accepts `request` now and answers it later ([`Server::respond_later`]): for a CON, the
+    /// empty ACK to send now (so the client stops retransmitting; kept, so a duplicate gets it
+    /// again); for a NON, nothing.
+    pub fn accept(&mut self, request: &Request<'_, P>) -> Option<&[u8]> {
+        let m = &request.message;
+        if m.ty != Type::Con {
+            return None;
+        }
+        let mut buf = [0u8; 4];
+        let ack = Builder::new(&mut buf, Type::Ack, Code::EMPTY, m.message_id, &[]).ok()?.finish();
+        let entry = self.cache.iter_mut().find(|c| c.peer == request.peer && c.message_id == m.message_id)?;
+        entry.answer.clear();
+        entry.answer.extend_from_slice(ack).ok()?;
+        Some(&entry.answer)
+    }
+
+    /// The response to an accepted request, as a confirmable message of its own (token
+    /// `token`), retransmitted until `peer` acknowledges it ([`Incoming::Acknowledged`]) or
+    /// [`Server::handle_timeout`] gives up; `random` draws its first timeout. Returns its
+    /// Message ID and the bytes to send now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn respond_later(
+        &mut self,
+        now: u64,
+        peer: P,
+        token: &[u8],
+        code: Code,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+        random: u32,
+    ) -> Result<(u16, &[u8]), SeparateError> {
+        if self.outgoing.is_full() {
+            return Err(SeparateError::Busy);
+        }
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        let message_id = self.next_message_id;
+        let mut b = Builder::new(&mut self.scratch, Type::Con, code, message_id, token)?;
+        options(&mut b)?;
+        let len = b.payload(payload)?.len();
+        let bytes =
+            heapless::Vec::from_slice(&self.scratch[..len]).map_err(|_| BuildError::BufferTooSmall)?;
+        let tx = Transmission::start(now, &self.params, random);
+        let _ = self.outgoing.push(Outgoing { peer, message_id, tx, send: false, bytes });
+        Ok((message_id, &self.scratch[..len]))
+    }
+
+    /// The next retransmission of a separate response to send, and to whom.
+    pub fn poll_transmit(&mut self) -> Option<(P, &[u8])> {
+        let o = self.outgoing.iter_mut().find(|o| o.send)?;
+        o.send = false;
+        Some((o.peer, &o.bytes))
+    }
+
+    /// When [`Server::handle_timeout`] should run next.
+    pub fn next_timeout(&self) -> Option<u64> {
+        self.outgoing.iter().map(|o| o.tx.next_at()).min()
+    }
+
+    /// Runs the retransmission timers; returns a separate response given up on (call again
+    /// until `None`).
+    pub fn handle_timeout(&mut self, now: u64) -> Option<Unacknowledged<P>> {
+        let mut gave_up = None;
+        for (i, o) in self.outgoing.iter_mut().enumerate() {
+            match o.tx.on_timeout(now) {
+                Some(Due::Retransmit(_)) => o.send = true,
+                Some(Due::GiveUp) => {
+                    gave_up = Some(i);
+                    break;
+                }
+                None => {}
+            }
+        }
+        let o = self.outgoing.swap_remove(gave_up?);
+        Some(Unacknowledged { peer: o.peer, message_id: o.message_id })
     }
 
     fn expire(&mut self, now: u64) {

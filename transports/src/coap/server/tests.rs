@@ -137,7 +137,7 @@ fn the_client_and_the_server_talk_through_a_lossy_link() {
                     );
                 }
                 Incoming::Reply(b) => back.push(b.to_vec()),
-                Incoming::Ignored => {}
+                _ => {}
             }
         }
         for d in back {
@@ -157,4 +157,64 @@ fn the_client_and_the_server_talk_through_a_lossy_link() {
     assert!(done.len() >= 90, "{} of 100 answered", done.len());
     assert!(s.stats().requests <= 100, "each request processed at most once: {}", s.stats().requests);
     assert!(s.stats().duplicates > 0, "retransmissions reached the server and were answered from its cache");
+}
+
+#[test]
+fn a_separate_response_is_retransmitted_until_acknowledged() {
+    use crate::coap::client::{Client, Event};
+    let mut c: Client<4, 128> = Client::new(Params::default(), 5);
+    let mut s: Server<u8, 8, 128, 2> = Server::new(Params::default(), 70);
+    let token = c.request(0, Type::Con, Code::GET, |_| Ok(()), &[]).unwrap();
+    let req = c.poll_transmit(0).unwrap().to_vec();
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &req) else { panic!() };
+    let tok = r.message.token.to_vec();
+    // Accepted now: the empty ACK stops the client's retransmissions.
+    let ack = s.accept(&r).unwrap().to_vec();
+    assert_eq!(parsed(&ack), (Type::Ack, Code::EMPTY, parsed(&req).2, vec![], vec![]));
+    assert_eq!(c.handle_datagram(10, &ack), None);
+    // A retransmission of the request that crossed the ACK gets the ACK again.
+    assert_eq!(s.handle_datagram(20, 1, &req), Incoming::Reply(&ack[..]));
+    // The answer, later, by CON; its first copy is lost.
+    let (id, first) = s.respond_later(5_000, 1, &tok, Code::CONTENT, |_| Ok(()), b"late", 0).unwrap();
+    let first = first.to_vec();
+    assert_eq!(s.next_timeout(), Some(7_000));
+    assert_eq!(s.handle_timeout(7_000), None);
+    let (peer, again) = s.poll_transmit().unwrap();
+    assert_eq!((peer, again), (1, &first[..]), "the same message again");
+    let again = again.to_vec();
+    match c.handle_datagram(7_010, &again) {
+        Some(Event::Response { token: t, message }) => {
+            assert_eq!((t, message.payload), (token, &b"late"[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+    let client_ack = c.poll_transmit(7_010).unwrap().to_vec();
+    assert_eq!(s.handle_datagram(7_020, 1, &client_ack), Incoming::Acknowledged { peer: 1, message_id: id });
+    assert_eq!(s.next_timeout(), None, "delivered: no more retransmissions");
+}
+
+#[test]
+fn a_separate_response_rejected_or_never_acknowledged_is_reported() {
+    let mut s: Server<u8, 8, 128, 2> = Server::new(Params::default(), 70);
+    let (a, _) = s.respond_later(0, 1, &[1], Code::CONTENT, |_| Ok(()), b"", 0).unwrap();
+    let (b, _) = s.respond_later(0, 2, &[2], Code::CONTENT, |_| Ok(()), b"", 0).unwrap();
+    assert_eq!(
+        s.respond_later(0, 3, &[3], Code::CONTENT, |_| Ok(()), b"", 0).unwrap_err(),
+        SeparateError::Busy
+    );
+    let rst = request(Type::Rst, Code::EMPTY, a, &[], &[]);
+    assert_eq!(s.handle_datagram(1, 1, &rst), Incoming::Rejected { peer: 1, message_id: a });
+    // Peer 2 never answers: four retransmissions, then given up at 31 × 2 s.
+    let mut sent = 0;
+    let gave_up = loop {
+        let now = s.next_timeout().unwrap();
+        if let Some(u) = s.handle_timeout(now) {
+            break (now, u);
+        }
+        while s.poll_transmit().is_some() {
+            sent += 1;
+        }
+    };
+    assert_eq!(gave_up, (62_000, Unacknowledged { peer: 2, message_id: b }));
+    assert_eq!(sent, 4);
 }
