@@ -9,6 +9,7 @@
 pub mod client;
 mod code;
 mod message;
+pub mod observe;
 mod option;
 pub mod reliability;
 pub mod server;
