@@ -55,7 +55,7 @@ impl Sequence {
     }
 
     /// The number for the next notification.
-    pub fn next(&mut self) -> u32 {
+    pub fn advance(&mut self) -> u32 {
         let v = self.0;
         self.0 = (self.0 + 1) % MODULUS;
         v
@@ -94,7 +94,7 @@ mod tests {
             order in proptest::collection::vec(any::<u16>(), 40),
         ) {
             let mut seq = Sequence::starting_at(start);
-            let sent: Vec<u32> = (0..n).map(|_| seq.next()).collect();
+            let sent: Vec<u32> = (0..n).map(|_| seq.advance()).collect();
             let mut arrival: Vec<usize> = (0..n).collect();
             arrival.sort_by_key(|&i| order[i]);
             let mut f = Freshness::new(sent[0].wrapping_sub(1) % MODULUS, 0);
