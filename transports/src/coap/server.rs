@@ -114,6 +114,8 @@ pub struct Stats {
     pub malformed: u64,
     /// Cached answers forgotten before their lifetime because the cache was full.
     pub evicted: u64,
+    /// Non-confirmable notifications dropped unsent because newer ones filled the queue.
+    pub notifications_dropped: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -127,22 +129,29 @@ struct Cached<P, const M: usize> {
 
 /// The server. See the [module documentation](self).
 #[derive(Debug)]
-pub struct Server<P, const N: usize, const M: usize, const O: usize = 4> {
+pub struct Server<P, const N: usize, const M: usize, const O: usize = 4, const K: usize = 8> {
     params: Params,
     cache: heapless::Deque<Cached<P, M>, N>,
     outgoing: heapless::Vec<Outgoing<P, M>, O>,
+    observers: heapless::Vec<observers::Observer<P>, K>,
+    sequence: super::observe::Sequence,
+    /// Non-confirmable notifications to send.
+    notices: heapless::Deque<(P, heapless::Vec<u8, M>), O>,
     scratch: [u8; M],
     next_message_id: u16,
     stats: Stats,
 }
 
-impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize> Server<P, N, M, O> {
+impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usize> Server<P, N, M, O, K> {
     /// A server; `seed` (from the platform's random source) starts its Message IDs.
     pub fn new(params: Params, seed: u16) -> Self {
         Server {
             params,
             cache: heapless::Deque::new(),
             outgoing: heapless::Vec::new(),
+            observers: heapless::Vec::new(),
+            sequence: super::observe::Sequence::starting_at(seed as u32),
+            notices: heapless::Deque::new(),
             scratch: [0; M],
             next_message_id: seed,
             stats: Stats::default(),
@@ -174,10 +183,15 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize> Server<P, N, 
             (Type::Con, code) if !code.is_request() => return self.empty(Type::Rst, m.message_id),
             (Type::Non, code) if !code.is_request() => return Incoming::Ignored,
             (Type::Ack | Type::Rst, _) => {
+                // An RST to a notification cancels its observation (RFC 7641 §3.6).
+                let cancelled = m.ty == Type::Rst && self.forget_observer(peer, m.message_id);
                 let Some(i) =
                     self.outgoing.iter().position(|o| o.peer == peer && o.message_id == m.message_id)
                 else {
-                    return Incoming::Ignored;
+                    return match cancelled {
+                        true => Incoming::Rejected { peer, message_id: m.message_id },
+                        false => Incoming::Ignored,
+                    };
                 };
                 let o = self.outgoing.swap_remove(i);
                 return match m.ty {
@@ -305,6 +319,10 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize> Server<P, N, 
 
     /// The next retransmission of a separate response to send, and to whom.
     pub fn poll_transmit(&mut self) -> Option<(P, &[u8])> {
+        if let Some((peer, bytes)) = self.notices.pop_front() {
+            self.scratch[..bytes.len()].copy_from_slice(&bytes);
+            return Some((peer, &self.scratch[..bytes.len()]));
+        }
         let o = self.outgoing.iter_mut().find(|o| o.send)?;
         o.send = false;
         Some((o.peer, &o.bytes))
@@ -330,6 +348,8 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize> Server<P, N, 
             }
         }
         let o = self.outgoing.swap_remove(gave_up?);
+        // An observer that does not acknowledge a notification is gone (RFC 7641 §4.5).
+        self.forget_observer(o.peer, o.message_id);
         Some(Unacknowledged { peer: o.peer, message_id: o.message_id })
     }
 
@@ -367,5 +387,6 @@ fn diagnostic(buf: &mut [u8; 24], number: u16) -> &[u8] {
     &buf[..prefix.len() + d.len()]
 }
 
+mod observers;
 #[cfg(test)]
 mod tests;

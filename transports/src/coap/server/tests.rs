@@ -218,3 +218,76 @@ fn a_separate_response_rejected_or_never_acknowledged_is_reported() {
     assert_eq!(gave_up, (62_000, Unacknowledged { peer: 2, message_id: b }));
     assert_eq!(sent, 4);
 }
+
+fn observe_get(id: u16, token: &[u8], value: u8) -> Vec<u8> {
+    let value: &[u8] = if value == 0 { &[] } else { &[value] };
+    request(Type::Con, Code::GET, id, token, &[(6, value), (11, b"t")])
+}
+
+fn observe_value(bytes: &[u8]) -> Option<u32> {
+    crate::coap::uint_value(Message::parse(bytes).unwrap().option(OptionNumber::OBSERVE)?)
+}
+
+#[test]
+fn observers_register_get_notified_and_deregister() {
+    let mut s: Server<u8, 8, 128, 2, 4> = Server::new(Params::default(), 500);
+    let req = observe_get(1, &[0xaa], 0);
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &req) else { panic!() };
+    let first = s.observe(0, &r, 7).unwrap();
+    let answer = s
+        .respond(0, &r, Code::CONTENT, |b| b.uint_option(OptionNumber::OBSERVE, first).map(|_| ()), b"20")
+        .unwrap()
+        .to_vec();
+    assert_eq!(observe_value(&answer), Some(first));
+    assert_eq!(s.observers_of(7), 1);
+    // Two notifications: NON, the observer's token, increasing Observe numbers.
+    for (i, v) in [b"21", b"22"].iter().enumerate() {
+        assert_eq!(s.notify(1_000 * i as u64, 7, Code::CONTENT, |_| Ok(()), *v, 0), Ok(1));
+        let (peer, n) = s.poll_transmit().unwrap();
+        let (ty, code, _, token, payload) = parsed(n);
+        assert_eq!((peer, ty, code, token, payload), (1, Type::Non, Code::CONTENT, vec![0xaa], v.to_vec()));
+        assert_eq!(observe_value(n), Some(first + 1 + i as u32));
+    }
+    assert_eq!(s.notify(3_000, 8, Code::CONTENT, |_| Ok(()), b"other", 0), Ok(0), "another resource");
+    // A GET with Observe 1 and the same token deregisters.
+    let off = observe_get(2, &[0xaa], 1);
+    let Incoming::Request(r) = s.handle_datagram(4_000, 1, &off) else { panic!() };
+    assert_eq!(s.observe(4_000, &r, 7), None);
+    assert_eq!(s.observers_of(7), 0);
+}
+
+#[test]
+fn an_rst_to_a_notification_cancels_the_observation() {
+    let mut s: Server<u8, 8, 128, 2, 4> = Server::new(Params::default(), 500);
+    let on = observe_get(1, &[1], 0);
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &on) else { panic!() };
+    s.observe(0, &r, 7).unwrap();
+    s.notify(10, 7, Code::CONTENT, |_| Ok(()), b"x", 0).unwrap();
+    let (_, n) = s.poll_transmit().unwrap();
+    let id = parsed(n).2;
+    let rst = request(Type::Rst, Code::EMPTY, id, &[], &[]);
+    assert_eq!(s.handle_datagram(20, 1, &rst), Incoming::Rejected { peer: 1, message_id: id });
+    assert_eq!(s.observers_of(7), 0);
+}
+
+#[test]
+fn a_notification_a_day_is_confirmable_and_an_observer_that_never_acknowledges_is_dropped() {
+    let day = 24 * 3600 * 1000;
+    let mut s: Server<u8, 8, 128, 2, 4> = Server::new(Params::default(), 500);
+    let on = observe_get(1, &[1], 0);
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &on) else { panic!() };
+    s.observe(0, &r, 7).unwrap();
+    s.notify(day - 1, 7, Code::CONTENT, |_| Ok(()), b"a", 0).unwrap();
+    assert_eq!(parsed(s.poll_transmit().unwrap().1).0, Type::Non);
+    s.notify(day, 7, Code::CONTENT, |_| Ok(()), b"b", 0).unwrap();
+    let (_, n) = s.poll_transmit().unwrap();
+    assert_eq!(parsed(n).0, Type::Con, "24 hours since the registration");
+    // Never acknowledged: retransmitted, given up, and the observer with it.
+    let mut gave_up = None;
+    while gave_up.is_none() {
+        let now = s.next_timeout().unwrap();
+        gave_up = s.handle_timeout(now);
+        while s.poll_transmit().is_some() {}
+    }
+    assert_eq!(s.observers_of(7), 0);
+}

@@ -1,0 +1,129 @@
+//! Observers (RFC 7641 on the serving side): registration by a GET with Observe 0,
+//! deregistration by Observe 1, notifications to every observer of a resource (NON, and CON at
+//! least every 24 hours to learn whether the client is still there), and cancellation by an
+//! RST or an unacknowledged confirmable notification.
+
+use telemetra_core::heapless;
+
+use super::{Outgoing, Request, Server};
+use crate::coap::code::Code;
+use crate::coap::message::{BuildError, Builder, MAX_TOKEN, Type};
+use crate::coap::observe::{CONFIRMABLE_AT_LEAST_EVERY_MS, DEREGISTER, REGISTER};
+use crate::coap::option::{OptionNumber, uint_value};
+use crate::coap::reliability::Transmission;
+
+/// One observation: who, by which token, of which resource (the application's number).
+#[derive(Debug, Clone)]
+pub(super) struct Observer<P> {
+    peer: P,
+    token: heapless::Vec<u8, MAX_TOKEN>,
+    resource: u32,
+    /// The Message ID of the last notification (an RST to it cancels).
+    last_message_id: Option<u16>,
+    /// When the last confirmable notification (or the registration) was.
+    confirmed_at: u64,
+}
+
+impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usize> Server<P, N, M, O, K> {
+    /// Handles the Observe option of `request` for `resource`: a GET with Observe 0 registers
+    /// its peer and token (again: the same observation) and returns the Observe value to put
+    /// in the response; Observe 1 deregisters. `None`: not observed (no option, not a GET,
+    /// deregistered, or `K` observers already) — the response then carries no Observe option.
+    pub fn observe(&mut self, now: u64, request: &Request<'_, P>, resource: u32) -> Option<u32> {
+        let m = &request.message;
+        if m.code != Code::GET {
+            return None;
+        }
+        let value = uint_value(m.option(OptionNumber::OBSERVE)?)?;
+        let at = self.observers.iter().position(|o| o.peer == request.peer && o.token == m.token);
+        match (value, at) {
+            (REGISTER, Some(i)) => self.observers[i].resource = resource,
+            (REGISTER, None) => {
+                let token = heapless::Vec::from_slice(m.token).ok()?;
+                let o = Observer {
+                    peer: request.peer,
+                    token,
+                    resource,
+                    last_message_id: None,
+                    confirmed_at: now,
+                };
+                self.observers.push(o).ok()?;
+            }
+            (DEREGISTER, Some(i)) => {
+                self.observers.swap_remove(i);
+                return None;
+            }
+            _ => return None,
+        }
+        Some(self.sequence.advance())
+    }
+
+    /// How many observe `resource`.
+    pub fn observers_of(&self, resource: u32) -> usize {
+        self.observers.iter().filter(|o| o.resource == resource).count()
+    }
+
+    /// Notifies every observer of `resource` of its new state: `code`, the Observe number, the
+    /// options `options` adds (numbers above 6, Observe's), `payload`. Non-confirmable, except
+    /// one a day per observer (and when no retransmission slot is free for it, non-confirmable
+    /// after all); `random` draws the first timeout of a confirmable one. Returns how many
+    /// were notified; the datagrams come out of [`Server::poll_transmit`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn notify(
+        &mut self,
+        now: u64,
+        resource: u32,
+        code: Code,
+        options: impl Fn(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+        random: u32,
+    ) -> Result<usize, BuildError> {
+        let mut count = 0;
+        for i in 0..self.observers.len() {
+            if self.observers[i].resource != resource {
+                continue;
+            }
+            let observe = self.sequence.advance();
+            self.next_message_id = self.next_message_id.wrapping_add(1);
+            let message_id = self.next_message_id;
+            let o = &self.observers[i];
+            let confirmable =
+                now >= o.confirmed_at + CONFIRMABLE_AT_LEAST_EVERY_MS && !self.outgoing.is_full();
+            let ty = if confirmable { Type::Con } else { Type::Non };
+            let mut b = Builder::new(&mut self.scratch, ty, code, message_id, &o.token)?;
+            b.uint_option(OptionNumber::OBSERVE, observe)?;
+            options(&mut b)?;
+            let len = b.payload(payload)?.len();
+            let bytes =
+                heapless::Vec::from_slice(&self.scratch[..len]).map_err(|_| BuildError::BufferTooSmall)?;
+            let peer = o.peer;
+            if confirmable {
+                let tx = Transmission::start(now, &self.params, random);
+                let _ = self.outgoing.push(Outgoing { peer, message_id, tx, send: true, bytes });
+                self.observers[i].confirmed_at = now;
+            } else {
+                if self.notices.is_full() {
+                    // The oldest unsent notification is stale by now.
+                    self.notices.pop_front();
+                    self.stats.notifications_dropped += 1;
+                }
+                let _ = self.notices.push_back((peer, bytes));
+            }
+            self.observers[i].last_message_id = Some(message_id);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Forgets the observer of `peer` whose last notification was `message_id`; whether there
+    /// was one.
+    pub(super) fn forget_observer(&mut self, peer: P, message_id: u16) -> bool {
+        match self.observers.iter().position(|o| o.peer == peer && o.last_message_id == Some(message_id)) {
+            Some(i) => {
+                self.observers.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
