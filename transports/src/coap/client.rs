@@ -32,6 +32,8 @@ use telemetra_core::heapless;
 
 use super::code::Code;
 use super::message::{BuildError, Builder, Message, Type};
+use super::observe::{Freshness, REGISTER};
+use super::option::{OptionNumber, uint_value};
 use super::reliability::{Dedup, Due, Novelty, Params, Transmission};
 
 /// A request's token: how its response is found (4 random bytes from the seeded source).
@@ -46,6 +48,14 @@ pub enum Event<'a> {
         /// The request.
         token: Token,
         /// The response, over the datagram passed in.
+        message: Message<'a>,
+    },
+    /// A later notification of an observation ([`Client::observe`]): fresher than the last
+    /// one taken (RFC 7641 §3.4; stale and reordered ones are not reported).
+    Notification {
+        /// The observation.
+        token: Token,
+        /// The notification, over the datagram passed in.
         message: Message<'a>,
     },
     /// The server reset it (RST): it could not process the request.
@@ -77,6 +87,8 @@ enum Stage {
     Unacked(Transmission),
     /// Acknowledged empty (or sent by NON): the response comes separately, until `until`.
     Waiting { until: u64 },
+    /// An observation the server took: notifications come until it is forgotten.
+    Observing(Freshness),
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +96,8 @@ struct Slot<const M: usize> {
     token: Token,
     message_id: u16,
     confirmable: bool,
+    /// Asked to observe (a GET with Observe 0).
+    observe: bool,
     stage: Stage,
     /// Send it (again) at the next `poll_transmit`.
     send: bool,
@@ -101,6 +115,8 @@ pub struct Stats {
     /// Datagrams that were not well-formed CoAP, or matched nothing (ignored, or answered RST
     /// when confirmable).
     pub ignored: u64,
+    /// Notifications older than one already taken (reordered or late): not reported.
+    pub stale: u64,
 }
 
 /// The client. See the [module documentation](self).
@@ -164,6 +180,43 @@ impl<const N: usize, const M: usize> Client<N, M> {
         options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
         payload: &[u8],
     ) -> Result<Token, RequestError> {
+        self.start(now, ty, code, false, options, payload)
+    }
+
+    /// Observes a resource (RFC 7641): a GET with Observe 0 (added before the options
+    /// `options` adds, which must number above 6). Its response is an [`Event::Response`];
+    /// if the server took the observation (the response has an Observe option), each fresher
+    /// state comes as an [`Event::Notification`] until [`Client::forget`].
+    pub fn observe(
+        &mut self,
+        now: u64,
+        ty: Type,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+    ) -> Result<Token, RequestError> {
+        self.start(now, ty, Code::GET, true, options, &[])
+    }
+
+    /// Ends an observation (or abandons a request): its next notification is answered RST,
+    /// which ends it on the server too (RFC 7641 §3.6).
+    pub fn forget(&mut self, token: Token) -> bool {
+        match self.slots.iter().position(|s| s.token == token) {
+            Some(i) => {
+                self.slots.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn start(
+        &mut self,
+        now: u64,
+        ty: Type,
+        code: Code,
+        observe: bool,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+    ) -> Result<Token, RequestError> {
         if !code.is_request() || !matches!(ty, Type::Con | Type::Non) {
             return Err(RequestError::NotARequest);
         }
@@ -180,6 +233,9 @@ impl<const N: usize, const M: usize> Client<N, M> {
         self.next_message_id = self.next_message_id.wrapping_add(1);
         let mut buf = [0u8; M];
         let mut b = Builder::new(&mut buf, ty, code, message_id, &token.0)?;
+        if observe {
+            b.uint_option(OptionNumber::OBSERVE, REGISTER)?;
+        }
         options(&mut b)?;
         let bytes = b.payload(payload)?;
         let bytes = heapless::Vec::from_slice(bytes).map_err(|_| BuildError::BufferTooSmall)?;
@@ -189,7 +245,15 @@ impl<const N: usize, const M: usize> Client<N, M> {
         } else {
             Stage::Waiting { until: now + self.params.non_lifetime_ms() }
         };
-        let _ = self.slots.push(Slot { token, message_id, confirmable, stage, send: !confirmable, bytes });
+        let _ = self.slots.push(Slot {
+            token,
+            message_id,
+            confirmable,
+            observe,
+            stage,
+            send: !confirmable,
+            bytes,
+        });
         self.start_queued(now);
         Ok(token)
     }
@@ -232,7 +296,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
             .filter_map(|s| match s.stage {
                 Stage::Unacked(t) => Some(t.next_at()),
                 Stage::Waiting { until } => Some(until),
-                Stage::Queued => None,
+                Stage::Queued | Stage::Observing(_) => None,
             })
             .min()
     }
@@ -330,7 +394,9 @@ impl<const N: usize, const M: usize> Client<N, M> {
                     .flatten();
                 let Some(i) = found else {
                     self.stats.ignored += 1;
-                    if confirmable {
+                    // A notification of a forgotten observation is rejected too, so that the
+                    // server stops (RFC 7641 §3.6).
+                    if confirmable || m.option(OptionNumber::OBSERVE).is_some() {
                         let _ = self.control.push_back((Type::Rst, m.message_id));
                     }
                     return None;
@@ -348,9 +414,32 @@ impl<const N: usize, const M: usize> Client<N, M> {
             self.stats.ignored += 1;
             return None;
         }
-        let slot = self.slots.swap_remove(i);
+        let observed = m.option(OptionNumber::OBSERVE).and_then(uint_value);
+        let slot = &mut self.slots[i];
+        let token = slot.token;
+        match (slot.stage, observed) {
+            // A notification: reported if fresher than the last.
+            (Stage::Observing(mut fresh), Some(v)) => {
+                if !fresh.take(v, now) {
+                    self.stats.stale += 1;
+                    return None;
+                }
+                slot.stage = Stage::Observing(fresh);
+                return Some(Event::Notification { token, message: m });
+            }
+            // The first response to an observing GET, and the server took it.
+            (_, Some(v)) if slot.observe && m.code.is_response() && m.code.class() == 2 => {
+                slot.stage = Stage::Observing(Freshness::new(v, now));
+                slot.send = false;
+                self.start_queued(now);
+                return Some(Event::Response { token, message: m });
+            }
+            _ => {}
+        }
+        // A plain response, or one that ends an observation (no Observe option, an error).
+        self.slots.swap_remove(i);
         self.start_queued(now);
-        Some(Event::Response { token: slot.token, message: m })
+        Some(Event::Response { token, message: m })
     }
 }
 

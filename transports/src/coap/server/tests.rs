@@ -291,3 +291,52 @@ fn a_notification_a_day_is_confirmable_and_an_observer_that_never_acknowledges_i
     }
     assert_eq!(s.observers_of(7), 0);
 }
+
+/// Our client observing our server: registration, notifications in order and out of order,
+/// a confirmable one acknowledged, and `forget` ending the observation on both sides.
+#[test]
+fn the_client_observes_the_server() {
+    use crate::coap::client::{Client, Event};
+    let mut c: Client<4, 128> = Client::new(Params::default(), 11);
+    let mut s: Server<u8, 8, 128, 2, 4> = Server::new(Params::default(), 900);
+    let token = c.observe(0, Type::Con, |b| b.option(OptionNumber::URI_PATH, b"t").map(|_| ())).unwrap();
+    let req = c.poll_transmit(0).unwrap().to_vec();
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &req) else { panic!() };
+    let n = s.observe(0, &r, 7).expect("a GET with Observe 0");
+    let answer = s
+        .respond(0, &r, Code::CONTENT, |b| b.uint_option(OptionNumber::OBSERVE, n).map(|_| ()), b"20")
+        .unwrap()
+        .to_vec();
+    assert!(matches!(c.handle_datagram(1, &answer), Some(Event::Response { token: t, .. }) if t == token));
+    assert_eq!(c.outstanding(), 1, "the observation stays open");
+    // Three notifications; the network delivers the second after the third.
+    let mut notes = Vec::new();
+    for (i, v) in [b"21", b"22", b"23"].iter().enumerate() {
+        s.notify(10 + i as u64, 7, Code::CONTENT, |_| Ok(()), *v, 0).unwrap();
+        notes.push(s.poll_transmit().unwrap().1.to_vec());
+    }
+    let mut seen = Vec::new();
+    for d in [&notes[0], &notes[2], &notes[1]] {
+        if let Some(Event::Notification { token: t, message }) = c.handle_datagram(20, d) {
+            assert_eq!(t, token);
+            seen.push(message.payload.to_vec());
+        }
+    }
+    assert_eq!(seen, [b"21".to_vec(), b"23".to_vec()], "the late 22 is stale and not reported");
+    assert_eq!(c.stats().stale, 1);
+    // A day later the notification is confirmable: the client acknowledges it.
+    s.notify(24 * 3600 * 1000, 7, Code::CONTENT, |_| Ok(()), b"24", 0).unwrap();
+    let con = s.poll_transmit().unwrap().1.to_vec();
+    assert!(matches!(c.handle_datagram(30, &con), Some(Event::Notification { .. })));
+    let ack = c.poll_transmit(30).unwrap().to_vec();
+    assert!(matches!(s.handle_datagram(31, 1, &ack), Incoming::Acknowledged { .. }));
+    // The client forgets it: the next notification is rejected, and the server drops the
+    // observer.
+    assert!(c.forget(token));
+    s.notify(40, 7, Code::CONTENT, |_| Ok(()), b"25", 0).unwrap();
+    let last = s.poll_transmit().unwrap().1.to_vec();
+    assert_eq!(c.handle_datagram(41, &last), None);
+    let rst = c.poll_transmit(41).unwrap().to_vec();
+    assert!(matches!(s.handle_datagram(42, 1, &rst), Incoming::Rejected { .. }));
+    assert_eq!(s.observers_of(7), 0);
+}
