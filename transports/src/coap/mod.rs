@@ -6,6 +6,7 @@
 //! (No-Response) define, and the §5.4 rules for critical options ([`Message::bad_critical_option`]).
 //! Reliability, observe and block-wise build on it.
 
+pub mod block;
 pub mod client;
 mod code;
 mod message;
