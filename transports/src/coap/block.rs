@@ -120,7 +120,7 @@ mod tests {
                 }
                 num += 1;
             }
-            prop_assert_eq!(joined, body);
+            prop_assert_eq!(&joined, &body);
             prop_assert!(Block::of(num + 1, size, &body).is_none(), "nothing past the last block");
         }
     }
