@@ -387,6 +387,9 @@ fn diagnostic(buf: &mut [u8; 24], number: u16) -> &[u8] {
     &buf[..prefix.len() + d.len()]
 }
 
+mod blocks;
 mod observers;
 #[cfg(test)]
 mod tests;
+
+pub use blocks::{block2_of, size2_of};

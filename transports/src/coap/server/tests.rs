@@ -340,3 +340,53 @@ fn the_client_observes_the_server() {
     assert!(matches!(s.handle_datagram(42, 1, &rst), Incoming::Rejected { .. }));
     assert_eq!(s.observers_of(7), 0);
 }
+
+/// A 100 KB body fetched block by block, the client choosing a smaller block size on the way
+/// (RFC 7959 §2.4 lets it), joined back intact.
+#[test]
+fn a_large_body_is_served_block_by_block() {
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut s: Server<u8, 8, 1200> = Server::new(Params::default(), 1);
+    let mut joined = Vec::new();
+    let (mut num, mut szx, mut id) = (0u32, None::<u8>, 100u16);
+    loop {
+        let block2 = szx.map(|szx| crate::coap::block::Block { num, more: false, szx }.value());
+        let mut buf = [0u8; 64];
+        let mut b = Builder::new(&mut buf, Type::Con, Code::GET, id, &[9]).unwrap();
+        b.option(OptionNumber::URI_PATH, b"fw").unwrap();
+        if let Some(v) = block2 {
+            b.uint_option(OptionNumber::BLOCK2, v).unwrap();
+        }
+        let req = b.finish().to_vec();
+        let Incoming::Request(r) = s.handle_datagram(0, 1, &req) else { panic!() };
+        let answer = s.respond_body(0, &r, Code::CONTENT, |_| Ok(()), &body, 1024).unwrap().to_vec();
+        let m = Message::parse(&answer).unwrap();
+        let block = block2_of(&m).expect("a body over one block has Block2");
+        assert_eq!(block.offset(), joined.len());
+        if block.num == 0 {
+            assert_eq!(size2_of(&m), Some(100_000));
+        }
+        joined.extend_from_slice(m.payload);
+        if !block.more {
+            break;
+        }
+        // After the first block, ask for 512-byte blocks: block numbers double.
+        let (next_num, next_szx) = match szx {
+            None => (2 * (block.num + 1), 5),
+            Some(z) => (block.num + 1, z),
+        };
+        num = next_num;
+        szx = Some(next_szx);
+        id += 1;
+    }
+    assert_eq!(joined, body);
+    // A block past the end: 4.02.
+    let mut buf = [0u8; 64];
+    let mut b = Builder::new(&mut buf, Type::Con, Code::GET, 999, &[]).unwrap();
+    b.uint_option(OptionNumber::BLOCK2, crate::coap::block::Block { num: 500, more: false, szx: 6 }.value())
+        .unwrap();
+    let req = b.finish().to_vec();
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &req) else { panic!() };
+    let answer = s.respond_body(0, &r, Code::CONTENT, |_| Ok(()), &body, 1024).unwrap().to_vec();
+    assert_eq!(Message::parse(&answer).unwrap().code, Code::BAD_OPTION);
+}
