@@ -775,11 +775,11 @@ fn in_order<R>(latest: Option<&Option<(u64, R)>>, open_from: u64, t: u64, stats:
 /// readings/s with it).
 #[inline(always)]
 fn prefetch<R>(states: &[Option<RuleState<R>>], dues: &dues::Blocked, rules: &[(usize, u8)]) {
-    const STATES_PER_LINE: usize = 64 / core::mem::size_of::<Option<RuleState<f64>>>();
+    let per_line = (64 / core::mem::size_of::<Option<RuleState<R>>>()).max(1);
     let mut last = usize::MAX;
     for &(i, _) in rules {
-        if i / STATES_PER_LINE != last {
-            last = i / STATES_PER_LINE;
+        if i / per_line != last {
+            last = i / per_line;
             core::hint::black_box((dues.lines_of(i), states.get(i).map(Option::is_some)));
         }
     }

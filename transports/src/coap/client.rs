@@ -31,7 +31,7 @@
 use telemetra_core::heapless;
 
 use super::code::Code;
-use super::message::{BuildError, Builder, Message, Type};
+use super::message::{BuildError, Builder, Message, Type, confirmable_message_id};
 use super::observe::{Freshness, REGISTER};
 use super::option::{OptionNumber, uint_value};
 use super::reliability::{Dedup, Due, Novelty, Params, Transmission};
@@ -334,11 +334,8 @@ impl<const N: usize, const M: usize> Client<N, M> {
     pub fn handle_datagram<'a>(&mut self, now: u64, bytes: &'a [u8]) -> Option<Event<'a>> {
         let Ok(m) = Message::parse(bytes) else {
             // A message format error: a confirmable one is rejected if its ID can be read.
-            if let [first, _, hi, lo, ..] = bytes
-                && first >> 6 == 1
-                && first >> 4 & 3 == 0
-            {
-                let _ = self.control.push_back((Type::Rst, u16::from_be_bytes([*hi, *lo])));
+            if let Some(id) = confirmable_message_id(bytes) {
+                let _ = self.control.push_back((Type::Rst, id));
             }
             self.stats.ignored += 1;
             return None;

@@ -169,6 +169,17 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The Message ID of a datagram that is not a well-formed message but whose header reads as a
+/// version 1 confirmable one: such a message is rejected with an RST carrying that ID (§4.2).
+pub fn confirmable_message_id(bytes: &[u8]) -> Option<u16> {
+    match bytes {
+        [first, _, hi, lo, ..] if first >> 6 == 1 && first >> 4 & 3 == 0 => {
+            Some(u16::from_be_bytes([*hi, *lo]))
+        }
+        _ => None,
+    }
+}
+
 /// The options of a [`Message`], in order.
 #[derive(Clone, Debug)]
 pub struct Options<'a> {

@@ -31,7 +31,7 @@
 use telemetra_core::heapless;
 
 use super::code::Code;
-use super::message::{BuildError, Builder, Message, Type};
+use super::message::{BuildError, Builder, Message, Type, confirmable_message_id};
 use super::reliability::{Due, Params, Transmission};
 
 /// A request for the application.
@@ -170,11 +170,9 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
             Err(_) => {
                 self.stats.malformed += 1;
                 // A malformed confirmable message whose ID can be read is rejected (§4.2).
-                return match bytes {
-                    [first, _, hi, lo, ..] if first >> 6 == 1 && first >> 4 & 3 == 0 => {
-                        self.empty(Type::Rst, u16::from_be_bytes([*hi, *lo]))
-                    }
-                    _ => Incoming::Ignored,
+                return match confirmable_message_id(bytes) {
+                    Some(id) => self.empty(Type::Rst, id),
+                    None => Incoming::Ignored,
                 };
             }
         };
@@ -202,10 +200,14 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
             _ => {}
         }
         self.expire(now);
+        // Found by position, then borrowed: returning a borrow from a search that may fail
+        // keeps `self.cache` borrowed on the other path too.
         if let Some(i) = self.cache.iter().position(|c| c.peer == peer && c.message_id == m.message_id) {
             self.stats.duplicates += 1;
-            let answer = &self.cache.iter().nth(i).map(|c| &c.answer[..]).unwrap_or(&[]);
-            return if answer.is_empty() { Incoming::Ignored } else { Incoming::Reply(answer) };
+            return match self.cache.get(i) {
+                Some(c) if !c.answer.is_empty() => Incoming::Reply(&c.answer),
+                _ => Incoming::Ignored,
+            };
         }
         if self.cache.is_full() {
             self.cache.pop_front();
@@ -249,10 +251,7 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
         let m = &request.message;
         let (ty, id) = match m.ty {
             Type::Con => (Type::Ack, m.message_id),
-            _ => {
-                self.next_message_id = self.next_message_id.wrapping_add(1);
-                (Type::Non, self.next_message_id)
-            }
+            _ => (Type::Non, self.fresh_message_id()),
         };
         let mut b = Builder::new(&mut self.scratch, ty, code, id, m.token)?;
         options(&mut b)?;
@@ -305,16 +304,36 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
         if self.outgoing.is_full() {
             return Err(SeparateError::Busy);
         }
-        self.next_message_id = self.next_message_id.wrapping_add(1);
-        let message_id = self.next_message_id;
+        let message_id = self.fresh_message_id();
         let mut b = Builder::new(&mut self.scratch, Type::Con, code, message_id, token)?;
         options(&mut b)?;
         let len = b.payload(payload)?.len();
+        self.track(now, peer, message_id, len, random, false)?;
+        Ok((message_id, &self.scratch[..len]))
+    }
+
+    /// The next Message ID for a message this side starts.
+    fn fresh_message_id(&mut self) -> u16 {
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        self.next_message_id
+    }
+
+    /// Keeps the confirmable message of `len` bytes in the scratch buffer for retransmission to
+    /// `peer` until it is acknowledged (`send`: also send it at the next `poll_transmit`).
+    fn track(
+        &mut self,
+        now: u64,
+        peer: P,
+        message_id: u16,
+        len: usize,
+        random: u32,
+        send: bool,
+    ) -> Result<(), BuildError> {
         let bytes =
             heapless::Vec::from_slice(&self.scratch[..len]).map_err(|_| BuildError::BufferTooSmall)?;
         let tx = Transmission::start(now, &self.params, random);
-        let _ = self.outgoing.push(Outgoing { peer, message_id, tx, send: false, bytes });
-        Ok((message_id, &self.scratch[..len]))
+        let _ = self.outgoing.push(Outgoing { peer, message_id, tx, send, bytes });
+        Ok(())
     }
 
     /// The next retransmission of a separate response to send, and to whom.

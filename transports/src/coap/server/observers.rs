@@ -5,12 +5,11 @@
 
 use telemetra_core::heapless;
 
-use super::{Outgoing, Request, Server};
+use super::{Request, Server};
 use crate::coap::code::Code;
 use crate::coap::message::{BuildError, Builder, MAX_TOKEN, Type};
 use crate::coap::observe::{CONFIRMABLE_AT_LEAST_EVERY_MS, DEREGISTER, REGISTER};
 use crate::coap::option::{OptionNumber, uint_value};
-use crate::coap::reliability::Transmission;
 
 /// One observation: who, by which token, of which resource (the application's number).
 #[derive(Debug, Clone)]
@@ -84,8 +83,7 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
                 continue;
             }
             let observe = self.sequence.advance();
-            self.next_message_id = self.next_message_id.wrapping_add(1);
-            let message_id = self.next_message_id;
+            let message_id = self.fresh_message_id();
             let o = &self.observers[i];
             let confirmable =
                 now >= o.confirmed_at + CONFIRMABLE_AT_LEAST_EVERY_MS && !self.outgoing.is_full();
@@ -94,14 +92,13 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
             b.uint_option(OptionNumber::OBSERVE, observe)?;
             options(&mut b)?;
             let len = b.payload(payload)?.len();
-            let bytes =
-                heapless::Vec::from_slice(&self.scratch[..len]).map_err(|_| BuildError::BufferTooSmall)?;
             let peer = o.peer;
             if confirmable {
-                let tx = Transmission::start(now, &self.params, random);
-                let _ = self.outgoing.push(Outgoing { peer, message_id, tx, send: true, bytes });
+                self.track(now, peer, message_id, len, random, true)?;
                 self.observers[i].confirmed_at = now;
             } else {
+                let bytes = heapless::Vec::from_slice(&self.scratch[..len])
+                    .map_err(|_| BuildError::BufferTooSmall)?;
                 if self.notices.is_full() {
                     // The oldest unsent notification is stale by now.
                     self.notices.pop_front();
