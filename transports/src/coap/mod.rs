@@ -16,7 +16,9 @@ pub mod reliability;
 pub mod server;
 
 pub use code::Code;
-pub use message::{BuildError, Builder, FormatError, MAX_TOKEN, Message, Options, Type, confirmable_message_id};
+pub use message::{
+    BuildError, Builder, FormatError, MAX_TOKEN, Message, Options, Type, confirmable_message_id,
+};
 pub use option::{Definition, Format, OptionNumber, uint_bytes, uint_value};
 
 /// For the tests of a lossy link: a deterministic stream of numbers in `0..100`.
