@@ -1,5 +1,8 @@
 //! Block-wise transfers (RFC 7959): the value of a Block1 or Block2 option — which block, of
-//! what size, and whether more follow — and the arithmetic of cutting a body into blocks.
+//! what size, and whether more follow — and the arithmetic of cutting a body into blocks;
+//! [`transfer`] runs a whole transfer in either direction.
+
+pub mod transfer;
 
 /// A Block1 or Block2 option value: block number `num`, `more` blocks follow, size
 /// 2^(`szx` + 4) bytes (16 to 1024; `szx` 7 is reserved for BERT over TCP).

@@ -77,16 +77,54 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
         payload: &[u8],
         random: u32,
     ) -> Result<usize, BuildError> {
+        self.notify_each(now, resource, false, code, options, payload, random, |_, _| {})
+    }
+
+    /// Like [`Server::notify`], but every notification is confirmable (a state each observer
+    /// must see, such as a command): `sent` learns each observer and its notification's
+    /// Message ID, which [`Incoming::Acknowledged`](super::Incoming::Acknowledged) names when
+    /// it arrives. An observer for whom no retransmission slot is free is skipped (not
+    /// counted): notify again once one is acknowledged.
+    #[allow(clippy::too_many_arguments)]
+    pub fn notify_confirmable(
+        &mut self,
+        now: u64,
+        resource: u32,
+        code: Code,
+        options: impl Fn(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+        random: u32,
+        sent: impl FnMut(P, u16),
+    ) -> Result<usize, BuildError> {
+        self.notify_each(now, resource, true, code, options, payload, random, sent)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn notify_each(
+        &mut self,
+        now: u64,
+        resource: u32,
+        always_confirm: bool,
+        code: Code,
+        options: impl Fn(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+        random: u32,
+        mut sent: impl FnMut(P, u16),
+    ) -> Result<usize, BuildError> {
         let mut count = 0;
         for i in 0..self.observers.len() {
             if self.observers[i].resource != resource {
                 continue;
             }
+            let o = &self.observers[i];
+            let due = always_confirm || now >= o.confirmed_at + CONFIRMABLE_AT_LEAST_EVERY_MS;
+            let confirmable = due && !self.outgoing.is_full();
+            if always_confirm && !confirmable {
+                continue;
+            }
             let observe = self.sequence.advance();
             let message_id = self.fresh_message_id();
             let o = &self.observers[i];
-            let confirmable =
-                now >= o.confirmed_at + CONFIRMABLE_AT_LEAST_EVERY_MS && !self.outgoing.is_full();
             let ty = if confirmable { Type::Con } else { Type::Non };
             let mut b = Builder::new(&mut self.scratch, ty, code, message_id, &o.token)?;
             b.uint_option(OptionNumber::OBSERVE, observe)?;
@@ -107,6 +145,7 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
                 let _ = self.notices.push_back((peer, bytes));
             }
             self.observers[i].last_message_id = Some(message_id);
+            sent(peer, message_id);
             count += 1;
         }
         Ok(count)

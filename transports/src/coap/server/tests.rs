@@ -292,6 +292,27 @@ fn a_notification_a_day_is_confirmable_and_an_observer_that_never_acknowledges_i
     assert_eq!(s.observers_of(7), 0);
 }
 
+#[test]
+fn confirmable_notifications_name_each_observer_and_wait_for_a_free_slot() {
+    let mut s: Server<u8, 8, 128, 1, 4> = Server::new(Params::default(), 500);
+    for peer in [1, 2] {
+        let on = observe_get(1, &[peer], 0);
+        let Incoming::Request(r) = s.handle_datagram(0, peer, &on) else { panic!() };
+        s.observe(0, &r, 7).unwrap();
+    }
+    let mut sent = Vec::new();
+    let n = s.notify_confirmable(5, 7, Code::CONTENT, |_| Ok(()), b"cmd", 0, |p, id| sent.push((p, id)));
+    // One retransmission slot: one observer is notified, the other skipped and not counted.
+    assert_eq!(n, Ok(1));
+    let (peer, bytes) = s.poll_transmit().unwrap();
+    assert_eq!((peer, parsed(bytes).0, parsed(bytes).2), (sent[0].0, Type::Con, sent[0].1));
+    let ack = request(Type::Ack, Code::EMPTY, sent[0].1, &[], &[]);
+    assert_eq!(s.handle_datagram(6, peer, &ack), Incoming::Acknowledged { peer, message_id: sent[0].1 });
+    let n = s.notify_confirmable(7, 7, Code::CONTENT, |_| Ok(()), b"cmd", 0, |p, id| sent.push((p, id)));
+    assert_eq!(n, Ok(1));
+    assert_eq!(sent.len(), 2);
+}
+
 /// Our client observing our server: registration, notifications in order and out of order,
 /// a confirmable one acknowledged, and `forget` ending the observation on both sides.
 #[test]
