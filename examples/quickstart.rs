@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --example quickstart                                # in process (memory://)
 //! cargo run --example quickstart -- mqtt://127.0.0.1:1883       # through an MQTT broker
+//! cargo run --example quickstart -- coap://127.0.0.1:5683       # over CoAP (the server binds it)
 //! ```
 //!
 //! To move this onto a network, only the URL changes: every endpoint is a

@@ -100,7 +100,7 @@ pub use telemetra_codec as codec;
 pub use telemetra_rules as rules;
 
 /// Transports (`telemetra-transports`): in-process memory, MQTT (feature `mqtt`, TLS with
-/// `tls`), and [`Link`](transports::link::Link), which picks one by URL.
+/// `tls`), CoAP (feature `coap`), and [`Link`](transports::link::Link), which picks one by URL.
 #[cfg(feature = "std")]
 pub use telemetra_transports as transports;
 
@@ -111,6 +111,12 @@ pub use telemetra_transports as transports;
 /// [`packet`](mqtt::packet).
 #[cfg(feature = "mqtt-client")]
 pub use telemetra_transports::mqtt;
+
+/// CoAP (RFC 7252, 7641, 7959): the sans-IO [`Client`](coap::client::Client) and
+/// [`Server`](coap::server::Server) (feature `coap-core`, `no_std`, no allocation), with `std`
+/// the tokio driver [`CoapClient`](coap::driver::CoapClient) and the transport on CoAP.
+#[cfg(feature = "coap-core")]
+pub use telemetra_transports::coap;
 
 /// The fixed-capacity collections of the model's public fields, re-exported so that users build
 /// them with the same version.

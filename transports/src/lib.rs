@@ -7,6 +7,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "std")]
+mod address;
 #[cfg(feature = "coap")]
 pub mod coap;
 #[cfg(feature = "std")]

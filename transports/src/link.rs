@@ -1,5 +1,6 @@
 //! One transport chosen by URL at run time: `memory://name` (in-process), `mqtt://host:port`,
-//! `mqtts://host:port`, or any scheme an application registers for a transport of its own.
+//! `mqtts://host:port`, `coap://host:port` (the server role binds it, devices send to it), or
+//! any scheme an application registers for a transport of its own.
 //! An app writes its logic against [`Transport`] and switches networks by changing the URL.
 //!
 //! ```
@@ -41,7 +42,7 @@ use crate::memory::MemoryHub;
 pub enum Role<'a> {
     /// A device (client id `tm-{id}`, status and will on `tm/v1/{id}/status`).
     Device(DeviceId),
-    /// A server or other consumer, with this client id.
+    /// A server or other consumer, with this client id (on CoAP: the server, which binds the URL).
     Server(&'a str),
 }
 
@@ -260,7 +261,8 @@ impl fmt::Debug for Registry {
 }
 
 impl Default for Registry {
-    /// `memory://`, and with the `tokio` feature `mqtt://` and `mqtts://`.
+    /// `memory://`, and with the `tokio` feature `mqtt://`, `mqtts://` and `coap://` (a
+    /// server binds the address, a device sends to it).
     fn default() -> Self {
         let mut r = Registry { schemes: Vec::new() };
         r.register("memory", |url, _role| {
@@ -282,6 +284,22 @@ impl Default for Registry {
                 Box::pin(async move { link })
             });
         }
+        #[cfg(all(feature = "tokio", feature = "coap"))]
+        r.register("coap", |url, role| {
+            use crate::coap::driver::transport::{CoapDevice, CoapServer, DeviceConfig, ServerConfig};
+            let url = url.to_string();
+            let role = match role {
+                Role::Device(id) => Some(id),
+                Role::Server(_) => None,
+            };
+            Box::pin(async move {
+                match role {
+                    Some(id) => CoapDevice::connect(&url, id, DeviceConfig::default()).await.map(Link::new),
+                    None => CoapServer::bind(&url, ServerConfig::default()).await.map(Link::new),
+                }
+                .map_err(LinkError::new)
+            })
+        });
         r
     }
 }

@@ -32,7 +32,7 @@ use telemetra_core::heapless;
 
 use super::code::Code;
 use super::message::{BuildError, Builder, Message, Type, confirmable_message_id};
-use super::observe::{Freshness, REGISTER};
+use super::observe::{DEREGISTER, Freshness, REGISTER};
 use super::option::{OptionNumber, uint_value};
 use super::reliability::{Dedup, Due, Novelty, Params, Transmission};
 
@@ -180,7 +180,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
         options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
         payload: &[u8],
     ) -> Result<Token, RequestError> {
-        self.start(now, ty, code, false, options, payload)
+        self.start(now, ty, code, None, None, options, payload)
     }
 
     /// Observes a resource (RFC 7641): a GET with Observe 0 (added before the options
@@ -193,7 +193,26 @@ impl<const N: usize, const M: usize> Client<N, M> {
         ty: Type,
         options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
     ) -> Result<Token, RequestError> {
-        self.start(now, ty, Code::GET, true, options, &[])
+        self.start(now, ty, Code::GET, None, Some(REGISTER), options, &[])
+    }
+
+    /// Cancels an observation proactively (RFC 7641 §3.6): forgets it and sends a GET with
+    /// Observe 1 and the observation's token (`options` adds the same options as the
+    /// registration did). The server's answer comes as an [`Event::Response`] for `token`;
+    /// a notification already on its way is answered RST. `Ok(false)`: no such observation.
+    pub fn cancel(
+        &mut self,
+        now: u64,
+        token: Token,
+        ty: Type,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+    ) -> Result<bool, RequestError> {
+        let Some(i) = self.slots.iter().position(|s| s.token == token && s.observe) else {
+            return Ok(false);
+        };
+        self.slots.swap_remove(i);
+        self.start(now, ty, Code::GET, Some(token), Some(DEREGISTER), options, &[])?;
+        Ok(true)
     }
 
     /// Ends an observation (or abandons a request): its next notification is answered RST,
@@ -208,12 +227,14 @@ impl<const N: usize, const M: usize> Client<N, M> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         now: u64,
         ty: Type,
         code: Code,
-        observe: bool,
+        token: Option<Token>,
+        observe: Option<u32>,
         options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
         payload: &[u8],
     ) -> Result<Token, RequestError> {
@@ -223,18 +244,21 @@ impl<const N: usize, const M: usize> Client<N, M> {
         if self.slots.is_full() {
             return Err(RequestError::Busy);
         }
-        let token = loop {
-            let t = Token(self.random().to_be_bytes());
-            if !self.slots.iter().any(|s| s.token == t) {
-                break t;
-            }
+        let token = match token {
+            Some(t) => t,
+            None => loop {
+                let t = Token(self.random().to_be_bytes());
+                if !self.slots.iter().any(|s| s.token == t) {
+                    break t;
+                }
+            },
         };
         let message_id = self.next_message_id;
         self.next_message_id = self.next_message_id.wrapping_add(1);
         let mut buf = [0u8; M];
         let mut b = Builder::new(&mut buf, ty, code, message_id, &token.0)?;
-        if observe {
-            b.uint_option(OptionNumber::OBSERVE, REGISTER)?;
+        if let Some(value) = observe {
+            b.uint_option(OptionNumber::OBSERVE, value)?;
         }
         options(&mut b)?;
         let bytes = b.payload(payload)?;
@@ -249,7 +273,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
             token,
             message_id,
             confirmable,
-            observe,
+            observe: observe == Some(REGISTER),
             stage,
             send: !confirmable,
             bytes,

@@ -9,6 +9,8 @@
 pub mod block;
 pub mod client;
 mod code;
+#[cfg(feature = "tokio")]
+pub mod driver;
 mod message;
 pub mod observe;
 mod option;

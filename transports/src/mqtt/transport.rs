@@ -18,7 +18,6 @@
 //! away); `send_acked` waits for the broker's PUBACK. [`split`](Transport::split) gives two
 //! handles to the one connection.
 
-use telemetra_codec::{Frame, Message as FrameMessage};
 use telemetra_core::transport::{Receiver, Sender};
 use telemetra_core::{
     Delivery, DeviceId, DeviceStatus, ErrorKind, Route, RouteFilter, RouteKind, Transport, TransportError,
@@ -29,13 +28,7 @@ use super::driver::{Config, ConfigError, MqttClient, SubscribeError};
 use super::packet::publish::QoS;
 use super::reason::ReasonCode;
 
-/// The encoded status frame of `device` (sequence number 0).
-pub fn status_frame(device: DeviceId, status: DeviceStatus) -> Vec<u8> {
-    let frame = Frame::new(device, 0, FrameMessage::Status(status));
-    let mut buf = [0u8; 16];
-    // A status frame is at most 1 + 10 + 1 + 1 + 1 bytes.
-    frame.encode(&mut buf).map(|b| b.to_vec()).unwrap_or_default()
-}
+pub use crate::delivery::status_frame;
 
 /// An error of the MQTT transport.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -362,6 +362,35 @@ fn the_client_observes_the_server() {
     assert_eq!(s.observers_of(7), 0);
 }
 
+/// Proactive cancellation (RFC 7641 §3.6): a GET with Observe 1 and the observation's token.
+#[test]
+fn the_client_cancels_an_observation_by_a_get_with_observe_1() {
+    use crate::coap::client::{Client, Event};
+    let mut c: Client<4, 128> = Client::new(Params::default(), 12);
+    let mut s: Server<u8, 8, 128, 2, 4> = Server::new(Params::default(), 900);
+    let path = |b: &mut Builder<'_>| b.option(OptionNumber::URI_PATH, b"t").map(|_| ());
+    let token = c.observe(0, Type::Con, path).unwrap();
+    let req = c.poll_transmit(0).unwrap().to_vec();
+    let Incoming::Request(r) = s.handle_datagram(0, 1, &req) else { panic!() };
+    let n = s.observe(0, &r, 7).unwrap();
+    let answer = s
+        .respond(0, &r, Code::CONTENT, |b| b.uint_option(OptionNumber::OBSERVE, n).map(|_| ()), b"")
+        .unwrap()
+        .to_vec();
+    c.handle_datagram(1, &answer).unwrap();
+    assert_eq!(c.cancel(2, token, Type::Con, path), Ok(true));
+    let off = c.poll_transmit(2).unwrap().to_vec();
+    let m = Message::parse(&off).unwrap();
+    assert_eq!((m.code, m.token, observe_value(&off)), (Code::GET, &token.0[..], Some(1)));
+    let Incoming::Request(r) = s.handle_datagram(3, 1, &off) else { panic!() };
+    assert_eq!(s.observe(3, &r, 7), None, "deregistered");
+    assert_eq!(s.observers_of(7), 0);
+    let answer = s.respond(3, &r, Code::CONTENT, |_| Ok(()), b"").unwrap().to_vec();
+    assert!(matches!(c.handle_datagram(4, &answer), Some(Event::Response { token: t, .. }) if t == token));
+    assert_eq!(c.outstanding(), 0);
+    assert_eq!(c.cancel(5, token, Type::Con, path), Ok(false), "nothing left to cancel");
+}
+
 /// A 100 KB body fetched block by block, the client choosing a smaller block size on the way
 /// (RFC 7959 §2.4 lets it), joined back intact.
 #[test]

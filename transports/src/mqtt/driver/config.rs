@@ -28,31 +28,14 @@ impl Broker {
         } else {
             return Err(bad());
         };
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
         let default_port = if tls { 8883 } else { 1883 };
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
-            match after.strip_prefix(':') {
-                Some(p) => (host, p.parse().map_err(|_| bad())?),
-                None if after.is_empty() => (host, default_port),
-                None => return Err(bad()),
-            }
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse().map_err(|_| bad())?),
-                None => (rest, default_port),
-            }
-        };
-        if host.is_empty() || host.contains(['/', '@', '?', '#']) {
-            return Err(bad());
-        }
-        Ok(Broker { host: host.to_string(), port, tls })
+        let (host, port) = crate::address::host_port(rest, default_port).ok_or_else(bad)?;
+        Ok(Broker { host, port, tls })
     }
 
     /// True for `localhost` and loopback addresses.
     pub fn is_loopback(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost")
-            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        crate::address::is_loopback(&self.host)
     }
 }
 

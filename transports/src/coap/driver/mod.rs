@@ -1,0 +1,68 @@
+//! CoAP on tokio over UDP: a client ([`CoapClient`]) that runs requests to completion —
+//! retransmission, block-wise transfers both ways, observations — and the telemetra
+//! [`Transport`](telemetra_core::Transport) on CoAP for devices and servers
+//! ([`transport`]). Each runs the sans-IO core of [`crate::coap`] in one task that owns its
+//! socket; handles talk to it over channels.
+//!
+//! ```no_run
+//! use telemetra_transports::coap::driver::{CoapClient, ClientConfig, Request};
+//! use telemetra_transports::coap::Code;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = CoapClient::connect("coap://127.0.0.1:5683", ClientConfig::default()).await?;
+//! let r = client.request(Request::get("time")).await?;
+//! assert_eq!(r.code, Code::CONTENT);
+//! // A 100 KB body goes up in Block1 blocks and comes back in Block2 blocks.
+//! client.request(Request::put("big", vec![7; 100_000])).await?;
+//! assert_eq!(client.request(Request::get("big")).await?.payload.len(), 100_000);
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod error;
+pub mod transport;
+
+pub use client::{ClientConfig, ClientStats, CoapClient, Observation, Request, Response};
+pub use error::CoapError;
+
+/// The default port of `coap://` (RFC 7252 §6.1).
+pub const DEFAULT_PORT: u16 = 5683;
+
+/// Milliseconds since `start`: the sans-IO core's clock.
+pub(crate) fn millis(start: tokio::time::Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}
+
+/// The host and port of a `coap://host[:port]` URL, and whether it is loopback.
+pub(crate) fn parse_url(url: &str) -> Result<(String, u16), CoapError> {
+    let bad = || CoapError::BadUrl(url.to_string());
+    let rest = url.strip_prefix("coap://").ok_or_else(bad)?;
+    crate::address::host_port(rest, DEFAULT_PORT).ok_or_else(bad)
+}
+
+/// Resolves `host:port`, refusing plaintext off loopback unless `allow_plaintext`.
+pub(crate) async fn resolve(url: &str, allow_plaintext: bool) -> Result<std::net::SocketAddr, CoapError> {
+    let (host, port) = parse_url(url)?;
+    if !crate::address::is_loopback(&host) && !allow_plaintext {
+        return Err(CoapError::PlaintextRefused(host));
+    }
+    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| CoapError::io("resolve", &e))?;
+    addrs.next().ok_or_else(|| CoapError::BadUrl(url.to_string()))
+}
+
+/// A seed for tokens, Message IDs and timeouts, from the process's random hasher keys and the
+/// clock (not for secrets).
+pub(crate) fn seed() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() as u32
+}
+
+/// Sleeps until `deadline`; never, for `None`.
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
