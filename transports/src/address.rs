@@ -27,7 +27,8 @@ pub(crate) fn host_port(rest: &str, default_port: u16) -> Option<(String, u16)> 
 
 /// True for `localhost` and loopback addresses: where plaintext may go without an opt-in.
 pub(crate) fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

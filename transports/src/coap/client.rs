@@ -101,6 +101,8 @@ struct Slot<const M: usize> {
     stage: Stage,
     /// Send it (again) at the next `poll_transmit`.
     send: bool,
+    /// When it was first sent (for [`Client::keep_trying`]).
+    first_sent: u64,
     bytes: heapless::Vec<u8, M>,
 }
 
@@ -131,6 +133,7 @@ pub struct Client<const N: usize, const M: usize> {
     rng: u32,
     seen: Dedup<(), 32>,
     stats: Stats,
+    keep_trying: bool,
 }
 
 impl<const N: usize, const M: usize> Client<N, M> {
@@ -146,6 +149,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
             rng: seed | 1,
             seen: Dedup::default(),
             stats: Stats::default(),
+            keep_trying: false,
         };
         c.next_message_id = c.random() as u16;
         c
@@ -157,6 +161,15 @@ impl<const N: usize, const M: usize> Client<N, M> {
         self.rng ^= self.rng >> 17;
         self.rng ^= self.rng << 5;
         self.rng
+    }
+
+    /// Keeps retransmitting a confirmable request past MAX_RETRANSMIT — the same bytes and
+    /// Message ID, the schedule started over — until EXCHANGE_LIFETIME has passed since it was
+    /// first sent. A server deduplicates a Message ID for that long (RFC 7252 §4.5), so a request
+    /// that must neither be lost nor processed twice (a device's telemetry) gets every chance
+    /// without becoming a second exchange. Off by default (RFC 7252's plain give-up).
+    pub fn keep_trying(&mut self, on: bool) {
+        self.keep_trying = on;
     }
 
     /// Counters so far.
@@ -276,6 +289,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
             observe: observe == Some(REGISTER),
             stage,
             send: !confirmable,
+            first_sent: now,
             bytes,
         });
         self.start_queued(now);
@@ -295,6 +309,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
                 let slot = &mut self.slots[i];
                 slot.stage = Stage::Unacked(Transmission::start(now, &self.params, r));
                 slot.send = true;
+                slot.first_sent = now;
                 room -= 1;
             }
         }
@@ -333,6 +348,16 @@ impl<const N: usize, const M: usize> Client<N, M> {
             match &mut slot.stage {
                 Stage::Unacked(t) => match t.on_timeout(now) {
                     Some(Due::Retransmit(_)) => {
+                        slot.send = true;
+                        self.stats.retransmissions += 1;
+                    }
+                    Some(Due::GiveUp)
+                        if self.keep_trying
+                            && now + self.params.max_transmit_wait_ms()
+                                <= slot.first_sent + self.params.exchange_lifetime_ms() =>
+                    {
+                        // Another round fits in the server's deduplication window.
+                        *t = Transmission::start(now, &self.params, self.rng.rotate_left(7));
                         slot.send = true;
                         self.stats.retransmissions += 1;
                     }

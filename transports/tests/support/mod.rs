@@ -3,12 +3,15 @@
 #![allow(dead_code)]
 
 mod broker;
+mod libcoap;
 mod peers;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub use broker::*;
+#[allow(unused_imports)]
+pub use libcoap::*;
 #[allow(unused_imports)]
 pub use peers::*;
 use telemetra_transports::mqtt::client::{Event, Options};

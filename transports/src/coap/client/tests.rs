@@ -215,3 +215,27 @@ fn through_loss_and_duplication_each_request_ends_exactly_once() {
     // With 30 % loss each way a request fails only if all five tries fail: about 0.3 %.
     assert!(responses >= 195, "{responses} responses, {timeouts} timeouts");
 }
+
+#[test]
+fn keep_trying_retransmits_the_same_message_until_the_exchange_lifetime() {
+    let mut c = client();
+    c.keep_trying(true);
+    let p = Params::default();
+    let token = get(&mut c, 0, Type::Con);
+    let first = sent(&mut c, 0);
+    let mut tries = 1;
+    let ended = loop {
+        let now = c.next_timeout().unwrap();
+        if let Some(e) = c.handle_timeout(now) {
+            break (e, now);
+        }
+        for s in sent(&mut c, now) {
+            assert_eq!(s, first[0], "the same Message ID and token every time");
+            tries += 1;
+        }
+    };
+    assert_eq!(ended.0, Event::TimedOut(token));
+    // More than one round of MAX_RETRANSMIT + 1 tries, none after the server forgets the ID.
+    assert!(tries >= 2 * (usize::from(p.max_retransmit) + 1), "{tries} tries");
+    assert!(ended.1 <= p.exchange_lifetime_ms(), "given up at {} ms", ended.1);
+}

@@ -100,7 +100,12 @@ impl Request {
     }
 
     /// Its options, in order, with the Block options of the current step.
-    fn options(&self, b: &mut Builder<'_>, block2: Option<Block>, block1: Option<Block>) -> Result<(), BuildError> {
+    fn options(
+        &self,
+        b: &mut Builder<'_>,
+        block2: Option<Block>,
+        block1: Option<Block>,
+    ) -> Result<(), BuildError> {
         for segment in &self.path {
             b.option(OptionNumber::URI_PATH, segment.as_bytes())?;
         }
@@ -165,6 +170,9 @@ pub struct ClientConfig {
     pub max_body: usize,
     /// Allow `coap://` (plaintext) to a host outside loopback.
     pub allow_plaintext: bool,
+    /// Retransmit a confirmable request past MAX_RETRANSMIT while the server still
+    /// deduplicates it ([`Client::keep_trying`]): on for devices, off by default.
+    pub keep_trying: bool,
 }
 
 impl Default for ClientConfig {
@@ -175,6 +183,7 @@ impl Default for ClientConfig {
             block_size: 1024,
             max_body: 1 << 20,
             allow_plaintext: false,
+            keep_trying: false,
         }
     }
 }
@@ -200,8 +209,15 @@ pub struct ClientStats {
 type Reply = oneshot::Sender<Result<Response, CoapError>>;
 
 enum Op {
-    Request { req: Request, reply: Reply },
-    Observe { req: Request, reply: Reply, notes: mpsc::Sender<Response> },
+    Request {
+        req: Request,
+        reply: Reply,
+    },
+    Observe {
+        req: Request,
+        reply: Reply,
+        notes: mpsc::Sender<Response>,
+    },
     /// Cancel the observations whose application let go of them.
     Sweep,
 }
@@ -217,7 +233,9 @@ pub struct CoapClient {
 impl std::fmt::Debug for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Op::Request { req, .. } | Op::Observe { req, .. } => write!(f, "{} {:?}", req.method.name(), req.path),
+            Op::Request { req, .. } | Op::Observe { req, .. } => {
+                write!(f, "{} {:?}", req.method.name(), req.path)
+            }
             Op::Sweep => write!(f, "sweep"),
         }
     }
@@ -240,8 +258,10 @@ impl CoapClient {
         let (ops, rx) = mpsc::channel(256);
         let stats = Arc::new(Mutex::new(ClientStats::default()));
         let seed = super::seed();
+        let mut core = Box::new(Client::new(config.params, seed));
+        core.keep_trying(config.keep_trying);
         let task = Task {
-            core: Box::new(Client::new(config.params, seed)),
+            core,
             config,
             live: HashMap::new(),
             waiting: VecDeque::new(),
@@ -406,14 +426,19 @@ impl Task {
         let upload = (req.payload.len() > self.config.max_unsplit)
             .then(|| Upload::new(req.payload.len(), self.config.block_size).ok())
             .flatten();
-        let ex = Exchange { req, upload, download: None, etag: None, body: Vec::new(), reply: Some(reply), notes };
+        let ex =
+            Exchange { req, upload, download: None, etag: None, body: Vec::new(), reply: Some(reply), notes };
         self.issue(ex);
     }
 
     /// Cancels the observations whose application dropped them.
     fn cancel_closed(&mut self) {
-        let gone: Vec<Token> =
-            self.live.iter().filter(|(_, ex)| ex.notes.as_ref().is_some_and(|n| n.is_closed())).map(|(t, _)| *t).collect();
+        let gone: Vec<Token> = self
+            .live
+            .iter()
+            .filter(|(_, ex)| ex.notes.as_ref().is_some_and(|n| n.is_closed()))
+            .map(|(t, _)| *t)
+            .collect();
         let now = super::millis(self.start);
         for token in gone {
             let Some(ex) = self.live.remove(&token) else { continue };
@@ -431,7 +456,13 @@ impl Task {
         let req = &ex.req;
         let result = if let Some(up) = &ex.upload {
             let (block, range) = up.block();
-            self.core.request(now, req.ty(), req.method, |b| req.options(b, None, Some(block)), &req.payload[range])
+            self.core.request(
+                now,
+                req.ty(),
+                req.method,
+                |b| req.options(b, None, Some(block)),
+                &req.payload[range],
+            )
         } else if let Some(down) = &ex.download {
             self.core.request(now, req.ty(), req.method, |b| req.options(b, Some(down.next()), None), &[])
         } else if ex.notes.is_some() {

@@ -46,7 +46,8 @@ pub(crate) async fn resolve(url: &str, allow_plaintext: bool) -> Result<std::net
     if !crate::address::is_loopback(&host) && !allow_plaintext {
         return Err(CoapError::PlaintextRefused(host));
     }
-    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| CoapError::io("resolve", &e))?;
+    let mut addrs =
+        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| CoapError::io("resolve", &e))?;
     addrs.next().ok_or_else(|| CoapError::BadUrl(url.to_string()))
 }
 
@@ -55,7 +56,9 @@ pub(crate) async fn resolve(url: &str, allow_plaintext: bool) -> Result<std::net
 pub(crate) fn seed() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
     h.finish() as u32
 }
 

@@ -17,7 +17,9 @@ use crate::coap::Code;
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct DeviceConfig {
-    /// The CoAP client underneath.
+    /// The CoAP client underneath (with [`ClientConfig::keep_trying`] on: a frame is
+    /// retransmitted as one exchange while the server deduplicates it, and only then tried
+    /// again as a new one).
     pub client: ClientConfig,
     /// Frames the outbox holds while the server is away; `send` waits for room: 1024.
     pub outbox: usize,
@@ -33,8 +35,10 @@ pub struct DeviceConfig {
 
 impl Default for DeviceConfig {
     fn default() -> Self {
+        let mut client = ClientConfig::default();
+        client.keep_trying = true;
         DeviceConfig {
-            client: ClientConfig::default(),
+            client,
             outbox: 1024,
             reregister_after: Duration::from_secs(65),
             max_retry_delay: Duration::from_secs(30),
@@ -85,7 +89,9 @@ impl Drop for CoapDeviceReceiver {
 impl std::fmt::Debug for Outgoing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Outgoing::Frame { route, payload, .. } => write!(f, "{} ({} bytes)", route.topic(), payload.len()),
+            Outgoing::Frame { route, payload, .. } => {
+                write!(f, "{} ({} bytes)", route.topic(), payload.len())
+            }
             Outgoing::Close(_) => f.write_str("close"),
         }
     }
@@ -129,7 +135,9 @@ async fn run_outbox(client: CoapClient, mut queue: mpsc::Receiver<Outgoing>, max
             match client.request(Request::post(&path_of(route), payload.clone())).await {
                 Ok(r) if r.code.class() == 2 => break Ok(()),
                 // Busy: Max-Age 1 says when to come back.
-                Ok(r) if r.code == Code::SERVICE_UNAVAILABLE => tokio::time::sleep(Duration::from_secs(1)).await,
+                Ok(r) if r.code == Code::SERVICE_UNAVAILABLE => {
+                    tokio::time::sleep(Duration::from_secs(1)).await
+                }
                 Ok(r) => {
                     tracing::warn!(route = %route.topic(), code = r.code.name(), "CoAP server refused a frame: dropped");
                     break Err(CoapError::Refused(r.code));
@@ -149,7 +157,12 @@ async fn run_outbox(client: CoapClient, mut queue: mpsc::Receiver<Outgoing>, max
 }
 
 impl CoapDeviceSender {
-    async fn queue(&self, route: Route, payload: &[u8], reply: Option<oneshot::Sender<Result<(), CoapError>>>) -> Result<(), CoapError> {
+    async fn queue(
+        &self,
+        route: Route,
+        payload: &[u8],
+        reply: Option<oneshot::Sender<Result<(), CoapError>>>,
+    ) -> Result<(), CoapError> {
         let item = Outgoing::Frame { route, payload: payload.to_vec(), reply };
         self.outbox.send(item).await.map_err(|_| CoapError::Closed)
     }

@@ -255,7 +255,8 @@ impl Task {
 
     /// Delivers every route that waits for a free slot or an observer.
     fn deliver_all(&mut self) {
-        let routes: Vec<Route> = self.pending.iter().filter(|(_, q)| !q.is_empty()).map(|(r, _)| *r).collect();
+        let routes: Vec<Route> =
+            self.pending.iter().filter(|(_, q)| !q.is_empty()).map(|(r, _)| *r).collect();
         for route in routes {
             self.deliver(route);
         }
@@ -263,7 +264,8 @@ impl Task {
 
     /// A notification was acknowledged (`delivered`) or will never be.
     fn settle(&mut self, peer: SocketAddr, message_id: u16, delivered: bool) {
-        let Some(route) = self.in_flight.iter().find(|(_, s)| s.contains(&(peer, message_id))).map(|(r, _)| *r)
+        let Some(route) =
+            self.in_flight.iter().find(|(_, s)| s.contains(&(peer, message_id))).map(|(r, _)| *r)
         else {
             return;
         };
@@ -330,7 +332,13 @@ impl Task {
         let Some(route) = route_of(m) else { return (Code::NOT_FOUND, None, Vec::new()) };
         match m.code {
             Code::POST | Code::PUT => {
-                let wanted = self.shared.lock().unwrap_or_else(|p| p.into_inner()).filters.iter().any(|f| f.matches(&route));
+                let wanted = self
+                    .shared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .filters
+                    .iter()
+                    .any(|f| f.matches(&route));
                 if !wanted {
                     return (Code::NOT_FOUND, None, Vec::new());
                 }
@@ -350,7 +358,9 @@ impl Task {
                     Some(n) => (Code::CONTENT, Some(n), Vec::new()),
                     None => match self.retained.get(&route) {
                         Some(frame) => (Code::CONTENT, None, frame.clone()),
-                        None if m.option(OptionNumber::OBSERVE).is_some() => (Code::CONTENT, None, Vec::new()),
+                        None if m.option(OptionNumber::OBSERVE).is_some() => {
+                            (Code::CONTENT, None, Vec::new())
+                        }
                         None => (Code::NOT_FOUND, None, Vec::new()),
                     },
                 }

@@ -1,0 +1,81 @@
+//! libcoap (C, the reference CoAP implementation) as a test peer: its example server
+//! `coap-server-notls` and client `coap-client-notls` from Debian's `libcoap3-bin`, installed by
+//! `scripts/test`. A test fails (never skips) when they are missing and says how to install them.
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const LIBCOAP_INSTALL: &str = "install it with `apt-get install libcoap3-bin` (scripts/test does)";
+
+fn binary(name: &str) -> String {
+    let path = format!("/usr/bin/{name}");
+    assert!(Path::new(&path).exists(), "libcoap's {name} is not installed: {LIBCOAP_INSTALL}");
+    path
+}
+
+/// A free UDP port on loopback.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// libcoap's example server on an ephemeral loopback port: `/time` (observable, a notification
+/// a second), and up to 20 resources any PUT creates (block-wise with libcoap's own handling).
+pub struct LibcoapServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl LibcoapServer {
+    pub fn start() -> LibcoapServer {
+        let port = free_udp_port();
+        let child = Command::new(binary("coap-server-notls"))
+            .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-d", "20", "-v", "3"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = LibcoapServer { child, port };
+        // Ready once it answers a GET.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let out = libcoap_client(&["-m", "get", "-B", "1", &server.url("time")]);
+            if out.status.success() && !out.stdout.is_empty() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("coap-server-notls did not answer on port {port}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("coap://127.0.0.1:{}/{path}", self.port)
+    }
+
+    pub fn base(&self) -> String {
+        format!("coap://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LibcoapServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs libcoap's client to completion.
+pub fn libcoap_client(args: &[&str]) -> Output {
+    Command::new(binary("coap-client-notls")).args(args).output().unwrap()
+}
+
+/// Starts libcoap's client in the background (an observation with `-s`).
+pub fn libcoap_client_spawn(args: &[&str]) -> Child {
+    Command::new(binary("coap-client-notls"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
