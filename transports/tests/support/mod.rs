@@ -5,6 +5,7 @@
 mod broker;
 mod libcoap;
 mod peers;
+pub mod relay;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
