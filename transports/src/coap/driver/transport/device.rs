@@ -35,10 +35,8 @@ pub struct DeviceConfig {
 
 impl Default for DeviceConfig {
     fn default() -> Self {
-        let mut client = ClientConfig::default();
-        client.keep_trying = true;
         DeviceConfig {
-            client,
+            client: ClientConfig { keep_trying: true, ..ClientConfig::default() },
             outbox: 1024,
             reregister_after: Duration::from_secs(65),
             max_retry_delay: Duration::from_secs(30),

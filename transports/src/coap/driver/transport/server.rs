@@ -28,6 +28,8 @@ const OBSERVERS: usize = 1024;
 
 type Core = Server<SocketAddr, CACHE, MESSAGE, IN_FLIGHT, OBSERVERS>;
 type Reply = oneshot::Sender<Result<(), CoapError>>;
+/// Frames waiting for a route's observers, each with who waits for its acknowledgement.
+type Pending = VecDeque<(Vec<u8>, Option<Reply>)>;
 
 /// How the server runs.
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +151,7 @@ struct Task {
     /// The last frame of each retained route.
     retained: HashMap<Route, Vec<u8>>,
     /// Frames waiting to be notified, per route.
-    pending: HashMap<Route, VecDeque<(Vec<u8>, Option<Reply>)>>,
+    pending: HashMap<Route, Pending>,
     /// The notifications of each route's front frame awaiting acknowledgement.
     in_flight: HashMap<Route, Vec<(SocketAddr, u16)>>,
     start: tokio::time::Instant,
