@@ -5,6 +5,8 @@
 //! firmware_peer codec PORT       serve QEMU's serial port on PORT: expect readings, send 3 commands, expect 3 acks
 //! firmware_peer rules PORT       serve QEMU's serial port on PORT: send a rule set of 5 rules, expect alerts
 //! firmware_peer retain URL       publish a retained QoS 2 command for device 2a, then leave
+//! firmware_peer coap PORT       bridge QEMU's serial port on PORT (a CoAP datagram per packet) to a CoAP
+//!                                server transport: expect readings, send 3 commands, expect 3 acks
 //! firmware_peer node URL         through the broker: expect readings, send the rule set and a command,
 //!                                expect the acknowledgement, an alert, and the device's offline status
 //! ```
@@ -198,6 +200,85 @@ async fn node(url: &str) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// The serial port as a datagram link: each COBS+CRC packet from the firmware goes to `udp`
+/// as one datagram, each datagram back as one packet. Returns when the firmware closes the port.
+async fn bridge(
+    mut serial: tokio::net::TcpStream,
+    udp: tokio::net::UdpSocket,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut decoder = PacketDecoder::<{ max_packet_len(1400) }>::new();
+    let (mut from_serial, mut from_udp) = ([0u8; 512], [0u8; 1500]);
+    loop {
+        tokio::select! {
+            n = serial.read(&mut from_serial) => {
+                let n = n?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let mut input = &from_serial[..n];
+                while let Some(packet) = decoder.push(&mut input) {
+                    udp.send(packet?).await?;
+                }
+            }
+            n = udp.recv(&mut from_udp) => {
+                let datagram = &from_udp[..n?];
+                let mut out = vec![0u8; max_packet_len(datagram.len())];
+                let len = encode_packet(datagram, &mut out)?;
+                serial.write_all(&out[..len]).await?;
+            }
+        }
+    }
+}
+
+async fn coap(port: u16) -> Result<(), Box<dyn Error>> {
+    use telemetra::transports::coap::driver::transport::{CoapServer, ServerConfig};
+    let mut server = CoapServer::bind("coap://127.0.0.1:0", ServerConfig::default()).await?;
+    for kind in [RouteKind::Readings, RouteKind::Acks] {
+        server.subscribe(RouteFilter::exact(Route::new(kind, DEVICE))).await?;
+    }
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    udp.connect(server.local_addr()).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening");
+    std::io::stdout().flush()?;
+    let (serial, _) = listener.accept().await?;
+    let link = tokio::spawn(bridge(serial, udp));
+    let (tx, mut rx) = server.split();
+    let (mut readings, mut acks, mut commands, mut sender) = (0usize, 0usize, None, Some(tx));
+    let mut buf = [0u8; limits::MAX_FRAME];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acks < 3 {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let frame = match tokio::time::timeout(wait, receive_frame(&mut rx, &mut buf)).await {
+            Err(_) => return Err(format!("timed out: {readings} readings, {acks} acks").into()),
+            Ok(frame) => frame?,
+        };
+        match frame.message {
+            Message::Readings(rs) => {
+                readings += rs.len();
+                if let Some(mut tx) = sender.take() {
+                    // Each returns when the firmware acknowledged the confirmable notification.
+                    let frames = (1..=3).map(command).collect::<Result<Vec<_>, _>>()?;
+                    commands = Some(tokio::spawn(async move {
+                        for f in frames {
+                            send_frame_acked(&mut tx, &f).await.map_err(|e| e.to_string())?;
+                        }
+                        Ok::<_, String>(tx)
+                    }));
+                }
+            }
+            Message::Ack(ack) if ack.result == CommandResult::Completed => acks += 1,
+            _ => {}
+        }
+    }
+    let mut tx = commands.ok_or("no readings")?.await?.map_err(|e| e.to_string())?;
+    link.await?.map_err(|e| e.to_string())?;
+    println!("peer: {readings} readings, {acks} commands acknowledged over CoAP");
+    tx.close().await?;
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -206,7 +287,11 @@ async fn main() {
         (Some("rules"), Some(port)) => port.parse().map_err(Into::into).and_then(rules),
         (Some("retain"), Some(url)) => retain(url).await,
         (Some("node"), Some(url)) => node(url).await,
-        _ => Err("usage: firmware_peer codec|rules PORT | retain|node URL".into()),
+        (Some("coap"), Some(port)) => match port.parse() {
+            Ok(port) => coap(port).await,
+            Err(e) => Err(Box::new(e) as Box<dyn Error>),
+        },
+        _ => Err("usage: firmware_peer codec|rules|coap PORT | retain|node URL".into()),
     };
     if let Err(e) = result {
         eprintln!("firmware_peer: {e}");
