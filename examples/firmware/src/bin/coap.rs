@@ -63,7 +63,7 @@ fn main() -> ! {
             post(client, now, b"readings", seq, &ReadingsBody(&app::sample(tick, Timestamp(now))));
         }
         while let Some(datagram) = client.poll_transmit(now) {
-            write_packet(datagram, |chunk| _ = uart.write_all(chunk));
+            write_packet(datagram, |chunk| uart.write_all(chunk));
         }
         // A request that timed out is given up: the next reading goes on.
         while client.handle_timeout(now).is_some() {}
@@ -87,7 +87,7 @@ fn main() -> ! {
     while client.outstanding() > 1 && board::clock::now() < end {
         let now = board::clock::now();
         while let Some(datagram) = client.poll_transmit(now) {
-            write_packet(datagram, |chunk| _ = uart.write_all(chunk));
+            write_packet(datagram, |chunk| uart.write_all(chunk));
         }
         let n = app::read_ready(&mut uart, &mut rx);
         let mut input = &rx[..n];
