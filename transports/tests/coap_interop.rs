@@ -167,3 +167,34 @@ async fn libcoap_observes_a_command_route_of_our_server() {
     assert!(printed.contains("command-1") && printed.contains("command-2"), "libcoap printed {printed:?}");
     assert!(printed.find("command-1") < printed.find("command-2"), "in order");
 }
+
+#[tokio::test]
+async fn libcoap_posts_a_frame_in_block1_blocks_and_an_oversized_one_is_refused() {
+    let (mut s, url) = our_server().await;
+    let dir = TempDir::new("coap-blocks");
+    let frame: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let fits = dir.file("frame.bin", &frame);
+    let target = format!("{url}/tm/v1/2a/readings");
+    let out = {
+        let (fits, target) = (fits.clone(), target.clone());
+        tokio::task::spawn_blocking(move || {
+            libcoap_client(&["-m", "post", "-b", "64", "-f", fits.to_str().unwrap(), &target])
+        })
+        .await
+        .unwrap()
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut buf = [0u8; 2048];
+    let d = within(5, s.receive(&mut buf)).await.unwrap();
+    assert_eq!(&buf[..d.len], &frame[..], "gathered from 16 blocks");
+    // Larger than any frame: 4.13 with Size1, nothing delivered.
+    let too_big = dir.file("big.bin", vec![7u8; 4000]);
+    let out = tokio::task::spawn_blocking(move || {
+        libcoap_client(&["-m", "post", "-b", "64", "-f", too_big.to_str().unwrap(), &target])
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("4.13"), "libcoap printed {said:?}");
+    assert!(s.try_receive(&mut buf).unwrap().is_none());
+}

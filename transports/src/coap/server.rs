@@ -411,4 +411,4 @@ mod observers;
 #[cfg(test)]
 mod tests;
 
-pub use blocks::{block2_of, size2_of};
+pub use blocks::{Assembly, Gathered, block2_of, size2_of};

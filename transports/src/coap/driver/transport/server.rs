@@ -13,9 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::error::CoapError;
 use super::copy_out;
+use crate::coap::block::Block;
 use crate::coap::reliability::Params;
-use crate::coap::server::{Incoming, Request, Server, Unacknowledged};
-use crate::coap::{Code, Message, OptionNumber};
+use crate::coap::server::{Assembly, Gathered, Incoming, Request, Server, Unacknowledged};
+use crate::coap::{Code, Message, OptionNumber, uint_value};
 
 /// Requests remembered for deduplication.
 const CACHE: usize = 256;
@@ -25,6 +26,10 @@ const MESSAGE: usize = 1280;
 const IN_FLIGHT: usize = 64;
 /// Observations at once.
 const OBSERVERS: usize = 1024;
+/// The largest frame gathered from Block1 blocks (a constrained link sends frames in blocks).
+const FRAME: usize = telemetra_codec::limits::MAX_FRAME;
+/// Block-wise uploads under way at once (the oldest is dropped for a new one).
+const ASSEMBLIES: usize = 256;
 
 type Core = Server<SocketAddr, CACHE, MESSAGE, IN_FLIGHT, OBSERVERS>;
 type Reply = oneshot::Sender<Result<(), CoapError>>;
@@ -121,6 +126,7 @@ impl CoapServer {
             resources: HashMap::new(),
             routes: Vec::new(),
             retained: HashMap::new(),
+            assemblies: HashMap::new(),
             pending: HashMap::new(),
             in_flight: HashMap::new(),
             start: tokio::time::Instant::now(),
@@ -150,6 +156,8 @@ struct Task {
     routes: Vec<Route>,
     /// The last frame of each retained route.
     retained: HashMap<Route, Vec<u8>>,
+    /// Frames arriving in Block1 blocks, per peer and route.
+    assemblies: HashMap<(SocketAddr, Route), (u64, Box<Assembly<FRAME>>)>,
     /// Frames waiting to be notified, per route.
     pending: HashMap<Route, Pending>,
     /// The notifications of each route's front frame awaiting acknowledgement.
@@ -303,35 +311,41 @@ impl Task {
             Incoming::Rejected { peer, message_id } => return self.settle(peer, message_id, false),
             Incoming::Ignored => return,
         };
-        let (code, observe, payload) = self.handle(now, &request);
-        let answer = self.core.respond(
+        let answer = self.handle(now, &request);
+        let reply = self.core.respond(
             now,
             &request,
-            code,
+            answer.code,
             |b| {
-                if let Some(n) = observe {
+                if let Some(n) = answer.observe {
                     b.uint_option(OptionNumber::OBSERVE, n)?;
                 }
-                if code == Code::SERVICE_UNAVAILABLE {
+                if answer.code == Code::SERVICE_UNAVAILABLE {
                     b.uint_option(OptionNumber::MAX_AGE, 1)?;
+                }
+                if let Some(block) = answer.block1 {
+                    b.uint_option(OptionNumber::BLOCK1, block.value())?;
+                }
+                if let Some(size) = answer.size1 {
+                    b.uint_option(OptionNumber::SIZE1, size)?;
                 }
                 Ok(())
             },
-            &payload,
+            &answer.payload,
         );
-        match answer {
+        match reply {
             Ok(bytes) => send(socket, peer, bytes).await,
             Err(e) => tracing::warn!(error = %e, "CoAP response cannot be built"),
         }
-        if observe.is_some() {
+        if answer.observe.is_some() {
             self.deliver_all();
         }
     }
 
-    /// What a request gets: a code, an Observe number, a payload.
-    fn handle(&mut self, now: u64, request: &Request<'_, SocketAddr>) -> (Code, Option<u32>, Vec<u8>) {
+    /// What a request gets.
+    fn handle(&mut self, now: u64, request: &Request<'_, SocketAddr>) -> Answer {
         let m = &request.message;
-        let Some(route) = route_of(m) else { return (Code::NOT_FOUND, None, Vec::new()) };
+        let Some(route) = route_of(m) else { return Answer::code(Code::NOT_FOUND) };
         match m.code {
             Code::POST | Code::PUT => {
                 let wanted = self
@@ -342,33 +356,81 @@ impl Task {
                     .iter()
                     .any(|f| f.matches(&route));
                 if !wanted {
-                    return (Code::NOT_FOUND, None, Vec::new());
+                    return Answer::code(Code::NOT_FOUND);
                 }
-                match self.delivered.try_send((route, m.payload.to_vec())) {
-                    Ok(()) => {
-                        if route.kind.is_retained() {
-                            self.retained.insert(route, m.payload.to_vec());
-                        }
-                        (Code::CHANGED, None, Vec::new())
-                    }
-                    Err(_) => (Code::SERVICE_UNAVAILABLE, None, Vec::new()),
-                }
+                let Some(block1) = m.option(OptionNumber::BLOCK1) else { return self.take(route, m.payload) };
+                let Ok(block) = Block::decode(block1) else { return Answer::code(Code::BAD_OPTION) };
+                self.gather(request.peer, route, block, m)
             }
             Code::GET => {
                 let resource = self.resource(route);
                 match self.core.observe(now, request, resource) {
-                    Some(n) => (Code::CONTENT, Some(n), Vec::new()),
+                    Some(n) => Answer { observe: Some(n), ..Answer::code(Code::CONTENT) },
                     None => match self.retained.get(&route) {
-                        Some(frame) => (Code::CONTENT, None, frame.clone()),
-                        None if m.option(OptionNumber::OBSERVE).is_some() => {
-                            (Code::CONTENT, None, Vec::new())
-                        }
-                        None => (Code::NOT_FOUND, None, Vec::new()),
+                        Some(frame) => Answer { payload: frame.clone(), ..Answer::code(Code::CONTENT) },
+                        None if m.option(OptionNumber::OBSERVE).is_some() => Answer::code(Code::CONTENT),
+                        None => Answer::code(Code::NOT_FOUND),
                     },
                 }
             }
-            _ => (Code::METHOD_NOT_ALLOWED, None, Vec::new()),
+            _ => Answer::code(Code::METHOD_NOT_ALLOWED),
         }
+    }
+
+    /// A whole frame for `receive`: 2.04, or 5.03 when the queue is full.
+    fn take(&mut self, route: Route, frame: &[u8]) -> Answer {
+        match self.delivered.try_send((route, frame.to_vec())) {
+            Ok(()) => {
+                if route.kind.is_retained() {
+                    self.retained.insert(route, frame.to_vec());
+                }
+                Answer::code(Code::CHANGED)
+            }
+            Err(_) => Answer::code(Code::SERVICE_UNAVAILABLE),
+        }
+    }
+
+    /// A block of a frame sent block-wise (RFC 7959 §2.5), gathered per peer and route.
+    fn gather(&mut self, peer: SocketAddr, route: Route, block: Block, m: &Message<'_>) -> Answer {
+        if self.assemblies.len() >= ASSEMBLIES && !self.assemblies.contains_key(&(peer, route)) {
+            // The transfer that started first is the likeliest abandoned.
+            let oldest = self.assemblies.iter().min_by_key(|(_, (started, _))| *started).map(|(k, _)| *k);
+            if let Some(key) = oldest {
+                self.assemblies.remove(&key);
+            }
+        }
+        let size1 = m.option(OptionNumber::SIZE1).and_then(uint_value);
+        let now = self.now();
+        let (_, assembly) = self.assemblies.entry((peer, route)).or_insert_with(|| (now, Box::default()));
+        let answer = match assembly.take(block, m.payload, size1) {
+            Gathered::Continue(echo) => return Answer { block1: Some(echo), ..Answer::code(Code::CONTINUE) },
+            Gathered::Complete(frame, echo) => {
+                let frame = frame.to_vec();
+                Answer { block1: Some(echo), ..self.take(route, &frame) }
+            }
+            Gathered::Incomplete => Answer::code(Code::REQUEST_ENTITY_INCOMPLETE),
+            Gathered::TooLarge => {
+                let size1 = Some(assembly.capacity() as u32);
+                Answer { size1, ..Answer::code(Code::REQUEST_ENTITY_TOO_LARGE) }
+            }
+        };
+        self.assemblies.remove(&(peer, route));
+        answer
+    }
+}
+
+/// The response to a request.
+struct Answer {
+    code: Code,
+    observe: Option<u32>,
+    block1: Option<Block>,
+    size1: Option<u32>,
+    payload: Vec<u8>,
+}
+
+impl Answer {
+    fn code(code: Code) -> Answer {
+        Answer { code, observe: None, block1: None, size1: None, payload: Vec::new() }
     }
 }
 
