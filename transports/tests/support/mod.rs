@@ -2,6 +2,7 @@
 //! test PKI and a fault-injecting proxy.
 #![allow(dead_code)]
 
+mod aiocoap;
 mod broker;
 mod libcoap;
 mod peers;
@@ -10,6 +11,8 @@ pub mod relay;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+#[allow(unused_imports)]
+pub use aiocoap::*;
 pub use broker::*;
 #[allow(unused_imports)]
 pub use libcoap::*;
