@@ -212,7 +212,7 @@ async fn a_transport_of_the_application_is_chosen_by_its_scheme() {
         let bus = Bus { tx: tx.clone(), rx: tx.subscribe() };
         Box::pin(async move { Ok(Link::new(bus)) })
     });
-    let e = registry.open("coap://x", Role::Server("a")).await.unwrap_err();
+    let e = registry.open("zigbee://x", Role::Server("a")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.to_string().contains("bus://"), "{e}");
     let mut a = registry.open("bus://one", Role::Server("a")).await.unwrap();
