@@ -69,12 +69,14 @@ impl Libcoap {
             .stderr(Stdio::null())
             .spawn()
             .expect("libcoap is not installed: apt-get install libcoap3-bin");
+        // Killed on drop, whatever happens next.
+        let server = Libcoap { port, child };
         let url = format!("coap://127.0.0.1:{port}/bench");
         for _ in 0..100 {
             let put =
                 Command::new("/usr/bin/coap-client-notls").args(["-m", "put", "-e", "21.5", &url]).output();
             if put.is_ok_and(|o| o.status.success()) && client_get(port).is_some() {
-                return Libcoap { port, child };
+                return server;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
