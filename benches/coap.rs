@@ -18,7 +18,6 @@
 use std::hint::black_box;
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coap::UdpCoAPClient;
@@ -27,30 +26,8 @@ use criterion::{Criterion, Throughput};
 use telemetra::transports::coap::driver::{ClientConfig, CoapClient, Request};
 use tokio::runtime::Runtime;
 
-/// Counts heap bytes in use and their peak.
-struct Counting;
-
-static IN_USE: AtomicU64 = AtomicU64::new(0);
-static PEAK: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call forwards to the system allocator unchanged; only counters are added.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let now = IN_USE.fetch_add(layout.size() as u64, Ordering::Relaxed) + layout.size() as u64;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: the caller's layout contract is passed on as is.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        IN_USE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: telemetra_benches::Counting = telemetra_benches::Counting;
 
 const SAMPLES: usize = 2000;
 const PROCESS_SAMPLES: usize = 200;
@@ -124,8 +101,7 @@ fn measure<F: std::future::Future<Output = ()>>(
     rt: &Runtime,
     mut one: impl FnMut() -> F,
 ) -> (f64, u128, u128, u64) {
-    let base = IN_USE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = telemetra_benches::heap_mark();
     let mut times = Vec::with_capacity(SAMPLES);
     let start = Instant::now();
     for _ in 0..SAMPLES {
@@ -135,7 +111,7 @@ fn measure<F: std::future::Future<Output = ()>>(
     }
     let rate = SAMPLES as f64 / start.elapsed().as_secs_f64();
     times.sort_unstable();
-    let heap = (PEAK.load(Ordering::Relaxed) - base) / 1024;
+    let heap = telemetra_benches::heap_peak_since(base) / 1024;
     (rate, times[SAMPLES / 2], times[SAMPLES * 99 / 100], heap)
 }
 

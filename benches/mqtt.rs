@@ -29,31 +29,8 @@ use telemetra::mqtt::{Message, Options, QoS, Version};
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, mpsc};
 
-/// Counts heap bytes in use and their peak, so each client's memory is measured exactly (the
-/// resident set size is printed too, but it moves by ±100 KiB between runs).
-struct Counting;
-
-static IN_USE: AtomicU64 = AtomicU64::new(0);
-static PEAK: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call forwards to the system allocator unchanged; only counters are added.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let now = IN_USE.fetch_add(layout.size() as u64, Ordering::Relaxed) + layout.size() as u64;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: the caller's layout contract is passed on as is.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        IN_USE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: telemetra_benches::Counting = telemetra_benches::Counting;
 
 const PAYLOAD: [u8; 100] = [0x5a; 100];
 const BATCH: u64 = 1000;
@@ -249,8 +226,7 @@ fn child(lib: &str, port: u16) {
     let base = kib("VmRSS:");
     let rt = runtime();
     // The heap the client adds: its peak above what the runtime and the bench hold.
-    let heap_before = IN_USE.load(Ordering::Relaxed);
-    PEAK.store(heap_before, Ordering::Relaxed);
+    let heap_before = telemetra_benches::heap_mark();
     let line = rt.block_on(async {
         let id = format!("child-{lib}");
         let mut b =
@@ -274,7 +250,7 @@ fn child(lib: &str, port: u16) {
         }
         rtt.sort();
         let pct = |p: usize| rtt[(rtt.len() * p / 100).min(rtt.len() - 1)].as_secs_f64() * 1e6;
-        let heap = (PEAK.load(Ordering::Relaxed) - heap_before).saturating_sub(rtt_bytes) / 1024;
+        let heap = telemetra_benches::heap_peak_since(heap_before).saturating_sub(rtt_bytes) / 1024;
         format!("RESULT {lib} {:.0} {:.0} {:.1} {:.1} {heap}", rates[0], rates[1], pct(50), pct(99))
     });
     println!("{line} {} {} {base}", kib("RssAnon:"), kib("VmHWM:"));

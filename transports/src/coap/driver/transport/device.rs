@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::super::client::{ClientConfig, CoapClient, Observation, Request};
 use super::super::error::CoapError;
-use super::{copy_out, path_of};
+use super::{Inbox, path_of};
 use crate::coap::Code;
 
 /// How a device runs on CoAP.
@@ -72,7 +72,7 @@ pub struct CoapDeviceReceiver {
     device: DeviceId,
     config: DeviceConfig,
     delivered: mpsc::Sender<(Route, Vec<u8>)>,
-    incoming: mpsc::Receiver<(Route, Vec<u8>)>,
+    incoming: Inbox,
     watchers: Vec<JoinHandle<()>>,
 }
 
@@ -108,7 +108,14 @@ impl CoapDevice {
         let (delivered, incoming) = mpsc::channel(256);
         Ok(CoapDevice {
             tx: CoapDeviceSender { outbox, device, close_timeout: config.close_timeout },
-            rx: CoapDeviceReceiver { client, device, config, delivered, incoming, watchers: Vec::new() },
+            rx: CoapDeviceReceiver {
+                client,
+                device,
+                config,
+                delivered,
+                incoming: Inbox(incoming),
+                watchers: Vec::new(),
+            },
         })
     }
 
@@ -208,15 +215,11 @@ impl Receiver for CoapDeviceReceiver {
     }
 
     async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, CoapError> {
-        let (route, payload) = self.incoming.recv().await.ok_or(CoapError::Closed)?;
-        copy_out(route, &payload, buf)
+        self.incoming.receive(buf).await
     }
 
     fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, CoapError> {
-        match self.incoming.try_recv() {
-            Ok((route, payload)) => copy_out(route, &payload, buf).map(Some),
-            Err(_) => Ok(None),
-        }
+        self.incoming.try_receive(buf)
     }
 }
 

@@ -29,6 +29,7 @@ pub use device::{CoapDevice, CoapDeviceReceiver, CoapDeviceSender, DeviceConfig}
 pub use server::{CoapServer, CoapServerReceiver, CoapServerSender, ServerConfig};
 
 use telemetra_core::{Delivery, Route};
+use tokio::sync::mpsc;
 
 use super::CoapError;
 
@@ -37,8 +38,28 @@ pub(crate) fn path_of(route: Route) -> String {
     route.topic().to_string()
 }
 
+/// The frames a task received, waiting for `receive`.
+#[derive(Debug)]
+pub(crate) struct Inbox(pub(crate) mpsc::Receiver<(Route, Vec<u8>)>);
+
+impl Inbox {
+    /// Waits for the next frame and copies it into `buf`.
+    pub(crate) async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, CoapError> {
+        let (route, payload) = self.0.recv().await.ok_or(CoapError::Closed)?;
+        copy_out(route, &payload, buf)
+    }
+
+    /// The next frame if one is waiting.
+    pub(crate) fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, CoapError> {
+        match self.0.try_recv() {
+            Ok((route, payload)) => copy_out(route, &payload, buf).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
 /// Hands a received frame to the caller's buffer.
-pub(crate) fn copy_out(route: Route, payload: &[u8], buf: &mut [u8]) -> Result<Delivery, CoapError> {
+fn copy_out(route: Route, payload: &[u8], buf: &mut [u8]) -> Result<Delivery, CoapError> {
     crate::delivery::copy_out(route, payload, buf)
         .map_err(|t| CoapError::BufferTooSmall { needed: t.needed, available: t.available })
 }

@@ -12,7 +12,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::error::CoapError;
-use super::copy_out;
+use super::Inbox;
 use crate::coap::block::Block;
 use crate::coap::reliability::Params;
 use crate::coap::server::{Assembly, Gathered, Incoming, Request, Server, Unacknowledged};
@@ -95,7 +95,7 @@ pub struct CoapServerSender {
 #[derive(Debug)]
 pub struct CoapServerReceiver {
     shared: Arc<Mutex<Shared>>,
-    incoming: mpsc::Receiver<(Route, Vec<u8>)>,
+    incoming: Inbox,
 }
 
 impl std::fmt::Debug for Op {
@@ -135,7 +135,7 @@ impl CoapServer {
         tokio::spawn(task.run(socket, op_rx));
         Ok(CoapServer {
             tx: CoapServerSender { ops, close_timeout: config.close_timeout },
-            rx: CoapServerReceiver { shared, incoming },
+            rx: CoapServerReceiver { shared, incoming: Inbox(incoming) },
             local,
         })
     }
@@ -489,15 +489,11 @@ impl Receiver for CoapServerReceiver {
     }
 
     async fn receive(&mut self, buf: &mut [u8]) -> Result<Delivery, CoapError> {
-        let (route, payload) = self.incoming.recv().await.ok_or(CoapError::Closed)?;
-        copy_out(route, &payload, buf)
+        self.incoming.receive(buf).await
     }
 
     fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<Delivery>, CoapError> {
-        match self.incoming.try_recv() {
-            Ok((route, payload)) => copy_out(route, &payload, buf).map(Some),
-            Err(_) => Ok(None),
-        }
+        self.incoming.try_receive(buf)
     }
 }
 
