@@ -110,15 +110,7 @@ impl<'a> Message<'a> {
         }
         let (token, rest) = rest.split_at_checked(usize::from(tkl)).ok_or(FormatError::Truncated("token"))?;
         let code = Code(*code);
-        let options_len = scan_options(rest)?;
-        let (options, after) = rest.split_at(options_len);
-        let payload = match after {
-            [] => after,
-            [0xff] => return Err(FormatError::EmptyPayload),
-            [0xff, payload @ ..] => payload,
-            // `scan_options` stops only at the end or at the marker.
-            _ => return Err(FormatError::ReservedNibble),
-        };
+        let (options, payload) = split_body(rest)?;
         if code.is_empty() && (tkl != 0 || !rest.is_empty()) {
             return Err(FormatError::NotEmpty);
         }
@@ -134,7 +126,7 @@ impl<'a> Message<'a> {
 
     /// The options in order, each number with its value.
     pub fn options(&self) -> Options<'a> {
-        Options { rest: self.options, number: 0 }
+        Options::over(self.options)
     }
 
     /// The first value of option `number`.
@@ -147,26 +139,44 @@ impl<'a> Message<'a> {
     /// §5.4.3 and §5.4.5 treat those as unrecognised). A request with one is answered 4.02 Bad
     /// Option; a response with one is rejected (§5.4.1).
     pub fn bad_critical_option(&self) -> Option<OptionNumber> {
-        let mut last = None;
-        for (n, v) in self.options() {
-            let repeated = last == Some(n);
-            last = Some(n);
-            if !n.is_critical() {
-                continue;
-            }
-            let ok = match n.definition() {
-                None => false,
-                Some(d) => {
-                    (d.min_len as usize..=d.max_len as usize).contains(&v.len())
-                        && (d.repeatable || !repeated)
-                }
-            };
-            if !ok {
-                return Some(n);
-            }
-        }
-        None
+        bad_critical_option(self.options())
     }
+}
+
+/// The first critical option of `options` that is unknown or breaks its definition.
+pub(crate) fn bad_critical_option(options: Options<'_>) -> Option<OptionNumber> {
+    let mut last = None;
+    for (n, v) in options {
+        let repeated = last == Some(n);
+        last = Some(n);
+        if !n.is_critical() {
+            continue;
+        }
+        let ok = match n.definition() {
+            None => false,
+            Some(d) => {
+                (d.min_len as usize..=d.max_len as usize).contains(&v.len()) && (d.repeatable || !repeated)
+            }
+        };
+        if !ok {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Splits what follows the token into the options (checked) and the payload.
+pub(crate) fn split_body(rest: &[u8]) -> Result<(&[u8], &[u8]), FormatError> {
+    let options_len = scan_options(rest)?;
+    let (options, after) = rest.split_at(options_len);
+    let payload = match after {
+        [] => after,
+        [0xff] => return Err(FormatError::EmptyPayload),
+        [0xff, payload @ ..] => payload,
+        // `scan_options` stops only at the end or at the marker.
+        _ => return Err(FormatError::ReservedNibble),
+    };
+    Ok((options, payload))
 }
 
 /// The Message ID of a datagram that is not a well-formed message but whose header reads as a
@@ -185,6 +195,13 @@ pub fn confirmable_message_id(bytes: &[u8]) -> Option<u16> {
 pub struct Options<'a> {
     rest: &'a [u8],
     number: u16,
+}
+
+impl<'a> Options<'a> {
+    /// The options in `bytes`, checked by `split_body` before.
+    pub(crate) fn over(bytes: &'a [u8]) -> Options<'a> {
+        Options { rest: bytes, number: 0 }
+    }
 }
 
 impl<'a> Iterator for Options<'a> {

@@ -16,6 +16,7 @@ pub mod observe;
 mod option;
 pub mod reliability;
 pub mod server;
+pub mod tcp;
 
 pub use code::Code;
 pub use message::{
