@@ -22,8 +22,10 @@
 //! assert_eq!((frame.code, frame.token, used), (Code::GET, &[7][..], 5));
 //! ```
 
+mod client;
 mod connection;
 
+pub use client::{StreamClient, StreamEvent};
 pub use connection::{Connection, Received, Violation};
 
 use super::code::Code;
