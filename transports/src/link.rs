@@ -261,8 +261,9 @@ impl fmt::Debug for Registry {
 }
 
 impl Default for Registry {
-    /// `memory://`, and with the `tokio` feature `mqtt://`, `mqtts://` and `coap://` (a
-    /// server binds the address, a device sends to it).
+    /// `memory://`, and with the `tokio` feature `mqtt://`, `mqtts://`, `coap://` (a server
+    /// binds the address, a device sends to it), and for devices `coap+tcp://` and
+    /// `coaps+tcp://` (RFC 8323; the server side of those is not built yet).
     fn default() -> Self {
         let mut r = Registry { schemes: Vec::new() };
         r.register("memory", |url, _role| {
@@ -285,21 +286,25 @@ impl Default for Registry {
             });
         }
         #[cfg(all(feature = "tokio", feature = "coap"))]
-        r.register("coap", |url, role| {
-            use crate::coap::driver::transport::{CoapDevice, CoapServer, DeviceConfig, ServerConfig};
-            let url = url.to_string();
-            let role = match role {
-                Role::Device(id) => Some(id),
-                Role::Server(_) => None,
-            };
-            Box::pin(async move {
-                match role {
-                    Some(id) => CoapDevice::connect(&url, id, DeviceConfig::default()).await.map(Link::new),
-                    None => CoapServer::bind(&url, ServerConfig::default()).await.map(Link::new),
-                }
-                .map_err(LinkError::new)
-            })
-        });
+        for scheme in ["coap", "coap+tcp", "coaps+tcp"] {
+            r.register(scheme, |url, role| {
+                use crate::coap::driver::transport::{CoapDevice, CoapServer, DeviceConfig, ServerConfig};
+                let url = url.to_string();
+                let role = match role {
+                    Role::Device(id) => Some(id),
+                    Role::Server(_) => None,
+                };
+                Box::pin(async move {
+                    match role {
+                        Some(id) => {
+                            CoapDevice::connect(&url, id, DeviceConfig::default()).await.map(Link::new)
+                        }
+                        None => CoapServer::bind(&url, ServerConfig::default()).await.map(Link::new),
+                    }
+                    .map_err(LinkError::new)
+                })
+            });
+        }
         r
     }
 }

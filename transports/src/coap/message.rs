@@ -129,6 +129,17 @@ impl<'a> Message<'a> {
         Options::over(self.options)
     }
 
+    /// A message of parts checked elsewhere (a stream frame seen by the request/response
+    /// layer: no type or Message ID of its own, NON and 0 stand in).
+    pub(crate) fn from_parts(
+        code: Code,
+        token: &'a [u8],
+        options: &'a [u8],
+        payload: &'a [u8],
+    ) -> Message<'a> {
+        Message { ty: Type::Non, code, message_id: 0, token, options, payload }
+    }
+
     /// The first value of option `number`.
     pub fn option(&self, number: OptionNumber) -> Option<&'a [u8]> {
         self.options().find(|(n, _)| *n == number).map(|(_, v)| v)

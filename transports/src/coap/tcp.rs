@@ -136,6 +136,12 @@ impl<'a> Frame<'a> {
         self.options().find(|(n, _)| *n == number).map(|(_, v)| v)
     }
 
+    /// The frame as the request/response layer sees a message (type NON, Message ID 0: a
+    /// stream has neither).
+    pub(crate) fn to_message(self) -> super::Message<'a> {
+        super::Message::from_parts(self.code, self.token, self.options, self.payload)
+    }
+
     /// As [`Message::bad_critical_option`](super::Message::bad_critical_option), for requests
     /// and responses (a signal's options are numbered per signal: see [`Connection`]).
     pub fn bad_critical_option(&self) -> Option<OptionNumber> {

@@ -79,3 +79,34 @@ pub fn libcoap_client_spawn(args: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+impl LibcoapServer {
+    /// libcoap's server with TLS (GnuTLS build): UDP and TCP on `port`, DTLS and TLS on
+    /// `port + 1`, with the certificate and key in PEM files.
+    pub fn start_tls(cert: &Path, key: &Path) -> LibcoapServer {
+        let port = loop {
+            // Two free ports in a row (UDP for the plain side, TCP for TLS above it).
+            let p = free_udp_port();
+            if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break p;
+            }
+        };
+        let child = Command::new(binary("coap-server-gnutls"))
+            .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-d", "20", "-v", "3", "-n"])
+            .args(["-c", cert.to_str().unwrap(), "-j", key.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = LibcoapServer { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let out = libcoap_client(&["-m", "get", "-B", "1", &server.url("time")]);
+            if out.status.success() && !out.stdout.is_empty() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("coap-server-gnutls did not answer on port {port}");
+    }
+}

@@ -1,28 +1,24 @@
-//! [`CoapClient`]: requests run to completion over UDP. One task owns the socket and the
-//! sans-IO [`Client`]; it retransmits on the RFC 7252 schedule, sends bodies larger than one
-//! message in Block1 blocks, follows Block2 to the end of a response body (its ETag must not
-//! change on the way), and keeps observations open.
+//! [`CoapClient`]: requests run to completion. One task owns the socket (UDP, or a TCP or TLS
+//! stream) and the sans-IO core; it sends bodies larger than one message in Block1 blocks,
+//! follows Block2 to the end of a response body (its ETag must not change on the way), and keeps
+//! observations open. Over UDP the core retransmits on the RFC 7252 schedule.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::CoapError;
+use super::exchange::Exchanges;
+use super::udp::Udp;
 use crate::coap::block::Block;
-use crate::coap::block::transfer::{Download, Progress, TransferError, Upload};
-use crate::coap::client::{Client, Event, RequestError, Token};
+use crate::coap::client::Client;
 use crate::coap::reliability::Params;
-use crate::coap::server::block2_of;
 use crate::coap::{BuildError, Builder, Code, Message, OptionNumber, Type, uint_value};
 
 /// Requests outstanding at once in the core (more wait in the driver's queue).
-const SLOTS: usize = 16;
-/// The largest message kept for retransmission.
-const MESSAGE: usize = 1280;
+pub(super) const SLOTS: usize = 16;
 /// Notifications an observation holds before the application takes them.
 const NOTES: usize = 64;
 
@@ -95,12 +91,12 @@ impl Request {
         self
     }
 
-    fn ty(&self) -> Type {
+    pub(super) fn ty(&self) -> Type {
         if self.confirmable { Type::Con } else { Type::Non }
     }
 
     /// Its options, in order, with the Block options of the current step.
-    fn options(
+    pub(super) fn options(
         &self,
         b: &mut Builder<'_>,
         block2: Option<Block>,
@@ -143,7 +139,7 @@ pub struct Response {
 }
 
 impl Response {
-    fn of(m: &Message<'_>) -> Response {
+    pub(super) fn of(m: &Message<'_>) -> Response {
         let uint = |n| m.option(n).and_then(uint_value);
         Response {
             code: m.code,
@@ -155,7 +151,7 @@ impl Response {
 }
 
 /// How the client runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// The transmission parameters (RFC 7252 §4.8).
@@ -173,6 +169,9 @@ pub struct ClientConfig {
     /// Retransmit a confirmable request past MAX_RETRANSMIT while the server still
     /// deduplicates it ([`Client::keep_trying`]): on for devices, off by default.
     pub keep_trying: bool,
+    /// TLS for `coaps+tcp://`: the roots to trust, a client identity, the server name.
+    #[cfg(feature = "tls")]
+    pub tls: crate::mqtt::driver::tls::TlsOptions,
 }
 
 impl Default for ClientConfig {
@@ -184,6 +183,8 @@ impl Default for ClientConfig {
             max_body: 1 << 20,
             allow_plaintext: false,
             keep_trying: false,
+            #[cfg(feature = "tls")]
+            tls: Default::default(),
         }
     }
 }
@@ -206,9 +207,9 @@ pub struct ClientStats {
     pub notifications_dropped: u64,
 }
 
-type Reply = oneshot::Sender<Result<Response, CoapError>>;
+pub(super) type Reply = oneshot::Sender<Result<Response, CoapError>>;
 
-enum Op {
+pub(super) enum Op {
     Request {
         req: Request,
         reply: Reply,
@@ -241,12 +242,54 @@ impl std::fmt::Debug for Op {
     }
 }
 
+/// The TLS connector for `coaps+tcp://` (ALPN "coap", RFC 8323 §4.1) and the name to verify.
+#[cfg(feature = "tls")]
+fn connector(
+    config: &ClientConfig,
+    host: &str,
+) -> Result<(tokio_rustls::TlsConnector, rustls_pki_types::ServerName<'static>), CoapError> {
+    let tls_error = |e: crate::mqtt::driver::ConfigError| CoapError::Tls(e.to_string());
+    let mut rustls = crate::mqtt::driver::tls::client_config(&config.tls).map_err(tls_error)?;
+    rustls.alpn_protocols = vec![b"coap".to_vec()];
+    let name = config.tls.server_name.as_deref().unwrap_or(host);
+    let name = rustls_pki_types::ServerName::try_from(name.to_string())
+        .map_err(|e| CoapError::Tls(e.to_string()))?;
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(rustls)), name))
+}
+
 impl CoapClient {
-    /// A client of the server at `url` (`coap://host[:port]`, port 5683 by default). Plaintext
-    /// to a host outside loopback needs [`ClientConfig::allow_plaintext`].
+    /// A client of the server at `url`: `coap://host[:port]` (UDP, port 5683 by default),
+    /// `coap+tcp://host[:port]` (TCP, 5683) or `coaps+tcp://host[:port]` (TLS, 5684; with the
+    /// `tls` feature). Plaintext to a host outside loopback needs
+    /// [`ClientConfig::allow_plaintext`]. Over TCP and TLS the client connects in the
+    /// background and again after a connection is lost; requests open on a lost connection
+    /// fail (`CoapError::Io`), and so do those waiting while no connection can be made.
     pub async fn connect(url: &str, config: ClientConfig) -> Result<CoapClient, CoapError> {
-        let peer = super::resolve(url, config.allow_plaintext).await?;
-        CoapClient::to(peer, config).await
+        let (scheme, host, peer) = super::resolve(url, config.allow_plaintext).await?;
+        match scheme {
+            super::Scheme::Udp => CoapClient::to(peer, config).await,
+            super::Scheme::Tcp | super::Scheme::Tls => {
+                Block::new(0, false, config.block_size).map_err(|e| CoapError::Build(e.to_string()))?;
+                let target = super::stream::Target {
+                    host: host.clone(),
+                    port: peer.port(),
+                    #[cfg(feature = "tls")]
+                    tls: match scheme {
+                        super::Scheme::Tls => Some(connector(&config, &host)?),
+                        _ => None,
+                    },
+                };
+                #[cfg(not(feature = "tls"))]
+                if scheme == super::Scheme::Tls {
+                    return Err(CoapError::BadUrl(format!("{url}: coaps+tcp:// needs the `tls` feature")));
+                }
+                let (ops, rx) = mpsc::channel(256);
+                let stats = Arc::new(Mutex::new(ClientStats::default()));
+                let exchanges = Exchanges::new(super::stream::Stream::new(), config, stats.clone());
+                tokio::spawn(super::stream::run(exchanges, target, rx));
+                Ok(CoapClient { ops, stats, peer })
+            }
+        }
     }
 
     /// A client of the server at `peer`.
@@ -257,19 +300,10 @@ impl CoapClient {
         socket.connect(peer).await.map_err(|e| CoapError::io("connect", &e))?;
         let (ops, rx) = mpsc::channel(256);
         let stats = Arc::new(Mutex::new(ClientStats::default()));
-        let seed = super::seed();
-        let mut core = Box::new(Client::new(config.params, seed));
+        let mut core = Box::new(Client::new(config.params, super::seed()));
         core.keep_trying(config.keep_trying);
-        let task = Task {
-            core,
-            config,
-            live: HashMap::new(),
-            waiting: VecDeque::new(),
-            start: tokio::time::Instant::now(),
-            stats: stats.clone(),
-            first_sends: 0,
-        };
-        tokio::spawn(task.run(socket, rx));
+        let exchanges = Exchanges::new(Udp(core), config, stats.clone());
+        tokio::spawn(super::udp::run(exchanges, socket, rx));
         Ok(CoapClient { ops, stats, peer })
     }
 
@@ -343,242 +377,5 @@ impl Observation {
 impl Drop for Observation {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// One request on its way: the block-wise steps left, the body gathered so far.
-struct Exchange {
-    req: Request,
-    upload: Option<Upload>,
-    download: Option<Download>,
-    etag: Option<Vec<u8>>,
-    body: Vec<u8>,
-    reply: Option<Reply>,
-    notes: Option<mpsc::Sender<Response>>,
-}
-
-impl Exchange {
-    fn finish(mut self, result: Result<Response, CoapError>) {
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(result);
-        }
-    }
-}
-
-struct Task {
-    core: Box<Client<SLOTS, MESSAGE>>,
-    config: ClientConfig,
-    live: HashMap<Token, Exchange>,
-    waiting: VecDeque<Exchange>,
-    start: tokio::time::Instant,
-    stats: Arc<Mutex<ClientStats>>,
-    first_sends: u64,
-}
-
-impl Task {
-    async fn run(mut self, socket: UdpSocket, mut ops: mpsc::Receiver<Op>) {
-        let mut buf = vec![0u8; 2048];
-        let mut open = true;
-        loop {
-            let now = super::millis(self.start);
-            while let Some(d) = self.core.poll_transmit(now) {
-                if let Err(e) = socket.send(d).await {
-                    tracing::debug!(error = %e, "CoAP datagram not sent");
-                }
-            }
-            self.publish_stats();
-            if !open && self.live.is_empty() && self.waiting.is_empty() {
-                return;
-            }
-            let deadline = self.core.next_timeout().map(|t| self.start + Duration::from_millis(t));
-            tokio::select! {
-                op = ops.recv(), if open => match op {
-                    Some(op) => self.take(op),
-                    None => open = false,
-                },
-                r = socket.recv(&mut buf) => match r {
-                    Ok(n) => self.datagram(&buf[..n]),
-                    // An ICMP port unreachable from a server not (yet) there: retransmission
-                    // covers it.
-                    Err(e) => tracing::debug!(error = %e, "CoAP receive"),
-                },
-                () = super::sleep_until(deadline), if deadline.is_some() => self.timeout(),
-            }
-        }
-    }
-
-    fn publish_stats(&self) {
-        let core = self.core.stats();
-        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        s.requests = self.first_sends;
-        s.retransmissions = core.retransmissions;
-        s.duplicates = core.duplicates;
-        s.ignored = core.ignored;
-        s.stale = core.stale;
-    }
-
-    fn take(&mut self, op: Op) {
-        let (req, reply, notes) = match op {
-            Op::Request { req, reply } => (req, reply, None),
-            Op::Observe { req, reply, notes } => (req, reply, Some(notes)),
-            Op::Sweep => return self.cancel_closed(),
-        };
-        let upload = (req.payload.len() > self.config.max_unsplit)
-            .then(|| Upload::new(req.payload.len(), self.config.block_size).ok())
-            .flatten();
-        let ex =
-            Exchange { req, upload, download: None, etag: None, body: Vec::new(), reply: Some(reply), notes };
-        self.issue(ex);
-    }
-
-    /// Cancels the observations whose application dropped them.
-    fn cancel_closed(&mut self) {
-        let gone: Vec<Token> = self
-            .live
-            .iter()
-            .filter(|(_, ex)| ex.notes.as_ref().is_some_and(|n| n.is_closed()))
-            .map(|(t, _)| *t)
-            .collect();
-        let now = super::millis(self.start);
-        for token in gone {
-            let Some(ex) = self.live.remove(&token) else { continue };
-            let sent = self.core.cancel(now, token, ex.req.ty(), |b| ex.req.options(b, None, None));
-            if !matches!(sent, Ok(true)) {
-                // No room for the GET: its next notification is answered RST instead.
-                self.core.forget(token);
-            }
-        }
-    }
-
-    /// Sends the exchange's next message (or queues it while the core is full).
-    fn issue(&mut self, ex: Exchange) {
-        let now = super::millis(self.start);
-        let req = &ex.req;
-        let result = if let Some(up) = &ex.upload {
-            let (block, range) = up.block();
-            self.core.request(
-                now,
-                req.ty(),
-                req.method,
-                |b| req.options(b, None, Some(block)),
-                &req.payload[range],
-            )
-        } else if let Some(down) = &ex.download {
-            self.core.request(now, req.ty(), req.method, |b| req.options(b, Some(down.next()), None), &[])
-        } else if ex.notes.is_some() {
-            self.core.observe(now, req.ty(), |b| req.options(b, None, None))
-        } else {
-            let early = (self.config.block_size < 1024)
-                .then(|| Block::new(0, false, self.config.block_size).ok())
-                .flatten()
-                .filter(|_| req.method == Code::GET);
-            self.core.request(now, req.ty(), req.method, |b| req.options(b, early, None), &req.payload)
-        };
-        match result {
-            Ok(token) => {
-                self.first_sends += 1;
-                self.live.insert(token, ex);
-            }
-            Err(RequestError::Busy) => self.waiting.push_back(ex),
-            Err(e) => ex.finish(Err(CoapError::Build(e.to_string()))),
-        }
-    }
-
-    /// Starts what waited for a free slot.
-    fn resume(&mut self) {
-        while self.core.outstanding() < SLOTS {
-            let Some(ex) = self.waiting.pop_front() else { return };
-            self.issue(ex);
-        }
-    }
-
-    fn datagram(&mut self, bytes: &[u8]) {
-        let now = super::millis(self.start);
-        match self.core.handle_datagram(now, bytes) {
-            Some(Event::Response { token, message }) => self.response(token, &message),
-            Some(Event::Notification { token, message }) => {
-                let dropped = match self.live.get(&token).and_then(|ex| ex.notes.as_ref()) {
-                    Some(notes) => notes.try_send(Response::of(&message)).is_err(),
-                    None => false,
-                };
-                if dropped {
-                    self.stats.lock().unwrap_or_else(|p| p.into_inner()).notifications_dropped += 1;
-                }
-            }
-            Some(Event::Reset(token)) => self.end(token, CoapError::Reset),
-            Some(Event::TimedOut(token)) => self.end(token, CoapError::TimedOut),
-            None => {}
-        }
-        self.resume();
-    }
-
-    fn timeout(&mut self) {
-        let now = super::millis(self.start);
-        while let Some(event) = self.core.handle_timeout(now) {
-            match event {
-                Event::TimedOut(token) => self.end(token, CoapError::TimedOut),
-                Event::Reset(token) => self.end(token, CoapError::Reset),
-                _ => {}
-            }
-        }
-        self.resume();
-    }
-
-    fn end(&mut self, token: Token, error: CoapError) {
-        if let Some(ex) = self.live.remove(&token) {
-            ex.finish(Err(error));
-        }
-    }
-
-    fn response(&mut self, token: Token, m: &Message<'_>) {
-        // A response nothing waits for (the answer to a cancellation) ends here.
-        let Some(mut ex) = self.live.remove(&token) else { return };
-        if let Some(up) = &mut ex.upload {
-            let block1 = m.option(OptionNumber::BLOCK1).and_then(|v| Block::decode(v).ok());
-            match up.on_response(m.code, block1) {
-                Ok(Progress::Next) => return self.issue(ex),
-                Ok(Progress::Finished) => ex.upload = None,
-                Err(TransferError::Refused(_)) => return ex.finish(Ok(Response::of(m))),
-                Err(e) => return ex.finish(Err(e.into())),
-            }
-        }
-        let block2 = block2_of(m).filter(|b| ex.notes.is_none() && (b.more || ex.download.is_some()));
-        if let Some(block) = block2 {
-            let etag = m.option(OptionNumber::ETAG);
-            match &ex.download {
-                None => {
-                    ex.download = Some(Download::new(self.config.max_body));
-                    ex.etag = etag.map(<[u8]>::to_vec);
-                }
-                Some(_) if ex.etag.as_deref() != etag => {
-                    return ex.finish(Err(TransferError::Mismatch.into()));
-                }
-                Some(_) => {}
-            }
-            let Some(down) = ex.download.as_mut() else { return };
-            match down.on_block(block, m.payload.len()) {
-                Ok(Progress::Next) => {
-                    ex.body.extend_from_slice(m.payload);
-                    return self.issue(ex);
-                }
-                Ok(Progress::Finished) => {
-                    ex.body.extend_from_slice(m.payload);
-                    let mut r = Response::of(m);
-                    r.payload = std::mem::take(&mut ex.body);
-                    return ex.finish(Ok(r));
-                }
-                Err(e) => return ex.finish(Err(e.into())),
-            }
-        }
-        let r = Response::of(m);
-        if ex.notes.is_some() && r.observe.is_some() && m.code.class() == 2 {
-            // The server took the observation: it stays open for the notifications.
-            if let Some(reply) = ex.reply.take() {
-                let _ = reply.send(Ok(r));
-            }
-            self.live.insert(token, ex);
-            return;
-        }
-        ex.finish(Ok(r));
     }
 }

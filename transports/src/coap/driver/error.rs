@@ -15,6 +15,9 @@ pub enum CoapError {
     /// Plaintext CoAP to a host outside loopback without the opt-in (`allow_plaintext`).
     #[error("plaintext CoAP to {0} would expose data; use OSCORE or coaps+tcp://, or set allow_plaintext")]
     PlaintextRefused(String),
+    /// A certificate, key or server name that TLS cannot use.
+    #[error("CoAP over TLS: {0}")]
+    Tls(String),
     /// The socket failed.
     #[error("CoAP socket, {op}: {reason}")]
     Io {
@@ -66,7 +69,10 @@ impl CoapError {
 impl TransportError for CoapError {
     fn kind(&self) -> ErrorKind {
         match self {
-            CoapError::BadUrl(_) | CoapError::PlaintextRefused(_) | CoapError::Filter(_) => ErrorKind::Config,
+            CoapError::BadUrl(_)
+            | CoapError::PlaintextRefused(_)
+            | CoapError::Filter(_)
+            | CoapError::Tls(_) => ErrorKind::Config,
             CoapError::Io { .. } => ErrorKind::Other,
             CoapError::TimedOut => ErrorKind::TimedOut,
             CoapError::Reset | CoapError::Transfer(_) => ErrorKind::Protocol,

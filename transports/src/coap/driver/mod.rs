@@ -1,5 +1,6 @@
-//! CoAP on tokio over UDP: a client ([`CoapClient`]) that runs requests to completion —
-//! retransmission, block-wise transfers both ways, observations — and the telemetra
+//! CoAP on tokio over UDP (`coap://`), TCP (`coap+tcp://`) and TLS (`coaps+tcp://`, RFC 8323): a
+//! client ([`CoapClient`]) that runs requests to completion — retransmission over UDP,
+//! block-wise transfers both ways, observations — and the telemetra
 //! [`Transport`](telemetra_core::Transport) on CoAP for devices and servers
 //! ([`transport`]). Each runs the sans-IO core of [`crate::coap`] in one task that owns its
 //! socket; handles talk to it over channels.
@@ -20,7 +21,10 @@
 
 mod client;
 mod error;
+mod exchange;
+mod stream;
 pub mod transport;
+mod udp;
 
 pub use client::{ClientConfig, ClientStats, CoapClient, Observation, Request, Response};
 pub use error::CoapError;
@@ -33,22 +37,46 @@ pub(crate) fn millis(start: tokio::time::Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
 
-/// The host and port of a `coap://host[:port]` URL, and whether it is loopback.
-pub(crate) fn parse_url(url: &str) -> Result<(String, u16), CoapError> {
-    let bad = || CoapError::BadUrl(url.to_string());
-    let rest = url.strip_prefix("coap://").ok_or_else(bad)?;
-    crate::address::host_port(rest, DEFAULT_PORT).ok_or_else(bad)
+/// What carries CoAP, from a URL's scheme.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Scheme {
+    /// `coap://`: UDP.
+    Udp,
+    /// `coap+tcp://`: TCP (RFC 8323).
+    Tcp,
+    /// `coaps+tcp://`: TLS over TCP (RFC 8323).
+    Tls,
 }
 
-/// Resolves `host:port`, refusing plaintext off loopback unless `allow_plaintext`.
-pub(crate) async fn resolve(url: &str, allow_plaintext: bool) -> Result<std::net::SocketAddr, CoapError> {
-    let (host, port) = parse_url(url)?;
-    if !crate::address::is_loopback(&host) && !allow_plaintext {
+/// The scheme, host and port of a `coap://`, `coap+tcp://` or `coaps+tcp://` URL.
+pub(crate) fn parse_url(url: &str) -> Result<(Scheme, String, u16), CoapError> {
+    let bad = || CoapError::BadUrl(url.to_string());
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let (scheme, port) = match scheme {
+        "coap" => (Scheme::Udp, DEFAULT_PORT),
+        "coap+tcp" => (Scheme::Tcp, stream::TCP_PORT),
+        "coaps+tcp" => (Scheme::Tls, stream::TLS_PORT),
+        _ => return Err(bad()),
+    };
+    let (host, port) = crate::address::host_port(rest, port).ok_or_else(bad)?;
+    Ok((scheme, host, port))
+}
+
+/// Resolves a URL's host and port, refusing plaintext off loopback unless `allow_plaintext`.
+pub(crate) async fn resolve(
+    url: &str,
+    allow_plaintext: bool,
+) -> Result<(Scheme, String, std::net::SocketAddr), CoapError> {
+    let (scheme, host, port) = parse_url(url)?;
+    if scheme != Scheme::Tls && !crate::address::is_loopback(&host) && !allow_plaintext {
         return Err(CoapError::PlaintextRefused(host));
     }
-    let mut addrs =
-        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| CoapError::io("resolve", &e))?;
-    addrs.next().ok_or_else(|| CoapError::BadUrl(url.to_string()))
+    let addr = {
+        let mut addrs =
+            tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| CoapError::io("resolve", &e))?;
+        addrs.next().ok_or_else(|| CoapError::BadUrl(url.to_string()))?
+    };
+    Ok((scheme, host, addr))
 }
 
 /// A seed for tokens, Message IDs and timeouts, from the process's random hasher keys and the

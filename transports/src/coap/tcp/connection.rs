@@ -85,7 +85,7 @@ impl Connection {
         self.peer_max_message_size
     }
 
-    /// The peer said it does block-wise transfers.
+    /// The peer said it does block-wise transfers (and BERT).
     pub const fn peer_block_wise(&self) -> bool {
         self.peer_block_wise
     }
@@ -95,20 +95,13 @@ impl Connection {
         self.csm_received
     }
 
-    /// This side's CSM, the first thing to send: Max-Message-Size, and Block-Wise-Transfer.
+    /// This side's CSM, the first thing to send: its Max-Message-Size. It does not offer
+    /// Block-Wise-Transfer, which would let the peer send BERT blocks (RFC 8323 §6: several
+    /// 1024-byte blocks in one message, SZX 7), not supported here; plain block-wise
+    /// transfers work without it.
     pub fn csm<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], BuildError> {
         let max = u32::try_from(self.max_message_size).unwrap_or(u32::MAX);
-        build(
-            buf,
-            Code::CSM,
-            &[],
-            |b| {
-                b.uint_option(signal::MAX_MESSAGE_SIZE, max)?;
-                b.option(signal::BLOCK_WISE_TRANSFER, &[])?;
-                Ok(())
-            },
-            &[],
-        )
+        build(buf, Code::CSM, &[], |b| b.uint_option(signal::MAX_MESSAGE_SIZE, max).map(|_| ()), &[])
     }
 
     /// A Ping with `token` (its Pong comes back with it).

@@ -48,9 +48,22 @@ fn csm_first_then_ping_pong_release_abort() {
     let mut buf = [0u8; 64];
     let get = build(&mut buf, Code::GET, &[1], |_| Ok(()), &[]).unwrap().to_vec();
     assert_eq!(c.on_frame(frame(&get)), Err(Violation::NoCsmFirst));
-    let csm = Connection::new(2048).csm(&mut buf).unwrap().to_vec();
+    let csm = build(
+        &mut buf,
+        Code::CSM,
+        &[],
+        |b| {
+            b.uint_option(signal::MAX_MESSAGE_SIZE, 2048)?;
+            b.option(signal::BLOCK_WISE_TRANSFER, &[]).map(|_| ())
+        },
+        &[],
+    )
+    .unwrap()
+    .to_vec();
     assert_eq!(c.on_frame(frame(&csm)), Ok(Received::Capabilities));
     assert_eq!((c.peer_max_message_size(), c.peer_block_wise(), c.established()), (2048, true, true));
+    let ours = Connection::new(4096).csm(&mut buf).unwrap().to_vec();
+    assert_eq!(frame(&ours).option(signal::BLOCK_WISE_TRANSFER), None, "no BERT offered");
     assert!(matches!(c.on_frame(frame(&get)), Ok(Received::Message(f)) if f.code == Code::GET));
     let ping = Connection::ping(&mut buf, &[9]).unwrap().to_vec();
     assert_eq!(c.on_frame(frame(&ping)), Ok(Received::Ping));

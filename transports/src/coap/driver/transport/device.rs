@@ -14,7 +14,7 @@ use super::{Inbox, path_of};
 use crate::coap::Code;
 
 /// How a device runs on CoAP.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeviceConfig {
     /// The CoAP client underneath (with [`ClientConfig::keep_trying`] on: a frame is
@@ -99,7 +99,7 @@ impl CoapDevice {
     /// Device `device` on the server at `url` (`coap://host[:port]`). Its `Online` status is
     /// the first frame it sends.
     pub async fn connect(url: &str, device: DeviceId, config: DeviceConfig) -> Result<CoapDevice, CoapError> {
-        let client = CoapClient::connect(url, config.client).await?;
+        let client = CoapClient::connect(url, config.client.clone()).await?;
         let (outbox, queue) = mpsc::channel(config.outbox.max(1));
         tokio::spawn(run_outbox(client.clone(), queue, config.max_retry_delay));
         let route = Route::new(RouteKind::Status, device);
@@ -209,7 +209,7 @@ impl Receiver for CoapDeviceReceiver {
         let kind = filter.kind.ok_or(CoapError::Filter("every kind"))?;
         let route = Route::new(kind, filter.device.unwrap_or(self.device));
         let first = register(&self.client, route).await?;
-        let watch = watch(self.client.clone(), route, first, self.delivered.clone(), self.config);
+        let watch = watch(self.client.clone(), route, first, self.delivered.clone(), self.config.clone());
         self.watchers.push(tokio::spawn(watch));
         Ok(())
     }

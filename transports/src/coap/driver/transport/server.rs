@@ -112,7 +112,12 @@ impl CoapServer {
     /// [`CoapServer::local_addr`]). Binding outside loopback needs
     /// [`ServerConfig::allow_plaintext`].
     pub async fn bind(url: &str, config: ServerConfig) -> Result<CoapServer, CoapError> {
-        let addr = super::super::resolve(url, config.allow_plaintext).await?;
+        let (scheme, _, addr) = super::super::resolve(url, config.allow_plaintext).await?;
+        if scheme != super::super::Scheme::Udp {
+            return Err(CoapError::BadUrl(format!(
+                "{url}: the CoAP server transport serves coap:// (UDP) only so far"
+            )));
+        }
         let socket = UdpSocket::bind(addr).await.map_err(|e| CoapError::io("bind", &e))?;
         let local = socket.local_addr().map_err(|e| CoapError::io("bind", &e))?;
         let (ops, op_rx) = mpsc::channel(1024);

@@ -1,0 +1,275 @@
+//! What a client task does whatever carries its messages: requests run to completion (Block1
+//! uploads, Block2 downloads with an unchanging ETag), observations kept open, requests queued
+//! while the core is full. An [`Engine`] is the core underneath: the UDP client with its
+//! message layer, or a stream client (TCP, TLS).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::CoapError;
+use super::client::{ClientConfig, ClientStats, Op, Reply, Request, Response};
+use crate::coap::block::Block;
+use crate::coap::block::transfer::{Download, Progress, TransferError, Upload};
+use crate::coap::client::{RequestError, Token};
+use crate::coap::server::block2_of;
+use crate::coap::{BuildError, Builder, Code, Message, OptionNumber, Type};
+
+/// The protocol core a client task drives.
+pub(super) trait Engine {
+    /// Starts a request (`observe`: a GET with Observe 0); `Busy` while the core is full.
+    fn request(
+        &mut self,
+        now: u64,
+        ty: Type,
+        code: Code,
+        observe: bool,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+    ) -> Result<Token, RequestError>;
+
+    /// Ends an observation, on the server too if it can (a GET with Observe 1).
+    fn cancel(
+        &mut self,
+        now: u64,
+        token: Token,
+        ty: Type,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+    );
+
+    /// Requests open in the core.
+    fn outstanding(&self) -> usize;
+
+    /// Requests the core holds at most.
+    fn capacity(&self) -> usize;
+}
+
+/// One request on its way: the block-wise steps left, the body gathered so far.
+struct Exchange {
+    req: Request,
+    upload: Option<Upload>,
+    download: Option<Download>,
+    etag: Option<Vec<u8>>,
+    body: Vec<u8>,
+    reply: Option<Reply>,
+    notes: Option<mpsc::Sender<Response>>,
+}
+
+impl Exchange {
+    fn finish(mut self, result: Result<Response, CoapError>) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// The exchanges of one client task over its engine.
+pub(super) struct Exchanges<E> {
+    pub(super) engine: E,
+    config: ClientConfig,
+    live: HashMap<Token, Exchange>,
+    waiting: VecDeque<Exchange>,
+    start: tokio::time::Instant,
+    pub(super) stats: Arc<Mutex<ClientStats>>,
+    first_sends: u64,
+}
+
+impl<E: Engine> Exchanges<E> {
+    pub(super) fn new(engine: E, config: ClientConfig, stats: Arc<Mutex<ClientStats>>) -> Self {
+        Exchanges {
+            engine,
+            config,
+            live: HashMap::new(),
+            waiting: VecDeque::new(),
+            start: tokio::time::Instant::now(),
+            stats,
+            first_sends: 0,
+        }
+    }
+
+    /// The core's clock: milliseconds since the task started.
+    pub(super) fn now(&self) -> u64 {
+        super::millis(self.start)
+    }
+
+    /// When the core's time `t` falls.
+    pub(super) fn instant(&self, t: u64) -> tokio::time::Instant {
+        self.start + std::time::Duration::from_millis(t)
+    }
+
+    /// Nothing open, nothing waiting.
+    pub(super) fn idle(&self) -> bool {
+        self.live.is_empty() && self.waiting.is_empty()
+    }
+
+    /// Updates the shared counters with `f`, and the messages sent.
+    pub(super) fn publish_stats(&self, f: impl FnOnce(&mut ClientStats)) {
+        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        s.requests = self.first_sends;
+        f(&mut s);
+    }
+
+    /// Takes an operation from a handle.
+    pub(super) fn take(&mut self, op: Op) {
+        let (req, reply, notes) = match op {
+            Op::Request { req, reply } => (req, reply, None),
+            Op::Observe { req, reply, notes } => (req, reply, Some(notes)),
+            Op::Sweep => return self.cancel_closed(),
+        };
+        let upload = (req.payload.len() > self.config.max_unsplit)
+            .then(|| Upload::new(req.payload.len(), self.config.block_size).ok())
+            .flatten();
+        let ex =
+            Exchange { req, upload, download: None, etag: None, body: Vec::new(), reply: Some(reply), notes };
+        self.issue(ex);
+    }
+
+    /// Cancels the observations whose application dropped them.
+    fn cancel_closed(&mut self) {
+        let gone: Vec<Token> = self
+            .live
+            .iter()
+            .filter(|(_, ex)| ex.notes.as_ref().is_some_and(|n| n.is_closed()))
+            .map(|(t, _)| *t)
+            .collect();
+        let now = self.now();
+        for token in gone {
+            let Some(ex) = self.live.remove(&token) else { continue };
+            self.engine.cancel(now, token, ex.req.ty(), |b| ex.req.options(b, None, None));
+        }
+    }
+
+    /// Sends the exchange's next message (or queues it while the core is full).
+    fn issue(&mut self, ex: Exchange) {
+        let now = self.now();
+        let req = &ex.req;
+        let (ty, code) = (req.ty(), req.method);
+        let result = if let Some(up) = &ex.upload {
+            let (block, range) = up.block();
+            self.engine.request(
+                now,
+                ty,
+                code,
+                false,
+                |b| req.options(b, None, Some(block)),
+                &req.payload[range],
+            )
+        } else if let Some(down) = &ex.download {
+            self.engine.request(now, ty, code, false, |b| req.options(b, Some(down.next()), None), &[])
+        } else if ex.notes.is_some() {
+            self.engine.request(now, ty, Code::GET, true, |b| req.options(b, None, None), &[])
+        } else {
+            let early = (self.config.block_size < 1024)
+                .then(|| Block::new(0, false, self.config.block_size).ok())
+                .flatten()
+                .filter(|_| code == Code::GET);
+            self.engine.request(now, ty, code, false, |b| req.options(b, early, None), &req.payload)
+        };
+        match result {
+            Ok(token) => {
+                self.first_sends += 1;
+                self.live.insert(token, ex);
+            }
+            Err(RequestError::Busy) => self.waiting.push_back(ex),
+            Err(e) => ex.finish(Err(CoapError::Build(e.to_string()))),
+        }
+    }
+
+    /// Starts what waited for a free slot.
+    pub(super) fn resume(&mut self) {
+        while self.engine.outstanding() < self.engine.capacity() {
+            let Some(ex) = self.waiting.pop_front() else { return };
+            self.issue(ex);
+        }
+    }
+
+    /// A notification of the observation `token`.
+    pub(super) fn notification(&mut self, token: Token, m: &Message<'_>) {
+        let dropped = match self.live.get(&token).and_then(|ex| ex.notes.as_ref()) {
+            Some(notes) => notes.try_send(Response::of(m)).is_err(),
+            None => false,
+        };
+        if dropped {
+            self.stats.lock().unwrap_or_else(|p| p.into_inner()).notifications_dropped += 1;
+        }
+    }
+
+    /// The request `token` failed.
+    pub(super) fn end(&mut self, token: Token, error: CoapError) {
+        if let Some(ex) = self.live.remove(&token) {
+            ex.finish(Err(error));
+        }
+    }
+
+    /// Every request waiting for room failed (no connection could be made for it).
+    pub(super) fn end_waiting(&mut self, error: &CoapError) {
+        for ex in self.waiting.drain(..) {
+            ex.finish(Err(error.clone()));
+        }
+    }
+
+    /// Every open request failed (the connection is gone); what waits stays queued.
+    pub(super) fn end_all(&mut self, error: &CoapError) {
+        for (_, ex) in self.live.drain() {
+            ex.finish(Err(error.clone()));
+        }
+    }
+
+    /// The response to the request `token`.
+    pub(super) fn response(&mut self, token: Token, m: &Message<'_>) {
+        // A response nothing waits for (the answer to a cancellation) ends here.
+        let Some(mut ex) = self.live.remove(&token) else { return };
+        if let Some(up) = &mut ex.upload {
+            let block1 = m.option(OptionNumber::BLOCK1).and_then(|v| Block::decode(v).ok());
+            match up.on_response(m.code, block1) {
+                Ok(Progress::Next) => return self.issue(ex),
+                Ok(Progress::Finished) => ex.upload = None,
+                Err(TransferError::Refused(_)) => return ex.finish(Ok(Response::of(m))),
+                Err(e) => return ex.finish(Err(e.into())),
+            }
+        }
+        if m.option(OptionNumber::BLOCK2).is_some() && block2_of(m).is_none() {
+            // A Block2 option that cannot be read (BERT's SZX 7): never a body cut short.
+            return ex.finish(Err(TransferError::Mismatch.into()));
+        }
+        let block2 = block2_of(m).filter(|b| ex.notes.is_none() && (b.more || ex.download.is_some()));
+        if let Some(block) = block2 {
+            let etag = m.option(OptionNumber::ETAG);
+            match &ex.download {
+                None => {
+                    ex.download = Some(Download::new(self.config.max_body));
+                    ex.etag = etag.map(<[u8]>::to_vec);
+                }
+                Some(_) if ex.etag.as_deref() != etag => {
+                    return ex.finish(Err(TransferError::Mismatch.into()));
+                }
+                Some(_) => {}
+            }
+            let Some(down) = ex.download.as_mut() else { return };
+            match down.on_block(block, m.payload.len()) {
+                Ok(Progress::Next) => {
+                    ex.body.extend_from_slice(m.payload);
+                    return self.issue(ex);
+                }
+                Ok(Progress::Finished) => {
+                    ex.body.extend_from_slice(m.payload);
+                    let mut r = Response::of(m);
+                    r.payload = std::mem::take(&mut ex.body);
+                    return ex.finish(Ok(r));
+                }
+                Err(e) => return ex.finish(Err(e.into())),
+            }
+        }
+        let r = Response::of(m);
+        if ex.notes.is_some() && r.observe.is_some() && m.code.class() == 2 {
+            // The server took the observation: it stays open for the notifications.
+            if let Some(reply) = ex.reply.take() {
+                let _ = reply.send(Ok(r));
+            }
+            self.live.insert(token, ex);
+            return;
+        }
+        ex.finish(Ok(r));
+    }
+}

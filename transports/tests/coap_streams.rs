@@ -1,0 +1,75 @@
+//! CoAP over TCP and TLS (RFC 8323) against libcoap: our client to `coap-server-notls` over
+//! `coap+tcp://` (methods, a 100 KB body by Block1 and Block2, observe) and to
+//! `coap-server-gnutls` over `coaps+tcp://` with a certificate from a test CA (and refused
+//! when the CA is another).
+
+mod support;
+
+use support::*;
+use telemetra_transports::coap::Code;
+use telemetra_transports::coap::driver::{ClientConfig, CoapClient, CoapError, Request};
+use telemetra_transports::mqtt::driver::tls::{Roots, TlsOptions};
+
+#[tokio::test]
+async fn our_client_over_tcp_against_libcoap() {
+    let server = LibcoapServer::start();
+    let url = format!("coap+tcp://127.0.0.1:{}", server.port);
+    let c = CoapClient::connect(&url, ClientConfig::default()).await.unwrap();
+    let time = within(10, c.request(Request::get("time"))).await.unwrap();
+    assert_eq!(time.code, Code::CONTENT);
+    assert!(!time.payload.is_empty());
+    assert_eq!(within(10, c.request(Request::put("t1", "hello"))).await.unwrap().code, Code::CREATED);
+    assert_eq!(within(10, c.request(Request::get("t1"))).await.unwrap().payload, b"hello");
+    assert_eq!(within(10, c.request(Request::delete("t1"))).await.unwrap().code, Code::DELETED);
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 24) as u8).collect();
+    let r = within(60, c.request(Request::put("big", body.clone()))).await.unwrap();
+    assert_eq!(r.code, Code::CREATED, "100 KB up by Block1 over TCP");
+    let back = within(60, c.request(Request::get("big"))).await.unwrap();
+    assert!(back.payload == body, "100 KB back ({} bytes) by Block2 over TCP", back.payload.len());
+    let mut obs = within(10, c.observe(Request::get("time"))).await.unwrap();
+    assert!(obs.first.observe.is_some(), "libcoap takes the observation over TCP");
+    let n = within(5, obs.next()).await.expect("a notification over TCP");
+    assert_eq!(n.code, Code::CONTENT);
+    obs.cancel();
+}
+
+fn tls_server(pki: &Pki, dir: &TempDir) -> LibcoapServer {
+    let (cert, key) = pki.issue(&["localhost"], "localhost");
+    LibcoapServer::start_tls(&dir.file("server.pem", cert), &dir.file("server.key", key))
+}
+
+fn trusting(pki: &Pki) -> ClientConfig {
+    let mut config = ClientConfig::default();
+    let mut tls = TlsOptions::default();
+    tls.roots = Roots::Pem(pki.ca_pem().into_bytes());
+    config.tls = tls;
+    config
+}
+
+#[tokio::test]
+async fn our_client_over_tls_against_libcoap() {
+    let pki = Pki::new();
+    let dir = TempDir::new("coaps");
+    let server = tls_server(&pki, &dir);
+    let url = format!("coaps+tcp://localhost:{}", server.port + 1);
+    let c = CoapClient::connect(&url, trusting(&pki)).await.unwrap();
+    let time = within(10, c.request(Request::get("time"))).await.unwrap();
+    assert_eq!(time.code, Code::CONTENT);
+    let body = vec![0x5a; 5000];
+    assert_eq!(within(20, c.request(Request::put("t2", body.clone()))).await.unwrap().code, Code::CREATED);
+    assert_eq!(within(20, c.request(Request::get("t2"))).await.unwrap().payload, body);
+}
+
+#[tokio::test]
+async fn a_server_certificate_from_another_ca_is_refused() {
+    let pki = Pki::new();
+    let dir = TempDir::new("coaps-other");
+    let server = tls_server(&pki, &dir);
+    let url = format!("coaps+tcp://localhost:{}", server.port + 1);
+    let c = CoapClient::connect(&url, trusting(&Pki::new())).await.unwrap();
+    let r = within(20, c.request(Request::get("time"))).await;
+    assert!(
+        matches!(&r, Err(CoapError::Io { op: "connect", reason }) if reason.contains("certificate")),
+        "{r:?}"
+    );
+}
