@@ -14,6 +14,8 @@ pub mod driver;
 mod message;
 pub mod observe;
 mod option;
+#[cfg(feature = "oscore")]
+pub mod oscore;
 pub mod reliability;
 pub mod server;
 pub mod tcp;

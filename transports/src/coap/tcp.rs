@@ -136,9 +136,9 @@ impl<'a> Frame<'a> {
         self.options().find(|(n, _)| *n == number).map(|(_, v)| v)
     }
 
-    /// The frame as the request/response layer sees a message (type NON, Message ID 0: a
-    /// stream has neither).
-    pub(crate) fn to_message(self) -> super::Message<'a> {
+    /// The frame as the request/response layer sees a message, to share code with UDP
+    /// (type NON and Message ID 0 stand in: a stream has neither).
+    pub fn to_message(self) -> super::Message<'a> {
         super::Message::from_parts(self.code, self.token, self.options, self.payload)
     }
 
