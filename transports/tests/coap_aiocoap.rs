@@ -1,7 +1,8 @@
 //! Our CoAP against aiocoap (Python), a second complete implementation, both ways: our client
 //! against aiocoap's server (POST, a 100 KB body up by Block1 and down by Block2, observe), and
-//! `aiocoap-client` against our server transport (frames, frames in Block1 blocks), and
-//! aiocoap's client library observing a command route of our server.
+//! `aiocoap-client` against our server transport (frames, frames in Block1 blocks), aiocoap's
+//! client library observing a command route of our server, and OSCORE (RFC 8613) both ways
+//! with aiocoap's implementation on a shared context, a replayed request refused.
 
 mod support;
 
@@ -94,4 +95,101 @@ async fn aiocoap_client_observes_a_command_route() {
     let out = within(10, out).await.unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("note command-1\nnote command-2"), "aiocoap printed {printed:?}");
+}
+
+/// OSCORE both ways with aiocoap's implementation (RFC 8613), on one shared context: the
+/// client's Sender ID is empty, the server's is 0x01.
+mod oscore {
+    use super::*;
+    use telemetra_transports::coap::oscore::{self, SecurityContext};
+    use telemetra_transports::coap::{Builder, Message, OptionNumber, Type};
+    use tokio::net::UdpSocket;
+
+    const SECRET: [u8; 16] = *b"telemetra-shared";
+    const SALT: [u8; 4] = *b"salt";
+
+    async fn exchange(sock: &UdpSocket, bytes: &[u8]) -> Vec<u8> {
+        sock.send(bytes).await.unwrap();
+        let mut buf = [0u8; 2048];
+        let n = within(10, sock.recv(&mut buf)).await.unwrap();
+        buf[..n].to_vec()
+    }
+
+    #[tokio::test]
+    async fn our_protected_requests_to_aiocoap_and_a_replay_refused() {
+        let dir = TempDir::new("oscore-aiocoap-server");
+        let ctx_dir = oscore_dir(&dir, "server", &SECRET, &SALT, b"\x01", b"");
+        let server = AiocoapServer::start_oscore(&ctx_dir);
+        let mut ctx = SecurityContext::derive(&SECRET, &SALT, b"", b"\x01", None).unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sock.connect(("127.0.0.1", server.port)).await.unwrap();
+        let mut plain = [0u8; 64];
+        let mut b = Builder::new(&mut plain, Type::Con, Code::POST, 0x100, &[1, 2]).unwrap();
+        b.option(OptionNumber::URI_PATH, b"echo").unwrap();
+        let plain = Message::parse(b.payload(b"ping").unwrap()).unwrap();
+        let mut wire = [0u8; 512];
+        let (protected, binding) = oscore::protect_request(&mut ctx, &plain, &mut wire).unwrap();
+        let protected = protected.to_vec();
+        let answer = exchange(&sock, &protected).await;
+        let outer = Message::parse(&answer).unwrap();
+        assert_eq!(outer.code, Code::CHANGED, "the outer code of a protected response");
+        let mut buf = [0u8; 512];
+        let inner = oscore::unprotect_response(&mut ctx, &binding, &outer, &mut buf).unwrap();
+        let inner = Message::parse(inner).unwrap();
+        assert_eq!((inner.code, inner.payload), (Code::CHANGED, &b"ping"[..]), "aiocoap's /echo, decrypted");
+        // The captured request again, as a new message (the Message ID is not protected):
+        // aiocoap's replay window refuses it, unprotected 4.01.
+        let mut replay = protected.clone();
+        replay[2..4].copy_from_slice(&0x101u16.to_be_bytes());
+        let answer = exchange(&sock, &replay).await;
+        let refused = Message::parse(&answer).unwrap();
+        assert_eq!(
+            refused.code,
+            Code::UNAUTHORIZED,
+            "a replayed request: {:?}",
+            String::from_utf8_lossy(refused.payload)
+        );
+        assert_eq!(refused.option(OptionNumber::OSCORE), None);
+    }
+
+    #[tokio::test]
+    async fn aiocoap_protected_requests_to_us() {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let served = tokio::spawn(async move {
+            let mut ctx = SecurityContext::derive(&SECRET, &SALT, b"\x01", b"", None).unwrap();
+            let mut buf = [0u8; 2048];
+            let (n, peer) = sock.recv_from(&mut buf).await.unwrap();
+            let outer = Message::parse(&buf[..n]).unwrap();
+            let mut plain_buf = [0u8; 2048];
+            let (plain, binding) = oscore::unprotect_request(&mut ctx, &outer, &mut plain_buf).unwrap();
+            let request = Message::parse(plain).unwrap();
+            assert_eq!(
+                (request.code, request.option(OptionNumber::URI_PATH)),
+                (Code::POST, Some(&b"echo"[..]))
+            );
+            let reversed: Vec<u8> = request.payload.iter().rev().copied().collect();
+            let mut resp = [0u8; 256];
+            let response = Builder::new(&mut resp, Type::Ack, Code::CHANGED, outer.message_id, outer.token)
+                .unwrap()
+                .payload(&reversed)
+                .unwrap();
+            let response = Message::parse(response).unwrap();
+            let mut wire = [0u8; 1024];
+            let protected = oscore::protect_response(&mut ctx, &binding, &response, &mut wire).unwrap();
+            sock.send_to(protected, peer).await.unwrap();
+        });
+        let dir = TempDir::new("oscore-aiocoap-client");
+        let ctx_dir = oscore_dir(&dir, "client", &SECRET, &SALT, b"", b"\x01");
+        let url = format!("coap://127.0.0.1:{port}/echo");
+        let out =
+            tokio::task::spawn_blocking(move || aiocoap_oscore_post(&url, &ctx_dir, "hello")).await.unwrap();
+        within(10, served).await.unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            printed.contains("2.04") && printed.contains("olleh"),
+            "aiocoap printed {printed:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -8,6 +8,12 @@ It prints "listening" once it serves, and runs until killed.
 
     aiocoap_peer.py observe URL N   observes URL, prints "note <payload>" for N notifications
                                     and exits (aiocoap-client's --observe prints none in 0.4.17)
+    aiocoap_peer.py oscore-server PORT DIR
+                                    the same site behind OSCORE (the security context in DIR:
+                                    aiocoap's settings.json), plain requests refused
+    aiocoap_peer.py oscore-post URL DIR PAYLOAD
+                                    POSTs PAYLOAD to URL protected with the context in DIR and
+                                    prints "<code> <payload>" of the response
 """
 
 import asyncio
@@ -55,14 +61,41 @@ class Clock(resource.ObservableResource):
         return aiocoap.Message(payload=str(self.count).encode())
 
 
-async def main(port):
+def site():
     root = resource.Site()
     root.add_resource(["echo"], Echo())
     root.add_resource(["store"], Store())
     root.add_resource(["clock"], Clock())
-    await aiocoap.Context.create_server_context(root, bind=("127.0.0.1", port))
+    return root
+
+
+async def main(port):
+    await aiocoap.Context.create_server_context(site(), bind=("127.0.0.1", port))
     print("listening", flush=True)
     await asyncio.get_running_loop().create_future()
+
+
+async def oscore_server(port, basedir):
+    from aiocoap.credentials import CredentialsMap
+    from aiocoap.oscore_sitewrapper import OscoreSiteWrapper
+
+    credentials = CredentialsMap()
+    credentials.load_from_dict({":telemetra": {"oscore": {"basedir": basedir}}})
+    protected = OscoreSiteWrapper(site(), credentials)
+    await aiocoap.Context.create_server_context(
+        protected, bind=("127.0.0.1", port), server_credentials=credentials
+    )
+    print("listening", flush=True)
+    await asyncio.get_running_loop().create_future()
+
+
+async def oscore_post(url, basedir, payload):
+    ctx = await aiocoap.Context.create_client_context()
+    ctx.client_credentials.load_from_dict({url: {"oscore": {"basedir": basedir}}})
+    response = await ctx.request(
+        aiocoap.Message(code=aiocoap.POST, uri=url, payload=payload.encode())
+    ).response
+    print(response.code, response.payload.decode(errors="replace"), flush=True)
 
 
 async def observe(url, count):
@@ -81,5 +114,9 @@ async def observe(url, count):
 if __name__ == "__main__":
     if sys.argv[1] == "observe":
         asyncio.run(observe(sys.argv[2], int(sys.argv[3])))
+    elif sys.argv[1] == "oscore-server":
+        asyncio.run(oscore_server(int(sys.argv[2]), sys.argv[3]))
+    elif sys.argv[1] == "oscore-post":
+        asyncio.run(oscore_post(sys.argv[2], sys.argv[3], sys.argv[4]))
     else:
         asyncio.run(main(int(sys.argv[1])))
