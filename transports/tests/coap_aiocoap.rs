@@ -153,7 +153,7 @@ mod oscore {
     }
 
     #[tokio::test]
-    async fn aiocoap_protected_requests_to_us() {
+    async fn aiocoap_protected_requests_to_us_and_their_replay_refused() {
         let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = sock.local_addr().unwrap().port();
         let served = tokio::spawn(async move {
@@ -169,6 +169,10 @@ mod oscore {
                 (Code::POST, Some(&b"echo"[..]))
             );
             let reversed: Vec<u8> = request.payload.iter().rev().copied().collect();
+            // aiocoap's request, captured and played again: refused by our replay window.
+            let mut again = [0u8; 2048];
+            let replayed = oscore::unprotect_request(&mut ctx, &outer, &mut again);
+            assert_eq!(replayed.unwrap_err(), oscore::OscoreError::Replay);
             let mut resp = [0u8; 256];
             let response = Builder::new(&mut resp, Type::Ack, Code::CHANGED, outer.message_id, outer.token)
                 .unwrap()
