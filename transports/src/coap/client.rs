@@ -209,6 +209,19 @@ impl<const N: usize, const M: usize> Client<N, M> {
         self.start(now, ty, Code::GET, None, Some(REGISTER), options, &[])
     }
 
+    /// [`Client::observe`] with another method and a payload: FETCH (RFC 8132), or the outer
+    /// POST/FETCH of an OSCORE-protected registration whose inner request is the GET.
+    pub fn observe_with(
+        &mut self,
+        now: u64,
+        ty: Type,
+        code: Code,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+    ) -> Result<Token, RequestError> {
+        self.start(now, ty, code, None, Some(REGISTER), options, payload)
+    }
+
     /// Cancels an observation proactively (RFC 7641 §3.6): forgets it and sends a GET with
     /// Observe 1 and the observation's token (`options` adds the same options as the
     /// registration did). The server's answer comes as an [`Event::Response`] for `token`;

@@ -169,6 +169,10 @@ pub struct ClientConfig {
     /// Retransmit a confirmable request past MAX_RETRANSMIT while the server still
     /// deduplicates it ([`Client::keep_trying`]): on for devices, off by default.
     pub keep_trying: bool,
+    /// OSCORE (RFC 8613): every request protected with this context, every response and
+    /// notification verified with it (its sequence number moves on with each request).
+    #[cfg(feature = "oscore")]
+    pub oscore: Option<crate::coap::oscore::SecurityContext>,
     /// TLS for `coaps+tcp://`: the roots to trust, a client identity, the server name.
     #[cfg(feature = "tls")]
     pub tls: crate::mqtt::driver::tls::TlsOptions,
@@ -183,6 +187,8 @@ impl Default for ClientConfig {
             max_body: 1 << 20,
             allow_plaintext: false,
             keep_trying: false,
+            #[cfg(feature = "oscore")]
+            oscore: None,
             #[cfg(feature = "tls")]
             tls: Default::default(),
         }

@@ -15,6 +15,10 @@ pub enum CoapError {
     /// Plaintext CoAP to a host outside loopback without the opt-in (`allow_plaintext`).
     #[error("plaintext CoAP to {0} would expose data; use OSCORE or coaps+tcp://, or set allow_plaintext")]
     PlaintextRefused(String),
+    /// OSCORE refused a response or could not protect a request.
+    #[cfg(feature = "oscore")]
+    #[error("OSCORE: {0}")]
+    Oscore(crate::coap::oscore::OscoreError),
     /// A certificate, key or server name that TLS cannot use.
     #[error("CoAP over TLS: {0}")]
     Tls(String),
@@ -76,6 +80,8 @@ impl TransportError for CoapError {
             CoapError::Io { .. } => ErrorKind::Other,
             CoapError::TimedOut => ErrorKind::TimedOut,
             CoapError::Reset | CoapError::Transfer(_) => ErrorKind::Protocol,
+            #[cfg(feature = "oscore")]
+            CoapError::Oscore(_) => ErrorKind::Refused,
             CoapError::Refused(code) if *code == Code::SERVICE_UNAVAILABLE => ErrorKind::QueueFull,
             CoapError::Refused(_) => ErrorKind::Refused,
             CoapError::Build(_) => ErrorKind::Other,

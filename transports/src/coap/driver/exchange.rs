@@ -54,6 +54,9 @@ struct Exchange {
     body: Vec<u8>,
     reply: Option<Reply>,
     notes: Option<mpsc::Sender<Response>>,
+    /// What binds the response of the message last sent (OSCORE).
+    #[cfg(feature = "oscore")]
+    binding: Option<crate::coap::oscore::Binding>,
 }
 
 impl Exchange {
@@ -73,12 +76,20 @@ pub(super) struct Exchanges<E> {
     start: tokio::time::Instant,
     pub(super) stats: Arc<Mutex<ClientStats>>,
     first_sends: u64,
+    /// Every request protected with this context (OSCORE).
+    #[cfg(feature = "oscore")]
+    oscore: Option<crate::coap::oscore::SecurityContext>,
 }
 
 impl<E: Engine> Exchanges<E> {
-    pub(super) fn new(engine: E, config: ClientConfig, stats: Arc<Mutex<ClientStats>>) -> Self {
+    #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
+    pub(super) fn new(engine: E, mut config: ClientConfig, stats: Arc<Mutex<ClientStats>>) -> Self {
+        #[cfg(feature = "oscore")]
+        let oscore = config.oscore.take();
         Exchanges {
             engine,
+            #[cfg(feature = "oscore")]
+            oscore,
             config,
             live: HashMap::new(),
             waiting: VecDeque::new(),
@@ -120,8 +131,17 @@ impl<E: Engine> Exchanges<E> {
         let upload = (req.payload.len() > self.config.max_unsplit)
             .then(|| Upload::new(req.payload.len(), self.config.block_size).ok())
             .flatten();
-        let ex =
-            Exchange { req, upload, download: None, etag: None, body: Vec::new(), reply: Some(reply), notes };
+        let ex = Exchange {
+            req,
+            upload,
+            download: None,
+            etag: None,
+            body: Vec::new(),
+            reply: Some(reply),
+            notes,
+            #[cfg(feature = "oscore")]
+            binding: None,
+        };
         self.issue(ex);
     }
 
@@ -141,31 +161,54 @@ impl<E: Engine> Exchanges<E> {
     }
 
     /// Sends the exchange's next message (or queues it while the core is full).
-    fn issue(&mut self, ex: Exchange) {
+    #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
+    fn issue(&mut self, mut ex: Exchange) {
         let now = self.now();
         let req = &ex.req;
-        let (ty, code) = (req.ty(), req.method);
-        let result = if let Some(up) = &ex.upload {
+        let ty = req.ty();
+        // This step's method, Observe registration, Block options and payload.
+        let (code, observe, block2, block1, payload) = if let Some(up) = &ex.upload {
             let (block, range) = up.block();
-            self.engine.request(
-                now,
-                ty,
-                code,
-                false,
-                |b| req.options(b, None, Some(block)),
-                &req.payload[range],
-            )
+            (req.method, false, None, Some(block), &req.payload[range])
         } else if let Some(down) = &ex.download {
-            self.engine.request(now, ty, code, false, |b| req.options(b, Some(down.next()), None), &[])
+            (req.method, false, Some(down.next()), None, &[][..])
         } else if ex.notes.is_some() {
-            self.engine.request(now, ty, Code::GET, true, |b| req.options(b, None, None), &[])
+            (Code::GET, true, None, None, &[][..])
         } else {
             let early = (self.config.block_size < 1024)
                 .then(|| Block::new(0, false, self.config.block_size).ok())
                 .flatten()
-                .filter(|_| code == Code::GET);
-            self.engine.request(now, ty, code, false, |b| req.options(b, early, None), &req.payload)
+                .filter(|_| req.method == Code::GET);
+            (req.method, false, early, None, &req.payload[..])
         };
+        #[cfg(feature = "oscore")]
+        if let Some(ctx) = self.oscore.as_mut() {
+            let protected = protect(ctx, req, code, observe, block2, block1, payload);
+            let (wire, binding) = match protected {
+                Ok(p) => p,
+                Err(e) => return ex.finish(Err(e)),
+            };
+            let Ok(outer) = Message::parse(&wire) else {
+                return ex.finish(Err(CoapError::Build("the protected request does not parse".into())));
+            };
+            // The engine adds Observe itself for a registration: the outer copy is left out.
+            let outer_options = outer.options().filter(|(n, _)| !observe || *n != OptionNumber::OBSERVE);
+            let result = self.engine.request(
+                now,
+                ty,
+                outer.code,
+                observe,
+                |b| outer_options.into_iter().try_for_each(|(n, v)| b.option(n, v).map(|_| ())),
+                outer.payload,
+            );
+            ex.binding = Some(binding);
+            return self.started(ex, result);
+        }
+        let result = self.engine.request(now, ty, code, observe, |b| req.options(b, block2, block1), payload);
+        self.started(ex, result)
+    }
+
+    fn started(&mut self, ex: Exchange, result: Result<Token, RequestError>) {
         match result {
             Ok(token) => {
                 self.first_sends += 1;
@@ -186,6 +229,13 @@ impl<E: Engine> Exchanges<E> {
 
     /// A notification of the observation `token`.
     pub(super) fn notification(&mut self, token: Token, m: &Message<'_>) {
+        #[cfg(feature = "oscore")]
+        let mut space = Vec::new();
+        #[cfg(feature = "oscore")]
+        let m = &match self.unprotect(token, m, &mut space) {
+            Ok(inner) => inner,
+            Err(e) => return tracing::debug!(error = %e, "OSCORE notification dropped"),
+        };
         let dropped = match self.live.get(&token).and_then(|ex| ex.notes.as_ref()) {
             Some(notes) => notes.try_send(Response::of(m)).is_err(),
             None => false,
@@ -218,6 +268,13 @@ impl<E: Engine> Exchanges<E> {
 
     /// The response to the request `token`.
     pub(super) fn response(&mut self, token: Token, m: &Message<'_>) {
+        #[cfg(feature = "oscore")]
+        let mut space = Vec::new();
+        #[cfg(feature = "oscore")]
+        let m = &match self.unprotect(token, m, &mut space) {
+            Ok(inner) => inner,
+            Err(e) => return self.end(token, e),
+        };
         // A response nothing waits for (the answer to a cancellation) ends here.
         let Some(mut ex) = self.live.remove(&token) else { return };
         if let Some(up) = &mut ex.upload {
@@ -272,4 +329,58 @@ impl<E: Engine> Exchanges<E> {
         }
         ex.finish(Ok(r));
     }
+
+    /// The inner message of `m`, a response to the OSCORE-protected request `token` (`m`
+    /// itself without OSCORE). An unprotected answer to a protected request is taken as it is
+    /// only when it is an error (4.01 from a server without the context, say).
+    #[cfg(feature = "oscore")]
+    fn unprotect<'s>(
+        &mut self,
+        token: Token,
+        m: &Message<'s>,
+        space: &'s mut Vec<u8>,
+    ) -> Result<Message<'s>, CoapError> {
+        let binding = self.live.get(&token).and_then(|ex| ex.binding.clone());
+        let (Some(ctx), Some(binding)) = (self.oscore.as_mut(), binding) else { return Ok(*m) };
+        if m.option(OptionNumber::OSCORE).is_none() {
+            return match m.code.class() {
+                4 | 5 => Ok(*m),
+                _ => Err(CoapError::Oscore(crate::coap::oscore::OscoreError::NotProtected)),
+            };
+        }
+        space.resize(2 * (m.payload.len() + 512), 0);
+        let inner =
+            crate::coap::oscore::unprotect_response(ctx, &binding, m, space).map_err(CoapError::Oscore)?;
+        Message::parse(inner).map_err(|_| CoapError::Oscore(crate::coap::oscore::OscoreError::BadPlaintext))
+    }
+}
+
+/// The protected form of one step of `req` (its inner message: `code`, Observe 0 for a
+/// registration, the request's options with this step's Block options, `payload`).
+#[cfg(feature = "oscore")]
+#[allow(clippy::too_many_arguments)]
+fn protect(
+    ctx: &mut crate::coap::oscore::SecurityContext,
+    req: &Request,
+    code: Code,
+    observe: bool,
+    block2: Option<Block>,
+    block1: Option<Block>,
+    payload: &[u8],
+) -> Result<(Vec<u8>, crate::coap::oscore::Binding), CoapError> {
+    let build = |e: BuildError| CoapError::Build(e.to_string());
+    let mut plain = vec![0u8; payload.len() + 512];
+    let len = {
+        let mut b = Builder::new(&mut plain, req.ty(), code, 0, &[]).map_err(build)?;
+        if observe {
+            b.uint_option(OptionNumber::OBSERVE, 0).map_err(build)?;
+        }
+        req.options(&mut b, block2, block1).map_err(build)?;
+        b.payload(payload).map_err(build)?.len()
+    };
+    let plain = Message::parse(&plain[..len]).map_err(|e| CoapError::Build(e.to_string()))?;
+    let mut wire = vec![0u8; 2 * (len + 64)];
+    let (bytes, binding) =
+        crate::coap::oscore::protect_request(ctx, &plain, &mut wire).map_err(CoapError::Oscore)?;
+    Ok((bytes.to_vec(), binding))
 }

@@ -76,7 +76,7 @@ impl Engine for Stream {
         // No connection: the request waits for the next one.
         let core = self.core.as_mut().ok_or(RequestError::Busy)?;
         let (token, bytes) = match observe {
-            true => core.observe(&mut self.scratch, options)?,
+            true => core.observe_with(&mut self.scratch, code, options, payload)?,
             false => core.request(&mut self.scratch, code, options, payload)?,
         };
         self.out.extend_from_slice(bytes);

@@ -27,7 +27,7 @@ impl Engine for Udp {
         payload: &[u8],
     ) -> Result<Token, RequestError> {
         match observe {
-            true => self.0.observe(now, ty, options),
+            true => self.0.observe_with(now, ty, code, options, payload),
             false => self.0.request(now, ty, code, options, payload),
         }
     }

@@ -122,6 +122,18 @@ impl<const N: usize> StreamClient<N> {
         self.start(buf, Code::GET, None, Some(REGISTER), options, &[])
     }
 
+    /// [`StreamClient::observe`] with another method and a payload (FETCH, or the outer
+    /// method of an OSCORE-protected registration).
+    pub fn observe_with<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        code: Code,
+        options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
+        payload: &[u8],
+    ) -> Result<(Token, &'b [u8]), RequestError> {
+        self.start(buf, code, None, Some(REGISTER), options, payload)
+    }
+
     /// Cancels an observation by a GET with Observe 1 and its token (`options` as when it was
     /// registered); `Ok(None)` if there is no such observation.
     pub fn cancel<'b>(
