@@ -38,7 +38,9 @@ mod protect;
 mod replay;
 
 pub use context::{MAX_ID, SecurityContext};
-pub use protect::{Binding, protect_request, protect_response, unprotect_request, unprotect_response};
+pub use protect::{
+    Binding, kid_of, protect_request, protect_response, unprotect_request, unprotect_response,
+};
 pub use replay::ReplayWindow;
 
 /// Why a message could not be protected or unprotected.

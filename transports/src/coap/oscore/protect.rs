@@ -214,6 +214,13 @@ fn rebuild<'b>(outer: &Message<'_>, text: &[u8], out: &'b mut [u8]) -> Result<&'
     b.payload(payload).map_err(small)
 }
 
+/// The kid of a protected request (the Sender ID of its sender), to find its context:
+/// `Ok(None)` for a message without the OSCORE option.
+pub fn kid_of<'a>(m: &Message<'a>) -> Result<Option<&'a [u8]>, OscoreError> {
+    let Some(option) = m.option(OptionNumber::OSCORE) else { return Ok(None) };
+    parse_option(option)?.kid.map(Some).ok_or(OscoreError::BadOption)
+}
+
 fn halves(buf: &mut [u8]) -> (&mut [u8], &mut [u8]) {
     let mid = buf.len() / 2;
     buf.split_at_mut(mid)

@@ -62,6 +62,28 @@ impl<P: Copy + Eq, const N: usize, const M: usize, const O: usize, const K: usiz
         self.observers.iter().filter(|o| o.resource == resource).count()
     }
 
+    /// Who observes `resource`, and by which token: for notifications the application builds
+    /// itself (an OSCORE-protected one for each observer, say; see [`Server::next_observe`]).
+    pub fn observers(&self, resource: u32) -> impl Iterator<Item = (P, &[u8])> {
+        self.observers.iter().filter(move |o| o.resource == resource).map(|o| (o.peer, o.token.as_slice()))
+    }
+
+    /// The next Observe number, for a notification the application builds itself.
+    pub fn next_observe(&mut self) -> u32 {
+        self.sequence.advance()
+    }
+
+    /// Forgets the observation of `peer` by `token`; whether there was one.
+    pub fn forget(&mut self, peer: P, token: &[u8]) -> bool {
+        match self.observers.iter().position(|o| o.peer == peer && o.token == token) {
+            Some(i) => {
+                self.observers.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Notifies every observer of `resource` of its new state: `code`, the Observe number, the
     /// options `options` adds (numbers above 6, Observe's), `payload`. Non-confirmable, except
     /// one a day per observer (and when no retransmission slot is free for it, non-confirmable

@@ -16,7 +16,7 @@ use super::Inbox;
 use crate::coap::block::Block;
 use crate::coap::reliability::Params;
 use crate::coap::server::{Assembly, Gathered, Incoming, Request, Server, Unacknowledged};
-use crate::coap::{Code, Message, OptionNumber, uint_value};
+use crate::coap::{BuildError, Builder, Code, Message, OptionNumber, uint_value};
 
 /// Requests remembered for deduplication.
 const CACHE: usize = 256;
@@ -37,7 +37,7 @@ type Reply = oneshot::Sender<Result<(), CoapError>>;
 type Pending = VecDeque<(Vec<u8>, Option<Reply>)>;
 
 /// How the server runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
     /// The transmission parameters (RFC 7252 §4.8).
@@ -51,6 +51,10 @@ pub struct ServerConfig {
     pub allow_plaintext: bool,
     /// How long `close` waits for notifications in flight: 10 s.
     pub close_timeout: Duration,
+    /// OSCORE (RFC 8613): one context per device (this side's Sender ID and the device's as
+    /// Recipient ID). With any configured, only requests protected by one of them are taken.
+    #[cfg(feature = "oscore")]
+    pub oscore: Vec<crate::coap::oscore::SecurityContext>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +65,8 @@ impl Default for ServerConfig {
             pending_per_route: 256,
             allow_plaintext: false,
             close_timeout: Duration::from_secs(10),
+            #[cfg(feature = "oscore")]
+            oscore: Vec::new(),
         }
     }
 }
@@ -111,7 +117,8 @@ impl CoapServer {
     /// Binds the server at `url` (`coap://host[:port]`; port 0 picks a free one, see
     /// [`CoapServer::local_addr`]). Binding outside loopback needs
     /// [`ServerConfig::allow_plaintext`].
-    pub async fn bind(url: &str, config: ServerConfig) -> Result<CoapServer, CoapError> {
+    #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
+    pub async fn bind(url: &str, mut config: ServerConfig) -> Result<CoapServer, CoapError> {
         let (scheme, _, addr) = super::super::resolve(url, config.allow_plaintext).await?;
         if scheme != super::super::Scheme::Udp {
             return Err(CoapError::BadUrl(format!(
@@ -123,9 +130,19 @@ impl CoapServer {
         let (ops, op_rx) = mpsc::channel(1024);
         let (delivered, incoming) = mpsc::channel(config.incoming.max(1));
         let shared = Arc::new(Mutex::new(Shared::default()));
+        let close_timeout = config.close_timeout;
+        #[cfg(feature = "oscore")]
+        let contexts = oscore::contexts(&mut config);
         let task = Task {
             core: Box::new(Server::new(config.params, super::super::seed() as u16)),
             config,
+            outbox: Vec::new(),
+            #[cfg(feature = "oscore")]
+            contexts,
+            #[cfg(feature = "oscore")]
+            bound: HashMap::new(),
+            #[cfg(feature = "oscore")]
+            notified: HashMap::new(),
             shared: shared.clone(),
             delivered,
             resources: HashMap::new(),
@@ -139,7 +156,7 @@ impl CoapServer {
         };
         tokio::spawn(task.run(socket, op_rx));
         Ok(CoapServer {
-            tx: CoapServerSender { ops, close_timeout: config.close_timeout },
+            tx: CoapServerSender { ops, close_timeout },
             rx: CoapServerReceiver { shared, incoming: Inbox(incoming) },
             local,
         })
@@ -154,6 +171,17 @@ impl CoapServer {
 struct Task {
     core: Box<Core>,
     config: ServerConfig,
+    /// Datagrams to send that the core does not keep (protected notifications' first copies).
+    outbox: Vec<(SocketAddr, Vec<u8>)>,
+    /// The OSCORE contexts, one per device.
+    #[cfg(feature = "oscore")]
+    contexts: Vec<crate::coap::oscore::SecurityContext>,
+    /// Each OSCORE observer's context and registration, by peer and token.
+    #[cfg(feature = "oscore")]
+    bound: HashMap<(SocketAddr, Vec<u8>), oscore::Bound>,
+    /// The token of each protected notification in flight, by peer and Message ID.
+    #[cfg(feature = "oscore")]
+    notified: HashMap<(SocketAddr, u16), Vec<u8>>,
     shared: Arc<Mutex<Shared>>,
     delivered: mpsc::Sender<(Route, Vec<u8>)>,
     /// Each route's resource number for the core, and back.
@@ -178,6 +206,9 @@ impl Task {
         loop {
             while let Some((peer, bytes)) = self.core.poll_transmit() {
                 send(&socket, peer, bytes).await;
+            }
+            for (peer, bytes) in std::mem::take(&mut self.outbox) {
+                send(&socket, peer, &bytes).await;
             }
             if closing.is_some() && self.in_flight.is_empty() {
                 if let Some(done) = closing.take() {
@@ -244,6 +275,14 @@ impl Task {
         }
         let Some((payload, _)) = self.pending.get(&route).and_then(VecDeque::front) else { return };
         let payload = payload.clone();
+        #[cfg(feature = "oscore")]
+        if !self.contexts.is_empty() {
+            let sent = self.notify_protected(resource, &payload);
+            if !sent.is_empty() {
+                self.in_flight.insert(route, sent);
+            }
+            return;
+        }
         let (now, random) = (self.now(), self.next_random());
         let mut sent = Vec::new();
         let notified = self.core.notify_confirmable(
@@ -279,6 +318,12 @@ impl Task {
 
     /// A notification was acknowledged (`delivered`) or will never be.
     fn settle(&mut self, peer: SocketAddr, message_id: u16, delivered: bool) {
+        #[cfg(feature = "oscore")]
+        if delivered {
+            self.notified.remove(&(peer, message_id));
+        } else {
+            self.observer_gone(peer, message_id);
+        }
         let Some(route) =
             self.in_flight.iter().find(|(_, s)| s.contains(&(peer, message_id))).map(|(r, _)| *r)
         else {
@@ -316,28 +361,12 @@ impl Task {
             Incoming::Rejected { peer, message_id } => return self.settle(peer, message_id, false),
             Incoming::Ignored => return,
         };
+        #[cfg(feature = "oscore")]
+        if !self.contexts.is_empty() {
+            return self.protected(socket, now, request).await;
+        }
         let answer = self.handle(now, &request);
-        let reply = self.core.respond(
-            now,
-            &request,
-            answer.code,
-            |b| {
-                if let Some(n) = answer.observe {
-                    b.uint_option(OptionNumber::OBSERVE, n)?;
-                }
-                if answer.code == Code::SERVICE_UNAVAILABLE {
-                    b.uint_option(OptionNumber::MAX_AGE, 1)?;
-                }
-                if let Some(block) = answer.block1 {
-                    b.uint_option(OptionNumber::BLOCK1, block.value())?;
-                }
-                if let Some(size) = answer.size1 {
-                    b.uint_option(OptionNumber::SIZE1, size)?;
-                }
-                Ok(())
-            },
-            &answer.payload,
-        );
+        let reply = self.core.respond(now, &request, answer.code, |b| answer.options(b), &answer.payload);
         match reply {
             Ok(bytes) => send(socket, peer, bytes).await,
             Err(e) => tracing::warn!(error = %e, "CoAP response cannot be built"),
@@ -437,7 +466,27 @@ impl Answer {
     fn code(code: Code) -> Answer {
         Answer { code, observe: None, block1: None, size1: None, payload: Vec::new() }
     }
+
+    /// Its options, in order.
+    fn options(&self, b: &mut Builder<'_>) -> Result<(), BuildError> {
+        if let Some(n) = self.observe {
+            b.uint_option(OptionNumber::OBSERVE, n)?;
+        }
+        if self.code == Code::SERVICE_UNAVAILABLE {
+            b.uint_option(OptionNumber::MAX_AGE, 1)?;
+        }
+        if let Some(block) = self.block1 {
+            b.uint_option(OptionNumber::BLOCK1, block.value())?;
+        }
+        if let Some(size) = self.size1 {
+            b.uint_option(OptionNumber::SIZE1, size)?;
+        }
+        Ok(())
+    }
 }
+
+#[cfg(feature = "oscore")]
+mod oscore;
 
 /// The route a request's Uri-Path names.
 fn route_of(m: &Message<'_>) -> Option<Route> {
