@@ -13,6 +13,8 @@ mod address;
 pub mod coap;
 #[cfg(feature = "std")]
 mod delivery;
+#[cfg(feature = "tokio")]
+mod dial;
 #[cfg(feature = "std")]
 mod forward;
 #[cfg(feature = "memory")]

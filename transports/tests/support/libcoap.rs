@@ -36,17 +36,20 @@ impl LibcoapServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let server = LibcoapServer { child, port };
-        // Ready once it answers a GET.
+        LibcoapServer { child, port }.ready()
+    }
+
+    /// Waits until it answers a GET (fails after 10 s).
+    fn ready(self) -> LibcoapServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let out = libcoap_client(&["-m", "get", "-B", "1", &server.url("time")]);
+            let out = libcoap_client(&["-m", "get", "-B", "1", &self.url("time")]);
             if out.status.success() && !out.stdout.is_empty() {
-                return server;
+                return self;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("coap-server-notls did not answer on port {port}");
+        panic!("libcoap's server did not answer on port {}", self.port);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -98,15 +101,6 @@ impl LibcoapServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let server = LibcoapServer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let out = libcoap_client(&["-m", "get", "-B", "1", &server.url("time")]);
-            if out.status.success() && !out.stdout.is_empty() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("coap-server-gnutls did not answer on port {port}");
+        LibcoapServer { child, port }.ready()
     }
 }

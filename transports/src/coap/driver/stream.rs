@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::CoapError;
@@ -25,30 +24,8 @@ pub(super) const TCP_PORT: u16 = 5683;
 /// See [`TCP_PORT`].
 pub(super) const TLS_PORT: u16 = 5684;
 
-/// A byte stream to the server.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// How to reach the server, prepared once (a bad certificate fails at start).
-#[derive(Clone)]
-pub(super) struct Target {
-    pub(super) host: String,
-    pub(super) port: u16,
-    #[cfg(feature = "tls")]
-    pub(super) tls: Option<(tokio_rustls::TlsConnector, rustls_pki_types::ServerName<'static>)>,
-}
-
-impl Target {
-    async fn open(&self) -> std::io::Result<Box<dyn Io>> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
-        tcp.set_nodelay(true)?;
-        #[cfg(feature = "tls")]
-        if let Some((connector, name)) = &self.tls {
-            return Ok(Box::new(connector.connect(name.clone(), tcp).await?));
-        }
-        Ok(Box::new(tcp))
-    }
-}
+/// How to reach the server.
+pub(super) type Target = crate::dial::Dialer;
 
 /// The stream client core, and the bytes it has for the stream.
 pub(super) struct Stream {
@@ -175,7 +152,7 @@ async fn wait(x: &mut Exchanges<Stream>, ops: &mut mpsc::Receiver<Op>, open: &mu
 
 async fn serve(
     x: &mut Exchanges<Stream>,
-    io: Box<dyn Io>,
+    io: Box<dyn crate::dial::Stream>,
     ops: &mut mpsc::Receiver<Op>,
     open: &mut bool,
 ) -> End {

@@ -177,7 +177,7 @@ impl MqttClient {
     /// reconnects) in the background. Must run inside a tokio runtime.
     pub fn start(config: Config) -> Result<MqttClient, ConfigError> {
         config.check()?;
-        let opener = stream::Opener::new(&config)?;
+        let opener = stream::opener(&config)?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 client: Client::new(config.options),
