@@ -15,8 +15,8 @@ use super::super::error::CoapError;
 use super::Inbox;
 use crate::coap::block::Block;
 use crate::coap::reliability::Params;
-use crate::coap::server::{Assembly, Gathered, Incoming, Request, Server, Unacknowledged};
-use crate::coap::{BuildError, Builder, Code, Message, OptionNumber, uint_value};
+use crate::coap::server::{Incoming, Request, Server, Unacknowledged};
+use crate::coap::{BuildError, Builder, Code, Message, OptionNumber};
 
 /// Requests remembered for deduplication.
 const CACHE: usize = 256;
@@ -26,10 +26,6 @@ const MESSAGE: usize = 1280;
 const IN_FLIGHT: usize = 64;
 /// Observations at once.
 const OBSERVERS: usize = 1024;
-/// The largest frame gathered from Block1 blocks (a constrained link sends frames in blocks).
-const FRAME: usize = telemetra_codec::limits::MAX_FRAME;
-/// Block-wise uploads under way at once (the oldest is dropped for a new one).
-const ASSEMBLIES: usize = 256;
 
 type Core = Server<SocketAddr, CACHE, MESSAGE, IN_FLIGHT, OBSERVERS>;
 type Reply = oneshot::Sender<Result<(), CoapError>>;
@@ -143,12 +139,9 @@ impl CoapServer {
             bound: HashMap::new(),
             #[cfg(feature = "oscore")]
             notified: HashMap::new(),
-            shared: shared.clone(),
-            delivered,
+            intake: Intake::new(shared.clone(), delivered),
             resources: HashMap::new(),
             routes: Vec::new(),
-            retained: HashMap::new(),
-            assemblies: HashMap::new(),
             pending: HashMap::new(),
             in_flight: HashMap::new(),
             start: tokio::time::Instant::now(),
@@ -182,15 +175,11 @@ struct Task {
     /// The token of each protected notification in flight, by peer and Message ID.
     #[cfg(feature = "oscore")]
     notified: HashMap<(SocketAddr, u16), Vec<u8>>,
-    shared: Arc<Mutex<Shared>>,
-    delivered: mpsc::Sender<(Route, Vec<u8>)>,
+    /// What POSTs bring: frames for `receive`, retained state, Block1 transfers.
+    intake: Intake,
     /// Each route's resource number for the core, and back.
     resources: HashMap<Route, u32>,
     routes: Vec<Route>,
-    /// The last frame of each retained route.
-    retained: HashMap<Route, Vec<u8>>,
-    /// Frames arriving in Block1 blocks, per peer and route.
-    assemblies: HashMap<(SocketAddr, Route), (u64, Box<Assembly<FRAME>>)>,
     /// Frames waiting to be notified, per route.
     pending: HashMap<Route, Pending>,
     /// The notifications of each route's front frame awaiting acknowledgement.
@@ -381,26 +370,12 @@ impl Task {
         let m = &request.message;
         let Some(route) = route_of(m) else { return Answer::code(Code::NOT_FOUND) };
         match m.code {
-            Code::POST | Code::PUT => {
-                let wanted = self
-                    .shared
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .filters
-                    .iter()
-                    .any(|f| f.matches(&route));
-                if !wanted {
-                    return Answer::code(Code::NOT_FOUND);
-                }
-                let Some(block1) = m.option(OptionNumber::BLOCK1) else { return self.take(route, m.payload) };
-                let Ok(block) = Block::decode(block1) else { return Answer::code(Code::BAD_OPTION) };
-                self.gather(request.peer, route, block, m)
-            }
+            Code::POST | Code::PUT => self.intake.post(now, request.peer, route, m),
             Code::GET => {
                 let resource = self.resource(route);
                 match self.core.observe(now, request, resource) {
                     Some(n) => Answer { observe: Some(n), ..Answer::code(Code::CONTENT) },
-                    None => match self.retained.get(&route) {
+                    None => match self.intake.retained(route) {
                         Some(frame) => Answer { payload: frame.clone(), ..Answer::code(Code::CONTENT) },
                         None if m.option(OptionNumber::OBSERVE).is_some() => Answer::code(Code::CONTENT),
                         None => Answer::code(Code::NOT_FOUND),
@@ -409,47 +384,6 @@ impl Task {
             }
             _ => Answer::code(Code::METHOD_NOT_ALLOWED),
         }
-    }
-
-    /// A whole frame for `receive`: 2.04, or 5.03 when the queue is full.
-    fn take(&mut self, route: Route, frame: &[u8]) -> Answer {
-        match self.delivered.try_send((route, frame.to_vec())) {
-            Ok(()) => {
-                if route.kind.is_retained() {
-                    self.retained.insert(route, frame.to_vec());
-                }
-                Answer::code(Code::CHANGED)
-            }
-            Err(_) => Answer::code(Code::SERVICE_UNAVAILABLE),
-        }
-    }
-
-    /// A block of a frame sent block-wise (RFC 7959 §2.5), gathered per peer and route.
-    fn gather(&mut self, peer: SocketAddr, route: Route, block: Block, m: &Message<'_>) -> Answer {
-        if self.assemblies.len() >= ASSEMBLIES && !self.assemblies.contains_key(&(peer, route)) {
-            // The transfer that started first is the likeliest abandoned.
-            let oldest = self.assemblies.iter().min_by_key(|(_, (started, _))| *started).map(|(k, _)| *k);
-            if let Some(key) = oldest {
-                self.assemblies.remove(&key);
-            }
-        }
-        let size1 = m.option(OptionNumber::SIZE1).and_then(uint_value);
-        let now = self.now();
-        let (_, assembly) = self.assemblies.entry((peer, route)).or_insert_with(|| (now, Box::default()));
-        let answer = match assembly.take(block, m.payload, size1) {
-            Gathered::Continue(echo) => return Answer { block1: Some(echo), ..Answer::code(Code::CONTINUE) },
-            Gathered::Complete(frame, echo) => {
-                let frame = frame.to_vec();
-                Answer { block1: Some(echo), ..self.take(route, &frame) }
-            }
-            Gathered::Incomplete => Answer::code(Code::REQUEST_ENTITY_INCOMPLETE),
-            Gathered::TooLarge => {
-                let size1 = Some(assembly.capacity() as u32);
-                Answer { size1, ..Answer::code(Code::REQUEST_ENTITY_TOO_LARGE) }
-            }
-        };
-        self.assemblies.remove(&(peer, route));
-        answer
     }
 }
 
@@ -485,8 +419,11 @@ impl Answer {
     }
 }
 
+mod intake;
 #[cfg(feature = "oscore")]
 mod oscore;
+
+use intake::Intake;
 
 /// The route a request's Uri-Path names.
 fn route_of(m: &Message<'_>) -> Option<Route> {
