@@ -261,9 +261,10 @@ impl fmt::Debug for Registry {
 }
 
 impl Default for Registry {
-    /// `memory://`, and with the `tokio` feature `mqtt://`, `mqtts://`, `coap://` (a server
-    /// binds the address, a device sends to it), and for devices `coap+tcp://` and
-    /// `coaps+tcp://` (RFC 8323; the server side of those is not built yet).
+    /// `memory://`, and with the `tokio` feature `mqtt://`, `mqtts://`, `coap://`,
+    /// `coap+tcp://` and `coaps+tcp://` (a server binds the address, a device connects to it;
+    /// a `coaps+tcp://` server needs its certificate, so it is opened through
+    /// `CoapServer::bind` with a `ServerConfig`, not by URL alone).
     fn default() -> Self {
         let mut r = Registry { schemes: Vec::new() };
         r.register("memory", |url, _role| {

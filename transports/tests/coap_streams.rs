@@ -73,3 +73,83 @@ async fn a_server_certificate_from_another_ca_is_refused() {
         "{r:?}"
     );
 }
+
+/// The transport over TCP and TLS, both ends ours: frames up, commands down.
+mod transport {
+    use super::*;
+    use telemetra_core::transport::{Receiver as _, Sender as _};
+    use telemetra_core::{DeviceId, Route, RouteFilter, RouteKind};
+    use telemetra_transports::coap::driver::transport::{CoapDevice, CoapServer, DeviceConfig, ServerConfig};
+    use telemetra_transports::mqtt::driver::tls::Identity;
+
+    const DEVICE: DeviceId = DeviceId(0x2a);
+
+    async fn round_trip(mut s: CoapServer, url: &str, device: DeviceConfig) {
+        s.subscribe(RouteFilter::kind(RouteKind::Readings)).await.unwrap();
+        let mut d = CoapDevice::connect(url, DEVICE, device.clone()).await.unwrap();
+        let (readings, commands) =
+            (Route::new(RouteKind::Readings, DEVICE), Route::new(RouteKind::Commands, DEVICE));
+        within(10, d.subscribe(RouteFilter::exact(commands))).await.unwrap();
+        for i in 0..50 {
+            d.send(readings, format!("reading-{i}").as_bytes()).await.unwrap();
+        }
+        let mut buf = [0u8; 64];
+        for i in 0..50 {
+            let got = within(10, s.receive(&mut buf)).await.unwrap();
+            assert_eq!(&buf[..got.len], format!("reading-{i}").as_bytes());
+        }
+        for i in 0..5 {
+            within(10, s.send_acked(commands, format!("command-{i}").as_bytes())).await.unwrap();
+        }
+        for i in 0..5 {
+            let got = within(10, d.receive(&mut buf)).await.unwrap();
+            assert_eq!((got.route, &buf[..got.len]), (commands, format!("command-{i}").as_bytes()));
+        }
+        // A frame in Block1 blocks over the stream, gathered whole.
+        let mut small = device;
+        small.client.block_size = 64;
+        small.client.max_unsplit = 64;
+        let mut blocky = CoapDevice::connect(url, DEVICE, small).await.unwrap();
+        let big = vec![0x42u8; 700];
+        within(10, blocky.send_acked(readings, &big)).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let got = within(10, s.receive(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..got.len], &big[..]);
+    }
+
+    #[tokio::test]
+    async fn over_tcp() {
+        let url = format!("coap+tcp://127.0.0.1:{}", free_port());
+        let s = CoapServer::bind(&url, ServerConfig::default()).await.unwrap();
+        round_trip(s, &url, DeviceConfig::default()).await;
+    }
+
+    #[tokio::test]
+    async fn over_tls() {
+        let pki = Pki::new();
+        let (cert, key) = pki.issue(&["localhost"], "localhost");
+        let mut config = ServerConfig::default();
+        config.tls = Some(Identity { cert_chain_pem: cert.into_bytes(), key_pem: key.into_bytes() });
+        let url = format!("coaps+tcp://localhost:{}", free_port());
+        let s = CoapServer::bind(&url, config).await.unwrap();
+        let mut device = DeviceConfig::default();
+        device.client = trusting(&pki);
+        round_trip(s, &url, device).await;
+    }
+
+    #[tokio::test]
+    async fn libcoap_posts_over_tcp_to_our_server() {
+        let url = format!("coap+tcp://127.0.0.1:{}", free_port());
+        let mut s = CoapServer::bind(&url, ServerConfig::default()).await.unwrap();
+        s.subscribe(RouteFilter::kind(RouteKind::Readings)).await.unwrap();
+        let target = format!("{url}/tm/v1/2a/readings");
+        let out =
+            tokio::task::spawn_blocking(move || libcoap_client(&["-m", "post", "-e", "over tcp", &target]))
+                .await
+                .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut buf = [0u8; 64];
+        let got = within(5, s.receive(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..got.len], b"over tcp");
+    }
+}

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub allow_plaintext: bool,
     /// How long `close` waits for notifications in flight: 10 s.
     pub close_timeout: Duration,
+    /// The server's certificate chain and key for `coaps+tcp://`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::mqtt::driver::tls::Identity>,
     /// OSCORE (RFC 8613): one context per device (this side's Sender ID and the device's as
     /// Recipient ID). With any configured, only requests protected by one of them are taken.
     #[cfg(feature = "oscore")]
@@ -61,6 +64,8 @@ impl Default for ServerConfig {
             pending_per_route: 256,
             allow_plaintext: false,
             close_timeout: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
             #[cfg(feature = "oscore")]
             oscore: Vec::new(),
         }
@@ -110,16 +115,15 @@ impl std::fmt::Debug for Op {
 }
 
 impl CoapServer {
-    /// Binds the server at `url` (`coap://host[:port]`; port 0 picks a free one, see
-    /// [`CoapServer::local_addr`]). Binding outside loopback needs
-    /// [`ServerConfig::allow_plaintext`].
+    /// Binds the server at `url`: `coap://host[:port]` (UDP), `coap+tcp://` (TCP) or
+    /// `coaps+tcp://` (TLS, with [`ServerConfig`]'s `tls` certificate); port 0 picks a free
+    /// one, see [`CoapServer::local_addr`]. Plaintext outside loopback needs
+    /// [`ServerConfig::allow_plaintext`]. OSCORE is served over UDP only.
     #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
     pub async fn bind(url: &str, mut config: ServerConfig) -> Result<CoapServer, CoapError> {
         let (scheme, _, addr) = super::super::resolve(url, config.allow_plaintext).await?;
         if scheme != super::super::Scheme::Udp {
-            return Err(CoapError::BadUrl(format!(
-                "{url}: the CoAP server transport serves coap:// (UDP) only so far"
-            )));
+            return CoapServer::bind_stream(url, scheme, addr, config).await;
         }
         let socket = UdpSocket::bind(addr).await.map_err(|e| CoapError::io("bind", &e))?;
         let local = socket.local_addr().map_err(|e| CoapError::io("bind", &e))?;
@@ -150,6 +154,43 @@ impl CoapServer {
         tokio::spawn(task.run(socket, op_rx));
         Ok(CoapServer {
             tx: CoapServerSender { ops, close_timeout },
+            rx: CoapServerReceiver { shared, incoming: Inbox(incoming) },
+            local,
+        })
+    }
+
+    /// The server over TCP or TLS (RFC 8323).
+    async fn bind_stream(
+        url: &str,
+        scheme: super::super::Scheme,
+        addr: SocketAddr,
+        config: ServerConfig,
+    ) -> Result<CoapServer, CoapError> {
+        let tls: stream::Acceptor = match scheme {
+            #[cfg(feature = "tls")]
+            super::super::Scheme::Tls => {
+                let identity = config.tls.as_ref().ok_or_else(|| {
+                    CoapError::Tls(format!(
+                        "{url}: a coaps+tcp:// server needs ServerConfig::tls (its certificate)"
+                    ))
+                })?;
+                Some(stream::acceptor(identity)?)
+            }
+            #[cfg(not(feature = "tls"))]
+            super::super::Scheme::Tls => {
+                return Err(CoapError::BadUrl(format!("{url}: coaps+tcp:// needs the `tls` feature")));
+            }
+            _ => None,
+        };
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| CoapError::io("bind", &e))?;
+        let local = listener.local_addr().map_err(|e| CoapError::io("bind", &e))?;
+        let (ops, op_rx) = mpsc::channel(1024);
+        let (delivered, incoming) = mpsc::channel(config.incoming.max(1));
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let task = stream::StreamTask::new(Intake::new(shared.clone(), delivered), config.pending_per_route);
+        tokio::spawn(task.run(listener, tls, op_rx));
+        Ok(CoapServer {
+            tx: CoapServerSender { ops, close_timeout: config.close_timeout },
             rx: CoapServerReceiver { shared, incoming: Inbox(incoming) },
             local,
         })
@@ -422,6 +463,7 @@ impl Answer {
 mod intake;
 #[cfg(feature = "oscore")]
 mod oscore;
+mod stream;
 
 use intake::Intake;
 
