@@ -42,14 +42,17 @@
 //! next PUBLISH on a topic of the scheme (others are counted and dropped). The client is one
 //! connection shared by both halves, so `split` clones a handle.
 //!
-//! **CoAP** (`coap://`, `coaps+tcp://`), a sketch of the coming implementation: a route is the
-//! path `/tm/v1/{device}/{kind}`. A device `send`s a NON POST to the server's resource for the
-//! route; `send_acked` uses a CON POST and returns on the ACK or the piggy-backed response
-//! (retransmitting with ACK_TIMEOUT back-off meanwhile); a response with a body is delivered
-//! by `receive` on the route it names. `subscribe` registers an observation (RFC 7641) of the
-//! route's resource on the server (a device observes `/tm/v1/{id}/commands`), and every
-//! notification is a message for `receive`. On a server, each incoming request is a message
-//! for `receive`, answered with 2.04 Changed once it is taken.
+//! **CoAP** (`coap://` over UDP, `coap+tcp://` and `coaps+tcp://` over TCP and TLS): a route
+//! is the resource `/tm/v1/{device}/{kind}`; the server is the CoAP server and a device its
+//! client. A device's `send` queues a confirmable POST in an outbox that retries it until the
+//! server answers (over UDP, retransmitted as one exchange for as long as the server
+//! deduplicates it); `send_acked` returns on the server's 2.04. `subscribe` registers an
+//! observation (RFC 7641) of the route's resource (a device observes `/tm/v1/{id}/commands`)
+//! and keeps it registered; every notification is a message for `receive`. On a server, each
+//! POST to a route it subscribed to is a message for `receive`, answered 2.04 once it is taken;
+//! its `send` notifies the route's observers, and `send_acked` returns when the device
+//! acknowledged the confirmable notification (over TCP: when it is written to the connection).
+//! OSCORE (RFC 8613) protects all of it end to end when both sides are configured with it.
 //!
 //! **Serial** (`serial:///dev/ttyUSB0?baud=115200`), a sketch: a point-to-point link has no
 //! addresses, so a message's route travels with it: the frame names its device and its

@@ -21,6 +21,12 @@
 //! (RFC 7641 §3.3.1), so a server that restarts finds its observers again.
 //!
 //! A device's status: `Online` is its first frame, `Offline` its last (on `close`).
+//!
+//! The same runs over TCP and TLS (`coap+tcp://`, `coaps+tcp://`, RFC 8323): no message
+//! layer there (the stream is reliable), so a notification counts as delivered once it is
+//! written to its connection. With OSCORE (feature `oscore`: `DeviceConfig`'s
+//! `client.oscore`, `ServerConfig::oscore`, one context per device), every request, response
+//! and notification over UDP is protected end to end, and the server takes nothing else.
 
 mod device;
 mod server;
