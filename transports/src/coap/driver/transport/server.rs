@@ -282,16 +282,9 @@ impl Task {
     }
 
     fn queue(&mut self, route: Route, payload: Vec<u8>, reply: Option<Reply>) {
-        let limit = self.config.pending_per_route;
-        let queue = self.pending.entry(route).or_default();
-        if queue.len() >= limit {
-            if let Some(reply) = reply {
-                let _ = reply.send(Err(CoapError::QueueFull));
-            }
-            return;
+        if enqueue(&mut self.pending, self.config.pending_per_route, route, payload, reply) {
+            self.deliver(route);
         }
-        queue.push_back((payload, reply));
-        self.deliver(route);
     }
 
     /// Notifies the front frame of `route` to its observers, unless one is in flight.
@@ -466,6 +459,26 @@ mod oscore;
 mod stream;
 
 use intake::Intake;
+
+/// Queues a frame for `route`'s observers, at most `limit` per route (beyond, `reply` learns
+/// the queue is full); whether it was queued.
+fn enqueue(
+    pending: &mut HashMap<Route, Pending>,
+    limit: usize,
+    route: Route,
+    payload: Vec<u8>,
+    reply: Option<Reply>,
+) -> bool {
+    let queue = pending.entry(route).or_default();
+    if queue.len() >= limit {
+        if let Some(reply) = reply {
+            let _ = reply.send(Err(CoapError::QueueFull));
+        }
+        return false;
+    }
+    queue.push_back((payload, reply));
+    true
+}
 
 /// The route a request's Uri-Path names.
 fn route_of(m: &Message<'_>) -> Option<Route> {

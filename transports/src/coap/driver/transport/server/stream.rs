@@ -11,9 +11,10 @@ use std::net::SocketAddr;
 use telemetra_core::Route;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::{Answer, Intake, Op, Pending, route_of};
+use super::{Answer, Intake, Op, Pending, Reply, enqueue, route_of};
+#[cfg(feature = "tls")]
 use crate::coap::driver::error::CoapError;
 use crate::coap::observe::{DEREGISTER, REGISTER, Sequence};
 use crate::coap::tcp::{Connection, Frame, Received, build};
@@ -206,21 +207,10 @@ impl StreamTask {
         }
     }
 
-    fn queue(
-        &mut self,
-        route: Route,
-        payload: Vec<u8>,
-        reply: Option<oneshot::Sender<Result<(), CoapError>>>,
-    ) {
-        let queue = self.pending.entry(route).or_default();
-        if queue.len() >= self.pending_limit {
-            if let Some(reply) = reply {
-                let _ = reply.send(Err(CoapError::QueueFull));
-            }
-            return;
+    fn queue(&mut self, route: Route, payload: Vec<u8>, reply: Option<Reply>) {
+        if enqueue(&mut self.pending, self.pending_limit, route, payload, reply) {
+            self.deliver(route);
         }
-        queue.push_back((payload, reply));
-        self.deliver(route);
     }
 
     /// Notifies every frame waiting for `route` to its observers, in order.
