@@ -51,7 +51,8 @@
 //! and keeps it registered; every notification is a message for `receive`. On a server, each
 //! POST to a route it subscribed to is a message for `receive`, answered 2.04 once it is taken;
 //! its `send` notifies the route's observers, and `send_acked` returns when the device
-//! acknowledged the confirmable notification (over TCP: when it is written to the connection).
+//! acknowledged the confirmable notification (over TCP, which has no CoAP ACK: on the Pong to a
+//! Ping with Custody sent after it).
 //! OSCORE (RFC 8613) protects all of it end to end when both sides are configured with it.
 //!
 //! **Serial** (`serial:///dev/ttyUSB0?baud=115200`), a sketch: a point-to-point link has no

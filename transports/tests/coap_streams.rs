@@ -152,4 +152,24 @@ mod transport {
         let got = within(5, s.receive(&mut buf)).await.unwrap();
         assert_eq!(&buf[..got.len], b"over tcp");
     }
+
+    /// `send_acked` over TCP returns on the Pong to a Ping with Custody that follows the
+    /// notification: libcoap, observing over TCP, answers it once it has the command.
+    #[tokio::test]
+    async fn libcoap_observes_over_tcp_and_confirms_by_pong() {
+        let url = format!("coap+tcp://127.0.0.1:{}", free_port());
+        let mut s = CoapServer::bind(&url, ServerConfig::default()).await.unwrap();
+        let target = format!("{url}/tm/v1/2a/commands");
+        let mut observer = libcoap_client_spawn(&["-m", "get", "-s", "3", &target]);
+        let commands = Route::new(RouteKind::Commands, DEVICE);
+        within(10, s.send_acked(commands, b"command-over-tcp")).await.unwrap();
+        let out = tokio::task::spawn_blocking(move || {
+            let _ = observer.wait();
+            observer.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(printed.contains("command-over-tcp"), "libcoap printed {printed:?}");
+    }
 }

@@ -23,8 +23,9 @@
 //! A device's status: `Online` is its first frame, `Offline` its last (on `close`).
 //!
 //! The same runs over TCP and TLS (`coap+tcp://`, `coaps+tcp://`, RFC 8323): no message
-//! layer there (the stream is reliable), so a notification counts as delivered once it is
-//! written to its connection. With OSCORE (feature `oscore`: `DeviceConfig`'s
+//! layer there (the stream is reliable), so the server's `send_acked` follows the notification
+//! with a Ping carrying Custody and returns on the device's Pong (it answers once it has
+//! processed what came before). With OSCORE (feature `oscore`: `DeviceConfig`'s
 //! `client.oscore`, `ServerConfig::oscore`, one context per device), every request, response
 //! and notification over UDP is protected end to end, and the server takes nothing else.
 

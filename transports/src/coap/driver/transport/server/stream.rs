@@ -1,9 +1,10 @@
 //! The server over TCP and TLS (RFC 8323): `coap+tcp://` and `coaps+tcp://` (rustls, ALPN
 //! "coap"). Each connection sends its CSM first, answers Ping, and aborts on a broken frame;
 //! its requests reach one task, which serves them as the UDP server does (the same intake,
-//! routes and observations). A stream is reliable and ordered: a notification is delivered
-//! once it is written to its connection, so `send_acked` returns then; frames for a route
-//! nobody observes wait, as over UDP.
+//! routes and observations). A stream has no CoAP acknowledgement, so `send_acked` follows a
+//! notification with a Ping carrying Custody (RFC 8323 §5.4: answer once everything before it
+//! is processed) and returns on its Pong; a connection that closes first fails it. Frames for a
+//! route nobody observes wait, as over UDP.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,10 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::{Answer, Intake, Op, Pending, Reply, enqueue, route_of};
-#[cfg(feature = "tls")]
 use crate::coap::driver::error::CoapError;
 use crate::coap::observe::{DEREGISTER, REGISTER, Sequence};
-use crate::coap::tcp::{Connection, Frame, Received, build};
+use crate::coap::tcp::{Connection, Frame, Received, build, signal};
 use crate::coap::{Code, OptionNumber, uint_value};
 use crate::dial::Stream;
 
@@ -28,6 +28,7 @@ const MAX_MESSAGE: usize = 8 * 1024;
 enum Event {
     Opened(u64, SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
     Frame(u64, Vec<u8>),
+    Pong(u64, Vec<u8>),
     Closed(u64),
 }
 
@@ -74,6 +75,10 @@ pub(super) struct StreamTask {
     pending: HashMap<Route, Pending>,
     sequence: Sequence,
     start: tokio::time::Instant,
+    /// `send_acked` callers waiting for the Pong of a custody Ping, per connection in the
+    /// order the Pings went.
+    custody: HashMap<u64, std::collections::VecDeque<(Vec<u8>, Reply)>>,
+    next_ping: u32,
 }
 
 impl StreamTask {
@@ -86,6 +91,8 @@ impl StreamTask {
             pending: HashMap::new(),
             sequence: Sequence::starting_at(crate::coap::driver::seed() % (1 << 16)),
             start: tokio::time::Instant::now(),
+            custody: HashMap::new(),
+            next_ping: 0,
         }
     }
 
@@ -120,6 +127,7 @@ impl StreamTask {
                 event = events.recv() => match event {
                     Some(Event::Opened(id, peer, out)) => _ = self.conns.insert(id, Conn { peer, out }),
                     Some(Event::Frame(id, bytes)) => self.request(id, &bytes),
+                    Some(Event::Pong(id, token)) => self.pong(id, &token),
                     Some(Event::Closed(id)) => self.closed(id),
                     None => {}
                 },
@@ -137,6 +145,10 @@ impl StreamTask {
 
     fn closed(&mut self, id: u64) {
         self.conns.remove(&id);
+        for (_, reply) in self.custody.remove(&id).unwrap_or_default() {
+            let reason = "the connection closed before the device confirmed".to_string();
+            let _ = reply.send(Err(CoapError::Io { op: "connection", reason }));
+        }
         for list in self.observers.values_mut() {
             list.retain(|(conn, _)| *conn != id);
         }
@@ -226,8 +238,38 @@ impl StreamTask {
                 self.send(*id, Code::CONTENT, token, Some(n), None, &payload);
             }
             if let Some(reply) = reply {
-                let _ = reply.send(Ok(()));
+                self.ping_custody(observers[0].0, reply);
             }
+        }
+    }
+}
+
+impl StreamTask {
+    /// A Pong on connection `id`: it confirms its Ping and, the stream being ordered, every
+    /// Ping before it. A Pong whose token matches none confirms the oldest (libcoap 4.3.1
+    /// answers with an empty token, where RFC 8323 §5.4 asks for the Ping's).
+    fn pong(&mut self, id: u64, token: &[u8]) {
+        let Some(waiting) = self.custody.get_mut(&id).filter(|w| !w.is_empty()) else { return };
+        let upto = waiting.iter().position(|(t, _)| t.as_slice() == token).unwrap_or(0);
+        for (_, reply) in waiting.drain(..=upto) {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    /// Sends connection `id` a Ping with Custody; `reply` learns of its Pong.
+    fn ping_custody(&mut self, id: u64, reply: Reply) {
+        self.next_ping = self.next_ping.wrapping_add(1);
+        let token = self.next_ping.to_be_bytes().to_vec();
+        let Some(conn) = self.conns.get(&id) else {
+            let _ = reply.send(Err(CoapError::Closed));
+            return;
+        };
+        let mut buf = [0u8; 16];
+        match build(&mut buf, Code::PING, &token, |b| b.option(signal::CUSTODY, &[]).map(|_| ()), &[]) {
+            Ok(ping) if conn.out.send(ping.to_vec()).is_ok() => {
+                self.custody.entry(id).or_default().push_back((token, reply));
+            }
+            _ => _ = reply.send(Err(CoapError::Closed)),
         }
     }
 }
@@ -279,6 +321,11 @@ async fn connection(id: u64, peer: SocketAddr, io: Box<dyn Stream>, events: mpsc
                             Ok(Received::Ping) => {
                                 if let Ok(pong) = Connection::pong(&mut small, frame.token) {
                                     ok = wr.write_all(pong).await.is_ok();
+                                }
+                            }
+                            Ok(Received::Pong) => {
+                                if events.send(Event::Pong(id, frame.token.to_vec())).await.is_err() {
+                                    ok = false;
                                 }
                             }
                             Ok(Received::Release { .. } | Received::Abort) => ok = false,
