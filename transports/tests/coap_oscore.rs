@@ -95,3 +95,31 @@ async fn aiocoap_posts_a_protected_frame_to_the_server() {
     let got = within(5, s.receive(&mut buf)).await.unwrap();
     assert_eq!((got.route, &buf[..got.len]), (Route::new(RouteKind::Readings, DEVICE), &b"from aiocoap"[..]));
 }
+
+/// A device restarted with the same context continues its sequence numbers from its file
+/// (RFC 8613 Appendix B.1.1), so the server takes its requests; restarted without the file it
+/// would reuse nonces, and the server's replay window refuses it.
+#[tokio::test]
+async fn a_restarted_device_keeps_its_sequence_numbers() {
+    use telemetra_transports::coap::driver::SequenceFile;
+    let (mut s, url) = server().await;
+    let dir = TempDir::new("oscore-sequence");
+    let file = SequenceFile::new(dir.0.join("sequence"));
+    let readings = Route::new(RouteKind::Readings, DEVICE);
+    let mut buf = [0u8; 64];
+    for boot in 0..2 {
+        let mut config = device_config(Some(&SECRET));
+        config.client.oscore_sequence = Some(file.clone());
+        let mut d = CoapDevice::connect(&url, DEVICE, config).await.unwrap();
+        for i in 0..3 {
+            within(10, d.send_acked(readings, format!("boot {boot} frame {i}").as_bytes())).await.unwrap();
+            let got = within(5, s.receive(&mut buf)).await.unwrap();
+            assert_eq!(&buf[..got.len], format!("boot {boot} frame {i}").as_bytes());
+        }
+        within(10, d.close()).await.unwrap();
+    }
+    assert!(file.load().unwrap().unwrap() >= 128, "stored ahead once per boot");
+    let mut forgetful = CoapDevice::connect(&url, DEVICE, device_config(Some(&SECRET))).await.unwrap();
+    let e = within(10, forgetful.send_acked(readings, b"reused nonce")).await.unwrap_err();
+    assert_eq!(e, CoapError::Refused(Code::UNAUTHORIZED), "a replay to the server");
+}

@@ -68,6 +68,10 @@ pub enum OscoreError {
     /// The decrypted content is not a code, options and payload.
     #[error("the decrypted content is malformed")]
     BadPlaintext,
+    /// The sender sequence number must be stored before it is used (see
+    /// [`SecurityContext::persist_every`]).
+    #[error("the OSCORE sequence number must be persisted first")]
+    PersistFirst,
     /// The sender's sequence numbers are used up (2^40): derive a new context.
     #[error("the sender sequence number is exhausted")]
     SequenceExhausted,

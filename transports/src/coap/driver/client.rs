@@ -173,6 +173,11 @@ pub struct ClientConfig {
     /// notification verified with it (its sequence number moves on with each request).
     #[cfg(feature = "oscore")]
     pub oscore: Option<crate::coap::oscore::SecurityContext>,
+    /// Where that context's sender sequence number is kept across restarts (RFC 8613
+    /// Appendix B.1.1). Without one, a device restarted with the same context would reuse
+    /// nonces: set it, or derive a fresh context (a new ID Context) at every start.
+    #[cfg(feature = "oscore")]
+    pub oscore_sequence: Option<super::SequenceFile>,
     /// TLS for `coaps+tcp://`: the roots to trust, a client identity, the server name.
     #[cfg(feature = "tls")]
     pub tls: crate::mqtt::driver::tls::TlsOptions,
@@ -189,6 +194,8 @@ impl Default for ClientConfig {
             keep_trying: false,
             #[cfg(feature = "oscore")]
             oscore: None,
+            #[cfg(feature = "oscore")]
+            oscore_sequence: None,
             #[cfg(feature = "tls")]
             tls: Default::default(),
         }
@@ -270,8 +277,13 @@ impl CoapClient {
     /// [`ClientConfig::allow_plaintext`]. Over TCP and TLS the client connects in the
     /// background and again after a connection is lost; requests open on a lost connection
     /// fail (`CoapError::Io`), and so do those waiting while no connection can be made.
-    pub async fn connect(url: &str, config: ClientConfig) -> Result<CoapClient, CoapError> {
+    #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
+    pub async fn connect(url: &str, mut config: ClientConfig) -> Result<CoapClient, CoapError> {
         let (scheme, host, peer) = super::resolve(url, config.allow_plaintext).await?;
+        #[cfg(feature = "oscore")]
+        if let (Some(ctx), Some(file)) = (config.oscore.as_mut(), config.oscore_sequence.as_ref()) {
+            file.attach(ctx).map_err(|e| CoapError::io("OSCORE sequence file", &e))?;
+        }
         match scheme {
             super::Scheme::Udp => CoapClient::to(peer, config).await,
             super::Scheme::Tcp | super::Scheme::Tls => {

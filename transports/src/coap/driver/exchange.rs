@@ -79,17 +79,22 @@ pub(super) struct Exchanges<E> {
     /// Every request protected with this context (OSCORE).
     #[cfg(feature = "oscore")]
     oscore: Option<crate::coap::oscore::SecurityContext>,
+    /// Where its sequence number is kept.
+    #[cfg(feature = "oscore")]
+    oscore_sequence: Option<super::SequenceFile>,
 }
 
 impl<E: Engine> Exchanges<E> {
     #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
     pub(super) fn new(engine: E, mut config: ClientConfig, stats: Arc<Mutex<ClientStats>>) -> Self {
         #[cfg(feature = "oscore")]
-        let oscore = config.oscore.take();
+        let (oscore, oscore_sequence) = (config.oscore.take(), config.oscore_sequence.take());
         Exchanges {
             engine,
             #[cfg(feature = "oscore")]
             oscore,
+            #[cfg(feature = "oscore")]
+            oscore_sequence,
             config,
             live: HashMap::new(),
             waiting: VecDeque::new(),
@@ -183,6 +188,11 @@ impl<E: Engine> Exchanges<E> {
         };
         #[cfg(feature = "oscore")]
         if let Some(ctx) = self.oscore.as_mut() {
+            if let Some(file) = &self.oscore_sequence
+                && let Err(e) = file.persist(ctx)
+            {
+                return ex.finish(Err(CoapError::io("OSCORE sequence file", &e)));
+            }
             let protected = protect(ctx, req, code, observe, block2, block1, payload);
             let (wire, binding) = match protected {
                 Ok(p) => p,

@@ -22,12 +22,16 @@
 mod client;
 mod error;
 mod exchange;
+#[cfg(feature = "oscore")]
+mod sequence;
 mod stream;
 pub mod transport;
 mod udp;
 
 pub use client::{ClientConfig, ClientStats, CoapClient, Observation, Request, Response};
 pub use error::CoapError;
+#[cfg(feature = "oscore")]
+pub use sequence::SequenceFile;
 
 /// The default port of `coap://` (RFC 7252 §6.1).
 pub const DEFAULT_PORT: u16 = 5683;

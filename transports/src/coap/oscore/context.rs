@@ -34,6 +34,11 @@ pub struct SecurityContext {
     recipient_key: [u8; KEY],
     common_iv: [u8; NONCE],
     sender_sequence: u64,
+    /// Sequence numbers below this one are covered by stored state (RFC 8613 Appendix B.1.1),
+    /// when persistence is on.
+    persisted_below: Option<u64>,
+    /// How many numbers each stored value covers ahead.
+    persist_chunk: u64,
     pub(super) replay: ReplayWindow,
 }
 
@@ -100,6 +105,8 @@ impl SecurityContext {
             recipient_key: derive(master_secret, master_salt, recipient_id, id_context, "Key")?,
             common_iv: derive(master_secret, master_salt, &[], id_context, "IV")?,
             sender_sequence: 0,
+            persisted_below: None,
+            persist_chunk: 0,
             replay: ReplayWindow::new(),
         })
     }
@@ -139,10 +146,47 @@ impl SecurityContext {
         self.sender_sequence = next;
     }
 
+    /// Requires the sender sequence number to be stored before it is used, `chunk` numbers at
+    /// a time (RFC 8613 Appendix B.1.1): a device that reboots then starts at the stored value
+    /// and never reuses a nonce. From now on, protecting fails with
+    /// [`OscoreError::PersistFirst`] whenever [`SecurityContext::to_persist`] has a value to
+    /// store; store it, then call [`SecurityContext::persisted`]. After a reboot: derive the
+    /// context, [`SecurityContext::set_sender_sequence`] to the stored value, then this.
+    ///
+    /// ```
+    /// use telemetra_transports::coap::oscore::{OscoreError, SecurityContext};
+    /// let mut ctx = SecurityContext::derive(&[1; 16], &[], b"", b"\x01", None).unwrap();
+    /// ctx.persist_every(100);
+    /// assert_eq!(ctx.to_persist(), Some(100));
+    /// ctx.persisted(100); // after writing 100 to storage
+    /// assert_eq!(ctx.to_persist(), None);
+    /// ```
+    pub fn persist_every(&mut self, chunk: u64) {
+        self.persist_chunk = chunk.max(1);
+        self.persisted_below = Some(self.sender_sequence);
+    }
+
+    /// The value to store before the next request can be protected, if one is due.
+    pub fn to_persist(&self) -> Option<u64> {
+        let below = self.persisted_below?;
+        (self.sender_sequence >= below).then(|| self.sender_sequence.saturating_add(self.persist_chunk))
+    }
+
+    /// `value` (from [`SecurityContext::to_persist`]) is in storage: numbers below it may be
+    /// used.
+    pub fn persisted(&mut self, value: u64) {
+        if let Some(below) = &mut self.persisted_below {
+            *below = (*below).max(value);
+        }
+    }
+
     /// Takes the next sequence number as a Partial IV (its shortest big-endian form).
     pub(super) fn next_piv(&mut self) -> Result<heapless::Vec<u8, 5>, OscoreError> {
         if self.sender_sequence > MAX_SEQUENCE {
             return Err(OscoreError::SequenceExhausted);
+        }
+        if self.to_persist().is_some() {
+            return Err(OscoreError::PersistFirst);
         }
         let piv = piv_bytes(self.sender_sequence);
         self.sender_sequence += 1;

@@ -179,3 +179,43 @@ fn altered_messages_wrong_kids_and_broken_options_are_refused() {
         OscoreError::BadOption
     );
 }
+
+#[test]
+fn a_persisted_sequence_number_is_never_reused_after_a_reboot() {
+    let plain = h(C4_PLAIN);
+    let plain = Message::parse(&plain).unwrap();
+    let mut buf = [0u8; 256];
+    let mut stored = None;
+    let mut server = context(SALT, "01", "", None);
+    let mut used = Vec::new();
+    for _boot in 0..3 {
+        let mut client = context(SALT, "", "01", None);
+        if let Some(s) = stored {
+            client.set_sender_sequence(s);
+        }
+        client.persist_every(4);
+        for _ in 0..6 {
+            let (bytes, binding) = loop {
+                match protect_request(&mut client, &plain, &mut buf) {
+                    Err(OscoreError::PersistFirst) => {
+                        let value = client.to_persist().unwrap();
+                        stored = Some(value);
+                        client.persisted(value);
+                    }
+                    other => break other.unwrap(),
+                }
+            };
+            let bytes = bytes.to_vec();
+            let mut out = [0u8; 256];
+            assert!(
+                unprotect_request(&mut server, &Message::parse(&bytes).unwrap(), &mut out).is_ok(),
+                "fresh after every reboot"
+            );
+            used.push(binding);
+        }
+    }
+    // 18 requests over three boots, every nonce different.
+    for (i, a) in used.iter().enumerate() {
+        assert!(used[i + 1..].iter().all(|b| b != a), "nonce reused");
+    }
+}
