@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::coap::oscore::SecurityContext;
 
 /// Numbers each write covers: a write per 64 requests.
-pub const CHUNK: u64 = 64;
+const CHUNK: u64 = 64;
 
 /// A file holding where a context's sender sequence number starts after a reboot (one
 /// decimal number), replaced atomically (written beside it, synced, renamed).
@@ -43,8 +43,8 @@ impl SequenceFile {
         std::fs::rename(&tmp, &self.0)
     }
 
-    /// Prepares `ctx`: it starts at the stored value and stores ahead every [`CHUNK`]
-    /// numbers (through [`SequenceFile::persist`] when it asks).
+    /// Prepares `ctx`: it starts at the stored value and stores ahead every 64 numbers
+    /// (through [`SequenceFile::persist`] when it asks).
     pub fn attach(&self, ctx: &mut SecurityContext) -> io::Result<()> {
         if let Some(start) = self.load()? {
             ctx.set_sender_sequence(start.max(ctx.sender_sequence()));
