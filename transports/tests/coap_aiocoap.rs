@@ -77,7 +77,7 @@ async fn aiocoap_client_posts_frames_whole_and_in_blocks() {
 async fn aiocoap_client_observes_a_command_route() {
     let (mut s, url) = our_server().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/aiocoap_peer.py");
-    let mut observer = Command::new("python3")
+    let observer = Command::new("python3")
         .args([script, "observe", &format!("{url}/tm/v1/2a/commands"), "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,11 +88,7 @@ async fn aiocoap_client_observes_a_command_route() {
     for c in ["command-1", "command-2"] {
         within(20, s.send_acked(route, c.as_bytes())).await.unwrap();
     }
-    let out = tokio::task::spawn_blocking(move || {
-        let _ = observer.wait();
-        observer.wait_with_output().unwrap()
-    });
-    let out = within(10, out).await.unwrap();
+    let out = within(10, output_when_done(observer)).await;
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("note command-1\nnote command-2"), "aiocoap printed {printed:?}");
 }

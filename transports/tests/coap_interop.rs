@@ -148,7 +148,7 @@ async fn libcoap_observes_a_command_route_of_our_server() {
     let (mut s, url) = our_server().await;
     let route = Route::new(RouteKind::Commands, DeviceId(0x2a));
     // libcoap observes for 4 s and prints every notification.
-    let mut observer = libcoap_client_spawn(&["-m", "get", "-s", "4", &format!("{url}/tm/v1/2a/commands")]);
+    let observer = libcoap_client_spawn(&["-m", "get", "-s", "4", &format!("{url}/tm/v1/2a/commands")]);
     // Queued before the observation starts: delivered once it does.
     let sent = tokio::spawn(async move {
         s.send_acked(route, b"command-1").await.unwrap();
@@ -157,12 +157,7 @@ async fn libcoap_observes_a_command_route_of_our_server() {
     });
     // Each send_acked returns on libcoap's ACK of the confirmable notification.
     let _s = within(10, sent).await.unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        let _ = observer.wait();
-        observer.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = output_when_done(observer).await;
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("command-1") && printed.contains("command-2"), "libcoap printed {printed:?}");
     assert!(printed.find("command-1") < printed.find("command-2"), "in order");

@@ -160,15 +160,10 @@ mod transport {
         let url = format!("coap+tcp://127.0.0.1:{}", free_port());
         let mut s = CoapServer::bind(&url, ServerConfig::default()).await.unwrap();
         let target = format!("{url}/tm/v1/2a/commands");
-        let mut observer = libcoap_client_spawn(&["-m", "get", "-s", "3", &target]);
+        let observer = libcoap_client_spawn(&["-m", "get", "-s", "3", &target]);
         let commands = Route::new(RouteKind::Commands, DEVICE);
         within(10, s.send_acked(commands, b"command-over-tcp")).await.unwrap();
-        let out = tokio::task::spawn_blocking(move || {
-            let _ = observer.wait();
-            observer.wait_with_output().unwrap()
-        })
-        .await
-        .unwrap();
+        let out = output_when_done(observer).await;
         let printed = String::from_utf8_lossy(&out.stdout);
         assert!(printed.contains("command-over-tcp"), "libcoap printed {printed:?}");
     }

@@ -156,11 +156,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
     }
 
     fn random(&mut self) -> u32 {
-        // xorshift32: not for secrets, for spreading tokens, IDs and timeouts.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 17;
-        self.rng ^= self.rng << 5;
-        self.rng
+        super::xorshift(&mut self.rng)
     }
 
     /// Keeps retransmitting a confirmable request past MAX_RETRANSMIT — the same bytes and
@@ -206,7 +202,7 @@ impl<const N: usize, const M: usize> Client<N, M> {
         ty: Type,
         options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
     ) -> Result<Token, RequestError> {
-        self.start(now, ty, Code::GET, None, Some(REGISTER), options, &[])
+        self.observe_with(now, ty, Code::GET, options, &[])
     }
 
     /// [`Client::observe`] with another method and a payload: FETCH (RFC 8132), or the outer

@@ -26,14 +26,18 @@ pub use message::{
 };
 pub use option::{Definition, Format, OptionNumber, uint_bytes, uint_value};
 
+/// xorshift32: the next number from `state` (never 0 once seeded non-zero). Not for secrets:
+/// for spreading tokens, Message IDs and retransmission timeouts.
+pub(crate) fn xorshift(state: &mut u32) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state
+}
+
 /// For the tests of a lossy link: a deterministic stream of numbers in `0..100`.
 #[cfg(test)]
 pub(crate) fn percent_rolls(seed: u32) -> impl FnMut() -> u32 {
     let mut rng = seed;
-    move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 17;
-        rng ^= rng << 5;
-        rng % 100
-    }
+    move || xorshift(&mut rng) % 100
 }

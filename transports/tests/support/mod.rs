@@ -56,6 +56,11 @@ pub async fn event(c: &MqttClient, secs: u64, mut pick: impl FnMut(&Event) -> bo
     .await
 }
 
+/// What a peer program printed, once it has exited on its own (waited for off the runtime).
+pub async fn output_when_done(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
+}
+
 /// A test certificate authority (rcgen), made fresh for each test.
 pub struct Pki {
     issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,

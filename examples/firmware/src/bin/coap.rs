@@ -35,13 +35,46 @@ fn post<B: Body + ?Sized>(client: &mut CoapClient, now: u64, kind: &[u8], seq: u
     client.request(now, Type::Con, Code::POST, |b| path(b, kind), bytes).is_ok()
 }
 
+/// The UART as a datagram link: COBS+CRC packets in, with what has arrived of the next one.
+struct Datagrams {
+    decoder: PacketDecoder<{ max_packet_len(DATAGRAM) }>,
+    rx: [u8; 64],
+}
+
+/// Sends what the client has to send, runs its timers (a request that timed out is given up:
+/// the next reading goes on), and hands it what arrived; returns the command a notification
+/// carried, if one did.
+fn pump(
+    client: &mut CoapClient,
+    uart: &mut board::uart::Uart,
+    link: &mut Datagrams,
+    now: u64,
+) -> Option<CommandId> {
+    while let Some(datagram) = client.poll_transmit(now) {
+        write_packet(datagram, |chunk| uart.write_all(chunk));
+    }
+    while client.handle_timeout(now).is_some() {}
+    let mut command = None;
+    let n = app::read_ready(uart, &mut link.rx);
+    let mut input = &link.rx[..n];
+    while !input.is_empty() {
+        let Some(Ok(datagram)) = link.decoder.push(&mut input) else { continue };
+        if let Some(Event::Notification { message, .. }) = client.handle_datagram(now, datagram)
+            && let Ok(view) = FrameView::parse(message.payload)
+            && let Ok(cmd) = view.command()
+        {
+            command = Some(cmd.id);
+        }
+    }
+    command
+}
+
 #[entry]
 fn main() -> ! {
     static CLIENT: StaticCell<CoapClient> = StaticCell::new();
     let mut uart = board::init();
     let client = CLIENT.init(Client::new(Params::default(), 0x2a2a_5eed));
-    let mut decoder = PacketDecoder::<{ max_packet_len(DATAGRAM) }>::new();
-    let mut rx = [0u8; 64];
+    let mut link = Datagrams { decoder: PacketDecoder::new(), rx: [0; 64] };
     let (mut seq, mut tick, mut acked, mut next) = (0u32, 0u32, 0u32, 0u64);
     let mut todo: Option<CommandId> = None;
     if client.observe(0, Type::Con, |b| path(b, b"commands")).is_err() {
@@ -62,21 +95,8 @@ fn main() -> ! {
             tick += 1;
             post(client, now, b"readings", seq, &ReadingsBody(&app::sample(tick, Timestamp(now))));
         }
-        while let Some(datagram) = client.poll_transmit(now) {
-            write_packet(datagram, |chunk| uart.write_all(chunk));
-        }
-        // A request that timed out is given up: the next reading goes on.
-        while client.handle_timeout(now).is_some() {}
-        let n = app::read_ready(&mut uart, &mut rx);
-        let mut input = &rx[..n];
-        while !input.is_empty() {
-            let Some(Ok(datagram)) = decoder.push(&mut input) else { continue };
-            if let Some(Event::Notification { message, .. }) = client.handle_datagram(now, datagram)
-                && let Ok(view) = FrameView::parse(message.payload)
-                && let Ok(command) = view.command()
-            {
-                todo = Some(command.id);
-            }
+        if let Some(id) = pump(client, &mut uart, &mut link, now) {
+            todo = Some(id);
         }
     }
     if acked < 3 {
@@ -85,17 +105,7 @@ fn main() -> ! {
     // The last acknowledgement goes out before the end.
     let end = board::clock::now() + 500;
     while client.outstanding() > 1 && board::clock::now() < end {
-        let now = board::clock::now();
-        while let Some(datagram) = client.poll_transmit(now) {
-            write_packet(datagram, |chunk| uart.write_all(chunk));
-        }
-        let n = app::read_ready(&mut uart, &mut rx);
-        let mut input = &rx[..n];
-        while !input.is_empty() {
-            if let Some(Ok(datagram)) = decoder.push(&mut input) {
-                client.handle_datagram(now, datagram);
-            }
-        }
+        pump(client, &mut uart, &mut link, board::clock::now());
     }
     board::probe::finish()
 }

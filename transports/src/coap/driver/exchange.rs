@@ -168,6 +168,10 @@ impl<E: Engine> Exchanges<E> {
     /// Sends the exchange's next message (or queues it while the core is full).
     #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
     fn issue(&mut self, mut ex: Exchange) {
+        if self.engine.outstanding() >= self.engine.capacity() {
+            // Nothing built (and no OSCORE sequence number spent) for a request that must wait.
+            return self.waiting.push_back(ex);
+        }
         let now = self.now();
         let req = &ex.req;
         let ty = req.ty();

@@ -92,10 +92,7 @@ impl<const N: usize> StreamClient<N> {
 
     fn token(&mut self) -> Token {
         loop {
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 17;
-            self.rng ^= self.rng << 5;
-            let t = Token(self.rng.to_be_bytes());
+            let t = Token(crate::coap::xorshift(&mut self.rng).to_be_bytes());
             if !self.slots.iter().any(|s| s.token == t) {
                 return t;
             }
@@ -119,7 +116,7 @@ impl<const N: usize> StreamClient<N> {
         buf: &'b mut [u8],
         options: impl FnOnce(&mut Builder<'_>) -> Result<(), BuildError>,
     ) -> Result<(Token, &'b [u8]), RequestError> {
-        self.start(buf, Code::GET, None, Some(REGISTER), options, &[])
+        self.observe_with(buf, Code::GET, options, &[])
     }
 
     /// [`StreamClient::observe`] with another method and a payload (FETCH, or the outer

@@ -145,11 +145,10 @@ impl CoapServer {
             notified: HashMap::new(),
             intake: Intake::new(shared.clone(), delivered),
             resources: HashMap::new(),
-            routes: Vec::new(),
             pending: HashMap::new(),
             in_flight: HashMap::new(),
             start: tokio::time::Instant::now(),
-            random: super::super::seed(),
+            random: super::super::seed() | 1,
         };
         tokio::spawn(task.run(socket, op_rx));
         Ok(CoapServer {
@@ -218,9 +217,8 @@ struct Task {
     notified: HashMap<(SocketAddr, u16), Vec<u8>>,
     /// What POSTs bring: frames for `receive`, retained state, Block1 transfers.
     intake: Intake,
-    /// Each route's resource number for the core, and back.
+    /// Each route's resource number for the core.
     resources: HashMap<Route, u32>,
-    routes: Vec<Route>,
     /// Frames waiting to be notified, per route.
     pending: HashMap<Route, Pending>,
     /// The notifications of each route's front frame awaiting acknowledgement.
@@ -267,18 +265,12 @@ impl Task {
     }
 
     fn next_random(&mut self) -> u32 {
-        self.random ^= self.random << 13;
-        self.random ^= self.random >> 17;
-        self.random ^= self.random << 5;
-        self.random
+        crate::coap::xorshift(&mut self.random)
     }
 
     fn resource(&mut self, route: Route) -> u32 {
-        let next = self.routes.len() as u32;
-        *self.resources.entry(route).or_insert_with(|| {
-            self.routes.push(route);
-            next
-        })
+        let next = self.resources.len() as u32;
+        *self.resources.entry(route).or_insert(next)
     }
 
     fn queue(&mut self, route: Route, payload: Vec<u8>, reply: Option<Reply>) {

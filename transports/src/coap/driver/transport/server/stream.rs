@@ -154,28 +154,11 @@ impl StreamTask {
         }
     }
 
-    fn send(
-        &self,
-        id: u64,
-        code: Code,
-        token: &[u8],
-        observe: Option<u32>,
-        answer: Option<&Answer>,
-        payload: &[u8],
-    ) {
+    /// Sends connection `id` a frame with `token`: `answer`'s code and options, `payload`.
+    fn send(&self, id: u64, token: &[u8], answer: &Answer, payload: &[u8]) {
         let Some(conn) = self.conns.get(&id) else { return };
         let mut buf = vec![0u8; payload.len() + 128];
-        let built = build(
-            &mut buf,
-            code,
-            token,
-            |b| match answer {
-                Some(a) => a.options(b),
-                None => observe.map_or(Ok(()), |n| b.uint_option(OptionNumber::OBSERVE, n).map(|_| ())),
-            },
-            payload,
-        );
-        match built {
+        match build(&mut buf, answer.code, token, |b| answer.options(b), payload) {
             Ok(bytes) => _ = conn.out.send(bytes.to_vec()),
             Err(e) => tracing::warn!(error = %e, "CoAP frame cannot be built"),
         }
@@ -211,7 +194,7 @@ impl StreamTask {
                 _ => Answer::code(Code::METHOD_NOT_ALLOWED),
             },
         };
-        self.send(id, answer.code, m.token, None, Some(&answer), &answer.payload);
+        self.send(id, m.token, &answer, &answer.payload);
         if answer.observe.is_some()
             && let Some(route) = route_of(&m)
         {
@@ -234,8 +217,9 @@ impl StreamTask {
         let waiting = self.pending.remove(&route).unwrap_or_default();
         for (payload, reply) in waiting {
             for (id, token) in &observers {
-                let n = self.sequence.advance();
-                self.send(*id, Code::CONTENT, token, Some(n), None, &payload);
+                let notification =
+                    Answer { observe: Some(self.sequence.advance()), ..Answer::code(Code::CONTENT) };
+                self.send(*id, token, &notification, &payload);
             }
             if let Some(reply) = reply {
                 self.ping_custody(observers[0].0, reply);
