@@ -193,6 +193,36 @@ mod oscore {
         );
     }
 
+    /// aiocoap killed and started again loses its replay window and recovers it by Echo
+    /// (RFC 8613 Appendix B.1.2): its first answer is a protected 4.01 with an Echo value, which
+    /// our client answers by itself (the request again, with the value, as a new message).
+    #[tokio::test]
+    async fn our_client_answers_a_restarted_aiocoap_servers_echo_challenge() {
+        use telemetra_transports::coap::driver::SequenceFile;
+        let dir = TempDir::new("oscore-aiocoap-restart");
+        let ctx_dir = oscore_dir(&dir, "server", &SECRET, &SALT, b"\x01", b"");
+        let sequence = SequenceFile::new(dir.0.join("client-sequence"));
+        let client = |base: String| {
+            let sequence = sequence.clone();
+            async move {
+                let mut config = ClientConfig::default();
+                config.oscore = Some(SecurityContext::derive(&SECRET, &SALT, b"", b"\x01", None).unwrap());
+                config.oscore_sequence = Some(sequence);
+                CoapClient::connect(&base, config).await.unwrap()
+            }
+        };
+        let server = AiocoapServer::start_oscore(&ctx_dir);
+        let c = client(server.base()).await;
+        let r = within(10, c.request(Request::post("echo", "before"))).await.unwrap();
+        assert_eq!((r.code, r.payload.as_slice()), (Code::CHANGED, &b"before"[..]));
+        drop(server);
+        let restarted = AiocoapServer::start_oscore(&ctx_dir);
+        let c = client(restarted.base()).await;
+        let r = within(10, c.request(Request::post("echo", "after"))).await.unwrap();
+        assert_eq!((r.code, r.payload.as_slice()), (Code::CHANGED, &b"after"[..]));
+        assert_eq!(c.stats().requests, 2, "the request, challenged, then again with the Echo value");
+    }
+
     /// The same through `CoapClient` configured with the context: every request protected,
     /// every response and notification verified, block-wise inside the protection.
     #[tokio::test]

@@ -81,6 +81,7 @@ options! {
     PROXY_URI = 35, "Proxy-Uri", String, 1..=1034, false;
     PROXY_SCHEME = 39, "Proxy-Scheme", String, 1..=255, false;
     SIZE1 = 60, "Size1", Uint, 0..=4, false;
+    ECHO = 252, "Echo", Opaque, 1..=40, false;
     NO_RESPONSE = 258, "No-Response", Uint, 0..=1, false;
 }
 

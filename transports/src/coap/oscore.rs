@@ -37,9 +37,9 @@ mod context;
 mod protect;
 mod replay;
 
-pub use context::{MAX_ID, SecurityContext};
+pub use context::{ECHO, MAX_ID, SecurityContext};
 pub use protect::{
-    Binding, kid_of, protect_request, protect_response, unprotect_request, unprotect_response,
+    Binding, echo_challenge, kid_of, protect_request, protect_response, unprotect_request, unprotect_response,
 };
 pub use replay::ReplayWindow;
 
@@ -62,6 +62,15 @@ pub enum OscoreError {
     /// The request's Partial IV was seen before or is too old: a replay.
     #[error("replayed request (Partial IV already seen or too old)")]
     Replay,
+    /// The request authenticated, but the replay window was lost (a restart) and the request
+    /// does not carry the Echo value that proves it fresh: answer it with
+    /// [`echo_challenge`] (RFC 8613 Appendix B.1.2).
+    #[error("the request's freshness is unknown (replay window being recovered)")]
+    FreshnessUnknown,
+    /// [`echo_challenge`] was asked for while the replay window is known: there is no Echo
+    /// value to give.
+    #[error("no Echo challenge: the replay window is known")]
+    NoChallenge,
     /// The ciphertext did not authenticate (another key, or altered on the way).
     #[error("the protected message does not authenticate")]
     Decrypt,

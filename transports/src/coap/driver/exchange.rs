@@ -57,6 +57,9 @@ struct Exchange {
     /// What binds the response of the message last sent (OSCORE).
     #[cfg(feature = "oscore")]
     binding: Option<crate::coap::oscore::Binding>,
+    /// The Echo value the server asked this request to carry (RFC 9175), after a 4.01.
+    #[cfg(feature = "oscore")]
+    echo: Option<Vec<u8>>,
 }
 
 impl Exchange {
@@ -146,6 +149,8 @@ impl<E: Engine> Exchanges<E> {
             notes,
             #[cfg(feature = "oscore")]
             binding: None,
+            #[cfg(feature = "oscore")]
+            echo: None,
         };
         self.issue(ex);
     }
@@ -197,7 +202,8 @@ impl<E: Engine> Exchanges<E> {
             {
                 return ex.finish(Err(CoapError::io("OSCORE sequence file", &e)));
             }
-            let protected = protect(ctx, req, code, observe, block2, block1, payload);
+            let step = Step { code, observe, block2, block1, payload, echo: ex.echo.as_deref() };
+            let protected = protect(ctx, req, &step);
             let (wire, binding) = match protected {
                 Ok(p) => p,
                 Err(e) => return ex.finish(Err(e)),
@@ -291,6 +297,18 @@ impl<E: Engine> Exchanges<E> {
         };
         // A response nothing waits for (the answer to a cancellation) ends here.
         let Some(mut ex) = self.live.remove(&token) else { return };
+        #[cfg(feature = "oscore")]
+        if m.code == Code::UNAUTHORIZED
+            && ex.binding.is_some()
+            && ex.echo.is_none()
+            && let Some(echo) = m.option(OptionNumber::ECHO)
+        {
+            // The server restarted and is recovering its replay window (RFC 8613 Appendix
+            // B.1.2): the same step again, protected anew, with the Echo value it gave.
+            tracing::debug!("OSCORE Echo challenge answered");
+            ex.echo = Some(echo.to_vec());
+            return self.issue(ex);
+        }
         if let Some(up) = &mut ex.upload {
             let block1 = m.option(OptionNumber::BLOCK1).and_then(|v| Block::decode(v).ok());
             match up.on_response(m.code, block1) {
@@ -369,28 +387,38 @@ impl<E: Engine> Exchanges<E> {
     }
 }
 
-/// The protected form of one step of `req` (its inner message: `code`, Observe 0 for a
-/// registration, the request's options with this step's Block options, `payload`).
+/// One step of a request: its method, Observe 0 for a registration, its Block options, its
+/// payload, and the Echo value it must carry.
 #[cfg(feature = "oscore")]
-#[allow(clippy::too_many_arguments)]
-fn protect(
-    ctx: &mut crate::coap::oscore::SecurityContext,
-    req: &Request,
+struct Step<'a> {
     code: Code,
     observe: bool,
     block2: Option<Block>,
     block1: Option<Block>,
-    payload: &[u8],
+    payload: &'a [u8],
+    echo: Option<&'a [u8]>,
+}
+
+/// The protected form of one step of `req` (its inner message: the step's method and
+/// options among the request's, and its payload).
+#[cfg(feature = "oscore")]
+fn protect(
+    ctx: &mut crate::coap::oscore::SecurityContext,
+    req: &Request,
+    step: &Step<'_>,
 ) -> Result<(Vec<u8>, crate::coap::oscore::Binding), CoapError> {
     let build = |e: BuildError| CoapError::Build(e.to_string());
-    let mut plain = vec![0u8; payload.len() + 512];
+    let mut plain = vec![0u8; step.payload.len() + 512];
     let len = {
-        let mut b = Builder::new(&mut plain, req.ty(), code, 0, &[]).map_err(build)?;
-        if observe {
+        let mut b = Builder::new(&mut plain, req.ty(), step.code, 0, &[]).map_err(build)?;
+        if step.observe {
             b.uint_option(OptionNumber::OBSERVE, 0).map_err(build)?;
         }
-        req.options(&mut b, block2, block1).map_err(build)?;
-        b.payload(payload).map_err(build)?.len()
+        req.options(&mut b, step.block2, step.block1).map_err(build)?;
+        if let Some(echo) = step.echo {
+            b.option(OptionNumber::ECHO, echo).map_err(build)?;
+        }
+        b.payload(step.payload).map_err(build)?.len()
     };
     let plain = Message::parse(&plain[..len]).map_err(|e| CoapError::Build(e.to_string()))?;
     let mut wire = vec![0u8; 2 * (len + 64)];

@@ -83,15 +83,24 @@ pub(crate) async fn resolve(
     Ok((scheme, host, addr))
 }
 
-/// A seed for tokens, Message IDs and timeouts, from the process's random hasher keys and the
-/// clock (not for secrets).
+/// A seed for tokens, Message IDs and timeouts.
 pub(crate) fn seed() -> u32 {
+    let b = unpredictable();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Eight bytes no one outside the process can predict and that no start of it repeats: the
+/// clock and a counter hashed by SipHash under the process's OS-random hasher keys.
+pub(crate) fn unpredictable() -> [u8; 8] {
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
     );
-    h.finish() as u32
+    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    h.finish().to_be_bytes()
 }
 
 /// Sleeps until `deadline`; never, for `None`.

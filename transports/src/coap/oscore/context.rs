@@ -40,7 +40,12 @@ pub struct SecurityContext {
     /// How many numbers each stored value covers ahead.
     persist_chunk: u64,
     pub(super) replay: ReplayWindow,
+    /// The Echo value a request must carry to start a lost replay window again.
+    pub(super) echo: Option<[u8; ECHO]>,
 }
+
+/// The length of the Echo value of a replay window recovery.
+pub const ECHO: usize = 8;
 
 impl core::fmt::Debug for SecurityContext {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -108,6 +113,7 @@ impl SecurityContext {
             persisted_below: None,
             persist_chunk: 0,
             replay: ReplayWindow::new(),
+            echo: None,
         })
     }
 
@@ -178,6 +184,31 @@ impl SecurityContext {
         if let Some(below) = &mut self.persisted_below {
             *below = (*below).max(value);
         }
+    }
+
+    /// Forgets the replay window, as a server must when it restarts without it (RFC 8613
+    /// Appendix B.1.2): a request that authenticates is then refused with
+    /// [`OscoreError::FreshnessUnknown`] (answer it with [`echo_challenge`](super::echo_challenge),
+    /// a protected 4.01 carrying `echo`) until one comes back with `echo` in its Echo option
+    /// (RFC 9175); that request is taken and the window starts again at its sequence number,
+    /// so no request sent before the restart is ever taken again. `echo` must never repeat:
+    /// eight fresh random bytes at each start.
+    ///
+    /// ```
+    /// use telemetra_transports::coap::oscore::SecurityContext;
+    /// let mut server = SecurityContext::derive(&[1; 16], &[], b"\x01", b"", None).unwrap();
+    /// server.recover_replay_window(*b"8 random");
+    /// assert!(server.is_recovering());
+    /// ```
+    pub fn recover_replay_window(&mut self, echo: [u8; ECHO]) {
+        self.replay = ReplayWindow::unknown();
+        self.echo = Some(echo);
+    }
+
+    /// Whether the replay window is still unknown (see
+    /// [`SecurityContext::recover_replay_window`]).
+    pub fn is_recovering(&self) -> bool {
+        !self.replay.is_known()
     }
 
     /// Takes the next sequence number as a Partial IV (its shortest big-endian form).

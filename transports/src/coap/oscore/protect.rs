@@ -22,6 +22,9 @@ pub struct Binding {
     kid: heapless::Vec<u8, MAX_ID>,
     piv: heapless::Vec<u8, 5>,
     nonce: [u8; NONCE],
+    /// The request's freshness is not established: its nonce must not be reused (the same
+    /// request may come again), so responses carry a Partial IV of their own.
+    own_piv: bool,
 }
 
 /// Options a proxy must see (Class U, §4.1): Uri-Host, Uri-Port, Proxy-Uri, Proxy-Scheme.
@@ -242,7 +245,7 @@ pub fn protect_request<'b>(
     let (out, space) = halves(buf);
     let text = plaintext(plain, space)?;
     let bytes = seal_into(ctx, plain, code, &option, &nonce, &a[..aad_len], out, text)?;
-    Ok((bytes, Binding { kid: ctx.sender_id.clone(), piv, nonce }))
+    Ok((bytes, Binding { kid: ctx.sender_id.clone(), piv, nonce, own_piv: false }))
 }
 
 /// Verifies and decrypts the protected request `outer` with `ctx` (its kid must be the
@@ -262,7 +265,8 @@ pub fn unprotect_request<'b>(
         return Err(OscoreError::UnknownKid);
     }
     let seq = piv_value(piv);
-    if !ctx.replay.is_fresh(seq) {
+    let known = ctx.replay.is_known();
+    if known && !ctx.replay.is_fresh(seq) {
         return Err(OscoreError::Replay);
     }
     let nonce = ctx.nonce(kid, piv);
@@ -270,19 +274,63 @@ pub fn unprotect_request<'b>(
     let aad_len = aad(kid, piv, &mut a)?;
     let (out, space) = halves(buf);
     let text = open_into(ctx, outer, &nonce, &a[..aad_len], space)?;
-    ctx.replay.take(seq);
+    if known {
+        ctx.replay.take(seq);
+    }
     let plain = rebuild(outer, text, out)?;
-    let binding = Binding {
+    if !known {
+        // Appendix B.1.2: only a request that carries the Echo value given since the restart
+        // is known to be fresh; it starts the window again.
+        let echoed = Message::parse(plain).ok().and_then(|m| m.option(OptionNumber::ECHO));
+        if echoed.is_none() || echoed != ctx.echo.as_ref().map(|e| &e[..]) {
+            return Err(OscoreError::FreshnessUnknown);
+        }
+        ctx.replay.start_at(seq);
+        ctx.echo = None;
+    }
+    Ok((plain, binding(kid, piv, nonce, false)?))
+}
+
+fn binding(kid: &[u8], piv: &[u8], nonce: [u8; NONCE], own_piv: bool) -> Result<Binding, OscoreError> {
+    Ok(Binding {
         kid: heapless::Vec::from_slice(kid).map_err(|_| OscoreError::UnknownKid)?,
         piv: heapless::Vec::from_slice(piv).map_err(|_| OscoreError::BadOption)?,
         nonce,
-    };
-    Ok((plain, binding))
+        own_piv,
+    })
+}
+
+/// The answer to a request [`unprotect_request`] refused with
+/// [`OscoreError::FreshnessUnknown`]: a 4.01 Unauthorized carrying the context's Echo value,
+/// protected with a Partial IV of its own (the request's nonce may not be reused: it can be a
+/// replay). `request` is the protected request as received; the response takes its type
+/// (ACK for a CON, NON for a NON), Message ID and token.
+pub fn echo_challenge<'b>(
+    ctx: &mut SecurityContext,
+    request: &Message<'_>,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], OscoreError> {
+    let echo = ctx.echo.ok_or(OscoreError::NoChallenge)?;
+    let option = request.option(OptionNumber::OSCORE).ok_or(OscoreError::NotProtected)?;
+    let parsed = parse_option(option)?;
+    let (Some(piv), Some(kid)) = (parsed.piv, parsed.kid) else { return Err(OscoreError::BadOption) };
+    if kid != ctx.recipient_id.as_slice() {
+        return Err(OscoreError::UnknownKid);
+    }
+    let bound = binding(kid, piv, ctx.nonce(kid, piv), true)?;
+    let ty = if request.ty == Type::Con { Type::Ack } else { Type::Non };
+    let mut plain = [0u8; 48];
+    let small = |_| OscoreError::BufferTooSmall;
+    let mut b =
+        Builder::new(&mut plain, ty, Code::UNAUTHORIZED, request.message_id, request.token).map_err(small)?;
+    b.option(OptionNumber::ECHO, &echo).map_err(small)?;
+    let plain = Message::parse(b.finish()).map_err(|_| OscoreError::BufferTooSmall)?;
+    protect_response(ctx, &bound, &plain, buf)
 }
 
 /// Protects the response `plain` to the request `binding` names. A notification (with
-/// Observe) gets a fresh Partial IV of its own; any other response reuses the request's
-/// nonce and carries an empty OSCORE option.
+/// Observe), or the answer to a request not known to be fresh, gets a Partial IV of its own;
+/// any other response reuses the request's nonce and carries an empty OSCORE option.
 pub fn protect_response<'b>(
     ctx: &mut SecurityContext,
     binding: &Binding,
@@ -290,7 +338,7 @@ pub fn protect_response<'b>(
     buf: &'b mut [u8],
 ) -> Result<&'b [u8], OscoreError> {
     let observe = plain.option(OptionNumber::OBSERVE).is_some();
-    let (nonce, option) = if observe {
+    let (nonce, option) = if observe || binding.own_piv {
         let piv = ctx.next_piv()?;
         (ctx.nonce(&ctx.sender_id, &piv), option_value(Some(&piv), None, None)?)
     } else {

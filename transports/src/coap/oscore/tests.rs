@@ -219,3 +219,72 @@ fn a_persisted_sequence_number_is_never_reused_after_a_reboot() {
         assert!(used[i + 1..].iter().all(|b| b != a), "nonce reused");
     }
 }
+
+/// A GET of `/tv1`, with `echo` in its Echo option if given.
+fn get(echo: Option<&[u8]>, buf: &mut [u8]) -> usize {
+    let mut b =
+        crate::coap::Builder::new(buf, crate::coap::Type::Con, crate::coap::Code::GET, 7, &[1]).unwrap();
+    b.option(crate::coap::OptionNumber::URI_PATH, b"tv1").unwrap();
+    if let Some(e) = echo {
+        b.option(crate::coap::OptionNumber::ECHO, e).unwrap();
+    }
+    b.finish().len()
+}
+
+#[test]
+fn a_restarted_server_takes_nothing_until_a_request_echoes_its_challenge() {
+    let mut client = context(SALT, "", "01", None);
+    let mut server = context(SALT, "01", "", None);
+    let (mut plain, mut buf, mut out) = ([0u8; 64], [0u8; 256], [0u8; 256]);
+    let len = get(None, &mut plain);
+    let (first, first_binding) =
+        protect_request(&mut client, &Message::parse(&plain[..len]).unwrap(), &mut buf)
+            .map(|(b, binding)| (b.to_vec(), binding))
+            .unwrap();
+    assert!(unprotect_request(&mut server, &Message::parse(&first).unwrap(), &mut out).is_ok());
+
+    // The server restarts without its window: the captured request authenticates but is not
+    // taken, and the challenge answering it carries a Partial IV of the server's own.
+    let mut server = context(SALT, "01", "", None);
+    server.recover_replay_window(*b"restart1");
+    let replayed = Message::parse(&first).unwrap();
+    assert_eq!(
+        unprotect_request(&mut server, &replayed, &mut out).unwrap_err(),
+        OscoreError::FreshnessUnknown
+    );
+    let challenge = echo_challenge(&mut server, &replayed, &mut out).unwrap().to_vec();
+    let challenge = Message::parse(&challenge).unwrap();
+    assert!(challenge.option(crate::coap::OptionNumber::OSCORE).is_some_and(|o| o.len() > 1));
+    assert_eq!(server.sender_sequence(), 1, "the challenge spent a sequence number, not the request's nonce");
+    let mut inner = [0u8; 256];
+    let inner = unprotect_response(&mut client, &first_binding, &challenge, &mut inner).unwrap();
+    let inner = Message::parse(inner).unwrap();
+    assert_eq!(inner.code, crate::coap::Code::UNAUTHORIZED);
+    let echo = inner.option(crate::coap::OptionNumber::ECHO).unwrap().to_vec();
+    assert_eq!(echo, b"restart1");
+
+    // A new request with another Echo value is not taken either; one with the value is.
+    let len = get(Some(b"restart0"), &mut plain);
+    let (wrong, _) = protect_request(&mut client, &Message::parse(&plain[..len]).unwrap(), &mut buf).unwrap();
+    let wrong = wrong.to_vec();
+    assert_eq!(
+        unprotect_request(&mut server, &Message::parse(&wrong).unwrap(), &mut out).unwrap_err(),
+        OscoreError::FreshnessUnknown
+    );
+    let len = get(Some(&echo), &mut plain);
+    let (echoed, _) =
+        protect_request(&mut client, &Message::parse(&plain[..len]).unwrap(), &mut buf).unwrap();
+    let echoed = echoed.to_vec();
+    let (taken, _) = unprotect_request(&mut server, &Message::parse(&echoed).unwrap(), &mut out).unwrap();
+    assert_eq!(Message::parse(taken).unwrap().option(crate::coap::OptionNumber::URI_PATH), Some(&b"tv1"[..]));
+    assert!(!server.is_recovering());
+
+    // From now on every earlier request is a replay, and so is the echoed one again.
+    for old in [&first, &wrong, &echoed] {
+        assert_eq!(
+            unprotect_request(&mut server, &Message::parse(old).unwrap(), &mut out).unwrap_err(),
+            OscoreError::Replay
+        );
+    }
+    assert_eq!(echo_challenge(&mut server, &replayed, &mut out).unwrap_err(), OscoreError::NoChallenge);
+}

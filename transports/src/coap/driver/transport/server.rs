@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub tls: Option<crate::mqtt::driver::tls::Identity>,
     /// OSCORE (RFC 8613): one context per device (this side's Sender ID and the device's as
     /// Recipient ID). With any configured, only requests protected by one of them are taken.
+    /// The server keeps no replay window across restarts: each starts recovering them (RFC
+    /// 8613 Appendix B.1.2), so a device's first request after a restart is answered 4.01
+    /// with an Echo value and taken when it comes again with it (`CoapClient` and aiocoap do
+    /// this by themselves); a request captured before the restart is never taken again.
     #[cfg(feature = "oscore")]
     pub oscore: Vec<crate::coap::oscore::SecurityContext>,
 }
@@ -118,7 +122,8 @@ impl CoapServer {
     /// Binds the server at `url`: `coap://host[:port]` (UDP), `coap+tcp://` (TCP) or
     /// `coaps+tcp://` (TLS, with [`ServerConfig`]'s `tls` certificate); port 0 picks a free
     /// one, see [`CoapServer::local_addr`]. Plaintext outside loopback needs
-    /// [`ServerConfig::allow_plaintext`]. OSCORE is served over UDP only.
+    /// [`ServerConfig::allow_plaintext`]. OSCORE is served over UDP only: with contexts
+    /// configured, a `coap+tcp://` or `coaps+tcp://` URL is refused.
     #[cfg_attr(not(feature = "oscore"), allow(unused_mut))]
     pub async fn bind(url: &str, mut config: ServerConfig) -> Result<CoapServer, CoapError> {
         let (scheme, _, addr) = super::super::resolve(url, config.allow_plaintext).await?;
@@ -165,6 +170,13 @@ impl CoapServer {
         addr: SocketAddr,
         config: ServerConfig,
     ) -> Result<CoapServer, CoapError> {
+        #[cfg(feature = "oscore")]
+        if !config.oscore.is_empty() {
+            // Never serve unprotected what the configuration says must be protected.
+            return Err(CoapError::BadUrl(format!(
+                "{url}: OSCORE is served over coap:// (UDP) only; over TCP use coaps+tcp:// (TLS) without it"
+            )));
+        }
         let tls: stream::Acceptor = match scheme {
             #[cfg(feature = "tls")]
             super::super::Scheme::Tls => {

@@ -53,6 +53,7 @@ impl Task {
                 Err(OscoreError::Replay) => {
                     return self.refuse(socket, now, &request, Code::UNAUTHORIZED, "Replay detected").await;
                 }
+                Err(OscoreError::FreshnessUnknown) => return self.challenge(socket, now, &request, i).await,
                 Err(e) => {
                     tracing::debug!(peer = %request.peer, error = %e, "OSCORE request refused");
                     return self.refuse(socket, now, &request, Code::BAD_REQUEST, "Decryption failed").await;
@@ -93,6 +94,28 @@ impl Task {
         }
         if answer.observe.is_some() {
             self.deliver_all();
+        }
+    }
+
+    /// Answers a request that authenticated while its context's replay window is being
+    /// recovered: a protected 4.01 with the Echo value it must come back with.
+    async fn challenge(&mut self, socket: &UdpSocket, now: u64, request: &Request<'_, SocketAddr>, i: usize) {
+        let mut wire = [0u8; 128];
+        let Ok(outer) = oscore::echo_challenge(&mut self.contexts[i], &request.message, &mut wire) else {
+            return tracing::warn!("OSCORE Echo challenge cannot be protected");
+        };
+        let Ok(outer) = Message::parse(outer) else { return };
+        tracing::debug!(peer = %request.peer, "OSCORE replay window recovery: Echo challenge");
+        let reply = self.core.respond(
+            now,
+            request,
+            outer.code,
+            |b| outer.options().try_for_each(|(n, v)| b.option(n, v).map(|_| ())),
+            outer.payload,
+        );
+        match reply {
+            Ok(bytes) => send(socket, request.peer, bytes).await,
+            Err(e) => tracing::warn!(error = %e, "CoAP response cannot be built"),
         }
     }
 
@@ -162,7 +185,12 @@ impl Task {
     }
 }
 
-/// The contexts of a server configuration.
+/// The contexts of a server configuration, each recovering its replay window (the server
+/// has just started and keeps none).
 pub(super) fn contexts(config: &mut super::ServerConfig) -> Vec<SecurityContext> {
-    std::mem::take(&mut config.oscore)
+    let mut contexts = std::mem::take(&mut config.oscore);
+    for c in &mut contexts {
+        c.recover_replay_window(crate::coap::driver::unpredictable());
+    }
+    contexts
 }

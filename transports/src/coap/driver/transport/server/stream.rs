@@ -106,6 +106,7 @@ impl StreamTask {
                     let _ = tcp.set_nodelay(true);
                     next_id += 1;
                     let (id, events) = (next_id, events_tx.clone());
+                    #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         #[cfg(feature = "tls")]
