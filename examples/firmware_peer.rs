@@ -256,6 +256,11 @@ async fn coap(port: u16) -> Result<(), Box<dyn Error>> {
         };
         match frame.message {
             Message::Readings(rs) => {
+                if readings == 0 && rs.len() != 15 {
+                    return Err(
+                        format!("the backlog (15 readings in Block1 blocks) came as {}", rs.len()).into()
+                    );
+                }
                 readings += rs.len();
                 if let Some(mut tx) = sender.take() {
                     // Each returns when the firmware acknowledged the confirmable notification.

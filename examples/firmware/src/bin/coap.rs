@@ -1,17 +1,21 @@
 //! The CoAP client core over the UART: each COBS+CRC packet carries one CoAP datagram (a serial
-//! link to a border router, as SLIP carries IP). The node observes its command route, POSTs its
-//! readings as confirmable requests (retransmitted on RFC 7252's schedule), and answers each
-//! command with an acknowledgement frame; done after three commands.
+//! link to a border router, as SLIP carries IP). The node first sends the readings it kept
+//! while its link was down, one frame larger than a datagram, block by block (Block1, RFC
+//! 7959); then it observes its command route, POSTs its readings as confirmable requests
+//! (retransmitted on RFC 7252's schedule), and answers each command with an acknowledgement
+//! frame; done after three commands.
 #![no_std]
 #![no_main]
 
 use cortex_m_rt::entry;
 use static_cell::StaticCell;
-use telemetra::coap::client::{Client, Event};
+use telemetra::coap::block::Block;
+use telemetra::coap::block::transfer::{Progress, Upload};
+use telemetra::coap::client::{Client, Event, Token};
 use telemetra::coap::reliability::Params;
 use telemetra::coap::{BuildError, Builder, Code, OptionNumber, Type};
 use telemetra::codec::stream::{PacketDecoder, max_packet_len, write_packet};
-use telemetra::codec::{Body, FrameView, ReadingsBody, encode_body};
+use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
 use telemetra::model::{CommandAck, CommandId, CommandResult, Timestamp};
 use telemetra_firmware_example::{self as board, app};
 
@@ -19,6 +23,11 @@ use telemetra_firmware_example::{self as board, app};
 const DATAGRAM: usize = app::FRAME + 48;
 
 type CoapClient = Client<4, DATAGRAM>;
+
+/// The readings kept while the link was down: five samples of three.
+const BACKLOG: usize = 15;
+/// The backlog's block size: a datagram's payload on a link with small frames.
+const BLOCK: usize = 64;
 
 /// The route's resource, `/tm/v1/2a/{kind}`.
 fn path(b: &mut Builder<'_>, kind: &[u8]) -> Result<(), BuildError> {
@@ -41,32 +50,101 @@ struct Datagrams {
     rx: [u8; 64],
 }
 
+/// What one pump brought.
+#[derive(Default)]
+struct Arrived {
+    /// The command a notification carried.
+    command: Option<CommandId>,
+    /// A request that ended: its response's code and Block1 option (code 0.00 when it timed
+    /// out or was reset).
+    ended: Option<(Token, Code, Option<Block>)>,
+}
+
 /// Sends what the client has to send, runs its timers (a request that timed out is given up:
-/// the next reading goes on), and hands it what arrived; returns the command a notification
-/// carried, if one did.
-fn pump(
-    client: &mut CoapClient,
-    uart: &mut board::uart::Uart,
-    link: &mut Datagrams,
-    now: u64,
-) -> Option<CommandId> {
+/// the next reading goes on), and hands it what arrived.
+fn pump(client: &mut CoapClient, uart: &mut board::uart::Uart, link: &mut Datagrams, now: u64) -> Arrived {
     while let Some(datagram) = client.poll_transmit(now) {
         write_packet(datagram, |chunk| uart.write_all(chunk));
     }
-    while client.handle_timeout(now).is_some() {}
-    let mut command = None;
+    let mut arrived = Arrived::default();
+    while let Some(event) = client.handle_timeout(now) {
+        if let Event::TimedOut(token) = event {
+            arrived.ended = Some((token, Code::new(0, 0), None));
+        }
+    }
     let n = app::read_ready(uart, &mut link.rx);
     let mut input = &link.rx[..n];
     while !input.is_empty() {
         let Some(Ok(datagram)) = link.decoder.push(&mut input) else { continue };
-        if let Some(Event::Notification { message, .. }) = client.handle_datagram(now, datagram)
-            && let Ok(view) = FrameView::parse(message.payload)
-            && let Ok(cmd) = view.command()
-        {
-            command = Some(cmd.id);
+        match client.handle_datagram(now, datagram) {
+            Some(Event::Notification { message, .. }) => {
+                if let Ok(view) = FrameView::parse(message.payload)
+                    && let Ok(cmd) = view.command()
+                {
+                    arrived.command = Some(cmd.id);
+                }
+            }
+            Some(Event::Response { token, message }) => {
+                let block1 = message.option(OptionNumber::BLOCK1).and_then(|v| Block::decode(v).ok());
+                arrived.ended = Some((token, message.code, block1));
+            }
+            Some(Event::Reset(token) | Event::TimedOut(token)) => {
+                arrived.ended = Some((token, Code::new(0, 0), None))
+            }
+            None => {}
         }
     }
-    command
+    arrived
+}
+
+/// The backlog as a `Readings` body, each reading made as it is written (no array of them on
+/// the stack).
+struct Backlog;
+
+impl serde::Serialize for Backlog {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((0..BACKLOG).map(|i| app::sample(i as u32 / 3, Timestamp(i as u64))[i % 3].clone()))
+    }
+}
+
+impl Body for Backlog {
+    const KIND: MessageKind = MessageKind::Readings;
+}
+
+/// Sends the backlog as one frame in Block1 blocks, each answered (2.31 Continue) before the
+/// next; `false` if the server refused a block or one went unanswered.
+fn upload_backlog(client: &mut CoapClient, uart: &mut board::uart::Uart, link: &mut Datagrams) -> bool {
+    static FRAME: StaticCell<[u8; 16 * 24]> = StaticCell::new();
+    let frame = FRAME.init([0; 16 * 24]);
+    let Ok(body) = encode_body(app::DEVICE, 0, &Backlog, frame) else { return false };
+    let Ok(mut up) = Upload::new(body.len(), BLOCK) else { return false };
+    loop {
+        let (block, range) = up.block();
+        let options = |b: &mut Builder<'_>| {
+            path(b, b"readings")?;
+            b.uint_option(OptionNumber::BLOCK1, block.value())?;
+            if block.num == 0 {
+                b.uint_option(OptionNumber::SIZE1, body.len() as u32)?;
+            }
+            Ok(())
+        };
+        let now = board::clock::now();
+        let Ok(sent) = client.request(now, Type::Con, Code::POST, options, &body[range]) else {
+            return false;
+        };
+        let (code, block1) = loop {
+            if let Some((token, code, block1)) = pump(client, uart, link, board::clock::now()).ended
+                && token == sent
+            {
+                break (code, block1);
+            }
+        };
+        match up.on_response(code, block1) {
+            Ok(Progress::Next) => {}
+            Ok(Progress::Finished) => return true,
+            Err(_) => return false,
+        }
+    }
 }
 
 #[entry]
@@ -77,6 +155,9 @@ fn main() -> ! {
     let mut link = Datagrams { decoder: PacketDecoder::new(), rx: [0; 64] };
     let (mut seq, mut tick, mut acked, mut next) = (0u32, 0u32, 0u32, 0u64);
     let mut todo: Option<CommandId> = None;
+    if !upload_backlog(client, &mut uart, &mut link) {
+        board::probe::fail(b"backlog");
+    }
     if client.observe(0, Type::Con, |b| path(b, b"commands")).is_err() {
         board::probe::fail(b"observe");
     }
@@ -95,7 +176,7 @@ fn main() -> ! {
             tick += 1;
             post(client, now, b"readings", seq, &ReadingsBody(&app::sample(tick, Timestamp(now))));
         }
-        if let Some(id) = pump(client, &mut uart, &mut link, now) {
+        if let Some(id) = pump(client, &mut uart, &mut link, now).command {
             todo = Some(id);
         }
     }
