@@ -7,6 +7,7 @@
 //! firmware_peer retain URL       publish a retained QoS 2 command for device 2a, then leave
 //! firmware_peer coap PORT       bridge QEMU's serial port on PORT (a CoAP datagram per packet) to a CoAP
 //!                                server transport: expect readings, send 3 commands, expect 3 acks
+//! firmware_peer coap_oscore PORT the same with OSCORE: only requests protected with device 2a's context
 //! firmware_peer node URL         through the broker: expect readings, send the rule set and a command,
 //!                                expect the acknowledgement, an alert, and the device's offline status
 //! ```
@@ -231,9 +232,17 @@ async fn bridge(
     }
 }
 
-async fn coap(port: u16) -> Result<(), Box<dyn Error>> {
+/// The CoAP firmware's server: with `oscore`, it takes only requests protected with the
+/// device's context (the secret `coap_oscore` holds), and no backlog comes first.
+async fn coap(port: u16, oscore: bool) -> Result<(), Box<dyn Error>> {
     use telemetra::transports::coap::driver::transport::{CoapServer, ServerConfig};
-    let mut server = CoapServer::bind("coap://127.0.0.1:0", ServerConfig::default()).await?;
+    use telemetra::transports::coap::oscore::SecurityContext;
+    let mut config = ServerConfig::default();
+    if oscore {
+        config.oscore = vec![SecurityContext::derive(b"device 2a secret", b"tm-1", b"S", b"\x2a", None)?];
+    }
+    let backlog = if oscore { None } else { Some(15) };
+    let mut server = CoapServer::bind("coap://127.0.0.1:0", config).await?;
     for kind in [RouteKind::Readings, RouteKind::Acks] {
         server.subscribe(RouteFilter::exact(Route::new(kind, DEVICE))).await?;
     }
@@ -256,9 +265,12 @@ async fn coap(port: u16) -> Result<(), Box<dyn Error>> {
         };
         match frame.message {
             Message::Readings(rs) => {
-                if readings == 0 && rs.len() != 15 {
+                if readings == 0
+                    && let Some(n) = backlog
+                    && rs.len() != n
+                {
                     return Err(
-                        format!("the backlog (15 readings in Block1 blocks) came as {}", rs.len()).into()
+                        format!("the backlog ({n} readings in Block1 blocks) came as {}", rs.len()).into()
                     );
                 }
                 readings += rs.len();
@@ -279,7 +291,8 @@ async fn coap(port: u16) -> Result<(), Box<dyn Error>> {
     }
     let mut tx = commands.ok_or("no readings")?.await?.map_err(|e| e.to_string())?;
     link.await?.map_err(|e| e.to_string())?;
-    println!("peer: {readings} readings, {acks} commands acknowledged over CoAP");
+    let protection = if oscore { " with OSCORE" } else { "" };
+    println!("peer: {readings} readings, {acks} commands acknowledged over CoAP{protection}");
     tx.close().await?;
     Ok(())
 }
@@ -292,11 +305,11 @@ async fn main() {
         (Some("rules"), Some(port)) => port.parse().map_err(Into::into).and_then(rules),
         (Some("retain"), Some(url)) => retain(url).await,
         (Some("node"), Some(url)) => node(url).await,
-        (Some("coap"), Some(port)) => match port.parse() {
-            Ok(port) => coap(port).await,
+        (Some(path @ ("coap" | "coap_oscore")), Some(port)) => match port.parse() {
+            Ok(port) => coap(port, path == "coap_oscore").await,
             Err(e) => Err(Box::new(e) as Box<dyn Error>),
         },
-        _ => Err("usage: firmware_peer codec|rules|coap PORT | retain|node URL".into()),
+        _ => Err("usage: firmware_peer codec|rules|coap|coap_oscore PORT | retain|node URL".into()),
     };
     if let Err(e) = result {
         eprintln!("firmware_peer: {e}");

@@ -2,6 +2,7 @@
 //! Netduino Plus 2 / any F405 board), with
 //!
 //! - [`app`]: the node's identity, simulated sensors and its frames over the UART;
+//! - `coap_link` (feature `coap`): CoAP datagrams over the UART and the client core's pump;
 //! - [`uart`]: USART1 as an `embedded-io`-style byte stream (blocking write, non-blocking read);
 //! - [`clock`]: milliseconds since boot from SysTick;
 //! - [`heap`]: the allocator the rule engine and the MQTT client use, with its peak counted;
@@ -17,6 +18,8 @@ extern crate alloc;
 
 pub mod app;
 pub mod clock;
+#[cfg(feature = "coap")]
+pub mod coap_link;
 pub mod heap;
 pub mod probe;
 pub mod uart;

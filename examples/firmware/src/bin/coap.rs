@@ -13,41 +13,22 @@ use telemetra::coap::block::Block;
 use telemetra::coap::block::transfer::{Progress, Upload};
 use telemetra::coap::client::{Client, Event, Token};
 use telemetra::coap::reliability::Params;
-use telemetra::coap::{BuildError, Builder, Code, OptionNumber, Type};
-use telemetra::codec::stream::{PacketDecoder, max_packet_len, write_packet};
+use telemetra::coap::{Builder, Code, OptionNumber, Type};
 use telemetra::codec::{Body, FrameView, MessageKind, ReadingsBody, encode_body};
 use telemetra::model::{CommandAck, CommandId, CommandResult, Timestamp};
+use telemetra_firmware_example::coap_link::{self, CoapClient, Datagrams, path};
 use telemetra_firmware_example::{self as board, app};
-
-/// The largest datagram: a frame and the request's header, token and path.
-const DATAGRAM: usize = app::FRAME + 48;
-
-type CoapClient = Client<4, DATAGRAM>;
 
 /// The readings kept while the link was down: five samples of three.
 const BACKLOG: usize = 15;
 /// The backlog's block size: a datagram's payload on a link with small frames.
 const BLOCK: usize = 64;
 
-/// The route's resource, `/tm/v1/2a/{kind}`.
-fn path(b: &mut Builder<'_>, kind: &[u8]) -> Result<(), BuildError> {
-    for segment in [&b"tm"[..], b"v1", b"2a", kind] {
-        b.option(OptionNumber::URI_PATH, segment)?;
-    }
-    Ok(())
-}
-
 /// POSTs a frame carrying `body` to the route `kind`; `false` when it cannot be sent now.
 fn post<B: Body + ?Sized>(client: &mut CoapClient, now: u64, kind: &[u8], seq: u32, body: &B) -> bool {
     let mut frame = [0u8; app::FRAME];
     let Ok(bytes) = encode_body(app::DEVICE, seq, body, &mut frame) else { return false };
     client.request(now, Type::Con, Code::POST, |b| path(b, kind), bytes).is_ok()
-}
-
-/// The UART as a datagram link: COBS+CRC packets in, with what has arrived of the next one.
-struct Datagrams {
-    decoder: PacketDecoder<{ max_packet_len(DATAGRAM) }>,
-    rx: [u8; 64],
 }
 
 /// What one pump brought.
@@ -60,40 +41,23 @@ struct Arrived {
     ended: Option<(Token, Code, Option<Block>)>,
 }
 
-/// Sends what the client has to send, runs its timers (a request that timed out is given up:
-/// the next reading goes on), and hands it what arrived.
+/// Pumps the link once and tells what came of it.
 fn pump(client: &mut CoapClient, uart: &mut board::uart::Uart, link: &mut Datagrams, now: u64) -> Arrived {
-    while let Some(datagram) = client.poll_transmit(now) {
-        write_packet(datagram, |chunk| uart.write_all(chunk));
-    }
     let mut arrived = Arrived::default();
-    while let Some(event) = client.handle_timeout(now) {
-        if let Event::TimedOut(token) = event {
-            arrived.ended = Some((token, Code::new(0, 0), None));
+    coap_link::pump(client, uart, link, now, |event| match event {
+        Event::Notification { message, .. } => {
+            if let Ok(view) = FrameView::parse(message.payload)
+                && let Ok(cmd) = view.command()
+            {
+                arrived.command = Some(cmd.id);
+            }
         }
-    }
-    let n = app::read_ready(uart, &mut link.rx);
-    let mut input = &link.rx[..n];
-    while !input.is_empty() {
-        let Some(Ok(datagram)) = link.decoder.push(&mut input) else { continue };
-        match client.handle_datagram(now, datagram) {
-            Some(Event::Notification { message, .. }) => {
-                if let Ok(view) = FrameView::parse(message.payload)
-                    && let Ok(cmd) = view.command()
-                {
-                    arrived.command = Some(cmd.id);
-                }
-            }
-            Some(Event::Response { token, message }) => {
-                let block1 = message.option(OptionNumber::BLOCK1).and_then(|v| Block::decode(v).ok());
-                arrived.ended = Some((token, message.code, block1));
-            }
-            Some(Event::Reset(token) | Event::TimedOut(token)) => {
-                arrived.ended = Some((token, Code::new(0, 0), None))
-            }
-            None => {}
+        Event::Response { token, message } => {
+            let block1 = message.option(OptionNumber::BLOCK1).and_then(|v| Block::decode(v).ok());
+            arrived.ended = Some((token, message.code, block1));
         }
-    }
+        Event::Reset(token) | Event::TimedOut(token) => arrived.ended = Some((token, Code::new(0, 0), None)),
+    });
     arrived
 }
 
@@ -152,7 +116,7 @@ fn main() -> ! {
     static CLIENT: StaticCell<CoapClient> = StaticCell::new();
     let mut uart = board::init();
     let client = CLIENT.init(Client::new(Params::default(), 0x2a2a_5eed));
-    let mut link = Datagrams { decoder: PacketDecoder::new(), rx: [0; 64] };
+    let mut link = Datagrams::new();
     let (mut seq, mut tick, mut acked, mut next) = (0u32, 0u32, 0u32, 0u64);
     let mut todo: Option<CommandId> = None;
     if !upload_backlog(client, &mut uart, &mut link) {
