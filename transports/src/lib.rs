@@ -23,3 +23,5 @@ pub mod link;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "serial")]
+pub mod serial;
