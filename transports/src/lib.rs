@@ -9,6 +9,8 @@ extern crate alloc;
 
 #[cfg(feature = "std")]
 mod address;
+#[cfg(feature = "tokio")]
+mod clock;
 #[cfg(feature = "coap")]
 pub mod coap;
 #[cfg(feature = "std")]
@@ -23,5 +25,7 @@ pub mod link;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "tokio")]
+mod random;
 #[cfg(feature = "serial")]
 pub mod serial;

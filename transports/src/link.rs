@@ -264,7 +264,8 @@ impl Default for Registry {
     /// `memory://`, and with the `tokio` feature `mqtt://`, `mqtts://`, `coap://`,
     /// `coap+tcp://` and `coaps+tcp://` (a server binds the address, a device connects to it;
     /// a `coaps+tcp://` server needs its certificate, so it is opened through
-    /// `CoapServer::bind` with a `ServerConfig`, not by URL alone).
+    /// `CoapServer::bind` with a `ServerConfig`, not by URL alone); with `serial-port`,
+    /// `serial:///dev/ttyUSB0?baud=115200` (point to point: both ends open their port).
     fn default() -> Self {
         let mut r = Registry { schemes: Vec::new() };
         r.register("memory", |url, _role| {
@@ -306,6 +307,15 @@ impl Default for Registry {
                 })
             });
         }
+        #[cfg(all(feature = "serial-port", unix))]
+        r.register("serial", |url, _role| {
+            use crate::serial::driver::{SerialConfig, SerialLink};
+            let url = url.to_string();
+            // Point to point: a device and a gateway open their ends the same way.
+            Box::pin(async move {
+                SerialLink::open(&url, SerialConfig::default()).await.map(Link::new).map_err(LinkError::new)
+            })
+        });
         r
     }
 }

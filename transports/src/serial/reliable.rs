@@ -422,7 +422,10 @@ impl<const W: usize, const P: usize> ReliableLink<W, P> {
             slot.resend = false;
             slot.last_tx = number;
             slot.sent_at = now;
-            self.ack_due = false;
+            // The DATA carries the cumulative acknowledgement; a gap still needs an ACK, whose
+            // selective part tells the peer what to send again.
+            let held = self.sack();
+            self.ack_due = held & held.wrapping_add(1) != 0;
             if self.rto_at.is_none() {
                 self.rto_at = Some(now + u64::from(self.rtt.rto()));
             }
@@ -442,9 +445,9 @@ impl<const W: usize, const P: usize> ReliableLink<W, P> {
         written
     }
 
-    /// Which frames after the next expected one are held.
+    /// Which frames from the next expected one on are held.
     fn sack(&self) -> u32 {
-        (1..W).filter(|&d| self.rx[(self.rx_head + d) % W].present).fold(0, |s, d| s | 1 << (d - 1))
+        (0..W).filter(|&d| self.rx[(self.rx_head + d) % W].present).fold(0, |s, d| s | 1 << d)
     }
 
     /// Takes one packet (the payload of a COBS+CRC packet the decoder produced).
@@ -562,9 +565,8 @@ impl<const W: usize, const P: usize> ReliableLink<W, P> {
         // The link keeps order: a frame not held, sent before one that is, was lost.
         let mut latest_held = 0;
         for k in (0..self.in_flight).rev() {
-            let bit = k.checked_sub(1).map(|i| sack >> i & 1 == 1);
             let slot = &mut self.tx[(self.tx_head + k) % W];
-            slot.held = bit.unwrap_or(false);
+            slot.held = sack >> k & 1 == 1;
             if slot.held {
                 latest_held = latest_held.max(slot.last_tx);
             } else if slot.last_tx < latest_held && !slot.resend {

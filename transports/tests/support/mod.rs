@@ -6,6 +6,8 @@ mod aiocoap;
 mod broker;
 mod libcoap;
 mod peers;
+#[cfg(feature = "serial-port")]
+pub mod pty;
 pub mod relay;
 
 use std::sync::atomic::Ordering;

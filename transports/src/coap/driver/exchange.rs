@@ -114,7 +114,7 @@ impl<E: Engine> Exchanges<E> {
 
     /// When the core's time `t` falls.
     pub(super) fn instant(&self, t: u64) -> tokio::time::Instant {
-        self.start + std::time::Duration::from_millis(t)
+        crate::clock::instant(self.start, t)
     }
 
     /// Nothing open, nothing waiting.

@@ -36,10 +36,7 @@ pub use sequence::SequenceFile;
 /// The default port of `coap://` (RFC 7252 §6.1).
 pub const DEFAULT_PORT: u16 = 5683;
 
-/// Milliseconds since `start`: the sans-IO core's clock.
-pub(crate) fn millis(start: tokio::time::Instant) -> u64 {
-    start.elapsed().as_millis() as u64
-}
+pub(crate) use crate::clock::{millis, sleep_until};
 
 /// What carries CoAP, from a URL's scheme.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -85,28 +82,6 @@ pub(crate) async fn resolve(
 
 /// A seed for tokens, Message IDs and timeouts.
 pub(crate) fn seed() -> u32 {
-    let b = unpredictable();
+    let b = crate::random::unpredictable();
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Eight bytes no one outside the process can predict and that no start of it repeats: the
-/// clock and a counter hashed by SipHash under the process's OS-random hasher keys.
-pub(crate) fn unpredictable() -> [u8; 8] {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
-    );
-    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
-    h.finish().to_be_bytes()
-}
-
-/// Sleeps until `deadline`; never, for `None`.
-pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

@@ -18,8 +18,9 @@
 //!   wrapping at 2^16.
 //! - `ack` (on DATA and ACK): the next frame number the sender expects; every frame before it
 //!   was received and taken by its application (a cumulative acknowledgement).
-//! - `sack`: bit `i` set: frame `ack + 1 + i` is held, waiting for the ones before it (a
-//!   selective acknowledgement; the sender resends only the gaps).
+//! - `sack`: bit `i` set: frame `ack + i` is held (received; the application has not taken it
+//!   yet, or it waits for a frame before it): a selective acknowledgement, so that the sender
+//!   resends only the gaps.
 
 /// The HELLO type byte.
 const HELLO: u8 = 0x01;
@@ -68,7 +69,7 @@ pub enum Packet<'a> {
     Ack {
         /// The next number the sender expects.
         ack: u16,
-        /// Frames after it that are held.
+        /// Frames from `ack` on that are held (bit `i`: `ack + i`).
         sack: u32,
     },
 }

@@ -256,7 +256,7 @@ impl Task {
                 }
                 return;
             }
-            let deadline = self.core.next_timeout().map(|t| self.start + Duration::from_millis(t));
+            let deadline = self.core.next_timeout().map(|t| crate::clock::instant(self.start, t));
             tokio::select! {
                 op = ops.recv(), if closing.is_none() => match op {
                     Some(Op::Send { route, payload, reply }) => self.queue(route, payload, reply),

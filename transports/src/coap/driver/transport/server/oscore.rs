@@ -190,7 +190,7 @@ impl Task {
 pub(super) fn contexts(config: &mut super::ServerConfig) -> Vec<SecurityContext> {
     let mut contexts = std::mem::take(&mut config.oscore);
     for c in &mut contexts {
-        c.recover_replay_window(crate::coap::driver::unpredictable());
+        c.recover_replay_window(crate::random::unpredictable());
     }
     contexts
 }
