@@ -5,6 +5,8 @@
 mod aiocoap;
 mod broker;
 mod libcoap;
+#[cfg(feature = "serial-port")]
+pub mod line;
 mod peers;
 #[cfg(feature = "serial-port")]
 pub mod pty;
