@@ -25,7 +25,7 @@ use telemetra::codec::stream::{PacketDecoder, encode_packet, max_packet_len};
 use telemetra::codec::{FrameView, ReadingsBody, encode_body};
 use telemetra::model::transport::{Receiver as _, Sender as _, Transport as _};
 use telemetra::model::{ChannelId, DeviceId, Reading, Route, RouteFilter, RouteKind, Timestamp};
-use telemetra::transports::serial::driver::{SerialConfig, SerialLink};
+use telemetra::serial::driver::{SerialConfig, SerialLink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 /// 115,200 baud, 10 bits a byte.

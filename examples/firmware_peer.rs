@@ -8,6 +8,8 @@
 //! firmware_peer coap PORT       bridge QEMU's serial port on PORT (a CoAP datagram per packet) to a CoAP
 //!                                server transport: expect readings, send 3 commands, expect 3 acks
 //! firmware_peer coap_oscore PORT the same with OSCORE: only requests protected with device 2a's context
+//! firmware_peer serial PORT      the reliable serial link on QEMU's serial port: expect readings, send 3
+//!                                commands (each acknowledged by the link), expect 3 acks
 //! firmware_peer node URL         through the broker: expect readings, send the rule set and a command,
 //!                                expect the acknowledgement, an alert, and the device's offline status
 //! ```
@@ -253,7 +255,47 @@ async fn coap(port: u16, oscore: bool) -> Result<(), Box<dyn Error>> {
     std::io::stdout().flush()?;
     let (serial, _) = listener.accept().await?;
     let link = tokio::spawn(bridge(serial, udp));
-    let (tx, mut rx) = server.split();
+    let (readings, acks, mut tx) = exchange(server, backlog).await?;
+    link.await?.map_err(|e| e.to_string())?;
+    tx.close().await?;
+    let protection = if oscore { " with OSCORE" } else { "" };
+    println!("peer: {readings} readings, {acks} commands acknowledged over CoAP{protection}");
+    Ok(())
+}
+
+/// The firmware's reliable serial link, QEMU's serial port on `port`: the transport on the
+/// link over the TCP connection QEMU makes.
+async fn serial(port: u16) -> Result<(), Box<dyn Error>> {
+    use telemetra::serial::driver::{SerialConfig, SerialLink};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening");
+    std::io::stdout().flush()?;
+    let (stream, _) = listener.accept().await?;
+    let mut link = SerialLink::over(stream, SerialConfig::default());
+    for kind in [RouteKind::Readings, RouteKind::Acks] {
+        link.subscribe(RouteFilter::exact(Route::new(kind, DEVICE))).await?;
+    }
+    let (readings, acks, mut tx) = exchange(link, None).await?;
+    // Waits until what is queued is acknowledged (nothing is, by now).
+    tx.close().await?;
+    println!("peer: {readings} readings, {acks} commands acknowledged over the reliable serial link");
+    Ok(())
+}
+
+/// Expects readings (the first frame `backlog` readings long, if given), then sends three
+/// commands, each acknowledged by the transport, and expects their three acknowledgement
+/// frames; returns the readings and acknowledgements counted, and the sending half (to close
+/// once the firmware is done).
+async fn exchange<T>(
+    transport: T,
+    backlog: Option<usize>,
+) -> Result<(usize, usize, <T as Transport>::Sender), Box<dyn Error>>
+where
+    T: Transport,
+    <T as Transport>::Sender: 'static,
+    <<T as Transport>::Sender as ErrorType>::Error: 'static,
+{
+    let (tx, mut rx) = transport.split();
     let (mut readings, mut acks, mut commands, mut sender) = (0usize, 0usize, None, Some(tx));
     let mut buf = [0u8; limits::MAX_FRAME];
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -261,7 +303,7 @@ async fn coap(port: u16, oscore: bool) -> Result<(), Box<dyn Error>> {
         let wait = deadline.saturating_duration_since(Instant::now());
         let frame = match tokio::time::timeout(wait, receive_frame(&mut rx, &mut buf)).await {
             Err(_) => return Err(format!("timed out: {readings} readings, {acks} acks").into()),
-            Ok(frame) => frame?,
+            Ok(frame) => frame.map_err(|e| e.to_string())?,
         };
         match frame.message {
             Message::Readings(rs) => {
@@ -275,7 +317,7 @@ async fn coap(port: u16, oscore: bool) -> Result<(), Box<dyn Error>> {
                 }
                 readings += rs.len();
                 if let Some(mut tx) = sender.take() {
-                    // Each returns when the firmware acknowledged the confirmable notification.
+                    // Each returns when the firmware acknowledged the command.
                     let frames = (1..=3).map(command).collect::<Result<Vec<_>, _>>()?;
                     commands = Some(tokio::spawn(async move {
                         for f in frames {
@@ -289,12 +331,8 @@ async fn coap(port: u16, oscore: bool) -> Result<(), Box<dyn Error>> {
             _ => {}
         }
     }
-    let mut tx = commands.ok_or("no readings")?.await?.map_err(|e| e.to_string())?;
-    link.await?.map_err(|e| e.to_string())?;
-    let protection = if oscore { " with OSCORE" } else { "" };
-    println!("peer: {readings} readings, {acks} commands acknowledged over CoAP{protection}");
-    tx.close().await?;
-    Ok(())
+    let tx = commands.ok_or("no readings")?.await?.map_err(|e| e.to_string())?;
+    Ok((readings, acks, tx))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -309,7 +347,11 @@ async fn main() {
             Ok(port) => coap(port, path == "coap_oscore").await,
             Err(e) => Err(Box::new(e) as Box<dyn Error>),
         },
-        _ => Err("usage: firmware_peer codec|rules|coap|coap_oscore PORT | retain|node URL".into()),
+        (Some("serial"), Some(port)) => match port.parse() {
+            Ok(port) => serial(port).await,
+            Err(e) => Err(Box::new(e) as Box<dyn Error>),
+        },
+        _ => Err("usage: firmware_peer codec|rules|coap|coap_oscore|serial PORT | retain|node URL".into()),
     };
     if let Err(e) = result {
         eprintln!("firmware_peer: {e}");

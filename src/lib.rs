@@ -100,7 +100,8 @@ pub use telemetra_codec as codec;
 pub use telemetra_rules as rules;
 
 /// Transports (`telemetra-transports`): in-process memory, MQTT (feature `mqtt`, TLS with
-/// `tls`), CoAP (feature `coap`), and [`Link`](transports::link::Link), which picks one by URL.
+/// `tls`), CoAP (feature `coap`), serial (feature `serial`), and
+/// [`Link`](transports::link::Link), which picks one by URL.
 #[cfg(feature = "std")]
 pub use telemetra_transports as transports;
 
@@ -117,6 +118,12 @@ pub use telemetra_transports::mqtt;
 /// the tokio driver [`CoapClient`](coap::driver::CoapClient) and the transport on CoAP.
 #[cfg(feature = "coap-core")]
 pub use telemetra_transports::coap;
+
+/// Serial links: the sans-IO [`ReliableLink`](serial::reliable::ReliableLink) (feature
+/// `serial-link`, `no_std`, no allocation), with `serial` (Unix) the host port and the
+/// transport on it (`serial:///dev/ttyUSB0?baud=115200`).
+#[cfg(feature = "serial-link")]
+pub use telemetra_transports::serial;
 
 /// The fixed-capacity collections of the model's public fields, re-exported so that users build
 /// them with the same version.
