@@ -25,6 +25,8 @@ pub mod link;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "outbox")]
+pub mod outbox;
 #[cfg(feature = "tokio")]
 mod random;
 #[cfg(feature = "serial")]

@@ -1,0 +1,53 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use telemetra::transports::outbox::{FullPolicy, OutboxConfig};
+
+pub const USAGE: &str = "usage: gateway --serial URL [--serial URL ...] --mqtt URL [--store DIR] \
+[--max-bytes N] [--ttl SECONDS] [--full refuse|drop-oldest] [--id NAME]";
+
+pub struct Args {
+    pub serial: Vec<String>,
+    pub mqtt: String,
+    pub store: PathBuf,
+    pub outbox: OutboxConfig,
+    pub id: String,
+}
+
+impl Args {
+    pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+        let (mut serial, mut mqtt, mut store, mut id) =
+            (Vec::new(), None, PathBuf::from("gateway-store"), None);
+        let mut outbox = OutboxConfig::default();
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--serial" => serial.push(value()?),
+                "--mqtt" => mqtt = Some(value()?),
+                "--store" => store = PathBuf::from(value()?),
+                "--id" => id = Some(value()?),
+                "--max-bytes" => {
+                    outbox.max_bytes = value()?.parse().map_err(|e| format!("--max-bytes: {e}"))?
+                }
+                "--ttl" => {
+                    outbox.ttl = Duration::from_secs(value()?.parse().map_err(|e| format!("--ttl: {e}"))?)
+                }
+                "--full" => {
+                    outbox.full = match value()?.as_str() {
+                        "refuse" => FullPolicy::RefuseNew,
+                        "drop-oldest" => FullPolicy::DropOldest,
+                        other => return Err(format!("--full {other}: refuse or drop-oldest")),
+                    }
+                }
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        if serial.is_empty() {
+            return Err("at least one --serial URL".into());
+        }
+        let mqtt = mqtt.ok_or("--mqtt URL is required")?;
+        Ok(Args { serial, mqtt, store, outbox, id: id.unwrap_or_else(|| "telemetra-gateway".into()) })
+    }
+}

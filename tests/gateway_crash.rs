@@ -1,0 +1,241 @@
+//! The gateway example killed with SIGKILL again and again, at random moments, while two
+//! devices on pseudo-terminals send readings and while mosquitto is down for part of the run:
+//! at the end, every frame a device saw acknowledged has reached the MQTT subscriber
+//! (duplicates removed by device and sequence number), the outbox never held more than its
+//! bound, and a command published to a device's topic reaches that device.
+
+// The transports' test support: a broker, pseudo-terminal pairs (which use `TempDir` and the
+// fault line from the crate root, as they do from their own `support` module).
+#[path = "../transports/tests/support/broker.rs"]
+mod broker;
+#[path = "../transports/tests/support/line.rs"]
+#[allow(dead_code)]
+mod line;
+#[path = "../transports/tests/support/pty.rs"]
+#[allow(dead_code)]
+mod pty;
+use broker::*;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pty::PtyPair;
+use telemetra::codec::{Frame, FrameView, Message as FrameMessage, ReadingsBody, encode_body};
+use telemetra::model::transport::{Receiver as _, Sender as _};
+use telemetra::model::{
+    ChannelId, Command as DeviceCommand, CommandAction, CommandId, DeviceId, Reading, Route, RouteFilter,
+    RouteKind, Timestamp, Value,
+};
+use telemetra::serial::driver::{SerialConfig, SerialLink};
+use telemetra::transports::mqtt::client::{Message, Options};
+use telemetra::transports::mqtt::driver::{Config, MqttClient};
+use telemetra::transports::mqtt::packet::publish::QoS;
+use telemetra::transports::outbox::{Outbox, OutboxConfig};
+
+const KILLS: usize = 12;
+/// The outbox's bound: small, so that the broker's absence fills it.
+const BOUND: u64 = 16 * 1024;
+const DEVICES: [DeviceId; 2] = [DeviceId(0xd1), DeviceId(0xd2)];
+
+/// The gateway example, built with the features it needs (a no-op when it is built).
+fn gateway_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+    let target = profile_dir.parent().unwrap();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "gateway", "--all-features", "--target-dir"])
+        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "the gateway example did not build");
+    profile_dir.join("examples").join("gateway")
+}
+
+fn start_gateway(binary: &PathBuf, pairs: &[PtyPair], broker: &str, store: &PathBuf, run: usize) -> Child {
+    let mut cmd = Command::new(binary);
+    for p in pairs {
+        cmd.arg("--serial").arg(PtyPair::url(&p.b));
+    }
+    cmd.args(["--mqtt", broker, "--max-bytes", &BOUND.to_string(), "--id", "gateway-under-test"])
+        .arg("--store")
+        .arg(store)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(store.join(format!("gateway-{run}.log"))).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// A readings frame of `device` with sequence number `seq`.
+fn frame(device: DeviceId, seq: u32) -> Vec<u8> {
+    let r = [Reading::new(ChannelId(1), Timestamp(u64::from(seq)), seq as i32)];
+    let mut buf = [0u8; 128];
+    encode_body(device, seq, &ReadingsBody(&r), &mut buf).unwrap().to_vec()
+}
+
+/// Frames by (device, sequence number).
+type Seen = BTreeSet<(u64, u32)>;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {
+    let binary = gateway_binary();
+    // mosquitto keeps at most 1,000 messages for a client that is away, by default; the
+    // subscriber is away while the broker restarts, and a gateway publishes its backlog then.
+    let mut broker = Mosquitto::start("max_queued_messages 0");
+    let store_dir = TempDir::new("gateway-store");
+    let store = store_dir.0.clone();
+    let pairs = [PtyPair::new(), PtyPair::new()];
+
+    // The subscriber keeps a session, so that the broker queues for it while it reconnects.
+    let mut options = Options::new("subscriber-under-test");
+    options.clean_start = false;
+    options.session_expiry = 3600;
+    let mut config = Config::new(&broker.url(), options).unwrap();
+    config.backoff.initial = Duration::from_millis(50);
+    config.backoff.max = Duration::from_millis(500);
+    let subscriber = MqttClient::start(config).unwrap();
+    within(10, subscriber.subscribe("tm/v1/+/readings", QoS::AtLeastOnce)).await.unwrap();
+    // Every (device, sequence number) the subscriber got, and how many messages it got.
+    let delivered: Arc<Mutex<(Seen, u64)>> = Arc::default();
+    let collector = {
+        let (subscriber, delivered) = (subscriber.clone(), delivered.clone());
+        tokio::spawn(async move {
+            while let Some(m) = subscriber.recv().await {
+                let Ok(view) = FrameView::parse(&m.payload) else { continue };
+                let mut d = delivered.lock().unwrap();
+                d.0.insert((view.device.0, view.seq));
+                d.1 += 1;
+            }
+        })
+    };
+
+    // The devices send until told to stop, each frame waiting for its acknowledgement.
+    let acked: Arc<Mutex<Seen>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut devices = Vec::new();
+    let mut device_links = HashMap::new();
+    for (pair, device) in pairs.iter().zip(DEVICES) {
+        let mut link = SerialLink::open(&PtyPair::url(&pair.a), SerialConfig::default()).await.unwrap();
+        link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, device))).await.unwrap();
+        let (mut tx, rx) = telemetra::model::transport::Transport::split(link);
+        device_links.insert(device, rx);
+        let (acked, stop) = (acked.clone(), stop.clone());
+        devices.push(tokio::spawn(async move {
+            let readings = Route::new(RouteKind::Readings, device);
+            let mut seq = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if tx.send_acked(readings, &frame(device, seq)).await.is_ok() {
+                    acked.lock().unwrap().insert((device.0, seq));
+                }
+                seq += 1;
+            }
+            seq
+        }));
+    }
+
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill schedule seed {seed:#x}");
+    let mut rng = Rng(seed);
+    let mut peak = 0;
+    for kill in 0..KILLS {
+        if kill == 4 {
+            broker.stop();
+        }
+        if kill == 7 {
+            broker.restart();
+        }
+        let mut gateway = start_gateway(&binary, &pairs, &broker.url(), &store, kill);
+        tokio::time::sleep(Duration::from_millis(500 + rng.next() % 2_000)).await;
+        gateway.kill().unwrap();
+        gateway.wait().unwrap();
+        // What the killed gateway left on disk is within the bound.
+        let outbox = Outbox::open(store.join("outbox.redb"), OutboxConfig::default()).unwrap();
+        let s = outbox.stats();
+        assert!(
+            s.bytes <= BOUND,
+            "kill {kill}: the outbox holds {} bytes, over its bound of {BOUND}",
+            s.bytes
+        );
+        peak = peak.max(s.bytes);
+    }
+
+    // A last gateway runs to the end: the devices stop, everything acknowledged drains.
+    let mut gateway = start_gateway(&binary, &pairs, &broker.url(), &store, KILLS);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut sent = 0;
+    for d in devices {
+        sent += within(30, d).await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let missing: Vec<(u64, u32)> = acked.difference(&delivered.lock().unwrap().0).copied().collect();
+        if missing.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = gateway.kill();
+            let _ = gateway.wait();
+            let outbox = Outbox::open(store.join("outbox.redb"), OutboxConfig::default()).unwrap();
+            std::mem::forget(store_dir);
+            panic!(
+                "{} acknowledged frames never reached the subscriber (first {:?}, last {:?}); outbox {:?}; \
+                 {} delivered; logs in {}",
+                missing.len(),
+                missing.first(),
+                missing.last(),
+                outbox.stats(),
+                delivered.lock().unwrap().0.len(),
+                store.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A command published to a device's topic reaches that device through the gateway.
+    let command = DeviceCommand {
+        id: CommandId(77),
+        issued_at: Timestamp(0),
+        expires_at: None,
+        action: CommandAction::Actuate { channel: ChannelId(3), setpoint: Value::Bool(true) },
+    };
+    let bytes = Frame::new(DEVICES[1], 1, FrameMessage::Command(command)).to_vec().unwrap();
+    let topic = Route::new(RouteKind::Commands, DEVICES[1]).topic();
+    subscriber.publish(Message::new(topic.as_str(), bytes.clone()).with_qos(QoS::AtLeastOnce)).await.unwrap();
+    let rx = device_links.get_mut(&DEVICES[1]).unwrap();
+    let mut buf = [0u8; 256];
+    let got = within(20, rx.receive(&mut buf)).await.unwrap();
+    assert_eq!((got.route, &buf[..got.len]), (Route::new(RouteKind::Commands, DEVICES[1]), bytes.as_slice()));
+
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    collector.abort();
+    let (unique, received) = {
+        let d = delivered.lock().unwrap();
+        (d.0.len(), d.1)
+    };
+    println!(
+        "{KILLS} kills: {sent} frames sent, {} acknowledged, {unique} delivered ({} duplicates removed), \
+         0 lost; outbox peak {peak} of {BOUND} bytes",
+        acked.len(),
+        received - unique as u64
+    );
+    assert!(acked.len() > 200, "the devices got frames through: {}", acked.len());
+}
