@@ -8,8 +8,8 @@
 //! firmware_peer coap PORT       bridge QEMU's serial port on PORT (a CoAP datagram per packet) to a CoAP
 //!                                server transport: expect readings, send 3 commands, expect 3 acks
 //! firmware_peer coap_oscore PORT the same with OSCORE: only requests protected with device 2a's context
-//! firmware_peer serial PORT      the reliable serial link on QEMU's serial port: expect readings, send 3
-//!                                commands (each acknowledged by the link), expect 3 acks
+//! firmware_peer gateway URL      through the broker, behind the serial gateway: expect readings, send 3
+//!                                commands, expect 3 acks
 //! firmware_peer node URL         through the broker: expect readings, send the rule set and a command,
 //!                                expect the acknowledgement, an alert, and the device's offline status
 //! ```
@@ -263,22 +263,16 @@ async fn coap(port: u16, oscore: bool) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The firmware's reliable serial link, QEMU's serial port on `port`: the transport on the
-/// link over the TCP connection QEMU makes.
-async fn serial(port: u16) -> Result<(), Box<dyn Error>> {
-    use telemetra::serial::driver::{SerialConfig, SerialLink};
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening");
-    std::io::stdout().flush()?;
-    let (stream, _) = listener.accept().await?;
-    let mut link = SerialLink::over(stream, SerialConfig::default());
+/// The far side of a gateway: the serial firmware's frames come through the gateway example
+/// and the broker at `url`; the commands go back the same way.
+async fn gateway(url: &str) -> Result<(), Box<dyn Error>> {
+    let mut link = Link::open(url, Role::Server("firmware-peer-gateway")).await?;
     for kind in [RouteKind::Readings, RouteKind::Acks] {
         link.subscribe(RouteFilter::exact(Route::new(kind, DEVICE))).await?;
     }
     let (readings, acks, mut tx) = exchange(link, None).await?;
-    // Waits until what is queued is acknowledged (nothing is, by now).
-    tx.close().await?;
-    println!("peer: {readings} readings, {acks} commands acknowledged over the reliable serial link");
+    tx.close().await.map_err(|e| e.to_string())?;
+    println!("peer: {readings} readings, {acks} commands acknowledged through the serial gateway and MQTT");
     Ok(())
 }
 
@@ -347,11 +341,8 @@ async fn main() {
             Ok(port) => coap(port, path == "coap_oscore").await,
             Err(e) => Err(Box::new(e) as Box<dyn Error>),
         },
-        (Some("serial"), Some(port)) => match port.parse() {
-            Ok(port) => serial(port).await,
-            Err(e) => Err(Box::new(e) as Box<dyn Error>),
-        },
-        _ => Err("usage: firmware_peer codec|rules|coap|coap_oscore|serial PORT | retain|node URL".into()),
+        (Some("gateway"), Some(url)) => gateway(url).await,
+        _ => Err("usage: firmware_peer codec|rules|coap|coap_oscore PORT | retain|node|gateway URL".into()),
     };
     if let Err(e) = result {
         eprintln!("firmware_peer: {e}");
