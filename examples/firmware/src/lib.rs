@@ -3,6 +3,7 @@
 //!
 //! - [`app`]: the node's identity, simulated sensors and its frames over the UART;
 //! - `coap_link` (feature `coap`): CoAP datagrams over the UART and the client core's pump;
+//! - `executor` (feature `serial`): the UART and clock for async code, and `block_on`;
 //! - [`uart`]: USART1 as an `embedded-io`-style byte stream (blocking write, non-blocking read);
 //! - [`clock`]: milliseconds since boot from SysTick;
 //! - [`heap`]: the allocator the rule engine and the MQTT client use, with its peak counted;
@@ -20,6 +21,8 @@ pub mod app;
 pub mod clock;
 #[cfg(feature = "coap")]
 pub mod coap_link;
+#[cfg(feature = "serial")]
+pub mod executor;
 pub mod heap;
 pub mod probe;
 pub mod uart;
