@@ -17,14 +17,14 @@ mod pty;
 use broker::*;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pty::PtyPair;
 use telemetra::codec::{Frame, FrameView, Message as FrameMessage, ReadingsBody, encode_body};
-use telemetra::model::transport::{Receiver as _, Sender as _};
+use telemetra::model::transport::{Receiver as _, Sender, Transport as _};
 use telemetra::model::{
     ChannelId, Command as DeviceCommand, CommandAction, CommandId, DeviceId, Reading, Route, RouteFilter,
     RouteKind, Timestamp, Value,
@@ -55,19 +55,124 @@ fn gateway_binary() -> PathBuf {
     profile_dir.join("examples").join("gateway")
 }
 
-fn start_gateway(binary: &PathBuf, pairs: &[PtyPair], broker: &str, store: &PathBuf, run: usize) -> Child {
-    let mut cmd = Command::new(binary);
-    for p in pairs {
-        cmd.arg("--serial").arg(PtyPair::url(&p.b));
-    }
-    cmd.args(["--mqtt", broker, "--max-bytes", &BOUND.to_string(), "--id", "gateway-under-test"])
+/// Starts the gateway with `links` (`--serial URL`, `--coap URL`); its log goes to the store.
+fn start_gateway(binary: &PathBuf, links: &[String], broker: &str, store: &Path, run: usize) -> Child {
+    Command::new(binary)
+        .args(links)
+        .args(["--mqtt", broker, "--max-bytes", &BOUND.to_string(), "--id", "gateway-under-test"])
         .arg("--store")
         .arg(store)
-        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(store.join(format!("gateway-{run}.log"))).unwrap())
         .spawn()
         .unwrap()
+}
+
+/// What the subscriber got: every (device, sequence number), and how many messages.
+type Delivered = Arc<Mutex<(Seen, u64)>>;
+
+/// A subscriber to every device's readings, with a session the broker keeps (it queues for it
+/// while it reconnects).
+async fn subscriber(url: &str) -> (MqttClient, Delivered, tokio::task::JoinHandle<()>) {
+    let mut options = Options::new("subscriber-under-test");
+    options.clean_start = false;
+    options.session_expiry = 3600;
+    let mut config = Config::new(url, options).unwrap();
+    config.backoff.initial = Duration::from_millis(50);
+    config.backoff.max = Duration::from_millis(500);
+    let client = MqttClient::start(config).unwrap();
+    within(10, client.subscribe("tm/v1/+/readings", QoS::AtLeastOnce)).await.unwrap();
+    let delivered: Delivered = Arc::default();
+    let collector = {
+        let (client, delivered) = (client.clone(), delivered.clone());
+        tokio::spawn(async move {
+            while let Some(m) = client.recv().await {
+                let Ok(view) = FrameView::parse(&m.payload) else { continue };
+                let mut d = delivered.lock().unwrap();
+                d.0.insert((view.device.0, view.seq));
+                d.1 += 1;
+            }
+        })
+    };
+    (client, delivered, collector)
+}
+
+/// Waits (up to a minute) until every acknowledged frame reached the subscriber; fails with
+/// what is missing, the outbox, and where the gateway's logs are.
+async fn until_delivered(acked: &Seen, delivered: &Delivered, gateway: &mut Child, store: &TempDir) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let missing: Vec<(u64, u32)> = acked.difference(&delivered.lock().unwrap().0).copied().collect();
+        if missing.is_empty() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = gateway.kill();
+            let _ = gateway.wait();
+            let outbox = Outbox::open(store.0.join("outbox.redb"), OutboxConfig::default()).unwrap();
+            panic!(
+                "{} acknowledged frames never reached the subscriber (first {:?}, last {:?}); outbox {:?}; \
+                 {} delivered; logs in {}",
+                missing.len(),
+                missing.first(),
+                missing.last(),
+                outbox.stats(),
+                delivered.lock().unwrap().0.len(),
+                store.0.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Kills the gateway at a random moment (0.5 to 2.5 s after `start`), `kills` times; checks
+/// after each that the outbox it left is within its bound; returns the largest seen. `each`
+/// runs before every start (with the run's number).
+async fn kill_repeatedly(
+    kills: usize,
+    rng: &mut Rng,
+    mut start: impl FnMut(usize) -> Child,
+    mut each: impl FnMut(usize),
+    store: &Path,
+) -> u64 {
+    let mut peak = 0;
+    for kill in 0..kills {
+        each(kill);
+        let mut gateway = start(kill);
+        tokio::time::sleep(Duration::from_millis(500 + rng.next() % 2_000)).await;
+        gateway.kill().unwrap();
+        gateway.wait().unwrap();
+        let outbox = Outbox::open(store.join("outbox.redb"), OutboxConfig::default()).unwrap();
+        let s = outbox.stats();
+        assert!(
+            s.bytes <= BOUND,
+            "kill {kill}: the outbox holds {} bytes, over its bound of {BOUND}",
+            s.bytes
+        );
+        peak = peak.max(s.bytes);
+    }
+    peak
+}
+
+/// A command frame for `device`, published to its command topic by `client`.
+async fn publish_command(client: &MqttClient, device: DeviceId) -> Vec<u8> {
+    let command = DeviceCommand {
+        id: CommandId(77),
+        issued_at: Timestamp(0),
+        expires_at: None,
+        action: CommandAction::Actuate { channel: ChannelId(3), setpoint: Value::Bool(true) },
+    };
+    let bytes = Frame::new(device, 1, FrameMessage::Command(command)).to_vec().unwrap();
+    let topic = Route::new(RouteKind::Commands, device).topic();
+    client.publish(Message::new(topic.as_str(), bytes.clone()).with_qos(QoS::AtLeastOnce)).await.unwrap();
+    bytes
+}
+
+fn seed() -> u64 {
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill schedule seed {seed:#x}");
+    seed
 }
 
 /// A readings frame of `device` with sequence number `seq`.
@@ -97,32 +202,11 @@ async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {
     // mosquitto keeps at most 1,000 messages for a client that is away, by default; the
     // subscriber is away while the broker restarts, and a gateway publishes its backlog then.
     let mut broker = Mosquitto::start("max_queued_messages 0");
-    let store_dir = TempDir::new("gateway-store");
-    let store = store_dir.0.clone();
+    let store = TempDir::new("gateway-store");
     let pairs = [PtyPair::new(), PtyPair::new()];
-
-    // The subscriber keeps a session, so that the broker queues for it while it reconnects.
-    let mut options = Options::new("subscriber-under-test");
-    options.clean_start = false;
-    options.session_expiry = 3600;
-    let mut config = Config::new(&broker.url(), options).unwrap();
-    config.backoff.initial = Duration::from_millis(50);
-    config.backoff.max = Duration::from_millis(500);
-    let subscriber = MqttClient::start(config).unwrap();
-    within(10, subscriber.subscribe("tm/v1/+/readings", QoS::AtLeastOnce)).await.unwrap();
-    // Every (device, sequence number) the subscriber got, and how many messages it got.
-    let delivered: Arc<Mutex<(Seen, u64)>> = Arc::default();
-    let collector = {
-        let (subscriber, delivered) = (subscriber.clone(), delivered.clone());
-        tokio::spawn(async move {
-            while let Some(m) = subscriber.recv().await {
-                let Ok(view) = FrameView::parse(&m.payload) else { continue };
-                let mut d = delivered.lock().unwrap();
-                d.0.insert((view.device.0, view.seq));
-                d.1 += 1;
-            }
-        })
-    };
+    let links: Vec<String> =
+        pairs.iter().flat_map(|p| ["--serial".to_string(), PtyPair::url(&p.b)]).collect();
+    let (subscriber, delivered, collector) = subscriber(&broker.url()).await;
 
     // The devices send until told to stop, each frame waiting for its acknowledgement.
     let acked: Arc<Mutex<Seen>> = Arc::default();
@@ -132,51 +216,28 @@ async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {
     for (pair, device) in pairs.iter().zip(DEVICES) {
         let mut link = SerialLink::open(&PtyPair::url(&pair.a), SerialConfig::default()).await.unwrap();
         link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, device))).await.unwrap();
-        let (mut tx, rx) = telemetra::model::transport::Transport::split(link);
+        let (tx, rx) = link.split();
         device_links.insert(device, rx);
-        let (acked, stop) = (acked.clone(), stop.clone());
-        devices.push(tokio::spawn(async move {
-            let readings = Route::new(RouteKind::Readings, device);
-            let mut seq = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if tx.send_acked(readings, &frame(device, seq)).await.is_ok() {
-                    acked.lock().unwrap().insert((device.0, seq));
-                }
-                seq += 1;
-            }
-            seq
-        }));
+        devices.push(tokio::spawn(send_until_stopped(tx, device, acked.clone(), stop.clone())));
     }
 
-    let seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    println!("kill schedule seed {seed:#x}");
-    let mut rng = Rng(seed);
-    let mut peak = 0;
-    for kill in 0..KILLS {
-        if kill == 4 {
-            broker.stop();
-        }
-        if kill == 7 {
-            broker.restart();
-        }
-        let mut gateway = start_gateway(&binary, &pairs, &broker.url(), &store, kill);
-        tokio::time::sleep(Duration::from_millis(500 + rng.next() % 2_000)).await;
-        gateway.kill().unwrap();
-        gateway.wait().unwrap();
-        // What the killed gateway left on disk is within the bound.
-        let outbox = Outbox::open(store.join("outbox.redb"), OutboxConfig::default()).unwrap();
-        let s = outbox.stats();
-        assert!(
-            s.bytes <= BOUND,
-            "kill {kill}: the outbox holds {} bytes, over its bound of {BOUND}",
-            s.bytes
-        );
-        peak = peak.max(s.bytes);
-    }
+    let mut rng = Rng(seed());
+    let url = broker.url();
+    let peak = kill_repeatedly(
+        KILLS,
+        &mut rng,
+        |run| start_gateway(&binary, &links, &url, &store.0, run),
+        |kill| match kill {
+            4 => broker.stop(),
+            7 => broker.restart(),
+            _ => {}
+        },
+        &store.0,
+    )
+    .await;
 
     // A last gateway runs to the end: the devices stop, everything acknowledged drains.
-    let mut gateway = start_gateway(&binary, &pairs, &broker.url(), &store, KILLS);
+    let mut gateway = start_gateway(&binary, &links, &broker.url(), &store.0, KILLS);
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut sent = 0;
@@ -184,41 +245,10 @@ async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {
         sent += within(30, d).await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let missing: Vec<(u64, u32)> = acked.difference(&delivered.lock().unwrap().0).copied().collect();
-        if missing.is_empty() {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let _ = gateway.kill();
-            let _ = gateway.wait();
-            let outbox = Outbox::open(store.join("outbox.redb"), OutboxConfig::default()).unwrap();
-            std::mem::forget(store_dir);
-            panic!(
-                "{} acknowledged frames never reached the subscriber (first {:?}, last {:?}); outbox {:?}; \
-                 {} delivered; logs in {}",
-                missing.len(),
-                missing.first(),
-                missing.last(),
-                outbox.stats(),
-                delivered.lock().unwrap().0.len(),
-                store.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_delivered(&acked, &delivered, &mut gateway, &store).await;
 
     // A command published to a device's topic reaches that device through the gateway.
-    let command = DeviceCommand {
-        id: CommandId(77),
-        issued_at: Timestamp(0),
-        expires_at: None,
-        action: CommandAction::Actuate { channel: ChannelId(3), setpoint: Value::Bool(true) },
-    };
-    let bytes = Frame::new(DEVICES[1], 1, FrameMessage::Command(command)).to_vec().unwrap();
-    let topic = Route::new(RouteKind::Commands, DEVICES[1]).topic();
-    subscriber.publish(Message::new(topic.as_str(), bytes.clone()).with_qos(QoS::AtLeastOnce)).await.unwrap();
+    let bytes = publish_command(&subscriber, DEVICES[1]).await;
     let rx = device_links.get_mut(&DEVICES[1]).unwrap();
     let mut buf = [0u8; 256];
     let got = within(20, rx.receive(&mut buf)).await.unwrap();
@@ -238,4 +268,82 @@ async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {
         received - unique as u64
     );
     assert!(acked.len() > 200, "the devices got frames through: {}", acked.len());
+}
+
+/// A device sending readings one after the other, each waiting for its acknowledgement, until
+/// `stop`; notes each acknowledged one; returns how many it sent.
+async fn send_until_stopped<S: Sender>(
+    mut tx: S,
+    device: DeviceId,
+    acked: Arc<Mutex<Seen>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> u32 {
+    let readings = Route::new(RouteKind::Readings, device);
+    let mut seq = 0u32;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if tx.send_acked(readings, &frame(device, seq)).await.is_ok() {
+            acked.lock().unwrap().insert((device.0, seq));
+        }
+        seq += 1;
+    }
+    seq
+}
+
+/// The same through the gateway's CoAP side: a CoAP device POSTs readings (each 2.04 sent only
+/// once the frame is in the outbox), the gateway is killed five times; every acknowledged frame
+/// reaches the subscriber, and a command reaches the device as a notification of its route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coap_device_through_a_killed_gateway_loses_no_acknowledged_frame() {
+    use telemetra::transports::coap::driver::transport::{CoapDevice, DeviceConfig};
+    let binary = gateway_binary();
+    let broker = Mosquitto::start("max_queued_messages 0");
+    let store = TempDir::new("gateway-store-coap");
+    let port = free_port();
+    let url = format!("coap://127.0.0.1:{port}");
+    let links = vec!["--coap".to_string(), url.clone()];
+    let (subscriber, delivered, collector) = subscriber(&broker.url()).await;
+    let device = DEVICES[0];
+    let mut config = DeviceConfig::default();
+    config.max_retry_delay = Duration::from_millis(500);
+    // A restarted gateway knows no observer: the device registers again after this long
+    // without a notification (65 s by default, RFC 7641's freshness).
+    config.reregister_after = Duration::from_secs(3);
+    let mut coap = CoapDevice::connect(&url, device, config).await.unwrap();
+    let acked: Arc<Mutex<Seen>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let mut rng = Rng(seed());
+    let mut gateway = start_gateway(&binary, &links, &broker.url(), &store.0, 0);
+    within(20, coap.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, device)))).await.unwrap();
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    let (tx, mut rx) = coap.split();
+    let sending = tokio::spawn(send_until_stopped(tx, device, acked.clone(), stop.clone()));
+    let broker_url = broker.url();
+    let peak = kill_repeatedly(
+        5,
+        &mut rng,
+        |run| start_gateway(&binary, &links, &broker_url, &store.0, run + 1),
+        |_| {},
+        &store.0,
+    )
+    .await;
+    let mut gateway = start_gateway(&binary, &links, &broker.url(), &store.0, 99);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = within(30, sending).await.unwrap();
+    let acked = acked.lock().unwrap().clone();
+    until_delivered(&acked, &delivered, &mut gateway, &store).await;
+    let bytes = publish_command(&subscriber, device).await;
+    let mut buf = [0u8; 256];
+    let got = within(30, rx.receive(&mut buf)).await.unwrap();
+    assert_eq!((got.route, &buf[..got.len]), (Route::new(RouteKind::Commands, device), bytes.as_slice()));
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    collector.abort();
+    println!(
+        "CoAP: 5 kills: {sent} sent, {} acknowledged and delivered, 0 lost; outbox peak {peak}",
+        acked.len()
+    );
+    assert!(acked.len() > 50, "the device got frames through: {}", acked.len());
 }

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use telemetra::transports::outbox::{FullPolicy, OutboxConfig};
 
-pub const USAGE: &str = "usage: gateway --serial URL [--serial URL ...] --mqtt URL [--store DIR] \
-[--max-bytes N] [--ttl SECONDS] [--full refuse|drop-oldest] [--id NAME]";
+pub const USAGE: &str = "usage: gateway --serial URL [--serial URL ...] [--coap URL] --mqtt URL \
+[--store DIR] [--max-bytes N] [--ttl SECONDS] [--full refuse|drop-oldest] [--id NAME]";
 
 pub struct Args {
     pub serial: Vec<String>,
+    pub coap: Option<String>,
     pub mqtt: String,
     pub store: PathBuf,
     pub outbox: OutboxConfig,
@@ -21,10 +22,12 @@ impl Args {
         let (mut serial, mut mqtt, mut store, mut id) =
             (Vec::new(), None, PathBuf::from("gateway-store"), None);
         let mut outbox = OutboxConfig::default();
+        let mut coap = None;
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
             match flag.as_str() {
                 "--serial" => serial.push(value()?),
+                "--coap" => coap = Some(value()?),
                 "--mqtt" => mqtt = Some(value()?),
                 "--store" => store = PathBuf::from(value()?),
                 "--id" => id = Some(value()?),
@@ -44,10 +47,10 @@ impl Args {
                 other => return Err(format!("unknown argument {other}")),
             }
         }
-        if serial.is_empty() {
-            return Err("at least one --serial URL".into());
+        if serial.is_empty() && coap.is_none() {
+            return Err("at least one --serial URL, or --coap URL".into());
         }
         let mqtt = mqtt.ok_or("--mqtt URL is required")?;
-        Ok(Args { serial, mqtt, store, outbox, id: id.unwrap_or_else(|| "telemetra-gateway".into()) })
+        Ok(Args { serial, coap, mqtt, store, outbox, id: id.unwrap_or_else(|| "telemetra-gateway".into()) })
     }
 }

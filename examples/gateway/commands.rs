@@ -1,10 +1,10 @@
-//! Commands from MQTT to the device they name, over the serial link it was last heard on.
+//! Commands from MQTT to the device they name, over the link it was last heard on (a serial
+//! link, or the CoAP server it observes).
 
 use std::time::Duration;
 
-use telemetra::model::transport::Sender as _;
+use telemetra::model::transport::Sender;
 use telemetra::model::{Route, RouteKind};
-use telemetra::serial::driver::SerialSender;
 use telemetra::transports::mqtt::driver::MqttClient;
 use telemetra::transports::mqtt::packet::publish::QoS;
 use tokio::sync::mpsc;
@@ -22,18 +22,16 @@ pub async fn from_broker(mqtt: MqttClient, routes: Routes) {
         };
         let link = routes.lock().unwrap_or_else(|p| p.into_inner()).get(&route.device).cloned();
         match link {
-            Some(link) => _ = link.send(message.payload).await,
+            Some(link) => _ = link.send((route, message.payload)).await,
             None => eprintln!("gateway: a command for {}, not heard from on any link yet", route.device),
         }
     }
 }
 
-/// Sends the commands queued for one link; each is in the link's outbox, acknowledged by the
-/// device when it took it.
-pub async fn to_device(mut tx: SerialSender, mut queue: mpsc::Receiver<Vec<u8>>) {
-    while let Some(frame) = queue.recv().await {
-        // The route is the frame's own on a serial link.
-        let route = Route::new(RouteKind::Commands, telemetra::model::DeviceId(0));
+/// Sends the commands queued for one link (each queued there, delivered to the device when
+/// it is reachable).
+pub async fn to_device<S: Sender>(mut tx: S, mut queue: mpsc::Receiver<(Route, Vec<u8>)>) {
+    while let Some((route, frame)) = queue.recv().await {
         if let Err(e) = tx.send(route, &frame).await {
             eprintln!("gateway: a command not queued for its device: {e}");
         }

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! cargo run --features serial,outbox --example gateway -- \
-//!     --serial serial:///dev/ttyUSB0?baud=115200 [--serial URL ...] --mqtt mqtt://127.0.0.1:1883 \
-//!     [--store DIR] [--max-bytes N] [--ttl SECONDS] [--full refuse|drop-oldest] [--id NAME]
+//!     --serial serial:///dev/ttyUSB0?baud=115200 [--serial URL ...] [--coap coap://0.0.0.0:5683] \
+//!     --mqtt mqtt://127.0.0.1:1883 [--store DIR] [--max-bytes N] [--ttl SECONDS] \
+//!     [--full refuse|drop-oldest] [--id NAME]
 //! ```
 //!
 //! Each frame a device sends is stored in the outbox (redb, fsync'd) before the serial link
@@ -15,7 +16,11 @@
 //! number), which every frame carries. While the broker is away the outbox fills up to its
 //! bound; then, by default, frames are refused and the devices keep them (they are not
 //! acknowledged), or with `--full drop-oldest` the oldest stored frames make room. Commands
-//! published to `tm/v1/{device}/commands` go to the serial link that device was last heard on.
+//! published to `tm/v1/{device}/commands` go to the link that device was last heard on.
+//!
+//! With `--coap`, CoAP devices POST their frames to the gateway as to a server (the transport's
+//! resource scheme); each frame is stored before the device gets its 2.04 (the server's
+//! `before_ack` hook), and their commands go out as notifications of the routes they observe.
 
 mod args;
 mod commands;
@@ -25,16 +30,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use telemetra::model::DeviceId;
-use telemetra::model::transport::Transport as _;
+use telemetra::model::transport::{Receiver as _, Transport as _};
+use telemetra::model::{DeviceId, Route, RouteFilter, RouteKind};
 use telemetra::serial::driver::{SerialConfig, SerialLink, SerialReceiver};
+use telemetra::transports::coap::driver::transport::{
+    BeforeAck, CoapServer, CoapServerReceiver, ServerConfig,
+};
 use telemetra::transports::mqtt::client::Options;
 use telemetra::transports::mqtt::driver::{Config, MqttClient};
 use telemetra::transports::outbox::{Outbox, OutboxError};
 use tokio::sync::{Notify, mpsc};
 
-/// Where the commands for each device go: the serial link it was last heard on.
-type Routes = Arc<Mutex<HashMap<DeviceId, mpsc::Sender<Vec<u8>>>>>;
+/// Where the commands for each device go: the link it was last heard on.
+type Routes = Arc<Mutex<HashMap<DeviceId, mpsc::Sender<(Route, Vec<u8>)>>>>;
 
 /// Milliseconds since the Unix epoch.
 fn now() -> u64 {
@@ -73,9 +81,32 @@ async fn run(args: args::Args) -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(commands::to_device(tx, queue));
         tokio::spawn(from_device(rx, outbox.clone(), routes.clone(), commands, wake.clone()));
     }
+    if let Some(url) = &args.coap {
+        let mut config = ServerConfig::default();
+        let (o, w) = (outbox.clone(), wake.clone());
+        // On the server's task: a short, fsync'd write before the device's 2.04.
+        config.before_ack = Some(BeforeAck(Arc::new(move |_, frame: &[u8]| {
+            let kept = o.push(frame, now()).is_ok();
+            if kept {
+                w.notify_one();
+            }
+            kept
+        })));
+        let mut server = CoapServer::bind(url, config).await?;
+        for kind in
+            [RouteKind::Readings, RouteKind::Info, RouteKind::Status, RouteKind::Alerts, RouteKind::Acks]
+        {
+            server.subscribe(RouteFilter::kind(kind)).await?;
+        }
+        let (tx, rx) = server.split();
+        let (commands, queue) = mpsc::channel(64);
+        tokio::spawn(commands::to_device(tx, queue));
+        tokio::spawn(from_coap(rx, routes.clone(), commands));
+    }
     println!(
-        "gateway: {} serial link(s), outbox {} ({} frames held), MQTT {}",
+        "gateway: {} serial link(s){}, outbox {} ({} frames held), MQTT {}",
         args.serial.len(),
+        args.coap.as_deref().map(|u| format!(", CoAP on {u}")).unwrap_or_default(),
         args.store.join("outbox.redb").display(),
         outbox.stats().frames,
         args.mqtt
@@ -86,13 +117,22 @@ async fn run(args: args::Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Notes which devices the CoAP server heard from (their frames are in the outbox already:
+/// the server's hook put them there).
+async fn from_coap(mut rx: CoapServerReceiver, routes: Routes, commands: mpsc::Sender<(Route, Vec<u8>)>) {
+    let mut buf = vec![0u8; telemetra::codec::limits::MAX_FRAME];
+    while let Ok(got) = rx.receive(&mut buf).await {
+        routes.lock().unwrap_or_else(|p| p.into_inner()).insert(got.route.device, commands.clone());
+    }
+}
+
 /// Takes the frames of one serial link: each stored in the outbox before it is released (and
 /// so acknowledged to the device); a full outbox holds the frame back until there is room.
 async fn from_device(
     mut rx: SerialReceiver,
     outbox: Outbox,
     routes: Routes,
-    commands: mpsc::Sender<Vec<u8>>,
+    commands: mpsc::Sender<(Route, Vec<u8>)>,
     wake: Arc<Notify>,
 ) {
     loop {

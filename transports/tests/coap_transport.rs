@@ -222,3 +222,44 @@ async fn frames_in_blocks_cross_the_lossy_relay_whole() {
     }
     assert!(d.client().stats().requests >= (FRAMES * 5) as u64, "sent in blocks of 64 bytes");
 }
+
+/// A gateway's hook takes each frame before the device is answered: a frame it refuses (its
+/// store is unavailable) is answered 5.03 and comes again, and the device's `send_acked`
+/// returns only once the hook took it.
+#[tokio::test]
+async fn a_frame_is_acknowledged_only_once_the_before_ack_hook_took_it() {
+    use std::sync::{Arc, Mutex};
+    use telemetra_transports::coap::driver::transport::BeforeAck;
+    let stored: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let refusals = Arc::new(std::sync::atomic::AtomicU32::new(2));
+    let hook = {
+        let (stored, refusals) = (stored.clone(), refusals.clone());
+        BeforeAck(Arc::new(move |route, frame: &[u8]| {
+            if route != readings() {
+                // The device's birth (its status frame) is kept at once.
+                return true;
+            }
+            // The store is unavailable for the first two attempts.
+            if refusals.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                refusals.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                return false;
+            }
+            stored.lock().unwrap().push(frame.to_vec());
+            true
+        }))
+    };
+    let port = free_udp_port();
+    let mut config = ServerConfig::default();
+    config.params = fast(4);
+    config.before_ack = Some(hook);
+    let mut s = CoapServer::bind(&format!("coap://127.0.0.1:{port}"), config).await.unwrap();
+    s.subscribe(RouteFilter::ALL).await.unwrap();
+    let mut d = CoapDevice::connect(&format!("coap://127.0.0.1:{port}"), DEVICE, device_config(fast(4)))
+        .await
+        .unwrap();
+    within(20, d.send_acked(readings(), b"kept first")).await.unwrap();
+    assert_eq!(*stored.lock().unwrap(), vec![b"kept first".to_vec()], "stored before the acknowledgement");
+    assert_eq!(refusals.load(std::sync::atomic::Ordering::Relaxed), 0, "refused twice, then taken");
+    let got = take_readings(&mut s, 1, 5).await;
+    assert_eq!(got.get(&b"kept first"[..]), Some(&1), "delivered once");
+}

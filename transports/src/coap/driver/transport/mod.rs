@@ -33,7 +33,7 @@ mod device;
 mod server;
 
 pub use device::{CoapDevice, CoapDeviceReceiver, CoapDeviceSender, DeviceConfig};
-pub use server::{CoapServer, CoapServerReceiver, CoapServerSender, ServerConfig};
+pub use server::{BeforeAck, CoapServer, CoapServerReceiver, CoapServerSender, KeepFrame, ServerConfig};
 
 use telemetra_core::{Delivery, Route};
 use tokio::sync::mpsc;

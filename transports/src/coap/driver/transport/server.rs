@@ -50,6 +50,11 @@ pub struct ServerConfig {
     /// The server's certificate chain and key for `coaps+tcp://`.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::mqtt::driver::tls::Identity>,
+    /// Called with each frame a device POSTs, before the device gets its 2.04: `false`
+    /// answers 5.03 Service Unavailable instead (the device sends the frame again later). A
+    /// gateway stores the frame durably here, so that an acknowledged frame survives a crash.
+    /// It runs on the server's task: keep it short (an fsync'd write is).
+    pub before_ack: Option<BeforeAck>,
     /// OSCORE (RFC 8613): one context per device (this side's Sender ID and the device's as
     /// Recipient ID). With any configured, only requests protected by one of them are taken.
     /// The server keeps no replay window across restarts: each starts recovering them (RFC
@@ -58,6 +63,19 @@ pub struct ServerConfig {
     /// this by themselves); a request captured before the restart is never taken again.
     #[cfg(feature = "oscore")]
     pub oscore: Vec<crate::coap::oscore::SecurityContext>,
+}
+
+/// Takes a frame (its route and bytes) before it is acknowledged: `true` once it is safe.
+pub type KeepFrame = dyn Fn(Route, &[u8]) -> bool + Send + Sync;
+
+/// See [`ServerConfig::before_ack`].
+#[derive(Clone)]
+pub struct BeforeAck(pub Arc<KeepFrame>);
+
+impl std::fmt::Debug for BeforeAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforeAck(..)")
+    }
 }
 
 impl Default for ServerConfig {
@@ -70,6 +88,7 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(10),
             #[cfg(feature = "tls")]
             tls: None,
+            before_ack: None,
             #[cfg(feature = "oscore")]
             oscore: Vec::new(),
         }
@@ -138,6 +157,7 @@ impl CoapServer {
         let close_timeout = config.close_timeout;
         #[cfg(feature = "oscore")]
         let contexts = oscore::contexts(&mut config);
+        let intake = Intake::new(shared.clone(), delivered, config.before_ack.clone());
         let task = Task {
             core: Box::new(Server::new(config.params, super::super::seed() as u16)),
             config,
@@ -148,7 +168,7 @@ impl CoapServer {
             bound: HashMap::new(),
             #[cfg(feature = "oscore")]
             notified: HashMap::new(),
-            intake: Intake::new(shared.clone(), delivered),
+            intake,
             resources: HashMap::new(),
             pending: HashMap::new(),
             in_flight: HashMap::new(),
@@ -198,7 +218,8 @@ impl CoapServer {
         let (ops, op_rx) = mpsc::channel(1024);
         let (delivered, incoming) = mpsc::channel(config.incoming.max(1));
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let task = stream::StreamTask::new(Intake::new(shared.clone(), delivered), config.pending_per_route);
+        let intake = Intake::new(shared.clone(), delivered, config.before_ack.clone());
+        let task = stream::StreamTask::new(intake, config.pending_per_route);
         tokio::spawn(task.run(listener, tls, op_rx));
         Ok(CoapServer {
             tx: CoapServerSender { ops, close_timeout: config.close_timeout },

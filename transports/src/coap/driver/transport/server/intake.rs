@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use telemetra_core::Route;
 use tokio::sync::mpsc;
 
-use super::{Answer, Shared};
+use super::{Answer, BeforeAck, Shared};
 use crate::coap::block::Block;
 use crate::coap::server::{Assembly, Gathered};
 use crate::coap::{Code, Message, OptionNumber, uint_value};
@@ -26,11 +26,17 @@ pub(super) struct Intake {
     retained: HashMap<Route, Vec<u8>>,
     /// Frames arriving in Block1 blocks, per peer and route, with when each began.
     assemblies: HashMap<(SocketAddr, Route), (u64, Box<Assembly<FRAME>>)>,
+    /// What must take a frame before it is acknowledged.
+    before_ack: Option<BeforeAck>,
 }
 
 impl Intake {
-    pub(super) fn new(shared: Arc<Mutex<Shared>>, delivered: mpsc::Sender<(Route, Vec<u8>)>) -> Intake {
-        Intake { shared, delivered, retained: HashMap::new(), assemblies: HashMap::new() }
+    pub(super) fn new(
+        shared: Arc<Mutex<Shared>>,
+        delivered: mpsc::Sender<(Route, Vec<u8>)>,
+        before_ack: Option<BeforeAck>,
+    ) -> Intake {
+        Intake { shared, delivered, retained: HashMap::new(), assemblies: HashMap::new(), before_ack }
     }
 
     /// The last frame of a retained route.
@@ -51,8 +57,14 @@ impl Intake {
         self.gather(now, peer, route, block, m)
     }
 
-    /// A whole frame for `receive`: 2.04, or 5.03 when the queue is full.
+    /// A whole frame for `receive`: 2.04, or 5.03 when the queue is full or the
+    /// [`BeforeAck`] hook did not take it.
     fn take(&mut self, route: Route, frame: &[u8]) -> Answer {
+        if self.delivered.capacity() == 0
+            || self.before_ack.as_ref().is_some_and(|keep| !(keep.0)(route, frame))
+        {
+            return Answer::code(Code::SERVICE_UNAVAILABLE);
+        }
         match self.delivered.try_send((route, frame.to_vec())) {
             Ok(()) => {
                 if route.kind.is_retained() {
