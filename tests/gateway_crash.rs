@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use line::Rng;
 use pty::PtyPair;
 use telemetra::codec::{Frame, FrameView, Message as FrameMessage, ReadingsBody, encode_body};
 use telemetra::model::transport::{Receiver as _, Sender, Transport as _};
@@ -184,17 +185,6 @@ fn frame(device: DeviceId, seq: u32) -> Vec<u8> {
 
 /// Frames by (device, sequence number).
 type Seen = BTreeSet<(u64, u32)>;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {

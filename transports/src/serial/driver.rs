@@ -201,15 +201,7 @@ impl SerialSender {
 impl SerialReceiver {
     /// The link's state and counters.
     pub fn status(&self) -> SerialStatus {
-        let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        SerialStatus {
-            up: s.up,
-            link: s.link,
-            packets: s.packets,
-            reopened: s.reopened,
-            not_frames: s.not_frames,
-            filtered: s.filtered,
-        }
+        *self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The next frame, whatever its route, not yet acknowledged: release it once it is safe.

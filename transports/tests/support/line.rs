@@ -35,17 +35,18 @@ pub struct LineCounts {
     pub stalls: AtomicU64,
 }
 
-struct Rng(u64);
+/// A deterministic pseudo-random source (xorshift).
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn per_million(&mut self, p: u32) -> bool {
+    pub fn per_million(&mut self, p: u32) -> bool {
         (self.next() % 1_000_000) < u64::from(p)
     }
 }

@@ -7,14 +7,14 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use telemetra_codec::stream::{PacketDecoder, PacketStats, encode_packet, max_packet_len};
+use telemetra_codec::stream::{PacketDecoder, encode_packet, max_packet_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{SerialConfig, SerialError};
 use crate::dial::Stream;
 use crate::serial::port::{PortSettings, SerialPort};
-use crate::serial::reliable::{self, Event, ReliableLink, SendError, Taken, wire};
+use crate::serial::reliable::{Event, ReliableLink, SendError, Taken, wire};
 
 /// Frames in flight each way.
 pub const WINDOW: usize = 8;
@@ -51,16 +51,8 @@ pub(super) enum Port {
     Stream,
 }
 
-/// What the handles can read.
-#[derive(Default, Debug)]
-pub(super) struct Shared {
-    pub up: bool,
-    pub link: reliable::Stats,
-    pub packets: PacketStats,
-    pub reopened: u64,
-    pub not_frames: u64,
-    pub filtered: u64,
-}
+/// What the handles can read: the link's state and counters.
+pub(super) type Shared = super::SerialStatus;
 
 pub(super) struct Task {
     link: Box<Link>,

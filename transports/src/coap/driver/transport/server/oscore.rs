@@ -81,17 +81,7 @@ impl Task {
             return tracing::warn!("OSCORE response cannot be protected");
         };
         let Ok(outer) = Message::parse(outer) else { return };
-        let reply = self.core.respond(
-            now,
-            &request,
-            outer.code,
-            |b| outer.options().try_for_each(|(n, v)| b.option(n, v).map(|_| ())),
-            outer.payload,
-        );
-        match reply {
-            Ok(bytes) => send(socket, request.peer, bytes).await,
-            Err(e) => tracing::warn!(error = %e, "CoAP response cannot be built"),
-        }
+        self.answer(socket, now, &request, &outer).await;
         if answer.observe.is_some() {
             self.deliver_all();
         }
@@ -106,6 +96,17 @@ impl Task {
         };
         let Ok(outer) = Message::parse(outer) else { return };
         tracing::debug!(peer = %request.peer, "OSCORE replay window recovery: Echo challenge");
+        self.answer(socket, now, request, &outer).await;
+    }
+
+    /// Answers `request` with the protected message `outer` (its code, options and payload).
+    async fn answer(
+        &mut self,
+        socket: &UdpSocket,
+        now: u64,
+        request: &Request<'_, SocketAddr>,
+        outer: &Message<'_>,
+    ) {
         let reply = self.core.respond(
             now,
             request,
