@@ -125,6 +125,11 @@ pub use telemetra_transports::coap;
 #[cfg(feature = "serial-link")]
 pub use telemetra_transports::serial;
 
+/// Signed firmware updates (feature `update`, `no_std`): [`Manifest`](update::Manifest),
+/// [`Download`](update::Download), [`boot`](update::boot) and [`confirm`](update::confirm).
+#[cfg(feature = "update")]
+pub use telemetra_update as update;
+
 /// The fixed-capacity collections of the model's public fields, re-exported so that users build
 /// them with the same version.
 pub use telemetra_core::heapless;
