@@ -60,11 +60,9 @@ pub fn verify(envelope: &[u8], public_key: &[u8; 32]) -> Result<Manifest, Update
         return Err(UpdateError::Malformed);
     }
     let (signed, signature) = envelope.split_at(3 + len);
-    let signature =
-        ed25519_compact::Signature::from_slice(signature).map_err(|_| UpdateError::BadSignature)?;
-    ed25519_compact::PublicKey::new(*public_key)
-        .verify(signed, &signature)
-        .map_err(|_| UpdateError::BadSignature)?;
+    let signature: &[u8; SIGNATURE] = signature.try_into().map_err(|_| UpdateError::BadSignature)?;
+    let key = salty::PublicKey::try_from(public_key).map_err(|_| UpdateError::BadSignature)?;
+    key.verify(signed, &salty::Signature::from(signature)).map_err(|_| UpdateError::BadSignature)?;
     // Signed by the vendor: now, and only now, read it.
     match postcard::take_from_bytes::<Manifest>(&signed[3..]) {
         Ok((m, [])) if m.chunk_size > 0 => Ok(m),
@@ -76,25 +74,22 @@ pub fn verify(envelope: &[u8], public_key: &[u8; 32]) -> Result<Manifest, Update
 /// envelope's length. For the vendor's signing tool and servers, never for a device.
 #[cfg(feature = "sign")]
 pub fn sign(manifest: &Manifest, seed: &[u8; 32], out: &mut [u8]) -> Result<usize, UpdateError> {
-    let key = ed25519_compact::KeyPair::try_from_seed(ed25519_compact::Seed::new(*seed))
-        .map_err(|_| UpdateError::BadSignature)?;
+    let key = salty::Keypair::from(seed);
     let out = out.get_mut(..MAX_ENVELOPE).ok_or(UpdateError::Malformed)?;
     let len = postcard::to_slice(manifest, &mut out[3..3 + MAX_MANIFEST])
         .map_err(|_| UpdateError::Malformed)?
         .len();
     out[0] = FORMAT;
     out[1..3].copy_from_slice(&(len as u16).to_le_bytes());
-    let signature = key.sk.sign(&out[..3 + len], None);
-    out[3 + len..3 + len + SIGNATURE].copy_from_slice(signature.as_ref());
+    let signature = key.sign(&out[..3 + len]);
+    out[3 + len..3 + len + SIGNATURE].copy_from_slice(&signature.to_bytes());
     Ok(3 + len + SIGNATURE)
 }
 
 /// The public key of the vendor's 32-byte secret seed.
 #[cfg(feature = "sign")]
 pub fn public_key(seed: &[u8; 32]) -> Result<[u8; 32], UpdateError> {
-    let key = ed25519_compact::KeyPair::try_from_seed(ed25519_compact::Seed::new(*seed))
-        .map_err(|_| UpdateError::BadSignature)?;
-    Ok(*key.pk)
+    Ok(salty::Keypair::from(seed).public.to_bytes())
 }
 
 #[cfg(test)]
