@@ -47,6 +47,16 @@ pub struct SecurityContext {
 /// The length of the Echo value of a replay window recovery.
 pub const ECHO: usize = 8;
 
+impl Drop for SecurityContext {
+    /// The derived keys and Common IV are overwritten with zeros.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.sender_key.zeroize();
+        self.recipient_key.zeroize();
+        self.common_iv.zeroize();
+    }
+}
+
 impl core::fmt::Debug for SecurityContext {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SecurityContext")

@@ -288,3 +288,15 @@ fn a_restarted_server_takes_nothing_until_a_request_echoes_its_challenge() {
     }
     assert_eq!(echo_challenge(&mut server, &replayed, &mut out).unwrap_err(), OscoreError::NoChallenge);
 }
+
+#[test]
+fn a_context_never_prints_its_keys() {
+    let ctx = context(SALT, "01", "", None);
+    let shown = std::format!("{ctx:?}");
+    for secret in [&ctx.sender_key()[..], &ctx.recipient_key()[..], &ctx.common_iv()[..]] {
+        assert!(!shown.contains(&std::format!("{secret:?}")), "{shown}");
+        let hex: std::string::String = secret.iter().map(|b| std::format!("{b:02x}")).collect();
+        assert!(!shown.contains(&hex));
+    }
+    assert!(shown.contains("sender_id"), "the ids are shown: {shown}");
+}

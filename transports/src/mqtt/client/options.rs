@@ -7,9 +7,16 @@ use core::fmt;
 use super::message::Message;
 use crate::mqtt::packet::publish::Version;
 
-/// A password: its bytes never appear in `Debug` output or logs.
+/// A password: its bytes never appear in `Debug` output or logs, and are overwritten with
+/// zeros when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(Vec<u8>);
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl Password {
     /// Wraps a password.

@@ -20,13 +20,20 @@ pub enum Roots {
     Pem(Vec<u8>),
 }
 
-/// A client certificate chain and its private key, in PEM.
+/// A client certificate chain and its private key, in PEM (zeroed when dropped).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The certificate chain, leaf first.
     pub cert_chain_pem: Vec<u8>,
     /// The private key (PKCS#8, PKCS#1 or SEC1); never shown in `Debug`.
     pub key_pem: Vec<u8>,
+}
+
+impl Drop for Identity {
+    /// The private key's bytes are overwritten with zeros.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key_pem);
+    }
 }
 
 impl fmt::Debug for Identity {
