@@ -9,12 +9,13 @@ use crate::{Layout, UpdateError};
 /// still on trial (the device reset before it confirmed) is abandoned for the previous one.
 /// Without any record, slot 0 (the factory image, sequence 0).
 pub fn boot<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<u8, UpdateError> {
-    let Some(latest) = state::latest(flash, layout)? else { return Ok(0) };
+    let log = state::read(flash, layout)?;
+    let Some(latest) = log.latest else { return Ok(0) };
     match latest.phase {
         Phase::Confirmed => Ok(latest.slot),
         Phase::Pending => {
             let trial = Record { phase: Phase::Trial, ..latest };
-            state::append(flash, layout, trial)?;
+            log.append(flash, layout, trial)?;
             Ok(latest.slot)
         }
         Phase::Trial => {
@@ -28,7 +29,7 @@ pub fn boot<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<u8, UpdateErr
                 digest: [0; 32],
                 ..latest
             };
-            state::append(flash, layout, back)?;
+            log.append(flash, layout, back)?;
             Ok(back.slot)
         }
     }
@@ -36,9 +37,10 @@ pub fn boot<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<u8, UpdateErr
 
 /// The running image confirms that it works: it stays.
 pub fn confirm<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<(), UpdateError> {
-    match state::latest(flash, layout)? {
+    let log = state::read(flash, layout)?;
+    match log.latest {
         Some(r) if r.phase == Phase::Trial => {
-            state::append(flash, layout, Record { phase: Phase::Confirmed, ..r }).map(drop)
+            log.append(flash, layout, Record { phase: Phase::Confirmed, ..r }).map(drop)
         }
         Some(r) if r.phase == Phase::Confirmed => Ok(()),
         _ => Err(UpdateError::NotOnTrial),
@@ -48,11 +50,16 @@ pub fn confirm<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<(), Update
 /// The slot that runs and its image's sequence number (anti-rollback's reference). A pending
 /// update does not run yet; an image on trial does.
 pub fn running<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<(u8, u64), UpdateError> {
-    Ok(match state::latest(flash, layout)? {
+    Ok(running_after(state::latest(flash, layout)?))
+}
+
+/// [`running`], from the latest record.
+pub(crate) fn running_after(latest: Option<Record>) -> (u8, u64) {
+    match latest {
         None => (0, 0),
         Some(r) => match r.phase {
             Phase::Confirmed | Phase::Trial => (r.slot, r.sequence),
             Phase::Pending => (1 - r.slot, r.previous),
         },
-    })
+    }
 }

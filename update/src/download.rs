@@ -40,15 +40,16 @@ impl Download {
         device: (u32, u32),
     ) -> Result<Download, UpdateError> {
         let manifest = verify(envelope, public_key)?;
-        let (slot, running) = boot::running(flash, layout)?;
-        match state::latest(flash, layout)? {
+        let log = state::read(flash, layout)?;
+        let (slot, running) = boot::running_after(log.latest);
+        match log.latest {
             // The image on trial has the other slot as its way back: keep it.
             Some(r) if r.phase == Phase::Trial => return Err(UpdateError::Unconfirmed),
             // A finished update not booted yet is superseded: cancelled before its slot is
             // erased, so that no boot can take a half-written slot for it.
             Some(r) if r.phase == Phase::Pending => {
                 let cancel = Record { phase: Phase::Confirmed, slot, sequence: running, ..r };
-                state::append(flash, layout, cancel)?;
+                log.append(flash, layout, cancel)?;
             }
             _ => {}
         }

@@ -129,16 +129,30 @@ fn read_raw<F: NorFlash>(
     Ok(b)
 }
 
-/// The latest valid record, and where the next one goes (sector, position; `None`: the
-/// other sector, which must be erased first).
-fn scan<F: NorFlash>(
-    flash: &mut F,
-    layout: &Layout,
-) -> Result<(Option<Record>, usize, Option<usize>), UpdateError> {
+/// The boot state as read from flash: its latest record, and where the next one goes.
+#[derive(Clone, Copy, Debug)]
+pub struct Log {
+    /// The latest valid record, if any was ever written.
+    pub latest: Option<Record>,
+    /// The sector that holds it (0 when there is none).
+    sector: usize,
+    /// The first blank place after the last written one in that sector (`None`: it is full,
+    /// and the next record starts the other sector, erased first).
+    next: Option<usize>,
+}
+
+/// Reads the boot state (one pass over both sectors).
+pub fn read<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<Log, UpdateError> {
     let mut latest: Option<(Record, usize)> = None;
-    for s in 0..2 {
+    // Per sector, one past the last place written (valid or torn).
+    let mut used = [0usize; 2];
+    for (s, used) in used.iter_mut().enumerate() {
         for i in 0..per_sector(layout) {
-            if let Some(r) = Record::decode(&read_raw(flash, layout, s, i)?)
+            let raw = read_raw(flash, layout, s, i)?;
+            if raw.iter().any(|&x| x != 0xff) {
+                *used = i + 1;
+            }
+            if let Some(r) = Record::decode(&raw)
                 && latest.is_none_or(|(l, _)| r.counter > l.counter)
             {
                 latest = Some((r, s));
@@ -146,40 +160,41 @@ fn scan<F: NorFlash>(
         }
     }
     let sector = latest.map_or(0, |(_, s)| s);
-    // The first blank place after the last written one in that sector.
-    let mut next = None;
-    for i in (0..per_sector(layout)).rev() {
-        if read_raw(flash, layout, sector, i)?.iter().any(|&x| x != 0xff) {
-            break;
-        }
-        next = Some(i);
-    }
-    Ok((latest.map(|(r, _)| r), sector, next))
+    let next = (used[sector] < per_sector(layout)).then_some(used[sector]);
+    Ok(Log { latest: latest.map(|(r, _)| r), sector, next })
 }
 
 /// The latest record, if any was ever written.
 pub fn latest<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<Option<Record>, UpdateError> {
-    Ok(scan(flash, layout)?.0)
+    Ok(read(flash, layout)?.latest)
 }
 
 /// Appends `record` (its counter set to follow the latest's).
-pub fn append<F: NorFlash>(
-    flash: &mut F,
-    layout: &Layout,
-    mut record: Record,
-) -> Result<Record, UpdateError> {
-    let (latest, sector, next) = scan(flash, layout)?;
-    record.counter = latest.map_or(1, |l| l.counter.wrapping_add(1));
-    let (sector, position) = match next {
-        Some(i) => (sector, i),
-        None => {
-            // The sector in use is full: start the other one, which holds only older records.
-            let other = 1 - sector;
-            flash.erase(layout.state[other], layout.state[other] + layout.sector).map_err(io)?;
-            (other, 0)
-        }
-    };
-    // A record torn by a power cut fails its CRC: the one before it stays the latest.
-    flash.write(at(layout, sector, position), &record.encode()).map_err(io)?;
-    Ok(record)
+pub fn append<F: NorFlash>(flash: &mut F, layout: &Layout, record: Record) -> Result<Record, UpdateError> {
+    read(flash, layout)?.append(flash, layout, record)
+}
+
+impl Log {
+    /// Appends `record` after this state, as read (its counter set to follow the latest's).
+    pub fn append<F: NorFlash>(
+        self,
+        flash: &mut F,
+        layout: &Layout,
+        mut record: Record,
+    ) -> Result<Record, UpdateError> {
+        record.counter = self.latest.map_or(1, |l| l.counter.wrapping_add(1));
+        let (sector, position) = match self.next {
+            Some(i) => (self.sector, i),
+            None => {
+                // The sector in use is full: start the other one, which holds only older
+                // records.
+                let other = 1 - self.sector;
+                flash.erase(layout.state[other], layout.state[other] + layout.sector).map_err(io)?;
+                (other, 0)
+            }
+        };
+        // A record torn by a power cut fails its CRC: the one before it stays the latest.
+        flash.write(at(layout, sector, position), &record.encode()).map_err(io)?;
+        Ok(record)
+    }
 }
