@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 mod input;
 pub mod limits;
+pub mod provision;
 mod rule_in_place;
 #[cfg(feature = "senml")]
 pub mod senml;

@@ -14,6 +14,11 @@
 //! | `acks`     | `tm/v1/{device}/acks`    | device → server   | command acknowledgements               |
 //! | `rules`    | `tm/v1/{device}/rules`   | server → device   | rule set pushed to the edge            |
 //!
+//! Provisioning has routes of its own, named by a single-use claim rather than a device (the
+//! device has no identity yet): `tm/v1/claims/{claim}/request` (device → provisioning service)
+//! and `tm/v1/claims/{claim}/response` (service → device); see [`claim_topic`]. They carry the
+//! provisioning messages of `telemetra_codec::provision`, not frames.
+//!
 //! Every route carries encoded frames (telemetra-codec), the status route included, so every
 //! route decodes the same way over every transport. Which kind of message travels on which
 //! route is the codec's knowledge (`Message::route_kind`); the topic text is this module's.
@@ -198,6 +203,71 @@ impl RouteFilter {
     }
 }
 
+/// The prefix of the claim routes (provisioning).
+pub const CLAIMS_PREFIX: &str = "tm/v1/claims/";
+
+/// The longest claim id: the claim routes fit a [`Topic`].
+pub const MAX_CLAIM_ID_LEN: usize = 16;
+
+/// True for a valid claim id: 1 to [`MAX_CLAIM_ID_LEN`] characters of `a-z`, `0-9` and `-`
+/// (nothing an MQTT topic or CoAP path would read as structure).
+pub fn is_claim_id(id: &str) -> bool {
+    (1..=MAX_CLAIM_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Which of a claim's two routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ClaimRoute {
+    /// Device → provisioning service: the signing request.
+    Request,
+    /// Provisioning service → device: the certificate or the refusal.
+    Response,
+}
+
+impl ClaimRoute {
+    const fn as_str(self) -> &'static str {
+        match self {
+            ClaimRoute::Request => "request",
+            ClaimRoute::Response => "response",
+        }
+    }
+}
+
+/// The topic (and CoAP path) of a claim's route: `tm/v1/claims/{claim}/request` or
+/// `.../response`; `None` if `claim` is not a valid claim id.
+///
+/// ```
+/// use telemetra_core::route::{ClaimRoute, claim_topic, parse_claim_topic};
+/// let t = claim_topic("c-7f3a", ClaimRoute::Request).unwrap();
+/// assert_eq!(t.as_str(), "tm/v1/claims/c-7f3a/request");
+/// assert_eq!(parse_claim_topic(&t), Some(("c-7f3a", ClaimRoute::Request)));
+/// assert_eq!(claim_topic("../x", ClaimRoute::Request), None);
+/// ```
+pub fn claim_topic(claim: &str, route: ClaimRoute) -> Option<Topic> {
+    if !is_claim_id(claim) {
+        return None;
+    }
+    let mut t = Topic::new();
+    // Cannot fail: 13 + 16 + 1 + 8 = 38 bytes at most.
+    let _ = t.push_str(CLAIMS_PREFIX);
+    let _ = t.push_str(claim);
+    let _ = t.push('/');
+    let _ = t.push_str(route.as_str());
+    Some(t)
+}
+
+/// Parses a claim route's topic; `None` for any other topic.
+pub fn parse_claim_topic(topic: &str) -> Option<(&str, ClaimRoute)> {
+    let (claim, route) = topic.strip_prefix(CLAIMS_PREFIX)?.split_once('/')?;
+    let route = [ClaimRoute::Request, ClaimRoute::Response].into_iter().find(|r| r.as_str() == route)?;
+    is_claim_id(claim).then_some((claim, route))
+}
+
+/// The topic filter a provisioning service subscribes to: every claim's requests.
+pub const CLAIM_REQUESTS_FILTER: &str = "tm/v1/claims/+/request";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +310,19 @@ mod tests {
         assert_eq!(RouteFilter::kind(RouteKind::Readings).topic_filter().as_str(), "tm/v1/+/readings");
         assert_eq!(RouteFilter::exact(r).topic_filter().as_str(), "tm/v1/7/readings");
         assert_eq!(RouteFilter::ALL.topic_filter().as_str(), "tm/v1/+/#");
+    }
+
+    #[test]
+    fn claim_routes_are_not_device_routes() {
+        let t = claim_topic("a-claim-16-chars", ClaimRoute::Response).unwrap();
+        assert_eq!(t.as_str(), "tm/v1/claims/a-claim-16-chars/response");
+        assert_eq!(Route::parse_topic(&t), None);
+        assert_eq!(parse_claim_topic("tm/v1/2a/readings"), None);
+        for bad in ["", "A", "a/b", "a+", "#", "a-claim-17-chars-", "é"] {
+            assert_eq!(claim_topic(bad, ClaimRoute::Request), None, "{bad}");
+            assert_eq!(parse_claim_topic(&format!("tm/v1/claims/{bad}/request")), None, "{bad}");
+        }
+        assert_eq!(parse_claim_topic("tm/v1/claims/c1/other"), None);
+        assert_eq!(parse_claim_topic("tm/v1/claims/c1/request/x"), None);
     }
 }
