@@ -9,7 +9,7 @@ extern crate alloc;
 
 #[cfg(feature = "std")]
 mod address;
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "tokio", any(feature = "coap", feature = "serial")))]
 mod clock;
 #[cfg(feature = "coap")]
 pub mod coap;
@@ -27,7 +27,7 @@ pub mod memory;
 pub mod mqtt;
 #[cfg(feature = "outbox")]
 pub mod outbox;
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "tokio", any(feature = "coap", feature = "serial")))]
 mod random;
 #[cfg(feature = "serial")]
 pub mod serial;

@@ -149,6 +149,12 @@ impl Mosquitto {
         }
     }
 
+    /// The broker's process id (to send it SIGHUP, which makes it read its configuration,
+    /// and its revocation list, again).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }

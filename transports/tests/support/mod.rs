@@ -8,6 +8,7 @@ mod libcoap;
 #[cfg(feature = "serial-port")]
 pub mod line;
 mod peers;
+mod pki;
 #[cfg(feature = "serial-port")]
 pub mod pty;
 pub mod relay;
@@ -22,6 +23,8 @@ pub use broker::*;
 pub use libcoap::*;
 #[allow(unused_imports)]
 pub use peers::*;
+#[allow(unused_imports)]
+pub use pki::Pki;
 use telemetra_transports::mqtt::client::{Event, Options};
 use telemetra_transports::mqtt::driver::{Backoff, Config, MqttClient};
 
@@ -63,50 +66,6 @@ pub async fn event(c: &MqttClient, secs: u64, mut pick: impl FnMut(&Event) -> bo
 /// What a peer program printed, once it has exited on its own (waited for off the runtime).
 pub async fn output_when_done(child: std::process::Child) -> std::process::Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
-}
-
-/// A test certificate authority (rcgen), made fresh for each test.
-pub struct Pki {
-    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-}
-
-impl Pki {
-    pub fn new() -> Pki {
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.distinguished_name.push(rcgen::DnType::CommonName, "telemetra test CA");
-        let key = rcgen::KeyPair::generate().unwrap();
-        Pki { issuer: rcgen::CertifiedIssuer::self_signed(p, key).unwrap() }
-    }
-
-    pub fn ca_pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// A certificate for `names` (host names, or the client's common name): (cert, key) PEM.
-    pub fn issue(&self, names: &[&str], common_name: &str) -> (String, String) {
-        let mut p =
-            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-        p.distinguished_name.push(rcgen::DnType::CommonName, common_name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// A mosquitto with a TLS listener whose certificate names `names`; `extra` lines follow.
-    pub fn broker(&self, names: &[&str], extra: &str) -> Mosquitto {
-        let dir = TempDir::new("tls");
-        let (cert, key) = self.issue(names, names.first().copied().unwrap_or("server"));
-        dir.file("ca.pem", self.ca_pem());
-        dir.file("server.pem", cert);
-        dir.file("server.key", key);
-        Mosquitto::start_in(
-            dir,
-            &format!(
-                "cafile {{dir}}/ca.pem\ncertfile {{dir}}/server.pem\nkeyfile {{dir}}/server.key\n{extra}"
-            ),
-        )
-    }
 }
 
 /// What the test proxy does with the bytes between client and broker.
