@@ -130,6 +130,11 @@ pub use telemetra_transports::serial;
 #[cfg(feature = "update")]
 pub use telemetra_update as update;
 
+/// The server side (feature `server`): the provisioning service
+/// ([`Provisioner`](server::provision::Provisioner)).
+#[cfg(feature = "server")]
+pub use telemetra_server as server;
+
 /// The fixed-capacity collections of the model's public fields, re-exported so that users build
 /// them with the same version.
 pub use telemetra_core::heapless;
