@@ -37,7 +37,7 @@ pub use ids::{ChannelId, CommandId, DeviceId, ParseIdError};
 pub use number::Number;
 pub use quantity::Quantity;
 pub use reading::{Quality, Reading};
-pub use route::{ClaimRoute, Route, RouteFilter, RouteKind};
+pub use route::{ClaimRoute, FirmwareRoute, Route, RouteFilter, RouteKind};
 pub use rule::{Action, Expr, Op, Rule, RuleError, Scope};
 pub use text::{CapacityError, Name, Text};
 pub use time::Timestamp;

@@ -17,7 +17,9 @@
 //! Provisioning has routes of its own, named by a single-use claim rather than a device (the
 //! device has no identity yet): `tm/v1/claims/{claim}/request` (device → provisioning service)
 //! and `tm/v1/claims/{claim}/response` (service → device); see [`claim_topic`]. They carry the
-//! provisioning messages of `telemetra_codec::provision`, not frames.
+//! provisioning messages of `telemetra_codec::provision`, not frames. Firmware updates have
+//! four routes per device, `tm/v1/{device}/firmware/{offer,get,chunk,status}` (see
+//! [`firmware_topic`]), carrying `telemetra_update::transfer`'s messages.
 //!
 //! Every route carries encoded frames (telemetra-codec), the status route included, so every
 //! route decodes the same way over every transport. Which kind of message travels on which
@@ -268,6 +270,75 @@ pub fn parse_claim_topic(topic: &str) -> Option<(&str, ClaimRoute)> {
 /// The topic filter a provisioning service subscribes to: every claim's requests.
 pub const CLAIM_REQUESTS_FILTER: &str = "tm/v1/claims/+/request";
 
+/// A device's firmware-update routes, under `tm/v1/{device}/firmware/`. They carry the
+/// messages of `telemetra_update::transfer`, not frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FirmwareRoute {
+    /// Server → device, retained: the signed manifest of the update on offer.
+    Offer,
+    /// Device → server: a request for chunks.
+    Get,
+    /// Server → device: chunks of the image.
+    Chunk,
+    /// Device → server, retained: how far the device got.
+    Status,
+}
+
+impl FirmwareRoute {
+    /// Every firmware route.
+    pub const ALL: [FirmwareRoute; 4] =
+        [FirmwareRoute::Offer, FirmwareRoute::Get, FirmwareRoute::Chunk, FirmwareRoute::Status];
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            FirmwareRoute::Offer => "offer",
+            FirmwareRoute::Get => "get",
+            FirmwareRoute::Chunk => "chunk",
+            FirmwareRoute::Status => "status",
+        }
+    }
+
+    /// The topic filter for this route of every device (`tm/v1/+/firmware/get`).
+    pub fn filter(self) -> Topic {
+        let mut t = Topic::new();
+        let _ = t.push_str(TOPIC_PREFIX);
+        let _ = t.push_str("+/firmware/");
+        let _ = t.push_str(self.as_str());
+        t
+    }
+}
+
+/// The topic (and CoAP path) of one of `device`'s firmware routes.
+///
+/// ```
+/// use telemetra_core::DeviceId;
+/// use telemetra_core::route::{FirmwareRoute, firmware_topic, parse_firmware_topic};
+/// let t = firmware_topic(DeviceId(0x2a), FirmwareRoute::Get);
+/// assert_eq!(t.as_str(), "tm/v1/2a/firmware/get");
+/// assert_eq!(parse_firmware_topic(&t), Some((DeviceId(0x2a), FirmwareRoute::Get)));
+/// assert_eq!(FirmwareRoute::Status.filter().as_str(), "tm/v1/+/firmware/status");
+/// ```
+pub fn firmware_topic(device: DeviceId, route: FirmwareRoute) -> Topic {
+    let mut t = Topic::new();
+    // Cannot fail: 6 + 16 + 10 + 6 = 38 bytes at most.
+    let _ = t.push_str(TOPIC_PREFIX);
+    push_device(&mut t, device);
+    let _ = t.push_str("/firmware/");
+    let _ = t.push_str(route.as_str());
+    t
+}
+
+/// Parses a firmware route's topic; `None` for any other topic.
+pub fn parse_firmware_topic(topic: &str) -> Option<(DeviceId, FirmwareRoute)> {
+    let (device, route) = topic.strip_prefix(TOPIC_PREFIX)?.split_once("/firmware/")?;
+    if device.contains(['-', ':', '/']) || device.starts_with("0x") {
+        return None;
+    }
+    let route = FirmwareRoute::ALL.into_iter().find(|r| r.as_str() == route)?;
+    Some((device.parse().ok()?, route))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +395,26 @@ mod tests {
         }
         assert_eq!(parse_claim_topic("tm/v1/claims/c1/other"), None);
         assert_eq!(parse_claim_topic("tm/v1/claims/c1/request/x"), None);
+    }
+
+    #[test]
+    fn firmware_routes_round_trip_and_are_not_device_routes() {
+        for route in FirmwareRoute::ALL {
+            for dev in [0, 0x2a, u64::MAX] {
+                let t = firmware_topic(DeviceId(dev), route);
+                assert_eq!(parse_firmware_topic(&t), Some((DeviceId(dev), route)));
+                assert_eq!(Route::parse_topic(&t), None);
+            }
+        }
+        assert_eq!(firmware_topic(DeviceId(u64::MAX), FirmwareRoute::Status).len(), 38);
+        for t in [
+            "tm/v1/2a/firmware/",
+            "tm/v1/2a/firmware/other",
+            "tm/v1/zz/firmware/get",
+            "tm/v1/2a/x/firmware/get",
+            "tm/v1/0x2a/firmware/get",
+        ] {
+            assert_eq!(parse_firmware_topic(t), None, "{t}");
+        }
     }
 }

@@ -47,6 +47,7 @@ pub mod sim;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub mod transfer;
 
 pub use boot::{boot, confirm, running};
 pub use download::{Download, MAX_CHUNKS};
@@ -68,7 +69,7 @@ pub struct Layout {
 }
 
 /// Why an update (or a boot decision) did not go on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum UpdateError {
     /// The envelope's format byte is not one this build reads.
