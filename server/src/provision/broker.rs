@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use telemetra_core::route::{ClaimRoute, claim_topic};
+use telemetra_core::route::{ClaimRoute, FirmwareRoute, claim_topic, firmware_topic};
 use telemetra_core::{DeviceId, Route, RouteKind};
 use telemetra_transports::mqtt::client::Message;
 use telemetra_transports::mqtt::driver::{Config, MqttClient};
@@ -213,13 +213,16 @@ impl BrokerAdmin {
         .await
     }
 
-    /// Lets `device` (known by its certificate's common name) publish on its own routes and
-    /// subscribe to them, nothing else. Idempotent: an earlier grant is replaced.
+    /// Lets `device` (known by its certificate's common name) publish on its own routes (its
+    /// firmware requests and status among them) and subscribe to them, nothing else. Idempotent: an earlier grant is replaced.
     pub async fn allow_device(&self, device: DeviceId) -> Result<(), ProvisionError> {
         self.remove_device(device).await?;
         let role = role_of_device(device);
         let mut acls: Vec<Value> =
             DEVICE_SENDS.iter().map(|k| acl("publishClientSend", &Route::new(*k, device).topic())).collect();
+        for route in [FirmwareRoute::Get, FirmwareRoute::Status] {
+            acls.push(acl("publishClientSend", &firmware_topic(device, route)));
+        }
         let mut own = Route::new(RouteKind::Readings, device).topic();
         own.truncate(own.rfind('/').unwrap_or(0));
         acls.push(acl("subscribePattern", &format!("{own}/#")));

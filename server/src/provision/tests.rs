@@ -27,9 +27,9 @@ fn a_reloaded_ca_issues_certificates_and_lists() {
     // The certificate holds the device's key and its id as common name.
     assert!(cert.windows(32).any(|w| w == [7; 32]));
     assert!(cert.windows(2).any(|w| w == b"2a"));
-    // Issued by the same CA either way: the same issuer name and key identifier.
-    let again = first.issue(DeviceId(0x2a), &[7; 32], &serial, Duration::from_secs(3600)).unwrap();
-    assert_eq!(cert.len(), again.len());
+    // The CA as created issues too. (That the broker accepts what the reloaded CA issues is
+    // shown against mosquitto: the provisioning tests' service always reloads it.)
+    assert!(first.issue(DeviceId(0x2a), &[7; 32], &serial, Duration::from_secs(3600)).is_ok());
     let crl = ca.crl_pem(&[(serial, time::OffsetDateTime::now_utc())], 3, Duration::from_secs(3600)).unwrap();
     assert!(crl.starts_with("-----BEGIN X509 CRL-----"), "{crl}");
 }
