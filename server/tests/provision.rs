@@ -16,7 +16,7 @@ use std::time::Duration;
 use broker::{INSTALL, Mosquitto, TempDir, free_port, tool, within};
 use pki::Pki;
 use telemetra_codec::provision::{ClaimRefusal, ClaimRequest, ClaimResponse, MAX_REQUEST_LEN};
-use telemetra_core::route::{CLAIM_REQUESTS_FILTER, ClaimRoute, claim_topic};
+use telemetra_core::route::{CLAIM_REQUESTS_FILTER, ClaimRoute, FirmwareRoute, claim_topic, firmware_topic};
 use telemetra_core::{DeviceId, Route, RouteKind};
 use telemetra_server::provision::{BrokerAdmin, Claim, ProvisionConfig, Provisioner, Registry, fleet_ca};
 use telemetra_transports::mqtt::client::{Message, Options, Outcome, Password};
@@ -231,6 +231,12 @@ async fn a_device_claims_its_identity_and_is_confined_to_its_routes_and_no_secre
     assert!(device.subscribe("tm/v1/2b/#", QoS::AtLeastOnce).await.is_err());
     assert!(device.subscribe("tm/v1/+/readings", QoS::AtLeastOnce).await.is_err());
     assert!(device.subscribe(&format!("{}/#", "tm/v1/2a"), QoS::AtLeastOnce).await.is_ok());
+    // Its firmware requests and status go out (the update exchange); another device's do not.
+    for route in [FirmwareRoute::Get, FirmwareRoute::Status] {
+        assert_eq!(publish(&device, &firmware_topic(DeviceId(0x2a), route)).await, Some(Outcome::Delivered));
+        let other = firmware_topic(DeviceId(0x2b), route);
+        assert_eq!(publish(&device, &other).await, Some(Outcome::Failed(ReasonCode::NOT_AUTHORIZED)));
+    }
     // Nor on the claim routes, nor as another client: a certificate for 2a is 2a.
     let other_claim = claim_topic(&claim_.id, ClaimRoute::Request).unwrap();
     assert_eq!(publish(&device, &other_claim).await, Some(Outcome::Failed(ReasonCode::NOT_AUTHORIZED)));
