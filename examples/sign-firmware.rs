@@ -10,12 +10,12 @@
 //! `new-key` writes a random 32-byte ed25519 seed (readable by its owner only) and prints the
 //! public key that devices are built with. Keep the key offline; the sequence number must grow
 //! with every release (devices refuse one that does not: anti-rollback). `verify` does what a
-//! device does with the manifest (and, given the image, checks its size and SHA-256).
+//! device does with the manifest (and, given the image, checks its size and digest).
 
 use std::io::Read;
 use std::process::exit;
 
-use telemetra::update::{MAX_ENVELOPE, Manifest, public_key, sha256, sign, verify};
+use telemetra::update::{MAX_ENVELOPE, Manifest, digest, public_key, sign, verify};
 use zeroize::Zeroize;
 
 fn hex(bytes: &[u8]) -> String {
@@ -95,7 +95,7 @@ fn sign_image(args: &[String]) -> Result<(), String> {
         vendor: u32_of(vendor, "vendor")?,
         class: u32_of(class, "class")?,
         size: u32::try_from(image.len()).map_err(|_| "the image is over 4 GiB")?,
-        digest: sha256(&image),
+        digest: digest(&image),
         chunk_size: u32_of(Some(chunk), "chunk")?,
     };
     let mut seed = read_key(key_path)?;
@@ -106,7 +106,7 @@ fn sign_image(args: &[String]) -> Result<(), String> {
     let out = out.ok_or("--out FILE is required")?;
     std::fs::write(&out, &envelope[..n]).map_err(|e| format!("{out}: {e}"))?;
     println!(
-        "{out}: sequence {}, {} bytes in {} chunks, sha256 {}",
+        "{out}: sequence {}, {} bytes in {} chunks, digest {}",
         manifest.sequence,
         manifest.size,
         manifest.chunks(),
@@ -124,7 +124,7 @@ fn verify_manifest(args: &[String]) -> Result<(), String> {
     let m = verify(&envelope, &key).map_err(|e| format!("{manifest_path}: {e}"))?;
     if let [image_path] = image {
         let image = std::fs::read(image_path).map_err(|e| format!("{image_path}: {e}"))?;
-        if image.len() as u64 != u64::from(m.size) || sha256(&image) != m.digest {
+        if image.len() as u64 != u64::from(m.size) || digest(&image) != m.digest {
             return Err(format!("{image_path}: not the image {manifest_path} describes"));
         }
     }

@@ -21,7 +21,7 @@ use telemetra_transports::mqtt::client::Message;
 use telemetra_transports::mqtt::driver::MqttClient;
 use telemetra_transports::mqtt::packet::publish::QoS;
 use telemetra_update::transfer::{Chunk, ChunkRequest, MAX_CHUNK, Progress, Status};
-use telemetra_update::{Manifest, UpdateError, sha256, verify};
+use telemetra_update::{Manifest, UpdateError, digest, verify};
 
 /// Why a release or an offer was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum FleetUpdateError {
     /// The manifest does not verify under the vendor's key, or is malformed.
     #[error("the manifest does not verify: {0}")]
     Manifest(UpdateError),
-    /// The image is not the one the manifest describes (size or SHA-256).
+    /// The image is not the one the manifest describes (size or digest).
     #[error("the image is not the manifest's ({0})")]
     Image(&'static str),
     /// The manifest's chunks are larger than a transfer message carries.
@@ -54,7 +54,7 @@ pub struct Release {
 
 impl Release {
     /// A release from the vendor's signed manifest `envelope` and the `image`, checked as a
-    /// device would (the signature under `vendor_key`), and against each other (size, SHA-256).
+    /// device would (the signature under `vendor_key`), and against each other (size, digest).
     pub fn new(
         envelope: Vec<u8>,
         image: Vec<u8>,
@@ -64,8 +64,8 @@ impl Release {
         if manifest.size as usize != image.len() {
             return Err(FleetUpdateError::Image("size"));
         }
-        if manifest.digest != sha256(&image) {
-            return Err(FleetUpdateError::Image("SHA-256"));
+        if manifest.digest != digest(&image) {
+            return Err(FleetUpdateError::Image("digest"));
         }
         if manifest.chunk_size == 0 || manifest.chunk_size as usize > MAX_CHUNK {
             return Err(FleetUpdateError::ChunkSize(manifest.chunk_size));
@@ -298,7 +298,7 @@ mod tests {
             vendor: 1,
             class: 2,
             size: image.len() as u32,
-            digest: sha256(image),
+            digest: digest(image),
             chunk_size,
         };
         let mut env = [0u8; telemetra_update::MAX_ENVELOPE];
@@ -317,7 +317,7 @@ mod tests {
         let good = release(3, &image, 512);
         let key = public_key(&SEED).unwrap();
         let other = Release::new(good.envelope.clone(), vec![8u8; 3000], &key).unwrap_err();
-        assert!(matches!(other, FleetUpdateError::Image("SHA-256")), "{other}");
+        assert!(matches!(other, FleetUpdateError::Image("digest")), "{other}");
         let short = Release::new(good.envelope.clone(), vec![7u8; 2999], &key).unwrap_err();
         assert!(matches!(short, FleetUpdateError::Image("size")), "{short}");
         let foreign = Release::new(good.envelope.clone(), image, &[9; 32]).unwrap_err();

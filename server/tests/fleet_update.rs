@@ -36,7 +36,7 @@ fn release(image: &[u8]) -> Release {
         vendor: 0x7e1e,
         class: 2,
         size: image.len() as u32,
-        digest: sha256(image),
+        digest: digest(image),
         chunk_size: 1024,
     };
     let mut env = [0u8; telemetra_update::MAX_ENVELOPE];

@@ -1,7 +1,6 @@
 //! Receiving an image into the inactive slot.
 
 use embedded_storage::nor_flash::NorFlash;
-use sha2::Digest;
 
 use crate::state::{self, Phase, Record};
 use crate::{Layout, Manifest, UpdateError, boot, verify};
@@ -122,7 +121,7 @@ impl Download {
             .map(|i| i * self.manifest.chunk_size)
     }
 
-    /// Checks the whole image's SHA-256 as written, then records it as pending: the next
+    /// Checks the whole image's digest (see [`digest`](crate::digest)) as written, then records it as pending: the next
     /// [`boot`](crate::boot) starts it on trial.
     pub fn finish<F: NorFlash>(self, flash: &mut F) -> Result<(), UpdateError> {
         let missing = self.manifest.chunks() - self.count;
@@ -130,7 +129,7 @@ impl Download {
             return Err(UpdateError::Incomplete(missing));
         }
         let start = self.layout.slots[usize::from(self.slot)];
-        let mut hasher = sha2::Sha256::new();
+        let mut hasher = crate::ImageHasher::new();
         let mut buf = [0u8; 256];
         let mut offset = 0u32;
         while offset < self.manifest.size {
@@ -139,7 +138,7 @@ impl Download {
             hasher.update(&buf[..n]);
             offset += n as u32;
         }
-        if <[u8; 32]>::from(hasher.finalize()) != self.manifest.digest {
+        if hasher.finish() != self.manifest.digest {
             return Err(UpdateError::DigestMismatch);
         }
         let pending = Record {

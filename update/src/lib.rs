@@ -6,7 +6,7 @@
 //! it verifies), anti-rollback (its sequence number must exceed that of the running image),
 //! and the vendor and device class. Chunks are then written by offset into the inactive slot
 //! through `embedded-storage` (idempotent, in any order, resumable after the link drops: ask
-//! for [`Download::missing`]); [`Download::finish`] checks the whole image's SHA-256 and only
+//! for [`Download::missing`]); [`Download::finish`] checks the whole image's digest and only
 //! then asks for the switch. At the next reset, [`boot`] starts the new image on trial; the
 //! image calls [`confirm`] once it runs well, and if the device resets before that, [`boot`]
 //! returns to the previous image. The boot state is an append-only log of checksummed records
@@ -19,7 +19,7 @@
 //! let layout = Layout { slots: [0, 8192], slot_size: 8192, state: [16384, 17408], sector: 1024 };
 //! let mut flash = SimFlash::new(18432, 1024);
 //! let image = [0x42u8; 3000];
-//! let manifest = Manifest { sequence: 1, vendor: 7, class: 1, size: 3000, digest: telemetra_update::sha256(&image), chunk_size: 512 };
+//! let manifest = Manifest { sequence: 1, vendor: 7, class: 1, size: 3000, digest: telemetra_update::digest(&image), chunk_size: 512 };
 //! let seed = [1u8; 32]; // the vendor's secret, never on a device
 //! let mut envelope = [0u8; telemetra_update::MAX_ENVELOPE];
 //! let n = sign(&manifest, &seed, &mut envelope).unwrap();
@@ -101,7 +101,7 @@ pub enum UpdateError {
     /// Chunks are missing: [`Download::missing`] names them.
     #[error("{0} chunks are missing")]
     Incomplete(u32),
-    /// The whole image's SHA-256 is not the manifest's: nothing is switched.
+    /// The whole image's digest is not the manifest's: nothing is switched.
     #[error("the image's digest does not match the manifest")]
     DigestMismatch,
     /// The running image is on trial: confirm it before another update (the other slot is its
@@ -116,8 +116,33 @@ pub enum UpdateError {
     Flash,
 }
 
-/// The SHA-256 of `bytes` (for manifests and tests).
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
+/// An image's digest, as a manifest names it: SHA-512 truncated to its first 32 bytes.
+///
+/// SHA-512 because the signature check (ed25519) links it anyway: a second hash function
+/// (SHA-256 cost 1.8 KB of flash) would only add code. The 256-bit truncation resists
+/// collisions as SHA-256 does (128 bits).
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    let mut h = ImageHasher::new();
+    h.update(bytes);
+    h.finish()
+}
+
+/// [`digest`] over an image read in pieces.
+pub(crate) struct ImageHasher(salty::Sha512);
+
+impl ImageHasher {
+    pub(crate) fn new() -> ImageHasher {
+        ImageHasher(salty::Sha512::new())
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub(crate) fn finish(self) -> [u8; 32] {
+        let full = self.0.finalize();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&full[..32]);
+        out
+    }
 }

@@ -33,7 +33,7 @@ pub struct Manifest {
     pub class: u32,
     /// The image's length in bytes.
     pub size: u32,
-    /// SHA-256 of the whole image.
+    /// The whole image's [`digest`](crate::digest) (SHA-512, first 32 bytes).
     pub digest: [u8; 32],
     /// The size of the chunks it is sent in (the last may be shorter).
     pub chunk_size: u32,

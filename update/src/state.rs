@@ -50,7 +50,7 @@ pub struct Record {
     pub previous: u64,
     /// The image's length.
     pub size: u32,
-    /// The image's SHA-256.
+    /// The image's digest.
     pub digest: [u8; 32],
 }
 

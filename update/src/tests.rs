@@ -21,7 +21,7 @@ fn envelope(sequence: u64, image: &[u8], class: u32) -> Vec<u8> {
         vendor: DEVICE.0,
         class,
         size: image.len() as u32,
-        digest: sha256(image),
+        digest: digest(image),
         chunk_size: CHUNK,
     };
     let mut out = [0u8; MAX_ENVELOPE];

@@ -239,7 +239,7 @@ impl Fetcher {
 mod tests {
     use super::*;
     use crate::sim::SimFlash;
-    use crate::{Layout, sha256, sign};
+    use crate::{Layout, digest, sign};
     use proptest::prelude::*;
 
     const LAYOUT: Layout =
@@ -252,7 +252,7 @@ mod tests {
             vendor: 1,
             class: 2,
             size: image.len() as u32,
-            digest: sha256(image),
+            digest: digest(image),
             chunk_size,
         };
         let mut env = [0u8; crate::MAX_ENVELOPE];

@@ -1,6 +1,6 @@
 //! A signed firmware update, device side: the vendor's manifest verified with its public key
 //! (ed25519) before anything in it is read, then anti-rollback and device class; a 2 KB image
-//! received in 256-byte chunks into the inactive slot, its SHA-256 checked, the trial boot
+//! received in 256-byte chunks into the inactive slot, its digest checked, the trial boot
 //! started and confirmed. A manifest with one byte changed is refused. The flash here is a
 //! RAM-backed `embedded-storage` NOR flash (QEMU's board does not emulate flash programming);
 //! a product passes its HAL's flash driver.
