@@ -293,14 +293,7 @@ mod tests {
     const SEED: [u8; 32] = [0x22; 32];
 
     fn release(sequence: u64, image: &[u8], chunk_size: u32) -> Release {
-        let m = Manifest {
-            sequence,
-            vendor: 1,
-            class: 2,
-            size: image.len() as u32,
-            digest: digest(image),
-            chunk_size,
-        };
+        let m = Manifest::for_image(image, sequence, 1, 2, chunk_size);
         let mut env = [0u8; telemetra_update::MAX_ENVELOPE];
         let n = sign(&m, &SEED, &mut env).unwrap();
         Release::new(env[..n].to_vec(), image.to_vec(), &public_key(&SEED).unwrap()).unwrap()

@@ -18,9 +18,7 @@ use telemetra_transports::mqtt::driver::{Config, MqttClient};
 use telemetra_transports::mqtt::packet::publish::QoS;
 use telemetra_update::sim::SimFlash;
 use telemetra_update::transfer::{Chunk, Fetcher, Progress, Status};
-use telemetra_update::{
-    Download, Layout, Manifest, UpdateError, boot, confirm, public_key, running, sha256, sign,
-};
+use telemetra_update::{Download, Layout, Manifest, UpdateError, boot, confirm, public_key, running, sign};
 
 const SEED: [u8; 32] = [0x33; 32];
 const LAYOUT: Layout = Layout { slots: [0, 65536], slot_size: 65536, state: [131072, 135168], sector: 4096 };
@@ -31,14 +29,7 @@ fn image() -> Vec<u8> {
 }
 
 fn release(image: &[u8]) -> Release {
-    let m = Manifest {
-        sequence: SEQUENCE,
-        vendor: 0x7e1e,
-        class: 2,
-        size: image.len() as u32,
-        digest: digest(image),
-        chunk_size: 1024,
-    };
+    let m = Manifest::for_image(image, SEQUENCE, 0x7e1e, 2, 1024);
     let mut env = [0u8; telemetra_update::MAX_ENVELOPE];
     let n = sign(&m, &SEED, &mut env).unwrap();
     Release::new(env[..n].to_vec(), image.to_vec(), &public_key(&SEED).unwrap()).unwrap()

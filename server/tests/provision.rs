@@ -105,6 +105,22 @@ impl Fleet {
         Fleet { broker, claims_port, pki, provisioner, serve }
     }
 
+    /// A claim for `devices`, good for `ttl` seconds.
+    async fn new_claim(&self, devices: &[u64], ttl: u64) -> Claim {
+        let devices: Vec<DeviceId> = devices.iter().map(|&d| DeviceId(d)).collect();
+        self.provisioner.create_claim(&devices, Duration::from_secs(ttl)).await.unwrap()
+    }
+
+    /// A client logged in with `claim_`, connected: what a device does before it asks.
+    async fn logged_in(&self, claim_: &Claim) -> MqttClient {
+        let mut c = self.claims();
+        c.options.username = Some(claim_.username());
+        c.options.password = Some(Password::new(claim_.secret.expose()));
+        let c = MqttClient::start(c).unwrap();
+        within(10, c.connected()).await.unwrap();
+        c
+    }
+
     /// The claim listener, for a device that has only its claim.
     fn claims(&self) -> Config {
         let mut c =
@@ -208,11 +224,7 @@ async fn a_device_claims_its_identity_and_is_confined_to_its_routes_and_no_secre
 
     let fleet = Fleet::start().await;
     let backend = fleet.watch("tm/v1/+/readings").await;
-    let claim_ = fleet
-        .provisioner
-        .create_claim(&[DeviceId(0x2a), DeviceId(0x2b)], Duration::from_secs(600))
-        .await
-        .unwrap();
+    let claim_ = fleet.new_claim(&[0x2a, 0x2b], 600).await;
     let key = DeviceKey::generate().unwrap();
     let key_der = key.pkcs8_der().to_vec();
     let credential = ClaimCredential::new(claim_.id.clone(), claim_.secret.expose());
@@ -292,11 +304,7 @@ async fn a_device_claims_its_identity_and_is_confined_to_its_routes_and_no_secre
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_is_single_use_and_a_lost_answer_is_sent_again() {
     let fleet = Fleet::start().await;
-    let claim_ = fleet
-        .provisioner
-        .create_claim(&[DeviceId(0x2a), DeviceId(0x2b)], Duration::from_secs(600))
-        .await
-        .unwrap();
+    let claim_ = fleet.new_claim(&[0x2a, 0x2b], 600).await;
     let key = DeviceKey::generate().unwrap();
     let key_again = DeviceKey::from_pkcs8(key.pkcs8_der()).unwrap();
     let credential = ClaimCredential::new(claim_.id.clone(), claim_.secret.expose());
@@ -328,7 +336,7 @@ async fn a_claim_is_single_use_and_a_lost_answer_is_sent_again() {
 async fn expired_wrong_unlisted_and_unproven_claims_are_refused() {
     let fleet = Fleet::start().await;
     // Expired.
-    let short = fleet.provisioner.create_claim(&[DeviceId(0x31)], Duration::from_secs(1)).await.unwrap();
+    let short = fleet.new_claim(&[0x31], 1).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let err = fleet.claim(&short, 0x31).await.unwrap_err();
     assert!(matches!(err, ClaimError::Refused(ClaimRefusal::Expired)), "{err}");
@@ -336,7 +344,7 @@ async fn expired_wrong_unlisted_and_unproven_claims_are_refused() {
     let err = fleet.claim(&short, 0x31).await.unwrap_err();
     assert!(matches!(err, ClaimError::Connect(_)), "an expired claim is gone from the broker: {err}");
 
-    let claim_ = fleet.provisioner.create_claim(&[DeviceId(0x32)], Duration::from_secs(600)).await.unwrap();
+    let claim_ = fleet.new_claim(&[0x32], 600).await;
     // Not on the allow-list.
     let err = fleet.claim(&claim_, 0x33).await.unwrap_err();
     assert!(matches!(err, ClaimError::Refused(ClaimRefusal::DeviceNotAllowed)), "{err}");
@@ -355,11 +363,7 @@ async fn expired_wrong_unlisted_and_unproven_claims_are_refused() {
     assert_eq!(answer, ClaimRefusal::BadProof);
     // A request naming another claim than its route is dropped, not answered.
     let before = fleet.provisioner.stats().malformed;
-    let mut c = fleet.claims();
-    c.options.username = Some(claim_.username());
-    c.options.password = Some(Password::new(claim_.secret.expose()));
-    let c = MqttClient::start(c).unwrap();
-    within(10, c.connected()).await.unwrap();
+    let c = fleet.logged_in(&claim_).await;
     let topic = claim_topic(&claim_.id, ClaimRoute::Request).unwrap();
     for payload in [vec![1, 2, 3], encode(&ClaimRequest { claim: "c-other", ..req })] {
         c.publish_acked(Message::new(topic.as_str(), payload).with_qos(QoS::AtLeastOnce)).await.unwrap();
@@ -385,11 +389,7 @@ fn encode(req: &ClaimRequest<'_>) -> Vec<u8> {
 
 /// Sends `req` on `claim_`'s route as the claim, and returns the refusal.
 async fn raw_request(fleet: &Fleet, claim_: &Claim, req: &ClaimRequest<'_>) -> ClaimRefusal {
-    let mut c = fleet.claims();
-    c.options.username = Some(claim_.username());
-    c.options.password = Some(Password::new(claim_.secret.expose()));
-    let c = MqttClient::start(c).unwrap();
-    within(10, c.connected()).await.unwrap();
+    let c = fleet.logged_in(claim_).await;
     let response = claim_topic(&claim_.id, ClaimRoute::Response).unwrap();
     c.subscribe(&response, QoS::AtLeastOnce).await.unwrap();
     let topic = claim_topic(&claim_.id, ClaimRoute::Request).unwrap();
@@ -405,11 +405,7 @@ async fn raw_request(fleet: &Fleet, claim_: &Claim, req: &ClaimRequest<'_>) -> C
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_device_can_neither_reconnect_nor_publish_nor_claim_again() {
     let fleet = Fleet::start().await;
-    let claim_ = fleet
-        .provisioner
-        .create_claim(&[DeviceId(0x41), DeviceId(0x42)], Duration::from_secs(600))
-        .await
-        .unwrap();
+    let claim_ = fleet.new_claim(&[0x41, 0x42], 600).await;
     let identity = fleet.claim(&claim_, 0x41).await.unwrap();
     let device = connected_as(&fleet, &identity).await;
     assert_eq!(publish(&device, &readings(0x41)).await, Some(Outcome::Delivered));
@@ -434,13 +430,13 @@ async fn a_revoked_device_can_neither_reconnect_nor_publish_nor_claim_again() {
     assert!(err.to_string().contains("CertificateRevoked"), "{err}");
     c.abort().await;
     // It cannot claim its way back.
-    let second = fleet.provisioner.create_claim(&[DeviceId(0x41)], Duration::from_secs(600)).await.unwrap();
+    let second = fleet.new_claim(&[0x41], 600).await;
     let err = fleet.claim(&second, 0x41).await.unwrap_err();
     assert!(matches!(err, ClaimError::Refused(ClaimRefusal::Revoked)), "{err}");
     // Another device of the same claim is unaffected.
     let other = fleet.claim(&claim_, 0x42).await;
     assert!(matches!(other, Err(ClaimError::Refused(ClaimRefusal::AlreadyUsed))), "single use: {other:?}");
-    let third = fleet.provisioner.create_claim(&[DeviceId(0x42)], Duration::from_secs(600)).await.unwrap();
+    let third = fleet.new_claim(&[0x42], 600).await;
     let other = fleet.claim(&third, 0x42).await.unwrap();
     let c = connected_as(&fleet, &other).await;
     assert_eq!(publish(&c, &readings(0x42)).await, Some(Outcome::Delivered));

@@ -40,6 +40,19 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest of `image` (its size and [`digest`](crate::digest)), sent in chunks of
+    /// `chunk_size` bytes.
+    pub fn for_image(image: &[u8], sequence: u64, vendor: u32, class: u32, chunk_size: u32) -> Manifest {
+        Manifest {
+            sequence,
+            vendor,
+            class,
+            size: image.len() as u32,
+            digest: crate::digest(image),
+            chunk_size,
+        }
+    }
+
     /// How many chunks the image takes.
     pub fn chunks(&self) -> u32 {
         self.size.div_ceil(self.chunk_size.max(1))

@@ -16,14 +16,7 @@ fn image(version: u8, len: usize) -> Vec<u8> {
 }
 
 fn envelope(sequence: u64, image: &[u8], class: u32) -> Vec<u8> {
-    let m = Manifest {
-        sequence,
-        vendor: DEVICE.0,
-        class,
-        size: image.len() as u32,
-        digest: digest(image),
-        chunk_size: CHUNK,
-    };
+    let m = Manifest::for_image(image, sequence, DEVICE.0, class, CHUNK);
     let mut out = [0u8; MAX_ENVELOPE];
     let n = sign(&m, &SEED, &mut out).unwrap();
     out[..n].to_vec()

@@ -239,7 +239,7 @@ impl Fetcher {
 mod tests {
     use super::*;
     use crate::sim::SimFlash;
-    use crate::{Layout, digest, sign};
+    use crate::{Layout, sign};
     use proptest::prelude::*;
 
     const LAYOUT: Layout =
@@ -247,14 +247,7 @@ mod tests {
     const SEED: [u8; 32] = [0x11; 32];
 
     fn offer(image: &[u8], chunk_size: u32) -> ([u8; crate::MAX_ENVELOPE], usize) {
-        let m = Manifest {
-            sequence: 5,
-            vendor: 1,
-            class: 2,
-            size: image.len() as u32,
-            digest: digest(image),
-            chunk_size,
-        };
+        let m = Manifest::for_image(image, 5, 1, 2, chunk_size);
         let mut env = [0u8; crate::MAX_ENVELOPE];
         let n = sign(&m, &SEED, &mut env).unwrap();
         (env, n)
