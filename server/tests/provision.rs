@@ -1,6 +1,7 @@
 //! Provisioning end to end against a real mosquitto with its dynamic security plugin: a device
-//! trades a single-use claim for its own certificate, connects with mutual TLS as itself, is
-//! confined to its own routes, and once revoked can neither reconnect nor publish. No test
+//! trades a single-use claim for its own certificate (over MQTT, or over CoAP over TLS),
+//! connects with mutual TLS as itself, is confined to its own routes, and once revoked can
+//! neither reconnect nor publish. No test
 //! skips when mosquitto is missing: it fails and says how to install it.
 
 #[path = "../../transports/tests/support/broker.rs"]
@@ -19,12 +20,16 @@ use telemetra_codec::provision::{ClaimRefusal, ClaimRequest, ClaimResponse, MAX_
 use telemetra_core::route::{CLAIM_REQUESTS_FILTER, ClaimRoute, FirmwareRoute, claim_topic, firmware_topic};
 use telemetra_core::{DeviceId, Route, RouteKind};
 use telemetra_server::provision::{BrokerAdmin, Claim, ProvisionConfig, Provisioner, Registry, fleet_ca};
+use telemetra_transports::coap::driver::{ClientConfig, tls_acceptor};
 use telemetra_transports::mqtt::client::{Message, Options, Outcome, Password};
+use telemetra_transports::mqtt::driver::tls::Identity;
 use telemetra_transports::mqtt::driver::tls::Roots;
 use telemetra_transports::mqtt::driver::{Backoff, Config, MqttClient};
 use telemetra_transports::mqtt::packet::publish::QoS;
-use telemetra_transports::mqtt::provision::{ClaimCredential, ClaimError, DeviceIdentity, DeviceKey, claim};
 use telemetra_transports::mqtt::reason::ReasonCode;
+use telemetra_transports::provision::{
+    ClaimCredential, ClaimError, DeviceIdentity, DeviceKey, claim, claim_over_coap,
+};
 
 const PLUGIN: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
 const ADMIN_PASSWORD: &str = "admin-pw-5f0c9e2b7d";
@@ -442,4 +447,63 @@ async fn a_revoked_device_can_neither_reconnect_nor_publish_nor_claim_again() {
     assert_eq!(publish(&c, &readings(0x42)).await, Some(Outcome::Delivered));
     c.disconnect().await;
     assert_eq!(fleet.provisioner.stats().revoked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_claims_over_coap_with_tls_and_then_connects_to_the_broker_as_itself() {
+    let fleet = Fleet::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (cert, key) = fleet.pki.issue(&["localhost"], "localhost");
+    let acceptor =
+        tls_acceptor(&Identity { cert_chain_pem: cert.into_bytes(), key_pem: key.into_bytes() }).unwrap();
+    let coap = tokio::spawn(fleet.provisioner.clone().serve_coap(listener, acceptor));
+    let url = format!("coaps+tcp://localhost:{port}");
+    let mut config = ClientConfig::default();
+    config.tls.roots = Roots::Pem(fleet.pki.ca_pem().into_bytes());
+    let over_coap = |credential: ClaimCredential, device: u64| {
+        let (url, config) = (url.clone(), config.clone());
+        async move {
+            let key = DeviceKey::generate().unwrap();
+            claim_over_coap(&url, config, &credential, DeviceId(device), key, Duration::from_secs(10)).await
+        }
+    };
+    let claim_ = fleet.new_claim(&[0x61, 0x62], 600).await;
+    let credential = ClaimCredential::new(claim_.id.clone(), claim_.secret.expose());
+
+    // No broker login on this path: the service checks the secret itself.
+    let wrong = ClaimCredential::new(claim_.id.clone(), "not the secret");
+    let err = over_coap(wrong, 0x61).await.unwrap_err();
+    assert!(matches!(err, ClaimError::Refused(ClaimRefusal::UnknownClaim)), "{err}");
+    let err = over_coap(credential.clone(), 0x63).await.unwrap_err();
+    assert!(matches!(err, ClaimError::Refused(ClaimRefusal::DeviceNotAllowed)), "{err}");
+
+    // The claim over CoAP gives a certificate the broker takes.
+    let identity = over_coap(credential.clone(), 0x61).await.unwrap();
+    let device = connected_as(&fleet, &identity).await;
+    assert_eq!(publish(&device, &readings(0x61)).await, Some(Outcome::Delivered));
+    device.disconnect().await;
+    // Single use across transports: the same claim again, over CoAP or MQTT, is refused.
+    let err = over_coap(credential.clone(), 0x62).await.unwrap_err();
+    assert!(matches!(err, ClaimError::Refused(ClaimRefusal::AlreadyUsed)), "{err}");
+    let err = fleet.claim(&claim_, 0x62).await.unwrap_err();
+    assert!(matches!(err, ClaimError::Refused(ClaimRefusal::AlreadyUsed)), "{err}");
+
+    // Plaintext to the TLS endpoint: nothing is exchanged.
+    let mut plain = ClientConfig::default();
+    plain.allow_plaintext = true;
+    let key = DeviceKey::generate().unwrap();
+    let err = claim_over_coap(
+        &format!("coap+tcp://127.0.0.1:{port}"),
+        plain,
+        &credential,
+        DeviceId(0x62),
+        key,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ClaimError::Coap(_) | ClaimError::Timeout(_)), "{err}");
+    assert_eq!(fleet.provisioner.stats().issued, 1);
+    coap.abort();
 }

@@ -27,6 +27,8 @@ pub mod memory;
 pub mod mqtt;
 #[cfg(feature = "outbox")]
 pub mod outbox;
+#[cfg(feature = "provision")]
+pub mod provision;
 #[cfg(all(feature = "tokio", any(feature = "coap", feature = "serial")))]
 mod random;
 #[cfg(feature = "serial")]

@@ -9,7 +9,8 @@
 //!    only its two claim routes.
 //! 2. A device generates an ed25519 key pair (the private key never leaves it), connects with
 //!    the claim, and sends a `ClaimRequest` with its public key and a proof that it holds the
-//!    private key (`telemetra_transports::mqtt::provision::claim` does all of it).
+//!    private key (`telemetra_transports::provision::claim` does all of it over MQTT,
+//!    `claim_over_coap` over CoAP over TLS to [`Provisioner::serve_coap`]).
 //! 3. The provisioning service checks the claim (secret, single use, expiry, allow-list, not
 //!    revoked) and the proof, issues a certificate from the [`FleetCa`] with the device id as
 //!    its common name, gives the device a broker role confined to `tm/v1/{device}/...`, records
@@ -26,6 +27,7 @@
 mod broker;
 mod ca;
 mod claim;
+mod coap;
 mod error;
 mod registry;
 mod serve;

@@ -48,8 +48,6 @@ pub mod client;
 pub mod driver;
 pub mod lite;
 pub mod packet;
-#[cfg(feature = "provision")]
-pub mod provision;
 pub mod reason;
 pub mod topic;
 #[cfg(feature = "tokio")]

@@ -33,6 +33,31 @@ pub use error::CoapError;
 #[cfg(feature = "oscore")]
 pub use sequence::SequenceFile;
 
+/// A TLS acceptor for CoAP over TLS (RFC 8323, ALPN "coap", TLS 1.2 or 1.3, rustls with
+/// ring) from a server certificate chain and key (PEM): what the transport's server uses for
+/// `coaps+tcp://`, for other endpoints on the same footing (the provisioning service's).
+#[cfg(feature = "tls")]
+pub fn tls_acceptor(
+    identity: &crate::mqtt::driver::tls::Identity,
+) -> Result<tokio_rustls::TlsAcceptor, CoapError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let tls = |e: &dyn std::fmt::Display| CoapError::Tls(e.to_string());
+    let chain = CertificateDer::pem_slice_iter(&identity.cert_chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(&identity.key_pem).map_err(|e| tls(&e))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| tls(&e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| tls(&e))?;
+    config.alpn_protocols = vec![b"coap".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
 /// The default port of `coap://` (RFC 7252 §6.1).
 pub const DEFAULT_PORT: u16 = 5683;
 

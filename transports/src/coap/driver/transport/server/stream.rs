@@ -40,26 +40,7 @@ pub(super) type Acceptor = Option<std::convert::Infallible>;
 
 /// The TLS acceptor for a server certificate chain and key (PEM).
 #[cfg(feature = "tls")]
-pub(super) fn acceptor(
-    identity: &crate::mqtt::driver::tls::Identity,
-) -> Result<tokio_rustls::TlsAcceptor, CoapError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let tls = |e: &dyn std::fmt::Display| CoapError::Tls(e.to_string());
-    let chain = CertificateDer::pem_slice_iter(&identity.cert_chain_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls(&e))?;
-    let key = PrivateKeyDer::from_pem_slice(&identity.key_pem).map_err(|e| tls(&e))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| tls(&e))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| tls(&e))?;
-    config.alpn_protocols = vec![b"coap".to_vec()];
-    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
-}
+pub(super) use crate::coap::driver::tls_acceptor as acceptor;
 
 struct Conn {
     peer: SocketAddr,

@@ -1,6 +1,11 @@
 //! The device's side of provisioning: a key pair made on the device, a single-use claim traded
 //! for a certificate of its own, and the mutual-TLS identity that results.
 //!
+//! Over MQTT ([`claim`]: the claim logs in to the broker's claim listener and asks on its claim
+//! routes) or, with the `coap` feature, over CoAP over TLS ([`claim_over_coap`]: a POST to the
+//! claim's request path on the provisioning service's `coaps+tcp://` endpoint). The secret
+//! travels only inside TLS either way.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
@@ -8,7 +13,7 @@
 //! use telemetra_transports::mqtt::Options;
 //! use telemetra_transports::mqtt::driver::{Config, MqttClient};
 //! use telemetra_transports::mqtt::driver::tls::Roots;
-//! use telemetra_transports::mqtt::provision::{ClaimCredential, DeviceKey, claim};
+//! use telemetra_transports::provision::{ClaimCredential, DeviceKey, claim};
 //!
 //! let ca = std::fs::read("broker-ca.pem")?;
 //! let mut config = Config::new("mqtts://provision.example.com:8884", Options::new(""))?;
@@ -39,10 +44,10 @@ use telemetra_core::DeviceId;
 use telemetra_core::route::{ClaimRoute, claim_topic};
 use zeroize::Zeroizing;
 
-use super::client::{Message, Outcome, Password};
-use super::driver::tls::Identity;
-use super::driver::{Config, ConnectError, MqttClient};
-use super::packet::publish::QoS;
+use crate::mqtt::client::{Message, Outcome, Password};
+use crate::mqtt::driver::tls::Identity;
+use crate::mqtt::driver::{Config, ConnectError, MqttClient};
+use crate::mqtt::packet::publish::QoS;
 
 /// The device's ed25519 key pair, made on the device. The private key (PKCS#8) is zeroed when
 /// dropped and never printed.
@@ -139,7 +144,7 @@ impl DeviceIdentity {
 
     /// The certificate and key for mutual TLS ([`TlsOptions::identity`]).
     ///
-    /// [`TlsOptions::identity`]: super::driver::tls::TlsOptions::identity
+    /// [`TlsOptions::identity`]: crate::mqtt::driver::tls::TlsOptions::identity
     pub fn tls_identity(&self) -> Identity {
         let pem = |tag: &str, der: &[u8]| pem::encode(&pem::Pem::new(tag, der)).into_bytes();
         Identity {
@@ -176,6 +181,68 @@ pub enum ClaimError {
     /// The key could not be made or read.
     #[error("the device key could not be made or read")]
     Key,
+    /// The CoAP exchange failed (no connection, TLS refused, no answer), or the service
+    /// answered with an error code.
+    #[cfg(feature = "coap")]
+    #[error("CoAP: {0}")]
+    Coap(String),
+}
+
+/// Encodes `credential`'s request to become `device`, signed by `key` (zeroed when dropped).
+fn encoded_request(
+    credential: &ClaimCredential,
+    device: DeviceId,
+    key: &DeviceKey,
+) -> Result<Zeroizing<Vec<u8>>, ClaimError> {
+    let id = credential.id.as_str();
+    let secret = core::str::from_utf8(credential.secret.expose())
+        .map_err(|_| ClaimError::Invalid("the secret is not UTF-8".into()))?;
+    let request = key.request(id, secret, device).ok_or_else(|| ClaimError::Invalid(id.into()))?;
+    let mut buf = Zeroizing::new([0u8; MAX_REQUEST_LEN]);
+    let payload = request.encode(buf.as_mut()).map_err(|e| ClaimError::Invalid(e.to_string()))?.to_vec();
+    Ok(Zeroizing::new(payload))
+}
+
+/// The certificate in the service's answer, if it is for `device`.
+fn certificate_of(answer: &[u8], device: DeviceId) -> Result<Vec<u8>, ClaimError> {
+    match ClaimResponse::decode(answer).map_err(ClaimError::BadAnswer)? {
+        ClaimResponse::Issued { device: d, certificate } if d == device => Ok(certificate.to_vec()),
+        ClaimResponse::Issued { .. } => Err(ClaimError::BadAnswer(DecodeError::InvalidField)),
+        ClaimResponse::Refused(why) => Err(ClaimError::Refused(why)),
+    }
+}
+
+/// Trades `credential` for `device`'s own identity over CoAP over TLS: POSTs the request signed
+/// by `key` to the claim's request path (`/tm/v1/claims/{claim}/request`) at `url`
+/// (`coaps+tcp://host:port`, with `config`'s TLS settings), and waits up to `timeout` for the
+/// answer. Safe to repeat, as [`claim`] is.
+#[cfg(feature = "coap")]
+pub async fn claim_over_coap(
+    url: &str,
+    config: crate::coap::driver::ClientConfig,
+    credential: &ClaimCredential,
+    device: DeviceId,
+    key: DeviceKey,
+    timeout: Duration,
+) -> Result<DeviceIdentity, ClaimError> {
+    use crate::coap::driver::{CoapClient, Request};
+    let payload = encoded_request(credential, device, &key)?;
+    let path = claim_topic(&credential.id, ClaimRoute::Request)
+        .ok_or_else(|| ClaimError::Invalid(credential.id.clone()))?;
+    let exchange = async {
+        let client = CoapClient::connect(url, config).await.map_err(|e| ClaimError::Coap(e.to_string()))?;
+        let response = client
+            .request(Request::post(&path, payload.to_vec()))
+            .await
+            .map_err(|e| ClaimError::Coap(e.to_string()))?;
+        if response.code != crate::coap::Code::CHANGED {
+            return Err(ClaimError::Coap(format!("the service answered {}", response.code)));
+        }
+        certificate_of(&response.payload, device)
+    };
+    let certificate =
+        tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(ClaimError::Timeout(timeout)))?;
+    Ok(DeviceIdentity { device, certificate, key })
 }
 
 /// Trades `credential` for `device`'s own identity: connects with the claim (user name
@@ -192,12 +259,7 @@ pub async fn claim(
     timeout: Duration,
 ) -> Result<DeviceIdentity, ClaimError> {
     let id = credential.id.as_str();
-    let secret = core::str::from_utf8(credential.secret.expose())
-        .map_err(|_| ClaimError::Invalid("the secret is not UTF-8".into()))?;
-    let request = key.request(id, secret, device).ok_or_else(|| ClaimError::Invalid(id.into()))?;
-    let mut buf = Zeroizing::new([0u8; MAX_REQUEST_LEN]);
-    let payload = request.encode(buf.as_mut()).map_err(|e| ClaimError::Invalid(e.to_string()))?.to_vec();
-    let payload = Zeroizing::new(payload);
+    let payload = encoded_request(credential, device, &key)?;
     let response_topic =
         claim_topic(id, ClaimRoute::Response).ok_or_else(|| ClaimError::Invalid(id.into()))?;
     let request_topic = claim_topic(id, ClaimRoute::Request).ok_or_else(|| ClaimError::Invalid(id.into()))?;
@@ -225,11 +287,7 @@ pub async fn claim(
             if m.topic != response_topic.as_str() {
                 continue;
             }
-            return match ClaimResponse::decode(&m.payload).map_err(ClaimError::BadAnswer)? {
-                ClaimResponse::Issued { device: d, certificate } if d == device => Ok(certificate.to_vec()),
-                ClaimResponse::Issued { .. } => Err(ClaimError::BadAnswer(DecodeError::InvalidField)),
-                ClaimResponse::Refused(why) => Err(ClaimError::Refused(why)),
-            };
+            return certificate_of(&m.payload, device);
         }
     })
     .await
