@@ -33,6 +33,10 @@ async fn every_delivery_event_reaches_a_reader() {
     let mut o = Options::new("events");
     o.max_events = 64;
     let c = client(&broker.url(), o).await;
+    // Read an event (the connection's) before publishing: until the application reads events
+    // the client keeps only the latest `max_events` (it cannot know anyone will read them), so
+    // a reader task scheduled late on a busy machine would miss the first ones.
+    assert!(within(10, c.next_event()).await.is_some());
     let reader = tokio::spawn({
         let c = c.clone();
         async move {
