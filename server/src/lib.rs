@@ -4,4 +4,5 @@
 #![forbid(unsafe_code)]
 
 pub mod provision;
+pub mod store;
 pub mod update;

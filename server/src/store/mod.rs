@@ -1,0 +1,120 @@
+//! Storage: what the ingest pipeline keeps and what a dashboard asks of it, behind one trait
+//! ([`Store`]) with a backend per database. [`SqliteStore`] is the embedded default (SQLite,
+//! bundled: no service to run).
+//!
+//! Every frame is stored once: the store remembers each `(device, sequence)` it took, and a
+//! frame seen again (a redelivery after a reconnect) changes nothing. A batch of frames is one
+//! transaction.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use telemetra_codec::{Frame, Message};
+//! use telemetra_core::{ChannelId, DeviceId, Reading, Timestamp};
+//! use telemetra_server::store::{SqliteStore, Store};
+//!
+//! let store = SqliteStore::in_memory()?;
+//! let r = Reading::new(ChannelId(1), Timestamp(1_000), 21.5);
+//! let frame = Frame::new(DeviceId(7), 1, Message::Readings([r].into_iter().collect()));
+//! let stored = store.put(vec![frame.clone(), frame], Timestamp(2_000)).await?;
+//! assert_eq!((stored.frames, stored.duplicates), (1, 1));
+//! let latest = store.latest(DeviceId(7)).await?;
+//! assert_eq!(latest[0].value.as_f64(), Some(21.5));
+//! # Ok::<(), telemetra_server::store::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+mod rows;
+mod sqlite;
+
+use std::future::Future;
+
+pub use rows::{AlertRow, CommandRow, DeviceRow, Latest, Point, Stored};
+pub use sqlite::SqliteStore;
+use telemetra_codec::Frame;
+use telemetra_core::{AlertState, ChannelId, Command, DeviceId, DeviceStatus, Timestamp};
+
+/// A store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed an operation.
+    #[error("database: {0}")]
+    Database(String),
+    /// A stored value does not decode (written by a newer build, or damaged).
+    #[error("a stored value does not decode: {0}")]
+    Corrupt(String),
+    /// The database's schema is newer than this build knows.
+    #[error("the database's schema version {found} is newer than this build's {known}")]
+    SchemaTooNew {
+        /// The database's.
+        found: i64,
+        /// This build's.
+        known: i64,
+    },
+}
+
+/// Where telemetry is kept. Every method is async so that a backend may talk to a database
+/// server; an embedded one runs its work off the async threads.
+pub trait Store: Send + Sync + 'static {
+    /// Stores `frames` (received at `received_at`) in one transaction: readings, alerts,
+    /// acknowledgements, device descriptors, status and heartbeats. A frame whose `(device,
+    /// sequence)` was stored before is skipped and counted as a duplicate.
+    fn put(
+        &self,
+        frames: Vec<Frame>,
+        received_at: Timestamp,
+    ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
+
+    /// Records a command sent to `device` (its acknowledgement arrives later as a frame).
+    fn put_command(
+        &self,
+        device: DeviceId,
+        command: Command,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sets `device`'s status as the server sees it (`Lost` after a silence, say).
+    fn set_status(
+        &self,
+        device: DeviceId,
+        status: DeviceStatus,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every device known, with its status, when it was last heard and its descriptor.
+    fn devices(&self) -> impl Future<Output = Result<Vec<DeviceRow>, StoreError>> + Send;
+
+    /// The latest value of each of `device`'s channels.
+    fn latest(&self, device: DeviceId) -> impl Future<Output = Result<Vec<Latest>, StoreError>> + Send;
+
+    /// `device`'s `channel` from `from` (inclusive) to `to` (exclusive), in at most `points`
+    /// time buckets of equal width: per bucket, its first timestamp, the mean, minimum and
+    /// maximum of the numeric readings, and their count.
+    fn series(
+        &self,
+        device: DeviceId,
+        channel: ChannelId,
+        from: Timestamp,
+        to: Timestamp,
+        points: u32,
+    ) -> impl Future<Output = Result<Vec<Point>, StoreError>> + Send;
+
+    /// Alert transitions, newest first, at most `limit`; only those in `state` when given.
+    fn alerts(
+        &self,
+        state: Option<AlertState>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
+
+    /// The commands sent to `device`, newest first, with their acknowledgements.
+    fn commands(&self, device: DeviceId) -> impl Future<Output = Result<Vec<CommandRow>, StoreError>> + Send;
+
+    /// The highest command id sent to `device` (a server restarting goes on from it).
+    fn last_command_id(
+        &self,
+        device: DeviceId,
+    ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+
+    /// Deletes readings and alerts older than `before` (and the frame keys older than it):
+    /// retention by age. Returns the readings deleted.
+    fn retain(&self, before: Timestamp) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
