@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod ingest;
 pub mod provision;
 pub mod store;
 pub mod update;

@@ -16,7 +16,7 @@
 //! let r = Reading::new(ChannelId(1), Timestamp(1_000), 21.5);
 //! let frame = Frame::new(DeviceId(7), 1, Message::Readings([r].into_iter().collect()));
 //! let stored = store.put(vec![frame.clone(), frame], Timestamp(2_000)).await?;
-//! assert_eq!((stored.frames, stored.duplicates), (1, 1));
+//! assert_eq!((stored.frames, stored.duplicates, stored.fresh), (1, 1, vec![true, false]));
 //! let latest = store.latest(DeviceId(7)).await?;
 //! assert_eq!(latest[0].value.as_f64(), Some(21.5));
 //! # Ok::<(), telemetra_server::store::StoreError>(())
@@ -31,7 +31,7 @@ use std::future::Future;
 pub use rows::{AlertRow, CommandRow, DeviceRow, Latest, Point, Stored};
 pub use sqlite::SqliteStore;
 use telemetra_codec::Frame;
-use telemetra_core::{AlertState, ChannelId, Command, DeviceId, DeviceStatus, Timestamp};
+use telemetra_core::{Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Timestamp};
 
 /// A store failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,10 @@ pub trait Store: Send + Sync + 'static {
         frames: Vec<Frame>,
         received_at: Timestamp,
     ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
+
+    /// Records an alert transition the server's own rules decided (a device's alerts arrive
+    /// as frames).
+    fn put_alert(&self, alert: Alert) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records a command sent to `device` (its acknowledgement arrives later as a frame).
     fn put_command(

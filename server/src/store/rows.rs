@@ -6,8 +6,10 @@ use telemetra_core::{
 };
 
 /// What a [`put`](super::Store::put) did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stored {
+    /// For each frame given, in order: whether it was new (false: a duplicate, skipped).
+    pub fresh: Vec<bool>,
     /// Frames stored.
     pub frames: u64,
     /// Frames skipped: their `(device, sequence)` was stored before.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::{
-    AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Severity, Timestamp,
+    Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Severity, Timestamp,
 };
 
 use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
@@ -230,6 +230,7 @@ fn put_frame(
         .prepare_cached("INSERT OR IGNORE INTO frames (device, seq, received_at) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![i(frame.device.0), frame.seq, i(received_at.0)]))
         .map_err(db)?;
+    stored.fresh.push(new != 0);
     if new == 0 {
         stored.duplicates += 1;
         return Ok(());
@@ -256,26 +257,7 @@ fn put_frame(
             }
             stored.readings += readings.len() as u64;
         }
-        Message::Alert(a) => {
-            let value = a.value.as_ref().map(blob).transpose()?;
-            tx.prepare_cached(
-                "INSERT INTO alerts (device, rule, state, severity, channel, value, at, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    i(device.0),
-                    a.rule.as_str(),
-                    state_text(a.state),
-                    severity_text(a.severity),
-                    a.channel.map(|c| c.0),
-                    value,
-                    i(a.at.0),
-                    a.message.as_str()
-                ])
-            })
-            .map_err(db)?;
-        }
+        Message::Alert(a) => put_alert(tx, a)?,
         Message::Ack(ack) => {
             let ack_blob = blob(ack)?;
             tx.prepare_cached("UPDATE commands SET ack = ?3 WHERE device = ?1 AND id = ?2")
@@ -293,6 +275,28 @@ fn put_frame(
         // other way and are not stored from frames.
         Message::Heartbeat(_) | Message::Command(_) | Message::Rule(_) => {}
     }
+    Ok(())
+}
+
+fn put_alert(conn: &Connection, a: &Alert) -> Result<(), StoreError> {
+    let value = a.value.as_ref().map(blob).transpose()?;
+    conn.prepare_cached(
+        "INSERT INTO alerts (device, rule, state, severity, channel, value, at, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            i(a.device.0),
+            a.rule.as_str(),
+            state_text(a.state),
+            severity_text(a.severity),
+            a.channel.map(|c| c.0),
+            value,
+            i(a.at.0),
+            a.message.as_str()
+        ])
+    })
+    .map_err(db)?;
     Ok(())
 }
 
@@ -323,6 +327,10 @@ impl Store for SqliteStore {
             Ok(stored)
         })
         .await
+    }
+
+    async fn put_alert(&self, alert: Alert) -> Result<(), StoreError> {
+        self.run(move |conn| put_alert(conn, &alert)).await
     }
 
     async fn put_command(&self, device: DeviceId, command: Command) -> Result<(), StoreError> {

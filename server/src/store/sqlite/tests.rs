@@ -38,12 +38,12 @@ fn a_frame_is_stored_once_however_often_it_comes() {
         let f = readings(7, 1, &[(1, 1000, 20.0), (2, 1000, 55.0)]);
         assert_eq!(
             s.put(vec![f.clone()], Timestamp(1)).await.unwrap(),
-            Stored { frames: 1, duplicates: 0, readings: 2 }
+            Stored { fresh: vec![true], frames: 1, duplicates: 0, readings: 2 }
         );
         // Redelivered, alone and in a batch with a new one.
         let g = readings(7, 2, &[(1, 2000, 21.0)]);
         let stored = s.put(vec![f.clone(), g, f], Timestamp(2)).await.unwrap();
-        assert_eq!(stored, Stored { frames: 1, duplicates: 2, readings: 1 });
+        assert_eq!(stored, Stored { fresh: vec![false, true, false], frames: 1, duplicates: 2, readings: 1 });
         let series = s.series(DeviceId(7), ChannelId(1), Timestamp(0), Timestamp(10_000), 100).await.unwrap();
         assert_eq!(series.iter().map(|p| p.count).sum::<u64>(), 2, "{series:?}");
         // The same sequence from another device is another frame.
@@ -120,7 +120,7 @@ fn batches_alerts_status_descriptors_commands_and_acks_are_kept() {
         ];
         assert_eq!(
             s.put(frames, Timestamp(30_000)).await.unwrap(),
-            Stored { frames: 5, duplicates: 0, readings: 50 }
+            Stored { fresh: vec![true; 5], frames: 5, duplicates: 0, readings: 50 }
         );
         let devices = s.devices().await.unwrap();
         assert_eq!(devices.len(), 1);

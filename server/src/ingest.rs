@@ -1,0 +1,343 @@
+//! The ingest pipeline: frames from any [`Transport`] into a [`Store`], through the rule
+//! engine, with the commands its rules decide sent back.
+//!
+//! For each message on a device-to-server route (readings, info, status, alerts, acks):
+//!
+//! 1. decode it: a frame that does not decode is logged, counted and skipped, and the next
+//!    still arrives;
+//! 2. store it, with the others that arrived together, in one transaction, **once** per
+//!    `(device, sequence)`: a frame redelivered after a reconnect changes nothing and is not
+//!    run through the rules again;
+//! 3. run new frames through the rule engine: alert transitions are stored; a command is given
+//!    the device's next command id (continuing from the store after a restart), sent and
+//!    waited for until the transport's peer takes it, and stored (its acknowledgement arrives
+//!    later as a frame and is stored with it);
+//! 4. every so often, time moves on for the rules (what a `for` duration, a `silent` rule or a
+//!    window decides with time alone), and a device silent for [`IngestConfig::silence`] whose
+//!    last status was online is marked lost.
+//!
+//! The rules run on the devices' timestamps, with [`IngestConfig::clock_skew`] of tolerance
+//! for device clocks behind the server's.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use telemetra_codec::limits::MAX_FRAME;
+use telemetra_codec::{Frame, Message};
+use telemetra_core::transport::{Receiver, Sender, Transport, TransportError};
+use telemetra_core::{
+    Command, CommandId, DeviceId, DeviceStatus, ErrorKind, Route, RouteFilter, RouteKind, Timestamp,
+};
+use telemetra_rules::{Engine, Event};
+
+use crate::store::{Store, StoreError};
+
+/// How the pipeline runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IngestConfig {
+    /// The most frames stored in one transaction: 256.
+    pub batch: usize,
+    /// A device silent this long, last seen online, is marked lost: 5 minutes.
+    pub silence: Duration,
+    /// How long a command the rules decide stays valid: 60 s.
+    pub command_ttl: Duration,
+    /// How far behind the server's clock a device's clock may be: 10 s. The rules' time for a
+    /// device starts this far before the server's when it announces itself, and time-driven
+    /// rules (`for`, `silent`, windows) are advanced to the server's time less this; a reading
+    /// stamped earlier than the device's time is still stored, but late for the rules (a backlog
+    /// raises no alarm for the past).
+    pub clock_skew: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            batch: 256,
+            silence: Duration::from_secs(300),
+            command_ttl: Duration::from_secs(60),
+            clock_skew: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the pipeline has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Frames stored (new).
+    pub frames: u64,
+    /// Messages that did not decode: logged, counted, skipped.
+    pub bad_frames: u64,
+    /// Frames received again and skipped.
+    pub duplicates: u64,
+    /// Readings stored.
+    pub readings: u64,
+    /// Alert transitions the rules decided.
+    pub alerts: u64,
+    /// Commands sent.
+    pub commands: u64,
+    /// Commands the transport did not take (logged; the rule fires again on its next
+    /// transition).
+    pub commands_failed: u64,
+    /// Devices marked lost after a silence.
+    pub lost: u64,
+    /// Transactions (batches of frames) committed.
+    pub batches: u64,
+}
+
+/// The pipeline failed for good.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError<E: core::fmt::Debug + core::fmt::Display> {
+    /// The store failed (frames are not acknowledged as stored: the pipeline stops rather
+    /// than lose them).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The transport failed for good (closed, refused).
+    #[error("transport: {0}")]
+    Transport(E),
+}
+
+/// The current time as a [`Timestamp`].
+pub fn now() -> Timestamp {
+    Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
+}
+
+/// A handle on a running pipeline's counters.
+#[derive(Debug, Clone, Default)]
+pub struct StatsHandle(Arc<Mutex<IngestStats>>);
+
+impl StatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> IngestStats {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut IngestStats)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// The routes a server receives: everything devices send.
+pub const DEVICE_ROUTES: [RouteKind; 5] =
+    [RouteKind::Readings, RouteKind::Info, RouteKind::Status, RouteKind::Alerts, RouteKind::Acks];
+
+/// The ingest pipeline: a store, a rule engine and their state.
+pub struct Ingest<S> {
+    store: Arc<S>,
+    engine: Engine,
+    config: IngestConfig,
+    stats: StatsHandle,
+    next_command: HashMap<DeviceId, u32>,
+    seen: HashMap<DeviceId, (Timestamp, bool)>,
+}
+
+impl<S> core::fmt::Debug for Ingest<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("config", &self.config)
+            .field("stats", &self.stats.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Ingest<S> {
+    /// A pipeline into `store` with `engine`'s rules.
+    pub fn new(store: Arc<S>, engine: Engine, config: IngestConfig) -> Ingest<S> {
+        Ingest {
+            store,
+            engine,
+            config,
+            stats: StatsHandle::default(),
+            next_command: HashMap::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// A handle on the counters, to read while it runs.
+    pub fn stats(&self) -> StatsHandle {
+        self.stats.clone()
+    }
+
+    /// Runs on `transport` until `stop` completes or the transport closes; returns the
+    /// counters. Frames received before the stop are stored before it returns.
+    pub async fn run<T: Transport>(
+        mut self,
+        transport: T,
+        stop: impl Future<Output = ()> + Send,
+    ) -> Result<IngestStats, IngestError<T::Error>> {
+        let (mut tx, mut rx) = transport.split();
+        for kind in DEVICE_ROUTES {
+            Receiver::subscribe(&mut rx, RouteFilter::kind(kind)).await.map_err(IngestError::Transport)?;
+        }
+        let mut buf = vec![0u8; MAX_FRAME];
+        let mut tick = tokio::time::interval((self.config.silence / 4).max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            let first = tokio::select! {
+                r = Receiver::receive(&mut rx, &mut buf) => r,
+                _ = tick.tick() => {
+                    self.tick(&mut tx).await?;
+                    continue;
+                }
+                _ = &mut stop => break,
+            };
+            let delivery = match first {
+                Ok(d) => d,
+                Err(e) if matches!(e.kind(), ErrorKind::Closed) => break,
+                Err(e) if matches!(e.kind(), ErrorKind::Refused | ErrorKind::Config) => {
+                    return Err(IngestError::Transport(e));
+                }
+                Err(e) => {
+                    tracing::warn!("receive failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            // What arrived with it goes into the same transaction.
+            let mut frames = Vec::new();
+            self.decode(delivery.route, &buf[..delivery.len], &mut frames);
+            while frames.len() < self.config.batch {
+                match Receiver::try_receive(&mut rx, &mut buf) {
+                    Ok(Some(d)) => self.decode(d.route, &buf[..d.len], &mut frames),
+                    _ => break,
+                }
+            }
+            self.process(frames, &mut tx).await?;
+        }
+        let _ = Sender::close(&mut tx).await;
+        Ok(self.stats.get())
+    }
+
+    fn decode(&self, route: Route, bytes: &[u8], out: &mut Vec<Frame>) {
+        match Frame::decode(bytes) {
+            Ok(f) if f.device == route.device => out.push(f),
+            Ok(f) => {
+                // A frame naming another device than its route: the route is what the broker's
+                // ACL checked, so the frame is not to be trusted.
+                self.stats.update(|s| s.bad_frames += 1);
+                tracing::warn!(route = ?route, frame_device = %f.device, "frame dropped: its device is not its route's");
+            }
+            Err(e) => {
+                self.stats.update(|s| s.bad_frames += 1);
+                tracing::warn!(route = ?route, len = bytes.len(), "frame dropped: {e}");
+            }
+        }
+    }
+
+    /// Stores a batch, then runs its new frames through the rules and acts on them.
+    async fn process<Tx: Sender>(
+        &mut self,
+        frames: Vec<Frame>,
+        tx: &mut Tx,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let at = now();
+        let stored = self.store.put(frames.clone(), at).await?;
+        self.stats.update(|s| {
+            s.frames += stored.frames;
+            s.duplicates += stored.duplicates;
+            s.readings += stored.readings;
+            s.batches += 1;
+        });
+        let mut events = Vec::new();
+        let rules_now = self.rules_now(at);
+        for (frame, fresh) in frames.iter().zip(&stored.fresh) {
+            if !fresh {
+                continue;
+            }
+            let online = match frame.message {
+                Message::Status(status) => status == DeviceStatus::Online,
+                _ => self.seen.get(&frame.device).is_none_or(|(_, online)| *online),
+            };
+            self.seen.insert(frame.device, (at, online));
+            self.engine.ingest_frame(frame, rules_now, &mut events);
+        }
+        for event in events {
+            self.act(event, at, tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn act<Tx: Sender>(
+        &mut self,
+        event: Event,
+        at: Timestamp,
+        tx: &mut Tx,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        match event {
+            Event::Alert(alert) => {
+                self.store.put_alert(alert).await?;
+                self.stats.update(|s| s.alerts += 1);
+            }
+            Event::Command { rule, device, action } => {
+                let id = match self.next_command.get(&device) {
+                    Some(&id) => id,
+                    None => self.store.last_command_id(device).await?.map_or(1, |id| id.wrapping_add(1)),
+                };
+                self.next_command.insert(device, id.wrapping_add(1));
+                let command = Command {
+                    id: CommandId(id),
+                    issued_at: at,
+                    expires_at: at.checked_add(self.config.command_ttl),
+                    action,
+                };
+                let frame = Frame::new(device, id, Message::Command(command.clone()));
+                let sent = match frame.to_vec() {
+                    Ok(bytes) => {
+                        Sender::send_acked(tx, Route::new(RouteKind::Commands, device), &bytes).await.is_ok()
+                    }
+                    Err(_) => false,
+                };
+                if sent {
+                    self.store.put_command(device, command).await?;
+                    self.stats.update(|s| s.commands += 1);
+                    tracing::info!(device = %device, rule = rule.as_str(), command = id, "command sent");
+                } else {
+                    self.stats.update(|s| s.commands_failed += 1);
+                    tracing::warn!(device = %device, rule = rule.as_str(), command = id, "command not sent");
+                }
+            }
+            Event::Emit { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn rules_now(&self, at: Timestamp) -> Timestamp {
+        Timestamp(at.0.saturating_sub(self.config.clock_skew.as_millis() as u64))
+    }
+
+    /// Time moves on for the rules (`for` durations, `silent`, windows), and the devices last
+    /// seen online longer ago than the silence are marked lost.
+    async fn tick<Tx: Sender>(&mut self, tx: &mut Tx) -> Result<(), IngestError<Tx::Error>> {
+        let at = now();
+        let mut events = Vec::new();
+        self.engine.advance(self.rules_now(at), &mut events);
+        for event in events {
+            self.act(event, at, tx).await?;
+        }
+        Ok(self.mark_silent(at).await?)
+    }
+
+    /// Marks lost the devices last seen online longer ago than the silence.
+    async fn mark_silent(&mut self, at: Timestamp) -> Result<(), StoreError> {
+        let silence = self.config.silence.as_millis() as u64;
+        for (device, (last, online)) in self.seen.iter_mut() {
+            if *online && at.0.saturating_sub(last.0) >= silence {
+                self.store.set_status(*device, DeviceStatus::Lost, at).await?;
+                *online = false;
+                self.stats.update(|s| s.lost += 1);
+                tracing::info!(device = %device, "device lost: silent since {}", last.0);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

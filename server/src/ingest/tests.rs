@@ -1,0 +1,182 @@
+//! The pipeline on the in-process transport with a device played by the test.
+
+use telemetra_core::transport::{Receiver, Sender, Transport};
+use telemetra_core::{
+    AlertState, ChannelId, ChannelSpec, CommandAck, CommandResult, Device, FirmwareVersion, Name, Quantity,
+    Reading, Unit,
+};
+use telemetra_transports::memory::MemoryHub;
+
+use super::*;
+use crate::store::SqliteStore;
+
+const RULES: &str = r#"
+rule power_peak: when power > 1450 clear when power < 1300
+    then alert warning "Power peak", command set limit_w = 1400
+"#;
+
+fn info(id: u64) -> Device {
+    Device {
+        id: DeviceId(id),
+        model: Name::try_from("meter").unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: [ChannelSpec {
+            id: ChannelId(1),
+            name: Name::try_from("power").unwrap(),
+            quantity: Quantity::Power,
+            unit: Unit::Watt,
+            period_ms: 1000,
+        }]
+        .into_iter()
+        .collect(),
+        tags: Default::default(),
+    }
+}
+
+fn frame(device: u64, seq: u32, message: Message) -> Vec<u8> {
+    Frame::new(DeviceId(device), seq, message).to_vec().unwrap()
+}
+
+/// A reading `seq` ms after now (readings of one channel at the same instant are one reading
+/// to the rules).
+fn power(device: u64, seq: u32, watts: f64) -> Vec<u8> {
+    let r = Reading::new(ChannelId(1), Timestamp(now().0 + u64::from(seq)), watts);
+    frame(device, seq, Message::Readings([r].into_iter().collect()))
+}
+
+async fn wait_for(stats: &StatsHandle, f: impl Fn(&IngestStats) -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !f(&stats.get()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("not reached: {:?}", stats.get()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_stored_once_rules_act_and_acks_come_back() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = Engine::new(Default::default());
+    engine.load(telemetra_rules::parse(RULES).unwrap()).unwrap();
+    let config = IngestConfig { silence: Duration::from_millis(400), ..IngestConfig::default() };
+    let ingest = Ingest::new(store.clone(), engine, config);
+    let stats = ingest.stats();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ingest.run(hub.connect(), async move {
+        let _ = stop_rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::exact(Route::new(RouteKind::Commands, DeviceId(7))))
+        .await
+        .unwrap();
+    let send = |kind: RouteKind, bytes: Vec<u8>| (Route::new(kind, DeviceId(7)), bytes);
+    let mut out = vec![
+        send(RouteKind::Status, frame(7, 1, Message::Status(DeviceStatus::Online))),
+        send(RouteKind::Info, frame(7, 2, Message::DeviceInfo(info(7)))),
+        send(RouteKind::Readings, power(7, 3, 1200.0)),
+        // Garbage: counted and skipped; the frames after it still arrive.
+        send(RouteKind::Readings, vec![0xff, 0x00, 0x13]),
+        send(RouteKind::Readings, power(7, 4, 1500.0)),
+    ];
+    // A frame naming device 8 on device 7's route: not trusted.
+    out.push(send(RouteKind::Readings, power(8, 1, 1.0)));
+    for (route, bytes) in &out {
+        Sender::send(&mut device, *route, bytes).await.unwrap();
+    }
+    // The rule fires: an alert stored, a command to the device.
+    let mut buf = vec![0u8; MAX_FRAME];
+    let d = tokio::time::timeout(Duration::from_secs(10), Receiver::receive(&mut device, &mut buf))
+        .await
+        .unwrap_or_else(|_| panic!("no command: {:?}", stats.get()))
+        .unwrap();
+    let Message::Command(cmd) = Frame::decode(&buf[..d.len]).unwrap().message else {
+        panic!("not a command")
+    };
+    assert_eq!(cmd.id, CommandId(1));
+    // The device redelivers a frame (a reconnect), acknowledges the command, and the power
+    // falls: the alert clears; the redelivered 1500 W does not raise it again.
+    let ack = CommandAck { command: cmd.id, at: now(), result: CommandResult::Completed };
+    for (kind, bytes) in [
+        (RouteKind::Readings, power(7, 4, 1500.0)),
+        (RouteKind::Acks, frame(7, 5, Message::Ack(ack))),
+        (RouteKind::Readings, power(7, 6, 1000.0)),
+    ] {
+        Sender::send(&mut device, Route::new(kind, DeviceId(7)), &bytes).await.unwrap();
+    }
+    wait_for(&stats, |s| s.frames == 6 && s.alerts == 2).await;
+    let s = stats.get();
+    assert_eq!((s.bad_frames, s.duplicates, s.commands, s.readings), (2, 1, 1, 3), "{s:?}");
+    let alerts = store.alerts(None, 10).await.unwrap();
+    assert_eq!(alerts.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::Cleared, AlertState::Raised]);
+    let commands = store.commands(DeviceId(7)).await.unwrap();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].ack.map(|a| a.result), Some(CommandResult::Completed));
+    assert_eq!(store.latest(DeviceId(7)).await.unwrap()[0].value.as_f64(), Some(1000.0));
+    assert!(
+        store.devices().await.unwrap().iter().all(|d| d.device == DeviceId(7)),
+        "device 8 was never stored"
+    );
+
+    // Silence: the device is marked lost.
+    wait_for(&stats, |s| s.lost == 1).await;
+    assert_eq!(store.devices().await.unwrap()[0].status.map(|s| s.0), Some(DeviceStatus::Lost));
+    stop_tx.send(()).unwrap();
+    let end = server.await.unwrap().unwrap();
+    assert_eq!(end.frames, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_ids_go_on_from_the_store_after_a_restart() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .put_command(
+            DeviceId(7),
+            Command {
+                id: CommandId(41),
+                issued_at: now(),
+                expires_at: None,
+                action: telemetra_core::CommandAction::Reboot { delay_ms: 0 },
+            },
+        )
+        .await
+        .unwrap();
+    let mut engine = Engine::new(Default::default());
+    engine.load(telemetra_rules::parse(RULES).unwrap()).unwrap();
+    let ingest = Ingest::new(store.clone(), engine, IngestConfig::default());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ingest.run(hub.connect(), async move {
+        let _ = stop_rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::exact(Route::new(RouteKind::Commands, DeviceId(7))))
+        .await
+        .unwrap();
+    Sender::send(
+        &mut device,
+        Route::new(RouteKind::Info, DeviceId(7)),
+        &frame(7, 1, Message::DeviceInfo(info(7))),
+    )
+    .await
+    .unwrap();
+    Sender::send(&mut device, Route::new(RouteKind::Readings, DeviceId(7)), &power(7, 2, 2000.0))
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; MAX_FRAME];
+    let d = tokio::time::timeout(Duration::from_secs(10), Receiver::receive(&mut device, &mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let Message::Command(cmd) = Frame::decode(&buf[..d.len]).unwrap().message else {
+        panic!("not a command")
+    };
+    assert_eq!(cmd.id, CommandId(42));
+    stop_tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let _ = Transport::split(hub.connect());
+}
