@@ -218,6 +218,10 @@ pub fn is_claim_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// The MQTT user name of a claim is this prefix and its id (`claim:c-7f3a`): never a
+/// device's, whose user name is its id in hex digits.
+pub const CLAIM_USER_PREFIX: &str = "claim:";
+
 /// Which of a claim's two routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -238,6 +238,8 @@ impl<S: Store> Ingest<S> {
             return Ok(());
         }
         let at = now();
+        // Shared with the store's blocking task, not copied: the rules read them after.
+        let frames: Arc<[Frame]> = frames.into();
         let stored = self.store.put(frames.clone(), at).await?;
         self.stats.update(|s| {
             s.frames += stored.frames;

@@ -41,7 +41,7 @@ use telemetra_codec::provision::{
     ClaimRefusal, ClaimRequest, ClaimResponse, MAX_REQUEST_LEN, PROOF_MESSAGE_LEN, proof_message,
 };
 use telemetra_core::DeviceId;
-use telemetra_core::route::{ClaimRoute, claim_topic};
+use telemetra_core::route::{CLAIM_USER_PREFIX, ClaimRoute, claim_topic};
 use zeroize::Zeroizing;
 
 use crate::mqtt::client::{Message, Outcome, Password};
@@ -265,7 +265,7 @@ pub async fn claim(
     let request_topic = claim_topic(id, ClaimRoute::Request).ok_or_else(|| ClaimError::Invalid(id.into()))?;
 
     config.options.client_id = format!("claim-{id}");
-    config.options.username = Some(format!("claim:{id}"));
+    config.options.username = Some(format!("{CLAIM_USER_PREFIX}{id}"));
     config.options.password = Some(credential.secret.clone());
     config.options.clean_start = true;
     config.options.session_expiry = 0;

@@ -1,11 +1,11 @@
 //! The pipeline on the in-process transport with a device played by the test.
 
-use telemetra_core::transport::{Receiver, Sender, Transport};
+use telemetra_core::transport::{ErrorType, Receiver, Sender};
 use telemetra_core::{
     AlertState, ChannelId, ChannelSpec, CommandAck, CommandResult, Device, FirmwareVersion, Name, Quantity,
     Reading, Unit,
 };
-use telemetra_transports::memory::MemoryHub;
+use telemetra_transports::memory::{MemoryHub, MemoryTransport};
 
 use super::*;
 use crate::store::SqliteStore;
@@ -54,25 +54,51 @@ async fn wait_for(stats: &StatsHandle, f: impl Fn(&IngestStats) -> bool) {
     .unwrap_or_else(|_| panic!("not reached: {:?}", stats.get()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn frames_are_stored_once_rules_act_and_acks_come_back() {
-    let hub = MemoryHub::new(1024);
-    let store = Arc::new(SqliteStore::in_memory().unwrap());
+/// A pipeline with [`RULES`] running on `hub` until `stop`, and device 7's endpoint on it,
+/// subscribed to its commands.
+struct Running {
+    stats: StatsHandle,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<IngestStats, IngestError<<MemoryTransport as ErrorType>::Error>>>,
+    device: MemoryTransport,
+}
+
+async fn start(hub: &MemoryHub, store: Arc<SqliteStore>, config: IngestConfig) -> Running {
     let mut engine = Engine::new(Default::default());
     engine.load(telemetra_rules::parse(RULES).unwrap()).unwrap();
-    let config = IngestConfig { silence: Duration::from_millis(400), ..IngestConfig::default() };
-    let ingest = Ingest::new(store.clone(), engine, config);
+    let ingest = Ingest::new(store, engine, config);
     let stats = ingest.stats();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(ingest.run(hub.connect(), async move {
-        let _ = stop_rx.await;
+        let _ = stopped.await;
     }));
     tokio::time::sleep(Duration::from_millis(50)).await;
-
     let mut device = hub.connect();
     Receiver::subscribe(&mut device, RouteFilter::exact(Route::new(RouteKind::Commands, DeviceId(7))))
         .await
         .unwrap();
+    Running { stats, stop, server, device }
+}
+
+/// The next command the device receives.
+async fn next_command(device: &mut MemoryTransport, stats: &StatsHandle) -> Command {
+    let mut buf = vec![0u8; MAX_FRAME];
+    let d = tokio::time::timeout(Duration::from_secs(10), Receiver::receive(device, &mut buf))
+        .await
+        .unwrap_or_else(|_| panic!("no command: {:?}", stats.get()))
+        .unwrap();
+    let Message::Command(cmd) = Frame::decode(&buf[..d.len]).unwrap().message else {
+        panic!("not a command")
+    };
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_stored_once_rules_act_and_acks_come_back() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let config = IngestConfig { silence: Duration::from_millis(400), ..IngestConfig::default() };
+    let Running { stats, stop, server, mut device } = start(&hub, store.clone(), config).await;
     let send = |kind: RouteKind, bytes: Vec<u8>| (Route::new(kind, DeviceId(7)), bytes);
     let mut out = vec![
         send(RouteKind::Status, frame(7, 1, Message::Status(DeviceStatus::Online))),
@@ -88,14 +114,7 @@ async fn frames_are_stored_once_rules_act_and_acks_come_back() {
         Sender::send(&mut device, *route, bytes).await.unwrap();
     }
     // The rule fires: an alert stored, a command to the device.
-    let mut buf = vec![0u8; MAX_FRAME];
-    let d = tokio::time::timeout(Duration::from_secs(10), Receiver::receive(&mut device, &mut buf))
-        .await
-        .unwrap_or_else(|_| panic!("no command: {:?}", stats.get()))
-        .unwrap();
-    let Message::Command(cmd) = Frame::decode(&buf[..d.len]).unwrap().message else {
-        panic!("not a command")
-    };
+    let cmd = next_command(&mut device, &stats).await;
     assert_eq!(cmd.id, CommandId(1));
     // The device redelivers a frame (a reconnect), acknowledges the command, and the power
     // falls: the alert clears; the redelivered 1500 W does not raise it again.
@@ -124,7 +143,7 @@ async fn frames_are_stored_once_rules_act_and_acks_come_back() {
     // Silence: the device is marked lost.
     wait_for(&stats, |s| s.lost == 1).await;
     assert_eq!(store.devices().await.unwrap()[0].status.map(|s| s.0), Some(DeviceStatus::Lost));
-    stop_tx.send(()).unwrap();
+    stop.send(()).unwrap();
     let end = server.await.unwrap().unwrap();
     assert_eq!(end.frames, 6);
 }
@@ -145,18 +164,8 @@ async fn command_ids_go_on_from_the_store_after_a_restart() {
         )
         .await
         .unwrap();
-    let mut engine = Engine::new(Default::default());
-    engine.load(telemetra_rules::parse(RULES).unwrap()).unwrap();
-    let ingest = Ingest::new(store.clone(), engine, IngestConfig::default());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ingest.run(hub.connect(), async move {
-        let _ = stop_rx.await;
-    }));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut device = hub.connect();
-    Receiver::subscribe(&mut device, RouteFilter::exact(Route::new(RouteKind::Commands, DeviceId(7))))
-        .await
-        .unwrap();
+    let Running { stats, stop, server, mut device } =
+        start(&hub, store.clone(), IngestConfig::default()).await;
     Sender::send(
         &mut device,
         Route::new(RouteKind::Info, DeviceId(7)),
@@ -167,16 +176,8 @@ async fn command_ids_go_on_from_the_store_after_a_restart() {
     Sender::send(&mut device, Route::new(RouteKind::Readings, DeviceId(7)), &power(7, 2, 2000.0))
         .await
         .unwrap();
-    let mut buf = vec![0u8; MAX_FRAME];
-    let d = tokio::time::timeout(Duration::from_secs(10), Receiver::receive(&mut device, &mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let Message::Command(cmd) = Frame::decode(&buf[..d.len]).unwrap().message else {
-        panic!("not a command")
-    };
+    let cmd = next_command(&mut device, &stats).await;
     assert_eq!(cmd.id, CommandId(42));
-    stop_tx.send(()).unwrap();
+    stop.send(()).unwrap();
     server.await.unwrap().unwrap();
-    let _ = Transport::split(hub.connect());
 }

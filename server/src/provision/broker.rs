@@ -16,7 +16,7 @@ use telemetra_transports::mqtt::driver::{Config, MqttClient};
 use telemetra_transports::mqtt::packet::publish::QoS;
 
 use super::ProvisionError;
-use super::claim::{ClaimSecret, claim_username, random};
+use super::claim::{ClaimSecret, claim_username, hex, random};
 
 const CONTROL: &str = "$CONTROL/dynamic-security/v1";
 const RESPONSE: &str = "$CONTROL/dynamic-security/v1/response";
@@ -60,7 +60,7 @@ fn acl(kind: &str, topic: &str) -> Value {
 fn unusable_password() -> Result<String, ProvisionError> {
     let mut b = [0u8; 32];
     random(&mut b)?;
-    Ok(b.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&b))
 }
 
 impl BrokerAdmin {

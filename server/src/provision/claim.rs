@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ring::rand::{SecureRandom, SystemRandom};
 use telemetra_codec::provision::ClaimRefusal;
 use telemetra_core::DeviceId;
+use telemetra_core::route::CLAIM_USER_PREFIX;
 use zeroize::Zeroizing;
 
 use super::ProvisionError;
@@ -43,7 +44,7 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<(), ProvisionError> {
     SystemRandom::new().fill(buf).map_err(|_| ProvisionError::Random)
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -84,7 +85,7 @@ impl Claim {
 
 /// The MQTT user name of claim `id`: `claim:{id}`, never a device's (hex digits only).
 pub fn claim_username(id: &str) -> String {
-    format!("claim:{id}")
+    format!("{CLAIM_USER_PREFIX}{id}")
 }
 
 /// What the registry knows of a claim.

@@ -15,7 +15,7 @@
 //! let store = SqliteStore::in_memory()?;
 //! let r = Reading::new(ChannelId(1), Timestamp(1_000), 21.5);
 //! let frame = Frame::new(DeviceId(7), 1, Message::Readings([r].into_iter().collect()));
-//! let stored = store.put(vec![frame.clone(), frame], Timestamp(2_000)).await?;
+//! let stored = store.put(vec![frame.clone(), frame].into(), Timestamp(2_000)).await?;
 //! assert_eq!((stored.frames, stored.duplicates, stored.fresh), (1, 1, vec![true, false]));
 //! let latest = store.latest(DeviceId(7)).await?;
 //! assert_eq!(latest[0].value.as_f64(), Some(21.5));
@@ -27,6 +27,7 @@ mod rows;
 mod sqlite;
 
 use std::future::Future;
+use std::sync::Arc;
 
 pub use rows::{AlertRow, CommandRow, DeviceRow, Latest, Point, Stored};
 pub use sqlite::SqliteStore;
@@ -61,7 +62,7 @@ pub trait Store: Send + Sync + 'static {
     /// sequence)` was stored before is skipped and counted as a duplicate.
     fn put(
         &self,
-        frames: Vec<Frame>,
+        frames: Arc<[Frame]>,
         received_at: Timestamp,
     ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
 

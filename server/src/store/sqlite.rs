@@ -102,7 +102,7 @@ fn status_of(s: &str) -> Option<DeviceStatus> {
         .find(|v| status_text(*v) == s)
 }
 
-pub(super) fn state_text(s: AlertState) -> &'static str {
+fn state_text(s: AlertState) -> &'static str {
     match s {
         AlertState::Raised => "raised",
         AlertState::Acknowledged => "acknowledged",
@@ -316,11 +316,11 @@ fn set_status(
 }
 
 impl Store for SqliteStore {
-    async fn put(&self, frames: Vec<Frame>, received_at: Timestamp) -> Result<Stored, StoreError> {
+    async fn put(&self, frames: Arc<[Frame]>, received_at: Timestamp) -> Result<Stored, StoreError> {
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             let mut stored = Stored::default();
-            for frame in &frames {
+            for frame in frames.iter() {
                 put_frame(&tx, frame, received_at, &mut stored)?;
             }
             tx.commit().map_err(db)?;

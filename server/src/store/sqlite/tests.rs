@@ -37,17 +37,20 @@ fn a_frame_is_stored_once_however_often_it_comes() {
         let s = SqliteStore::in_memory().unwrap();
         let f = readings(7, 1, &[(1, 1000, 20.0), (2, 1000, 55.0)]);
         assert_eq!(
-            s.put(vec![f.clone()], Timestamp(1)).await.unwrap(),
+            s.put(vec![f.clone()].into(), Timestamp(1)).await.unwrap(),
             Stored { fresh: vec![true], frames: 1, duplicates: 0, readings: 2 }
         );
         // Redelivered, alone and in a batch with a new one.
         let g = readings(7, 2, &[(1, 2000, 21.0)]);
-        let stored = s.put(vec![f.clone(), g, f], Timestamp(2)).await.unwrap();
+        let stored = s.put(vec![f.clone(), g, f].into(), Timestamp(2)).await.unwrap();
         assert_eq!(stored, Stored { fresh: vec![false, true, false], frames: 1, duplicates: 2, readings: 1 });
         let series = s.series(DeviceId(7), ChannelId(1), Timestamp(0), Timestamp(10_000), 100).await.unwrap();
         assert_eq!(series.iter().map(|p| p.count).sum::<u64>(), 2, "{series:?}");
         // The same sequence from another device is another frame.
-        assert_eq!(s.put(vec![readings(8, 1, &[(1, 1000, 5.0)])], Timestamp(3)).await.unwrap().frames, 1);
+        assert_eq!(
+            s.put(vec![readings(8, 1, &[(1, 1000, 5.0)])].into(), Timestamp(3)).await.unwrap().frames,
+            1
+        );
     });
 }
 
@@ -55,8 +58,8 @@ fn a_frame_is_stored_once_however_often_it_comes() {
 fn latest_keeps_the_newest_reading_even_when_an_older_arrives_later() {
     rt().block_on(async {
         let s = SqliteStore::in_memory().unwrap();
-        s.put(vec![readings(7, 1, &[(1, 5000, 25.0)])], Timestamp(1)).await.unwrap();
-        s.put(vec![readings(7, 2, &[(1, 4000, 24.0), (2, 4000, 60.0)])], Timestamp(2)).await.unwrap();
+        s.put(vec![readings(7, 1, &[(1, 5000, 25.0)])].into(), Timestamp(1)).await.unwrap();
+        s.put(vec![readings(7, 2, &[(1, 4000, 24.0), (2, 4000, 60.0)])].into(), Timestamp(2)).await.unwrap();
         let latest = s.latest(DeviceId(7)).await.unwrap();
         assert_eq!(latest.len(), 2);
         assert_eq!(
@@ -81,7 +84,7 @@ fn a_series_is_downsampled_to_at_most_the_points_asked() {
                 readings(7, n as u32, &c.iter().map(|&k| (1u16, k * 1000, k as f64)).collect::<Vec<_>>())
             })
             .collect();
-        assert_eq!(s.put(frames, Timestamp(0)).await.unwrap().readings, 1000);
+        assert_eq!(s.put(frames.into(), Timestamp(0)).await.unwrap().readings, 1000);
         let p = s.series(DeviceId(7), ChannelId(1), Timestamp(0), Timestamp(1_000_000), 10).await.unwrap();
         assert_eq!(p.len(), 10);
         assert_eq!(p.iter().map(|p| p.count).sum::<u64>(), 1000);
@@ -119,7 +122,7 @@ fn batches_alerts_status_descriptors_commands_and_acks_are_kept() {
             alert(7, 5, AlertState::Cleared, 20_000),
         ];
         assert_eq!(
-            s.put(frames, Timestamp(30_000)).await.unwrap(),
+            s.put(frames.into(), Timestamp(30_000)).await.unwrap(),
             Stored { fresh: vec![true; 5], frames: 5, duplicates: 0, readings: 50 }
         );
         let devices = s.devices().await.unwrap();
@@ -150,7 +153,7 @@ fn batches_alerts_status_descriptors_commands_and_acks_are_kept() {
         assert_eq!(s.last_command_id(DeviceId(7)).await.unwrap(), Some(41));
         let ack =
             CommandAck { command: CommandId(41), at: Timestamp(41_000), result: CommandResult::Completed };
-        s.put(vec![Frame::new(DeviceId(7), 6, Message::Ack(ack))], Timestamp(41_000)).await.unwrap();
+        s.put(vec![Frame::new(DeviceId(7), 6, Message::Ack(ack))].into(), Timestamp(41_000)).await.unwrap();
         let rows = s.commands(DeviceId(7)).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].command.clone(), rows[0].ack), (cmd, Some(ack)));
@@ -165,10 +168,13 @@ fn retention_deletes_by_age_and_a_database_survives_a_reopen() {
     let path = dir.join("telemetry.sqlite");
     rt().block_on(async {
         let s = SqliteStore::open(&path).unwrap();
-        s.put(vec![readings(7, 1, &[(1, 1000, 1.0)]), readings(7, 2, &[(1, 9000, 2.0)])], Timestamp(9000))
-            .await
-            .unwrap();
-        s.put(vec![alert(7, 3, AlertState::Raised, 500)], Timestamp(9000)).await.unwrap();
+        s.put(
+            vec![readings(7, 1, &[(1, 1000, 1.0)]), readings(7, 2, &[(1, 9000, 2.0)])].into(),
+            Timestamp(9000),
+        )
+        .await
+        .unwrap();
+        s.put(vec![alert(7, 3, AlertState::Raised, 500)].into(), Timestamp(9000)).await.unwrap();
         assert_eq!(s.retain(Timestamp(5000)).await.unwrap(), 1);
         assert!(s.alerts(None, 10).await.unwrap().is_empty());
     });
@@ -178,7 +184,7 @@ fn retention_deletes_by_age_and_a_database_survives_a_reopen() {
         assert_eq!(p.iter().map(|p| p.count).sum::<u64>(), 1);
         // The frame keys of the kept frames survive: a redelivery is still a duplicate.
         assert_eq!(
-            s.put(vec![readings(7, 2, &[(1, 9000, 2.0)])], Timestamp(9500)).await.unwrap().duplicates,
+            s.put(vec![readings(7, 2, &[(1, 9000, 2.0)])].into(), Timestamp(9500)).await.unwrap().duplicates,
             1
         );
     });
