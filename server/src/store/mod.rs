@@ -1,6 +1,7 @@
 //! Storage: what the ingest pipeline keeps and what a dashboard asks of it, behind one trait
 //! ([`Store`]) with a backend per database. [`SqliteStore`] is the embedded default (SQLite,
-//! bundled: no service to run).
+//! bundled: no service to run); [`PostgresStore`] (feature `postgres`) keeps it in a
+//! PostgreSQL server, which many server instances can share.
 //!
 //! Every frame is stored once: the store remembers each `(device, sequence)` it took, and a
 //! frame seen again (a redelivery after a reconnect) changes nothing. A batch of frames is one
@@ -23,12 +24,18 @@
 //! # }).unwrap();
 //! ```
 
+mod codes;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rows;
 mod sqlite;
 
 use std::future::Future;
 use std::sync::Arc;
 
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
 pub use rows::{AlertRow, CommandRow, DeviceRow, Latest, Point, Stored};
 pub use sqlite::SqliteStore;
 use telemetra_codec::Frame;

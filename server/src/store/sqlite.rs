@@ -5,13 +5,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::{
-    Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Severity, Timestamp,
+    Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
 };
 
+use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
 use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
 
 /// The schema, one migration per version; a database is brought to the last on open.
@@ -78,58 +78,10 @@ fn i(v: u64) -> i64 {
     v as i64
 }
 
-fn blob<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn unblob<T: DeserializeOwned>(b: &[u8]) -> rusqlite::Result<T> {
-    postcard::from_bytes(b).map_err(|e| {
+    codes::unblob(b).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(b.len(), rusqlite::types::Type::Blob, Box::new(e))
     })
-}
-
-fn status_text(s: DeviceStatus) -> &'static str {
-    match s {
-        DeviceStatus::Online => "online",
-        DeviceStatus::Offline => "offline",
-        DeviceStatus::Lost => "lost",
-    }
-}
-
-fn status_of(s: &str) -> Option<DeviceStatus> {
-    [DeviceStatus::Online, DeviceStatus::Offline, DeviceStatus::Lost]
-        .into_iter()
-        .find(|v| status_text(*v) == s)
-}
-
-fn state_text(s: AlertState) -> &'static str {
-    match s {
-        AlertState::Raised => "raised",
-        AlertState::Acknowledged => "acknowledged",
-        AlertState::Cleared => "cleared",
-    }
-}
-
-fn state_of(s: &str) -> Option<AlertState> {
-    [AlertState::Raised, AlertState::Acknowledged, AlertState::Cleared]
-        .into_iter()
-        .find(|v| state_text(*v) == s)
-}
-
-fn severity_text(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Minor => "minor",
-        Severity::Major => "major",
-        Severity::Critical => "critical",
-    }
-}
-
-fn severity_of(s: &str) -> Option<Severity> {
-    [Severity::Info, Severity::Warning, Severity::Minor, Severity::Major, Severity::Critical]
-        .into_iter()
-        .find(|v| severity_text(*v) == s)
 }
 
 fn bad_text(what: &str) -> rusqlite::Error {
@@ -411,19 +363,18 @@ impl Store for SqliteStore {
         to: Timestamp,
         points: u32,
     ) -> Result<Vec<Point>, StoreError> {
-        let span = to.0.saturating_sub(from.0).max(1);
-        let points = u64::from(points.max(1));
+        let width = codes::bucket_width(from.0, to.0, points);
         self.run(move |conn| {
             let mut q = conn
                 .prepare(
-                    "SELECT (at - ?3) * ?5 / ?6 AS bucket, MIN(at), AVG(num), MIN(num), MAX(num), COUNT(num)
+                    "SELECT (at - ?3) / ?5 AS bucket, MIN(at), AVG(num), MIN(num), MAX(num), COUNT(num)
                      FROM readings
                      WHERE device = ?1 AND channel = ?2 AND at >= ?3 AND at < ?4 AND num IS NOT NULL
                      GROUP BY bucket ORDER BY bucket",
                 )
                 .map_err(db)?;
             let rows = q
-                .query_map(params![i(device.0), channel.0, i(from.0), i(to.0), i(points), i(span)], |r| {
+                .query_map(params![i(device.0), channel.0, i(from.0), i(to.0), i(width)], |r| {
                     Ok(Point {
                         at: Timestamp(r.get::<_, i64>(1)? as u64),
                         mean: r.get(2)?,

@@ -1,0 +1,602 @@
+//! The PostgreSQL store (tokio-postgres): a writer connection whose batches are one
+//! transaction each, written with a few set-based statements (`unnest` of arrays) whatever the
+//! batch's size, and a reader connection for queries, so a dashboard never waits behind a
+//! write. A connection that dropped is opened again on the next call.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use telemetra_codec::{Frame, Message};
+use telemetra_core::{
+    Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
+};
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+
+use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
+use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
+
+/// The schema, one migration per version; a database is brought to the last on open.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE frames (
+    device BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+CREATE INDEX frames_by_time ON frames (received_at);
+CREATE TABLE devices (
+    device BIGINT PRIMARY KEY,
+    status TEXT,
+    status_at BIGINT,
+    last_seen BIGINT,
+    info BYTEA
+);
+CREATE TABLE readings (
+    device BIGINT NOT NULL,
+    channel INTEGER NOT NULL,
+    at BIGINT NOT NULL,
+    num DOUBLE PRECISION,
+    value BYTEA NOT NULL,
+    quality SMALLINT NOT NULL
+);
+CREATE INDEX readings_by_channel ON readings (device, channel, at);
+CREATE INDEX readings_by_time ON readings (at);
+CREATE TABLE latest (
+    device BIGINT NOT NULL,
+    channel INTEGER NOT NULL,
+    at BIGINT NOT NULL,
+    value BYTEA NOT NULL,
+    quality SMALLINT NOT NULL,
+    PRIMARY KEY (device, channel)
+);
+CREATE TABLE alerts (
+    id BIGSERIAL PRIMARY KEY,
+    device BIGINT NOT NULL,
+    rule TEXT NOT NULL,
+    state TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    channel INTEGER,
+    value BYTEA,
+    at BIGINT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX alerts_by_state ON alerts (state, at);
+CREATE TABLE commands (
+    device BIGINT NOT NULL,
+    id BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    command BYTEA NOT NULL,
+    ack BYTEA,
+    PRIMARY KEY (device, id)
+);
+"];
+
+/// The advisory lock under which a database is migrated: many server instances may open one
+/// database at the same moment.
+const MIGRATION_LOCK: i64 = 0x7465_6c65_6d65_7472;
+
+/// The frames of a batch not stored before (`RETURNING` them tells which are fresh).
+const PUT_FRAMES: &str = "INSERT INTO frames (device, seq, received_at)
+    SELECT d, s, $3 FROM unnest($1::int8[], $2::int8[]) AS t(d, s)
+    ON CONFLICT DO NOTHING RETURNING device, seq";
+/// The devices heard from; in order of id, so concurrent writers lock rows in one order.
+const PUT_SEEN: &str = "INSERT INTO devices (device, last_seen)
+    SELECT d, $2 FROM unnest($1::int8[]) AS t(d) ORDER BY d
+    ON CONFLICT (device) DO UPDATE
+    SET last_seen = GREATEST(COALESCE(devices.last_seen, 0), excluded.last_seen)";
+const PUT_READINGS: &str = "INSERT INTO readings (device, channel, at, num, value, quality)
+    SELECT * FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::float8[], $5::bytea[], $6::int2[])";
+/// Per channel the newest of the batch (the last given of equal times), kept if not older
+/// than what is there.
+const PUT_LATEST: &str = "INSERT INTO latest (device, channel, at, value, quality)
+    SELECT DISTINCT ON (d, c) d, c, a, v, q
+    FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::bytea[], $5::int2[]) WITH ORDINALITY AS t(d, c, a, v, q, n)
+    ORDER BY d, c, a DESC, n DESC
+    ON CONFLICT (device, channel) DO UPDATE
+    SET at = excluded.at, value = excluded.value, quality = excluded.quality
+    WHERE excluded.at >= latest.at";
+const PUT_ALERT: &str = "INSERT INTO alerts (device, rule, state, severity, channel, value, at, message)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const SET_STATUS: &str = "INSERT INTO devices (device, status, status_at) VALUES ($1, $2, $3)
+    ON CONFLICT (device) DO UPDATE SET status = excluded.status, status_at = excluded.status_at";
+
+fn db(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(d) => StoreError::Database(d.to_string()),
+        None => StoreError::Database(e.to_string()),
+    }
+}
+
+// PostgreSQL has no unsigned integers: ids and times are stored as the same 64 bits.
+fn i(v: u64) -> i64 {
+    v as i64
+}
+
+fn u(v: i64) -> u64 {
+    v as u64
+}
+
+fn unblob<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    codes::unblob(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn word<T>(what: &str, v: Option<T>) -> Result<T, StoreError> {
+    v.ok_or_else(|| StoreError::Corrupt(format!("an unknown {what}")))
+}
+
+/// An open connection and the statements the write path uses, prepared once.
+struct Connected {
+    client: Client,
+    put_frames: Statement,
+    put_seen: Statement,
+    put_readings: Statement,
+    put_latest: Statement,
+}
+
+/// A connection opened on first use and again after it dropped.
+struct Slot(Mutex<Option<Arc<Connected>>>);
+
+impl Slot {
+    async fn get(&self, config: &Config) -> Result<Arc<Connected>, StoreError> {
+        let mut slot = self.0.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.client.is_closed()) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(connect(config).await?);
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
+
+async fn open(config: &Config) -> Result<Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await.map_err(db)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("the PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+async fn connect(config: &Config) -> Result<Connected, StoreError> {
+    let client = open(config).await?;
+    Ok(Connected {
+        put_frames: client.prepare(PUT_FRAMES).await.map_err(db)?,
+        put_seen: client.prepare(PUT_SEEN).await.map_err(db)?,
+        put_readings: client.prepare(PUT_READINGS).await.map_err(db)?,
+        put_latest: client.prepare(PUT_LATEST).await.map_err(db)?,
+        client,
+    })
+}
+
+/// Runs `work` in a transaction on `client`: committed if it succeeds, rolled back if not.
+async fn transaction<T>(
+    client: &Client,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    client.batch_execute("BEGIN").await.map_err(db)?;
+    match work.await {
+        Ok(v) => {
+            client.batch_execute("COMMIT").await.map_err(db)?;
+            Ok(v)
+        }
+        Err(e) => {
+            // A failed rollback leaves the connection to be closed by the server.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    config: Config,
+    // Transactions on one connection go one at a time.
+    writer: Mutex<()>,
+    write: Slot,
+    read: Slot,
+}
+
+impl core::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("hosts", &self.config.get_hosts())
+            .field("ports", &self.config.get_ports())
+            .field("dbname", &self.config.get_dbname())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database `config` names (`host=… port=… user=… dbname=…` or a
+    /// `postgresql://user@host:port/dbname` URL) and brings its schema to this build's,
+    /// under a lock, so that many instances may start at once. Connections are not encrypted
+    /// (a database beside the server, on loopback or a private network).
+    pub async fn connect(config: &str) -> Result<PostgresStore, StoreError> {
+        let config: Config =
+            config.parse().map_err(|e| StoreError::Database(format!("the connection string: {e}")))?;
+        let store = PostgresStore {
+            config,
+            writer: Mutex::new(()),
+            write: Slot(Mutex::new(None)),
+            read: Slot(Mutex::new(None)),
+        };
+        migrate(&open(&store.config).await?).await?;
+        Ok(store)
+    }
+
+    /// The writer connection, for this caller alone until the guard drops.
+    async fn writer(&self) -> Result<(tokio::sync::MutexGuard<'_, ()>, Arc<Connected>), StoreError> {
+        let one = self.writer.lock().await;
+        Ok((one, self.write.get(&self.config).await?))
+    }
+
+    async fn reader(&self) -> Result<Arc<Connected>, StoreError> {
+        self.read.get(&self.config).await
+    }
+}
+
+/// Brings the schema to the last version, in one transaction under the migration lock.
+async fn migrate(client: &Client) -> Result<(), StoreError> {
+    transaction(client, async {
+        client.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
+        client
+            .batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            .await
+            .map_err(db)?;
+        let version: i64 = client
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await
+            .map_err(db)?
+            .get(0);
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::SchemaTooNew { found: version, known });
+        }
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            client.batch_execute(sql).await.map_err(db)?;
+            client
+                .execute("INSERT INTO schema_version (version) VALUES ($1)", &[&(n as i64 + 1)])
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A batch's readings as the columns the set-based inserts take.
+#[derive(Default)]
+struct Columns {
+    device: Vec<i64>,
+    channel: Vec<i32>,
+    at: Vec<i64>,
+    num: Vec<Option<f64>>,
+    value: Vec<Vec<u8>>,
+    quality: Vec<i16>,
+}
+
+impl Columns {
+    fn push(&mut self, device: DeviceId, r: &Reading) -> Result<(), StoreError> {
+        self.device.push(i(device.0));
+        self.channel.push(i32::from(r.channel.0));
+        self.at.push(i(r.at.0));
+        self.num.push(r.value.as_f64());
+        self.value.push(blob(&r.value)?);
+        self.quality.push(i16::from(r.quality.0));
+        Ok(())
+    }
+}
+
+async fn put_alert(client: &Client, a: &Alert) -> Result<(), StoreError> {
+    let value = a.value.as_ref().map(blob).transpose()?;
+    client
+        .execute(
+            PUT_ALERT,
+            &[
+                &i(a.device.0),
+                &a.rule.as_str(),
+                &state_text(a.state),
+                &severity_text(a.severity),
+                &a.channel.map(|c| i32::from(c.0)),
+                &value,
+                &i(a.at.0),
+                &a.message.as_str(),
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+async fn set_status(
+    client: &Client,
+    device: DeviceId,
+    status: DeviceStatus,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    client.execute(SET_STATUS, &[&i(device.0), &status_text(status), &i(at.0)]).await.map_err(db)?;
+    Ok(())
+}
+
+/// The body of [`Store::put`], inside its transaction.
+async fn put_batch(c: &Connected, frames: &[Frame], received_at: Timestamp) -> Result<Stored, StoreError> {
+    let client = &c.client;
+    let devices: Vec<i64> = frames.iter().map(|f| i(f.device.0)).collect();
+    let seqs: Vec<i64> = frames.iter().map(|f| i64::from(f.seq)).collect();
+    let mut new: HashSet<(i64, i64)> = client
+        .query(&c.put_frames, &[&devices, &seqs, &i(received_at.0)])
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut stored = Stored::default();
+    let mut fresh = Vec::new();
+    for f in frames {
+        // The first of equal frames in a batch is the fresh one.
+        let is_new = new.remove(&(i(f.device.0), i64::from(f.seq)));
+        stored.fresh.push(is_new);
+        if is_new {
+            stored.frames += 1;
+            fresh.push(f);
+        } else {
+            stored.duplicates += 1;
+        }
+    }
+    if fresh.is_empty() {
+        return Ok(stored);
+    }
+    let mut seen: Vec<i64> = fresh.iter().map(|f| i(f.device.0)).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    client.execute(&c.put_seen, &[&seen, &i(received_at.0)]).await.map_err(db)?;
+
+    let mut rows = Columns::default();
+    for f in fresh {
+        let device = f.device;
+        match &f.message {
+            Message::Readings(rs) => {
+                for r in rs {
+                    rows.push(device, r)?;
+                }
+            }
+            Message::Batch(b) => {
+                for r in &b.readings().map_err(|e| StoreError::Corrupt(e.to_string()))? {
+                    rows.push(device, r)?;
+                }
+            }
+            Message::Alert(a) => put_alert(client, a).await?,
+            Message::Ack(ack) => {
+                client
+                    .execute(
+                        "UPDATE commands SET ack = $3 WHERE device = $1 AND id = $2",
+                        &[&i(device.0), &i64::from(ack.command.0), &blob(ack)?],
+                    )
+                    .await
+                    .map_err(db)?;
+            }
+            Message::DeviceInfo(info) => {
+                client
+                    .execute("UPDATE devices SET info = $2 WHERE device = $1", &[&i(device.0), &blob(info)?])
+                    .await
+                    .map_err(db)?;
+            }
+            Message::Status(status) => set_status(client, device, *status, received_at).await?,
+            // A heartbeat says the device lives (last_seen, above); commands and rules go the
+            // other way and are not stored from frames.
+            Message::Heartbeat(_) | Message::Command(_) | Message::Rule(_) => {}
+        }
+    }
+    stored.readings = rows.device.len() as u64;
+    if !rows.device.is_empty() {
+        let Columns { device, channel, at, num, value, quality } = &rows;
+        client.execute(&c.put_readings, &[device, channel, at, num, value, quality]).await.map_err(db)?;
+        client.execute(&c.put_latest, &[device, channel, at, value, quality]).await.map_err(db)?;
+    }
+    Ok(stored)
+}
+
+fn device_row(r: &Row) -> Result<DeviceRow, StoreError> {
+    let status = match r.try_get::<_, Option<String>>(1).map_err(db)? {
+        Some(s) => Some((
+            word("status", status_of(&s))?,
+            Timestamp(u(r.try_get::<_, Option<i64>>(2).map_err(db)?.unwrap_or(0))),
+        )),
+        None => None,
+    };
+    let info: Option<Vec<u8>> = r.try_get(4).map_err(db)?;
+    Ok(DeviceRow {
+        device: DeviceId(u(r.try_get(0).map_err(db)?)),
+        status,
+        last_seen: r.try_get::<_, Option<i64>>(3).map_err(db)?.map(|v| Timestamp(u(v))),
+        info: info.map(|b| unblob(&b)).transpose()?,
+    })
+}
+
+fn latest_row(r: &Row) -> Result<Latest, StoreError> {
+    Ok(Latest {
+        channel: ChannelId(channel(r.try_get(0).map_err(db)?)?),
+        at: Timestamp(u(r.try_get(1).map_err(db)?)),
+        value: unblob(r.try_get::<_, &[u8]>(2).map_err(db)?)?,
+        quality: Quality(
+            u8::try_from(r.try_get::<_, i16>(3).map_err(db)?)
+                .map_err(|_| StoreError::Corrupt("a quality out of range".into()))?,
+        ),
+    })
+}
+
+fn channel(v: i32) -> Result<u16, StoreError> {
+    u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("channel {v} out of range")))
+}
+
+fn alert_row(r: &Row) -> Result<AlertRow, StoreError> {
+    let value: Option<&[u8]> = r.try_get(5).map_err(db)?;
+    Ok(AlertRow {
+        device: DeviceId(u(r.try_get(0).map_err(db)?)),
+        rule: r.try_get(1).map_err(db)?,
+        state: word("alert state", state_of(r.try_get(2).map_err(db)?))?,
+        severity: word("severity", severity_of(r.try_get(3).map_err(db)?))?,
+        channel: r.try_get::<_, Option<i32>>(4).map_err(db)?.map(channel).transpose()?.map(ChannelId),
+        value: value.map(unblob).transpose()?,
+        at: Timestamp(u(r.try_get(6).map_err(db)?)),
+        message: r.try_get(7).map_err(db)?,
+    })
+}
+
+impl Store for PostgresStore {
+    async fn put(&self, frames: Arc<[Frame]>, received_at: Timestamp) -> Result<Stored, StoreError> {
+        let (_one, c) = self.writer().await?;
+        transaction(&c.client, put_batch(&c, &frames, received_at)).await
+    }
+
+    async fn put_alert(&self, alert: Alert) -> Result<(), StoreError> {
+        let (_one, c) = self.writer().await?;
+        put_alert(&c.client, &alert).await
+    }
+
+    async fn put_command(&self, device: DeviceId, command: Command) -> Result<(), StoreError> {
+        let (_one, c) = self.writer().await?;
+        c.client
+            .execute(
+                "INSERT INTO commands (device, id, issued_at, command, ack) VALUES ($1, $2, $3, $4, NULL)
+                 ON CONFLICT (device, id) DO UPDATE
+                 SET issued_at = excluded.issued_at, command = excluded.command, ack = NULL",
+                &[&i(device.0), &i64::from(command.id.0), &i(command.issued_at.0), &blob(&command)?],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn set_status(
+        &self,
+        device: DeviceId,
+        status: DeviceStatus,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (_one, c) = self.writer().await?;
+        set_status(&c.client, device, status, at).await
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query("SELECT device, status, status_at, last_seen, info FROM devices ORDER BY device", &[])
+            .await
+            .map_err(db)?;
+        rows.iter().map(device_row).collect()
+    }
+
+    async fn latest(&self, device: DeviceId) -> Result<Vec<Latest>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT channel, at, value, quality FROM latest WHERE device = $1 ORDER BY channel",
+                &[&i(device.0)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(latest_row).collect()
+    }
+
+    async fn series(
+        &self,
+        device: DeviceId,
+        channel: ChannelId,
+        from: Timestamp,
+        to: Timestamp,
+        points: u32,
+    ) -> Result<Vec<Point>, StoreError> {
+        let width = codes::bucket_width(from.0, to.0, points);
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT (at - $3) / $5 AS bucket, MIN(at), AVG(num), MIN(num), MAX(num), COUNT(num)
+                 FROM readings
+                 WHERE device = $1 AND channel = $2 AND at >= $3 AND at < $4 AND num IS NOT NULL
+                 GROUP BY bucket ORDER BY bucket",
+                &[&i(device.0), &i32::from(channel.0), &i(from.0), &i(to.0), &i(width)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Point {
+                    at: Timestamp(u(r.try_get(1).map_err(db)?)),
+                    mean: r.try_get(2).map_err(db)?,
+                    min: r.try_get(3).map_err(db)?,
+                    max: r.try_get(4).map_err(db)?,
+                    count: u(r.try_get(5).map_err(db)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn alerts(&self, state: Option<AlertState>, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT device, rule, state, severity, channel, value, at, message FROM alerts
+                 WHERE $1::text IS NULL OR state = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                &[&state.map(state_text), &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(alert_row).collect()
+    }
+
+    async fn commands(&self, device: DeviceId) -> Result<Vec<CommandRow>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT command, ack FROM commands WHERE device = $1 ORDER BY issued_at DESC, id DESC",
+                &[&i(device.0)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let ack: Option<&[u8]> = r.try_get(1).map_err(db)?;
+                Ok(CommandRow {
+                    device,
+                    command: unblob(r.try_get::<_, &[u8]>(0).map_err(db)?)?,
+                    ack: ack.map(unblob).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_command_id(&self, device: DeviceId) -> Result<Option<u32>, StoreError> {
+        let c = self.reader().await?;
+        let max: Option<i64> = c
+            .client
+            .query_one("SELECT MAX(id) FROM commands WHERE device = $1", &[&i(device.0)])
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+        max.map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("command id {v}")))).transpose()
+    }
+
+    async fn retain(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let (_one, c) = self.writer().await?;
+        let client = &c.client;
+        let before = i(before.0);
+        transaction(client, async {
+            let n = client.execute("DELETE FROM readings WHERE at < $1", &[&before]).await.map_err(db)?;
+            client.execute("DELETE FROM alerts WHERE at < $1", &[&before]).await.map_err(db)?;
+            client.execute("DELETE FROM frames WHERE received_at < $1", &[&before]).await.map_err(db)?;
+            Ok(n)
+        })
+        .await
+    }
+}

@@ -1,0 +1,165 @@
+//! What every store does, the same whatever the database: each scenario takes a fresh,
+//! empty store. `tests/store.rs` runs them on SQLite and on PostgreSQL.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use telemetra_codec::{Frame, Message, batch};
+use telemetra_core::{
+    Alert, AlertState, ChannelId, Command, CommandAck, CommandAction, CommandId, CommandResult, Device,
+    DeviceId, DeviceStatus, FirmwareVersion, Name, Reading, Severity, Text, Timestamp, Value,
+};
+use telemetra_server::store::{Store, Stored};
+
+pub fn readings(device: u64, seq: u32, values: &[(u16, u64, f64)]) -> Frame {
+    let rs = values.iter().map(|&(c, at, v)| Reading::new(ChannelId(c), Timestamp(at), v));
+    Frame::new(DeviceId(device), seq, Message::Readings(rs.collect()))
+}
+
+pub fn alert(device: u64, seq: u32, state: AlertState, at: u64) -> Frame {
+    let a = Alert {
+        rule: Name::try_from("too_hot").unwrap(),
+        device: DeviceId(device),
+        state,
+        severity: Severity::Major,
+        channel: Some(ChannelId(1)),
+        value: Some(Value::from(31.5)),
+        at: Timestamp(at),
+        message: Text::try_from("temperature over 30").unwrap(),
+    };
+    Frame::new(DeviceId(device), seq, Message::Alert(a))
+}
+
+pub async fn a_frame_is_stored_once_however_often_it_comes(s: &impl Store) {
+    let f = readings(7, 1, &[(1, 1000, 20.0), (2, 1000, 55.0)]);
+    assert_eq!(
+        s.put(vec![f.clone()].into(), Timestamp(1)).await.unwrap(),
+        Stored { fresh: vec![true], frames: 1, duplicates: 0, readings: 2 }
+    );
+    // Redelivered, alone and in a batch with a new one.
+    let g = readings(7, 2, &[(1, 2000, 21.0)]);
+    let stored = s.put(vec![f.clone(), g, f].into(), Timestamp(2)).await.unwrap();
+    assert_eq!(stored, Stored { fresh: vec![false, true, false], frames: 1, duplicates: 2, readings: 1 });
+    let series = s.series(DeviceId(7), ChannelId(1), Timestamp(0), Timestamp(10_000), 100).await.unwrap();
+    assert_eq!(series.iter().map(|p| p.count).sum::<u64>(), 2, "{series:?}");
+    // The same sequence from another device is another frame.
+    assert_eq!(s.put(vec![readings(8, 1, &[(1, 1000, 5.0)])].into(), Timestamp(3)).await.unwrap().frames, 1);
+}
+
+pub async fn latest_keeps_the_newest_reading_even_when_an_older_arrives_later(s: &impl Store) {
+    s.put(vec![readings(7, 1, &[(1, 5000, 25.0)])].into(), Timestamp(1)).await.unwrap();
+    s.put(vec![readings(7, 2, &[(1, 4000, 24.0), (2, 4000, 60.0)])].into(), Timestamp(2)).await.unwrap();
+    let latest = s.latest(DeviceId(7)).await.unwrap();
+    assert_eq!(latest.len(), 2);
+    assert_eq!(
+        (latest[0].channel, latest[0].at, latest[0].value.as_f64()),
+        (ChannelId(1), Timestamp(5000), Some(25.0))
+    );
+    assert_eq!(latest[1].value.as_f64(), Some(60.0));
+    assert!(s.latest(DeviceId(9)).await.unwrap().is_empty());
+}
+
+pub async fn a_series_is_downsampled_to_at_most_the_points_asked(s: &impl Store) {
+    // 1000 readings, one a second, values 0..999; 16 frames per batch of 16 readings.
+    let frames: Vec<Frame> = (0..1000u64)
+        .collect::<Vec<_>>()
+        .chunks(16)
+        .enumerate()
+        .map(|(n, c)| {
+            readings(7, n as u32, &c.iter().map(|&k| (1u16, k * 1000, k as f64)).collect::<Vec<_>>())
+        })
+        .collect();
+    assert_eq!(s.put(frames.into(), Timestamp(0)).await.unwrap().readings, 1000);
+    let p = s.series(DeviceId(7), ChannelId(1), Timestamp(0), Timestamp(1_000_000), 10).await.unwrap();
+    assert_eq!(p.len(), 10);
+    assert_eq!(p.iter().map(|p| p.count).sum::<u64>(), 1000);
+    assert_eq!((p[0].at, p[0].min, p[0].max, p[0].mean), (Timestamp(0), 0.0, 99.0, 49.5));
+    assert_eq!((p[9].min, p[9].max), (900.0, 999.0));
+    // A window inside: only its readings, `to` excluded.
+    let p = s.series(DeviceId(7), ChannelId(1), Timestamp(10_000), Timestamp(20_000), 500).await.unwrap();
+    assert_eq!(p.iter().map(|p| p.count).sum::<u64>(), 10);
+    assert_eq!(p.len(), 10, "fewer readings than points: one point each");
+}
+
+pub async fn batches_alerts_status_descriptors_commands_and_acks_are_kept(s: &impl Store) {
+    let series: Vec<Reading> =
+        (0..50u64).map(|k| Reading::new(ChannelId(3), Timestamp(k * 1000), 20.0 + k as f64 / 10.0)).collect();
+    let mut packed = batch::pack(&series).unwrap();
+    assert_eq!(packed.len(), 1);
+    let b = packed.remove(0);
+    let info = Device {
+        id: DeviceId(7),
+        model: Name::try_from("th-1").unwrap(),
+        firmware: FirmwareVersion::new(1, 2, 3),
+        channels: Default::default(),
+        tags: Default::default(),
+    };
+    let frames = vec![
+        Frame::new(DeviceId(7), 1, Message::Status(DeviceStatus::Online)),
+        Frame::new(DeviceId(7), 2, Message::DeviceInfo(info.clone())),
+        Frame::new(DeviceId(7), 3, Message::Batch(b)),
+        alert(7, 4, AlertState::Raised, 10_000),
+        alert(7, 5, AlertState::Cleared, 20_000),
+    ];
+    assert_eq!(
+        s.put(frames.into(), Timestamp(30_000)).await.unwrap(),
+        Stored { fresh: vec![true; 5], frames: 5, duplicates: 0, readings: 50 }
+    );
+    let devices = s.devices().await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].status, Some((DeviceStatus::Online, Timestamp(30_000))));
+    assert_eq!(devices[0].last_seen, Some(Timestamp(30_000)));
+    assert_eq!(devices[0].info.as_ref(), Some(&info));
+    s.set_status(DeviceId(7), DeviceStatus::Lost, Timestamp(90_000)).await.unwrap();
+    assert_eq!(s.devices().await.unwrap()[0].status, Some((DeviceStatus::Lost, Timestamp(90_000))));
+
+    let all = s.alerts(None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::Cleared, AlertState::Raised]);
+    assert_eq!(all[0].value.as_ref().and_then(Value::as_f64), Some(31.5));
+    assert_eq!(s.alerts(Some(AlertState::Raised), 10).await.unwrap().len(), 1);
+    assert_eq!(s.latest(DeviceId(7)).await.unwrap()[0].value.as_f64(), Some(24.9));
+
+    assert_eq!(s.last_command_id(DeviceId(7)).await.unwrap(), None);
+    let cmd = Command {
+        id: CommandId(41),
+        issued_at: Timestamp(40_000),
+        expires_at: Timestamp(40_000).checked_add(Duration::from_secs(60)),
+        action: CommandAction::Reboot { delay_ms: 0 },
+    };
+    s.put_command(DeviceId(7), cmd.clone()).await.unwrap();
+    assert_eq!(s.last_command_id(DeviceId(7)).await.unwrap(), Some(41));
+    let ack = CommandAck { command: CommandId(41), at: Timestamp(41_000), result: CommandResult::Completed };
+    s.put(vec![Frame::new(DeviceId(7), 6, Message::Ack(ack))].into(), Timestamp(41_000)).await.unwrap();
+    let rows = s.commands(DeviceId(7)).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].command.clone(), rows[0].ack), (cmd, Some(ack)));
+}
+
+pub async fn retention_deletes_by_age(s: &impl Store) {
+    s.put(vec![readings(7, 1, &[(1, 1000, 1.0)]), readings(7, 2, &[(1, 9000, 2.0)])].into(), Timestamp(9000))
+        .await
+        .unwrap();
+    s.put(vec![alert(7, 3, AlertState::Raised, 500)].into(), Timestamp(9000)).await.unwrap();
+    assert_eq!(s.retain(Timestamp(5000)).await.unwrap(), 1);
+    assert!(s.alerts(None, 10).await.unwrap().is_empty());
+    let p = s.series(DeviceId(7), ChannelId(1), Timestamp(0), Timestamp(10_000), 10).await.unwrap();
+    assert_eq!(p.iter().map(|p| p.count).sum::<u64>(), 1);
+    // The frame keys of the kept frames survive: a redelivery is still a duplicate.
+    assert_eq!(
+        s.put(vec![readings(7, 2, &[(1, 9000, 2.0)])].into(), Timestamp(9500)).await.unwrap().duplicates,
+        1
+    );
+}
+
+/// Calls `$each!` with the name of every scenario.
+macro_rules! scenarios {
+    ($each:ident) => {
+        $each!(
+            a_frame_is_stored_once_however_often_it_comes,
+            latest_keeps_the_newest_reading_even_when_an_older_arrives_later,
+            a_series_is_downsampled_to_at_most_the_points_asked,
+            batches_alerts_status_descriptors_commands_and_acks_are_kept,
+            retention_deletes_by_age
+        );
+    };
+}
