@@ -70,7 +70,11 @@ def site():
 
 
 async def main(port):
-    await aiocoap.Context.create_server_context(site(), bind=("127.0.0.1", port))
+    # UDP only: the tests pick a free UDP port, and aiocoap's default TCP listener on the same
+    # number could find it taken by another test's connection (address already in use).
+    await aiocoap.Context.create_server_context(
+        site(), bind=("127.0.0.1", port), transports=["udp6"]
+    )
     print("listening", flush=True)
     await asyncio.get_running_loop().create_future()
 
@@ -83,7 +87,10 @@ async def oscore_server(port, basedir):
     credentials.load_from_dict({":telemetra": {"oscore": {"basedir": basedir}}})
     protected = OscoreSiteWrapper(site(), credentials)
     await aiocoap.Context.create_server_context(
-        protected, bind=("127.0.0.1", port), server_credentials=credentials
+        protected,
+        bind=("127.0.0.1", port),
+        server_credentials=credentials,
+        transports=["oscore", "udp6"],
     )
     print("listening", flush=True)
     await asyncio.get_running_loop().create_future()

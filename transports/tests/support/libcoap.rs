@@ -15,9 +15,15 @@ fn binary(name: &str) -> String {
     path
 }
 
-/// A free UDP port on loopback.
+/// A loopback port free for UDP and for TCP: CoAP servers (libcoap's, aiocoap's) may listen on
+/// both with the one number, and a TCP port another test's connection holds would fail them.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    loop {
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// libcoap's example server on an ephemeral loopback port: `/time` (observable, a notification
