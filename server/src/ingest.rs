@@ -19,7 +19,7 @@
 //! The rules run on the devices' timestamps, with [`IngestConfig::clock_skew`] of tolerance
 //! for device clocks behind the server's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,7 +28,8 @@ use telemetra_codec::limits::MAX_FRAME;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::transport::{Receiver, Sender, Transport, TransportError};
 use telemetra_core::{
-    Command, CommandId, DeviceId, DeviceStatus, ErrorKind, Route, RouteFilter, RouteKind, Timestamp,
+    Command, CommandAction, CommandId, Device, DeviceId, DeviceStatus, ErrorKind, Name, Route, RouteFilter,
+    RouteKind, Timestamp,
 };
 use telemetra_rules::{Engine, Event};
 
@@ -85,6 +86,8 @@ pub struct IngestStats {
     pub lost: u64,
     /// Transactions (batches of frames) committed.
     pub batches: u64,
+    /// Stored readings replayed through the rules to rebuild taken-over devices' state.
+    pub replayed: u64,
 }
 
 /// The pipeline failed for good.
@@ -118,6 +121,16 @@ impl StatsHandle {
     fn update(&self, f: impl FnOnce(&mut IngestStats)) {
         f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
     }
+}
+
+/// The most readings of one device a [rebuild](Ingest::rebuild) replays.
+const REPLAY_LIMIT: u32 = 100_000;
+
+/// Who decided what the rules did: the live stream, or a replay of stored history.
+#[derive(Debug, Clone, Copy)]
+enum Decided {
+    Live,
+    Replay,
 }
 
 /// The routes a server receives: everything devices send.
@@ -212,6 +225,22 @@ impl<S: Store> Ingest<S> {
         Ok(self.stats.get())
     }
 
+    /// One step of [`run`](Self::run), for a caller that receives messages itself (from a
+    /// stream's consumer, say): decodes `messages` (each with the route it arrived on), stores
+    /// them in one transaction, runs the new ones through the rules and acts, sending commands
+    /// on `tx`. When it returns `Ok`, every message is stored: the caller may acknowledge them.
+    pub async fn ingest<'a, Tx: Sender>(
+        &mut self,
+        messages: impl IntoIterator<Item = (Route, &'a [u8])>,
+        tx: &mut Tx,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        let mut frames = Vec::new();
+        for (route, bytes) in messages {
+            self.decode(route, bytes, &mut frames);
+        }
+        self.process(frames, tx).await
+    }
+
     fn decode(&self, route: Route, bytes: &[u8], out: &mut Vec<Frame>) {
         match Frame::decode(bytes) {
             Ok(f) if f.device == route.device => out.push(f),
@@ -260,52 +289,79 @@ impl<S: Store> Ingest<S> {
             self.seen.insert(frame.device, (at, online));
             self.engine.ingest_frame(frame, rules_now, &mut events);
         }
+        self.act(events, at, tx, Decided::Live).await
+    }
+
+    /// Stores the alert transitions of `events`, then sends their commands: those of a rule
+    /// whose transition was stored before (decided again, by another instance or a replay)
+    /// are not sent again, and a replay sends only those of a transition it stored first.
+    async fn act<Tx: Sender>(
+        &mut self,
+        events: Vec<Event>,
+        at: Timestamp,
+        tx: &mut Tx,
+        decided: Decided,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        let mut again = HashSet::new();
+        let mut first = HashSet::new();
+        for event in &events {
+            if let Event::Alert(alert) = event {
+                let key = (alert.rule.clone(), alert.device);
+                if self.store.put_alert(alert.clone()).await? {
+                    self.stats.update(|s| s.alerts += 1);
+                    first.insert(key);
+                } else {
+                    again.insert(key);
+                }
+            }
+        }
         for event in events {
-            self.act(event, at, tx).await?;
+            let Event::Command { rule, device, action } = event else { continue };
+            let key = (rule, device);
+            let send = match decided {
+                Decided::Live => !again.contains(&key),
+                Decided::Replay => first.contains(&key),
+            };
+            if send {
+                self.command(key.0, device, action, at, tx).await?;
+            }
         }
         Ok(())
     }
 
-    async fn act<Tx: Sender>(
+    async fn command<Tx: Sender>(
         &mut self,
-        event: Event,
+        rule: Name,
+        device: DeviceId,
+        action: CommandAction,
         at: Timestamp,
         tx: &mut Tx,
     ) -> Result<(), IngestError<Tx::Error>> {
-        match event {
-            Event::Alert(alert) => {
-                self.store.put_alert(alert).await?;
-                self.stats.update(|s| s.alerts += 1);
+        let id = match self.next_command.get(&device) {
+            Some(&id) => id,
+            None => self.store.last_command_id(device).await?.map_or(1, |id| id.wrapping_add(1)),
+        };
+        self.next_command.insert(device, id.wrapping_add(1));
+        let command = Command {
+            id: CommandId(id),
+            issued_at: at,
+            expires_at: at.checked_add(self.config.command_ttl),
+            action,
+        };
+        let frame = Frame::new(device, id, Message::Command(command.clone()));
+        let sent = match frame.to_vec() {
+            Ok(bytes) => {
+                Sender::send_acked(tx, Route::new(RouteKind::Commands, device), &bytes).await.is_ok()
             }
-            Event::Command { rule, device, action } => {
-                let id = match self.next_command.get(&device) {
-                    Some(&id) => id,
-                    None => self.store.last_command_id(device).await?.map_or(1, |id| id.wrapping_add(1)),
-                };
-                self.next_command.insert(device, id.wrapping_add(1));
-                let command = Command {
-                    id: CommandId(id),
-                    issued_at: at,
-                    expires_at: at.checked_add(self.config.command_ttl),
-                    action,
-                };
-                let frame = Frame::new(device, id, Message::Command(command.clone()));
-                let sent = match frame.to_vec() {
-                    Ok(bytes) => {
-                        Sender::send_acked(tx, Route::new(RouteKind::Commands, device), &bytes).await.is_ok()
-                    }
-                    Err(_) => false,
-                };
-                if sent {
-                    self.store.put_command(device, command).await?;
-                    self.stats.update(|s| s.commands += 1);
-                    tracing::info!(device = %device, rule = rule.as_str(), command = id, "command sent");
-                } else {
-                    self.stats.update(|s| s.commands_failed += 1);
-                    tracing::warn!(device = %device, rule = rule.as_str(), command = id, "command not sent");
-                }
-            }
-            Event::Emit { .. } => {}
+            Err(_) => false,
+        };
+        if sent {
+            self.store.put_command(device, command).await?;
+            self.stats.update(|s| s.commands += 1);
+            tracing::info!(device = %device, rule = rule.as_str(), command = id, "command sent");
+        } else {
+            self.stats.update(|s| s.commands_failed += 1);
+            tracing::warn!(device = %device, rule = rule.as_str(), command = id, "command not sent");
         }
         Ok(())
     }
@@ -320,10 +376,56 @@ impl<S: Store> Ingest<S> {
         let at = now();
         let mut events = Vec::new();
         self.engine.advance(self.rules_now(at), &mut events);
-        for event in events {
-            self.act(event, at, tx).await?;
-        }
+        self.act(events, at, tx, Decided::Live).await?;
         Ok(self.mark_silent(at).await?)
+    }
+
+    /// Rebuilds the rule state of `devices` from their stored history (their descriptors and
+    /// the last `window` of readings, replayed through the rules), as an instance taking them
+    /// over from another must before it decides their alarms. What the replay decides that
+    /// was stored already (the previous owner's alarms) is not done again; a transition the
+    /// previous owner decided but did not store before it died is stored now, and its
+    /// commands sent. Returns the readings replayed.
+    pub async fn rebuild<Tx: Sender>(
+        &mut self,
+        devices: &[DeviceId],
+        window: Duration,
+        tx: &mut Tx,
+    ) -> Result<u64, IngestError<Tx::Error>> {
+        let at = now();
+        let from = Timestamp(at.0.saturating_sub(window.as_millis() as u64));
+        let known: HashMap<DeviceId, Device> =
+            self.store.devices().await?.into_iter().filter_map(|d| Some((d.device, d.info?))).collect();
+        let mut replayed = 0;
+        let mut events = Vec::new();
+        for device in devices {
+            self.engine.forget(*device);
+            let Some(info) = known.get(device) else { continue };
+            self.engine.register(info, from);
+            let history = self.store.readings(*device, from, Timestamp(u64::MAX >> 1), REPLAY_LIMIT).await?;
+            for r in &history {
+                self.engine.ingest_reading(*device, r.channel, r.at, &r.value, &mut events);
+            }
+            replayed += history.len() as u64;
+            if let Some(last) = history.last() {
+                self.seen.insert(*device, (last.at.min(at), true));
+            }
+        }
+        self.engine.advance(self.rules_now(at), &mut events);
+        self.act(events, at, tx, Decided::Replay).await?;
+        self.stats.update(|s| s.replayed += replayed);
+        Ok(replayed)
+    }
+
+    /// Lets go of every device `keep` refuses: its rule state, command numbering and silence
+    /// watch (another instance has taken it over).
+    pub fn release(&mut self, keep: impl Fn(DeviceId) -> bool) {
+        let gone: Vec<DeviceId> = self.seen.keys().copied().filter(|d| !keep(*d)).collect();
+        for device in gone {
+            self.engine.forget(device);
+            self.seen.remove(&device);
+            self.next_command.remove(&device);
+        }
     }
 
     /// Marks lost the devices last seen online longer ago than the silence.

@@ -181,3 +181,75 @@ async fn command_ids_go_on_from_the_store_after_a_restart() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+fn engine() -> Engine {
+    let mut engine = Engine::new(Default::default());
+    engine.load(telemetra_rules::parse(RULES).unwrap()).unwrap();
+    engine
+}
+
+/// Device 7's frames, as the messages a stream consumer hands [`Ingest::ingest`].
+fn messages(frames: &[(RouteKind, Vec<u8>)]) -> Vec<(Route, &[u8])> {
+    frames.iter().map(|(kind, bytes)| (Route::new(*kind, DeviceId(7)), bytes.as_slice())).collect()
+}
+
+/// An instance takes device 7 over from one that raised its alarm: the rebuild replays the
+/// stored history, so the alarm is known raised (not raised again, its command not sent again)
+/// and clears when the power falls, on the new instance.
+#[tokio::test]
+async fn a_takeover_rebuilds_the_alarm_state_without_acting_twice() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::kind(RouteKind::Commands)).await.unwrap();
+    let mut tx = hub.connect();
+    let first = [
+        (RouteKind::Info, frame(7, 1, Message::DeviceInfo(info(7)))),
+        (RouteKind::Readings, power(7, 2, 1200.0)),
+        (RouteKind::Readings, power(7, 3, 1500.0)),
+    ];
+    let mut a = Ingest::new(store.clone(), engine(), IngestConfig::default());
+    a.ingest(messages(&first), &mut tx).await.unwrap();
+    assert_eq!((a.stats().get().alerts, a.stats().get().commands), (1, 1));
+    let stats = a.stats();
+    next_command(&mut device, &stats).await;
+
+    let mut b = Ingest::new(store.clone(), engine(), IngestConfig::default());
+    let replayed = b.rebuild(&[DeviceId(7)], Duration::from_secs(600), &mut tx).await.unwrap();
+    assert_eq!(replayed, 2);
+    let s = b.stats().get();
+    assert_eq!((s.replayed, s.alerts, s.commands), (2, 0, 0), "nothing acted on twice: {s:?}");
+    b.ingest(messages(&[(RouteKind::Readings, power(7, 4, 1000.0))]), &mut tx).await.unwrap();
+    let alerts = store.alerts(None, 10).await.unwrap();
+    assert_eq!(alerts.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::Cleared, AlertState::Raised]);
+    assert_eq!(store.commands(DeviceId(7)).await.unwrap().len(), 1);
+    let mut buf = vec![0u8; MAX_FRAME];
+    assert!(matches!(Receiver::try_receive(&mut device, &mut buf), Ok(None)), "no second command");
+}
+
+/// The previous owner stored the frames and died before it decided: the rebuild decides the
+/// alarm, stores it and sends its command — once, however many instances replay it.
+#[tokio::test]
+async fn a_rebuild_decides_what_the_previous_owner_did_not() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::kind(RouteKind::Commands)).await.unwrap();
+    let mut tx = hub.connect();
+    let frames: Vec<Frame> =
+        [frame(7, 1, Message::DeviceInfo(info(7))), power(7, 2, 1200.0), power(7, 3, 1500.0)]
+            .iter()
+            .map(|b| Frame::decode(b).unwrap())
+            .collect();
+    store.put(frames.into(), now()).await.unwrap();
+
+    let mut b = Ingest::new(store.clone(), engine(), IngestConfig::default());
+    b.rebuild(&[DeviceId(7)], Duration::from_secs(600), &mut tx).await.unwrap();
+    let stats = b.stats();
+    assert_eq!((stats.get().alerts, stats.get().commands), (1, 1));
+    assert_eq!(next_command(&mut device, &stats).await.id, CommandId(1));
+    let mut c = Ingest::new(store.clone(), engine(), IngestConfig::default());
+    c.rebuild(&[DeviceId(7)], Duration::from_secs(600), &mut tx).await.unwrap();
+    assert_eq!((c.stats().get().alerts, c.stats().get().commands), (0, 0));
+    assert_eq!(store.alerts(None, 10).await.unwrap().len(), 1);
+}

@@ -39,7 +39,7 @@ pub use postgres::PostgresStore;
 pub use rows::{AlertRow, CommandRow, DeviceRow, Latest, Point, Stored};
 pub use sqlite::SqliteStore;
 use telemetra_codec::Frame;
-use telemetra_core::{Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Timestamp};
+use telemetra_core::{Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Reading, Timestamp};
 
 /// A store failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,8 +74,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
 
     /// Records an alert transition the server's own rules decided (a device's alerts arrive
-    /// as frames).
-    fn put_alert(&self, alert: Alert) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// as frames). A transition is stored once: the same `(device, rule, state, at)` again
+    /// (decided again by an instance rebuilding a device's rule state from its history) is
+    /// skipped. Returns whether it was new.
+    fn put_alert(&self, alert: Alert) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Records a command sent to `device` (its acknowledgement arrives later as a frame).
     fn put_command(
@@ -109,6 +111,16 @@ pub trait Store: Send + Sync + 'static {
         to: Timestamp,
         points: u32,
     ) -> impl Future<Output = Result<Vec<Point>, StoreError>> + Send;
+
+    /// `device`'s readings (every channel) from `from` (inclusive) to `to` (exclusive), oldest
+    /// first, at most `limit`: the raw history, as a server replays it through its rules.
+    fn readings(
+        &self,
+        device: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Reading>, StoreError>> + Send;
 
     /// Alert transitions, newest first, at most `limit`; only those in `state` when given.
     fn alerts(

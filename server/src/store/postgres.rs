@@ -19,7 +19,8 @@ use super::codes::{self, blob, severity_of, severity_text, state_of, state_text,
 use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
 
 /// The schema, one migration per version; a database is brought to the last on open.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE frames (
     device BIGINT NOT NULL,
     seq BIGINT NOT NULL,
@@ -72,7 +73,13 @@ CREATE TABLE commands (
     ack BYTEA,
     PRIMARY KEY (device, id)
 );
-"];
+",
+    "
+DELETE FROM alerts a USING alerts b
+    WHERE a.device = b.device AND a.rule = b.rule AND a.state = b.state AND a.at = b.at AND a.id > b.id;
+CREATE UNIQUE INDEX alerts_once ON alerts (device, rule, state, at);
+",
+];
 
 /// The advisory lock under which a database is migrated: many server instances may open one
 /// database at the same moment.
@@ -99,7 +106,7 @@ const PUT_LATEST: &str = "INSERT INTO latest (device, channel, at, value, qualit
     SET at = excluded.at, value = excluded.value, quality = excluded.quality
     WHERE excluded.at >= latest.at";
 const PUT_ALERT: &str = "INSERT INTO alerts (device, rule, state, severity, channel, value, at, message)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
 const SET_STATUS: &str = "INSERT INTO devices (device, status, status_at) VALUES ($1, $2, $3)
     ON CONFLICT (device) DO UPDATE SET status = excluded.status, status_at = excluded.status_at";
 
@@ -291,9 +298,9 @@ impl Columns {
     }
 }
 
-async fn put_alert(client: &Client, a: &Alert) -> Result<(), StoreError> {
+async fn put_alert(client: &Client, a: &Alert) -> Result<bool, StoreError> {
     let value = a.value.as_ref().map(blob).transpose()?;
-    client
+    let new = client
         .execute(
             PUT_ALERT,
             &[
@@ -309,7 +316,7 @@ async fn put_alert(client: &Client, a: &Alert) -> Result<(), StoreError> {
         )
         .await
         .map_err(db)?;
-    Ok(())
+    Ok(new == 1)
 }
 
 async fn set_status(
@@ -369,7 +376,9 @@ async fn put_batch(c: &Connected, frames: &[Frame], received_at: Timestamp) -> R
                     rows.push(device, r)?;
                 }
             }
-            Message::Alert(a) => put_alert(client, a).await?,
+            Message::Alert(a) => {
+                put_alert(client, a).await?;
+            }
             Message::Ack(ack) => {
                 client
                     .execute(
@@ -453,7 +462,7 @@ impl Store for PostgresStore {
         transaction(&c.client, put_batch(&c, &frames, received_at)).await
     }
 
-    async fn put_alert(&self, alert: Alert) -> Result<(), StoreError> {
+    async fn put_alert(&self, alert: Alert) -> Result<bool, StoreError> {
         let (_one, c) = self.writer().await?;
         put_alert(&c.client, &alert).await
     }
@@ -535,6 +544,31 @@ impl Store for PostgresStore {
                     max: r.try_get(4).map_err(db)?,
                     count: u(r.try_get(5).map_err(db)?),
                 })
+            })
+            .collect()
+    }
+
+    async fn readings(
+        &self,
+        device: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Reading>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT channel, at, value, quality FROM readings
+                 WHERE device = $1 AND at >= $2 AND at < $3 ORDER BY at, ctid LIMIT $4",
+                &[&i(device.0), &i(from.0), &i(to.0), &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let l = latest_row(r)?;
+                Ok(Reading { channel: l.channel, at: l.at, value: l.value, quality: l.quality })
             })
             .collect()
     }

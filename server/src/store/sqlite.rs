@@ -15,7 +15,8 @@ use super::codes::{self, blob, severity_of, severity_text, state_of, state_text,
 use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
 
 /// The schema, one migration per version; a database is brought to the last on open.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE frames (
     device INTEGER NOT NULL,
     seq INTEGER NOT NULL,
@@ -67,7 +68,12 @@ CREATE TABLE commands (
     ack BLOB,
     PRIMARY KEY (device, id)
 );
-"];
+",
+    "
+DELETE FROM alerts WHERE id NOT IN (SELECT MIN(id) FROM alerts GROUP BY device, rule, state, at);
+CREATE UNIQUE INDEX alerts_once ON alerts (device, rule, state, at);
+",
+];
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
@@ -209,7 +215,9 @@ fn put_frame(
             }
             stored.readings += readings.len() as u64;
         }
-        Message::Alert(a) => put_alert(tx, a)?,
+        Message::Alert(a) => {
+            put_alert(tx, a)?;
+        }
         Message::Ack(ack) => {
             let ack_blob = blob(ack)?;
             tx.prepare_cached("UPDATE commands SET ack = ?3 WHERE device = ?1 AND id = ?2")
@@ -230,26 +238,27 @@ fn put_frame(
     Ok(())
 }
 
-fn put_alert(conn: &Connection, a: &Alert) -> Result<(), StoreError> {
+fn put_alert(conn: &Connection, a: &Alert) -> Result<bool, StoreError> {
     let value = a.value.as_ref().map(blob).transpose()?;
-    conn.prepare_cached(
-        "INSERT INTO alerts (device, rule, state, severity, channel, value, at, message)
+    let new = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO alerts (device, rule, state, severity, channel, value, at, message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            i(a.device.0),
-            a.rule.as_str(),
-            state_text(a.state),
-            severity_text(a.severity),
-            a.channel.map(|c| c.0),
-            value,
-            i(a.at.0),
-            a.message.as_str()
-        ])
-    })
-    .map_err(db)?;
-    Ok(())
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                i(a.device.0),
+                a.rule.as_str(),
+                state_text(a.state),
+                severity_text(a.severity),
+                a.channel.map(|c| c.0),
+                value,
+                i(a.at.0),
+                a.message.as_str()
+            ])
+        })
+        .map_err(db)?;
+    Ok(new == 1)
 }
 
 fn set_status(
@@ -281,7 +290,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_alert(&self, alert: Alert) -> Result<(), StoreError> {
+    async fn put_alert(&self, alert: Alert) -> Result<bool, StoreError> {
         self.run(move |conn| put_alert(conn, &alert)).await
     }
 
@@ -381,6 +390,35 @@ impl Store for SqliteStore {
                         min: r.get(3)?,
                         max: r.get(4)?,
                         count: r.get::<_, i64>(5)? as u64,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn readings(
+        &self,
+        device: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Reading>, StoreError> {
+        self.run(move |conn| {
+            let mut q = conn
+                .prepare(
+                    "SELECT channel, at, value, quality FROM readings
+                     WHERE device = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, rowid LIMIT ?4",
+                )
+                .map_err(db)?;
+            let rows = q
+                .query_map(params![i(device.0), i(from.0), i(to.0), limit], |r| {
+                    Ok(Reading {
+                        channel: ChannelId(r.get(0)?),
+                        at: Timestamp(r.get::<_, i64>(1)? as u64),
+                        value: unblob(&r.get::<_, Vec<u8>>(2)?)?,
+                        quality: Quality(r.get(3)?),
                     })
                 })
                 .map_err(db)?;

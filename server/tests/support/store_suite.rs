@@ -151,6 +151,38 @@ pub async fn retention_deletes_by_age(s: &impl Store) {
     );
 }
 
+pub async fn an_alert_transition_is_stored_once_and_history_reads_back_in_order(s: &impl Store) {
+    let Message::Alert(a) = alert(7, 1, AlertState::Raised, 10_000).message else { unreachable!() };
+    assert!(s.put_alert(a.clone()).await.unwrap(), "new");
+    assert!(!s.put_alert(a.clone()).await.unwrap(), "decided again: skipped");
+    // The same transition as a device's frame is skipped too; its clearing is not.
+    s.put(
+        vec![alert(7, 2, AlertState::Raised, 10_000), alert(7, 3, AlertState::Cleared, 12_000)].into(),
+        Timestamp(1),
+    )
+    .await
+    .unwrap();
+    let states: Vec<_> = s.alerts(None, 10).await.unwrap().iter().map(|a| a.state).collect();
+    assert_eq!(states, [AlertState::Cleared, AlertState::Raised]);
+
+    s.put(
+        vec![
+            readings(7, 10, &[(1, 3000, 3.0), (2, 3000, 30.0)]),
+            readings(7, 11, &[(1, 1000, 1.0)]),
+            readings(8, 1, &[(1, 2000, 99.0)]),
+            readings(7, 12, &[(1, 2000, 2.0), (1, 9000, 9.0)]),
+        ]
+        .into(),
+        Timestamp(2),
+    )
+    .await
+    .unwrap();
+    let history = s.readings(DeviceId(7), Timestamp(1000), Timestamp(9000), 10).await.unwrap();
+    let got: Vec<_> = history.iter().map(|r| (r.channel.0, r.at.0, r.value.as_f64().unwrap())).collect();
+    assert_eq!(got, [(1, 1000, 1.0), (1, 2000, 2.0), (1, 3000, 3.0), (2, 3000, 30.0)]);
+    assert_eq!(s.readings(DeviceId(7), Timestamp(0), Timestamp(10_000), 2).await.unwrap().len(), 2);
+}
+
 /// Calls `$each!` with the name of every scenario.
 macro_rules! scenarios {
     ($each:ident) => {
@@ -159,7 +191,8 @@ macro_rules! scenarios {
             latest_keeps_the_newest_reading_even_when_an_older_arrives_later,
             a_series_is_downsampled_to_at_most_the_points_asked,
             batches_alerts_status_descriptors_commands_and_acks_are_kept,
-            retention_deletes_by_age
+            retention_deletes_by_age,
+            an_alert_transition_is_stored_once_and_history_reads_back_in_order
         );
     };
 }
