@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run --features server --example server -- \
 //!     [--listen URL] [--store PATH] [--rules FILE] [--simulate N] [--for SECONDS]
+//! cargo run --features nats --example server -- --nats nats://127.0.0.1:4222[,URL...] \
+//!     [--name NAME] [--partitions N] [--replicas N] [--simulate N] \
+//!     [--store PATH | --store postgres://...] [--for SECONDS]
 //! ```
 //!
 //! `--listen` is any transport URL (`mqtt://127.0.0.1:1883`, `coap://0.0.0.0:5683`, ...); the
@@ -11,6 +14,15 @@
 //! `--store` is a SQLite file (default: in memory). It runs until Ctrl-C or for `--for`
 //! seconds, then prints what the store holds: each device's status and latest values, the
 //! alerts, the commands and their acknowledgements.
+//!
+//! `--nats` runs it as one instance of many on NATS JetStream instead (feature `nats`): it
+//! takes its share of the partitions of the devices' stream, as `NAME` (default: `server-`
+//! and the process id), and stores into `--store`, a PostgreSQL connection string for instances
+//! that share a database (feature `postgres`). The nats-server configuration needs the
+//! partition mappings `telemetra_server::nats::partition::mappings` gives, and JetStream with
+//! `--replicas` nodes (3 by default; 1 for a single server). `--simulate` devices publish into
+//! JetStream on their routes' subjects, as a gateway would, and take commands from NATS.
+//! `--print-mappings` prints the mappings block for `--partitions` and exits.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -36,6 +48,11 @@ struct Args {
     rules: String,
     simulate: u64,
     seconds: Option<u64>,
+    nats: Option<String>,
+    name: String,
+    partitions: u32,
+    replicas: usize,
+    print_mappings: bool,
 }
 
 fn args() -> Result<Args, Box<dyn Error>> {
@@ -45,6 +62,11 @@ fn args() -> Result<Args, Box<dyn Error>> {
         rules: RULES.into(),
         simulate: 0,
         seconds: None,
+        nats: None,
+        name: format!("server-{}", std::process::id()),
+        partitions: 16,
+        replicas: 3,
+        print_mappings: false,
     };
     let mut simulate = None;
     let mut it = std::env::args().skip(1);
@@ -56,6 +78,11 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--rules" => a.rules = std::fs::read_to_string(value()?)?,
             "--simulate" => simulate = Some(value()?.parse()?),
             "--for" => a.seconds = Some(value()?.parse()?),
+            "--nats" => a.nats = Some(value()?),
+            "--name" => a.name = value()?,
+            "--partitions" => a.partitions = value()?.parse()?,
+            "--replicas" => a.replicas = value()?.parse()?,
+            "--print-mappings" => a.print_mappings = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -72,7 +99,97 @@ async fn device(
     let device = DeviceId(id);
     let (mut tx, mut rx) = Link::open(&url, Role::Device(device)).await?.split();
     rx.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, device))).await?;
-    let info = Device {
+    let send = |seq: u32, message: Message| Frame::new(device, seq, message).to_vec();
+    tx.send_acked(Route::new(RouteKind::Info, device), &send(1, Message::DeviceInfo(info(device)?))?).await?;
+    let mut thermo = Thermo::new(id);
+    let mut buf = vec![0u8; telemetra::codec::limits::MAX_FRAME];
+    while tokio::time::Instant::now() < until {
+        let (seq, reading) = thermo.reading();
+        tx.send(Route::new(RouteKind::Readings, device), &send(seq, reading)?).await?;
+        if let Ok(Ok(d)) = tokio::time::timeout(Duration::from_millis(200), rx.receive(&mut buf)).await
+            && let Some((seq, ack)) = thermo.command(&buf[..d.len])
+        {
+            tx.send_acked(Route::new(RouteKind::Acks, device), &send(seq, ack)?).await?;
+        }
+    }
+    tx.close().await?;
+    Ok(())
+}
+
+/// The simulated thermometer: drifts up until told to cool, then down to 26 °C.
+struct Thermo {
+    seq: u32,
+    celsius: f64,
+    cooling: bool,
+}
+
+impl Thermo {
+    fn new(id: u64) -> Thermo {
+        Thermo { seq: 2, celsius: 24.0 + id as f64, cooling: false }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq - 1
+    }
+
+    /// The next reading and its frame's sequence number.
+    fn reading(&mut self) -> (u32, Message) {
+        self.celsius += if self.cooling { -0.8 } else { 0.5 };
+        if self.celsius < 26.0 {
+            self.cooling = false;
+        }
+        let reading = Reading::new(ChannelId(1), now(), (self.celsius * 10.0f64).round() / 10.0);
+        (self.next_seq(), Message::Readings([reading].into_iter().collect()))
+    }
+
+    /// A command frame obeyed: its acknowledgement and the acknowledgement's sequence number.
+    fn command(&mut self, bytes: &[u8]) -> Option<(u32, Message)> {
+        let Ok(Frame { message: Message::Command(cmd), .. }) = Frame::decode(bytes) else { return None };
+        self.cooling = true;
+        let ack = CommandAck { command: cmd.id, at: now(), result: CommandResult::Completed };
+        Some((self.next_seq(), Message::Ack(ack)))
+    }
+}
+
+/// A simulated device on NATS: frames into JetStream on its routes' subjects (the mapping
+/// partitions them), commands from its commands subject.
+#[cfg(feature = "nats")]
+async fn nats_device(
+    client: telemetra::server::nats::async_nats::Client,
+    id: u64,
+    until: tokio::time::Instant,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    use futures_util::StreamExt;
+    use telemetra::server::nats::async_nats::jetstream;
+    use telemetra::server::nats::partition::subject;
+    let device = DeviceId(id);
+    let js = jetstream::new(client.clone());
+    let mut commands = client.subscribe(subject(Route::new(RouteKind::Commands, device))).await?;
+    let send =
+        async |kind: RouteKind, seq: u32, message: Message| -> Result<(), Box<dyn Error + Send + Sync>> {
+            let bytes = Frame::new(device, seq, message).to_vec()?;
+            js.publish(subject(Route::new(kind, device)), bytes.into()).await?.await?;
+            Ok(())
+        };
+    send(RouteKind::Info, 1, Message::DeviceInfo(info(device)?)).await?;
+    let mut thermo = Thermo::new(id);
+    while tokio::time::Instant::now() < until {
+        let (seq, reading) = thermo.reading();
+        send(RouteKind::Readings, seq, reading).await?;
+        let command = tokio::time::timeout(Duration::from_millis(200), commands.next()).await;
+        if let Ok(Some(m)) = command
+            && let Some((seq, ack)) = thermo.command(&m.payload)
+        {
+            send(RouteKind::Acks, seq, ack).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The simulated devices' descriptor: one temperature channel.
+fn info(device: DeviceId) -> Result<Device, Box<dyn Error + Send + Sync>> {
+    Ok(Device {
         id: device,
         model: bounded("model", "sim-thermo")?,
         firmware: FirmwareVersion::new(1, 0, 0),
@@ -86,41 +203,14 @@ async fn device(
         .into_iter()
         .collect(),
         tags: Default::default(),
-    };
-    let send = |seq: u32, message: Message| Frame::new(device, seq, message).to_vec();
-    tx.send_acked(Route::new(RouteKind::Info, device), &send(1, Message::DeviceInfo(info))?).await?;
-    let (mut seq, mut celsius, mut cooling) = (2u32, 24.0 + id as f64, false);
-    let mut buf = vec![0u8; telemetra::codec::limits::MAX_FRAME];
-    while tokio::time::Instant::now() < until {
-        celsius += if cooling { -0.8 } else { 0.5 };
-        let reading = Reading::new(ChannelId(1), now(), (celsius * 10.0f64).round() / 10.0);
-        tx.send(
-            Route::new(RouteKind::Readings, device),
-            &send(seq, Message::Readings([reading].into_iter().collect()))?,
-        )
-        .await?;
-        seq += 1;
-        if let Ok(Ok(d)) = tokio::time::timeout(Duration::from_millis(200), rx.receive(&mut buf)).await
-            && let Ok(Frame { message: Message::Command(cmd), .. }) = Frame::decode(&buf[..d.len])
-        {
-            cooling = true;
-            let ack = CommandAck { command: cmd.id, at: now(), result: CommandResult::Completed };
-            tx.send_acked(Route::new(RouteKind::Acks, device), &send(seq, Message::Ack(ack))?).await?;
-            seq += 1;
-        }
-        if celsius < 26.0 {
-            cooling = false;
-        }
-    }
-    tx.close().await?;
-    Ok(())
+    })
 }
 
 fn show(v: &Value) -> String {
     v.as_f64().map_or_else(|| format!("{v:?}"), |x| format!("{x}"))
 }
 
-async fn report(store: &SqliteStore) -> Result<(), Box<dyn Error>> {
+async fn report(store: &impl Store) -> Result<(), Box<dyn Error>> {
     for d in store.devices().await? {
         let model = d.info.as_ref().map_or("?", |i| i.model.as_str()).to_owned();
         let status = d.status.map_or("?".to_owned(), |(s, _)| format!("{s:?}"));
@@ -152,9 +242,95 @@ async fn report(store: &SqliteStore) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Until Ctrl-C, or `seconds`.
+async fn stop(seconds: Option<u64>) {
+    match seconds {
+        Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// One instance of many on NATS JetStream.
+#[cfg(feature = "nats")]
+async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
+    use telemetra::server::nats::{NatsConfig, NatsInstance};
+    let rules = telemetra::rules::parse(&a.rules)?;
+    Engine::new(Default::default()).load(rules.clone())?;
+    let engine = move || {
+        let mut engine = Engine::new(Default::default());
+        // Loaded once above: the same rules load again.
+        let _ = engine.load(rules.clone());
+        engine
+    };
+    let urls: Vec<&str> = urls.split(',').collect();
+    let client = telemetra::server::nats::async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(urls.as_slice())
+        .await?;
+    let mut config = NatsConfig::new(a.name.clone());
+    config.partitions = a.partitions;
+    config.replicas = a.replicas;
+    // The stream before the simulated devices publish into it (the instance makes it too).
+    let js = telemetra::server::nats::async_nats::jetstream::new(client.clone());
+    telemetra::server::nats::ensure_stream(&js, &config).await?;
+    let until = tokio::time::Instant::now()
+        + Duration::from_secs(a.seconds.unwrap_or(u64::MAX / 4).saturating_sub(1));
+    for id in 1..=a.simulate {
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = nats_device(client, id, until).await {
+                eprintln!("simulated device {id}: {e}");
+            }
+        });
+    }
+    println!("telemetra server {} on NATS {} ({} partitions)", a.name, urls.join(","), a.partitions);
+    macro_rules! run {
+        ($store:expr) => {{
+            let store = Arc::new($store);
+            let end = NatsInstance::new(client, store.clone(), engine, config).run(stop(a.seconds)).await?;
+            println!(
+                "frames {} (bad {}, duplicates {}), readings {}, alerts {}, commands {}, replayed {}",
+                end.frames,
+                end.bad_frames,
+                end.duplicates,
+                end.readings,
+                end.alerts,
+                end.commands,
+                end.replayed
+            );
+            report(store.as_ref()).await
+        }};
+    }
+    match a.store.as_deref() {
+        #[cfg(feature = "postgres")]
+        Some(url) if url.starts_with("postgres") => {
+            run!(telemetra::server::store::PostgresStore::connect(url).await?)
+        }
+        Some(path) => run!(SqliteStore::open(path)?),
+        None => run!(SqliteStore::in_memory()?),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let a = args()?;
+    #[cfg(feature = "nats")]
+    if a.print_mappings {
+        println!("mappings = {{");
+        for (from, to) in telemetra::server::nats::partition::mappings(a.partitions) {
+            println!("  \"{from}\": \"{to}\"");
+        }
+        println!("}}");
+        return Ok(());
+    }
+    if let Some(urls) = a.nats.clone() {
+        #[cfg(feature = "nats")]
+        return on_nats(a, urls).await;
+        #[cfg(not(feature = "nats"))]
+        return Err(format!("--nats {urls}: built without NATS; run with --features nats").into());
+    }
     let store = Arc::new(match &a.store {
         Some(path) => SqliteStore::open(path)?,
         None => SqliteStore::in_memory()?,
@@ -164,14 +340,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let ingest = Ingest::new(store.clone(), engine, IngestConfig::default());
     let link = Link::open(&a.listen, Role::Server("tm-server")).await?;
     let seconds = a.seconds;
-    let stop = async move {
-        match seconds {
-            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
+    let stop = stop(seconds);
     let server = tokio::spawn(ingest.run(link, stop));
     let until = tokio::time::Instant::now()
         + Duration::from_secs(a.seconds.unwrap_or(u64::MAX / 4).saturating_sub(1));
@@ -188,5 +357,5 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "frames {} (bad {}, duplicates {}), readings {}, alerts {}, commands {}",
         end.frames, end.bad_frames, end.duplicates, end.readings, end.alerts, end.commands
     );
-    report(&store).await
+    report(store.as_ref()).await
 }

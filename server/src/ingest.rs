@@ -169,6 +169,12 @@ impl<S: Store> Ingest<S> {
         }
     }
 
+    /// Counts into `stats` (shared by the pipelines of one instance's partitions).
+    #[cfg(feature = "nats")]
+    pub(crate) fn share_stats(&mut self, stats: StatsHandle) {
+        self.stats = stats;
+    }
+
     /// A handle on the counters, to read while it runs.
     pub fn stats(&self) -> StatsHandle {
         self.stats.clone()
@@ -371,8 +377,9 @@ impl<S: Store> Ingest<S> {
     }
 
     /// Time moves on for the rules (`for` durations, `silent`, windows), and the devices last
-    /// seen online longer ago than the silence are marked lost.
-    async fn tick<Tx: Sender>(&mut self, tx: &mut Tx) -> Result<(), IngestError<Tx::Error>> {
+    /// seen online longer ago than the silence are marked lost: what [`run`](Self::run) does
+    /// every quarter of the silence, for a caller of [`ingest`](Self::ingest) to do as often.
+    pub async fn tick<Tx: Sender>(&mut self, tx: &mut Tx) -> Result<(), IngestError<Tx::Error>> {
         let at = now();
         let mut events = Vec::new();
         self.engine.advance(self.rules_now(at), &mut events);

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod ingest;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod provision;
 pub mod store;
 pub mod update;
