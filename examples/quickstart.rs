@@ -1,6 +1,7 @@
 //! The whole cycle in one process: simulated devices describe themselves and report readings as
-//! telemetra frames over the in-process memory transport; a server decodes them, runs a rule
-//! set, prints the alerts, and sends commands back; the devices obey and acknowledge.
+//! telemetra frames over the in-process memory transport; a server (`telemetra-server`'s
+//! ingest pipeline) stores them in SQLite, runs a rule set, raises alerts and sends commands
+//! back; the devices obey and acknowledge; the report is read back from the store.
 //!
 //! ```text
 //! cargo run --example quickstart                                # in process (memory://)
@@ -11,20 +12,21 @@
 //! To move this onto a network, only the URL changes: every endpoint is a
 //! [`Link`](telemetra::transports::link::Link) opened from it.
 
-use std::collections::BTreeMap;
 use std::error::Error;
-use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use telemetra::codec::limits;
 use telemetra::heapless;
 use telemetra::model::text::bounded;
 use telemetra::model::{FirmwareVersion, Location, RejectReason, Tag};
 use telemetra::prelude::*;
 use telemetra::rules::parse;
+use telemetra_server::ingest::{Ingest, IngestConfig, IngestStats};
+use telemetra_server::store::{SqliteStore, Store};
 
-/// Simulated time: ten-second ticks from 2026-11-26T00:00:00Z. Nothing reads a clock.
+/// Simulated time: ten-second ticks from 2026-11-26T00:00:00Z. Nothing reads the system's clock.
 const START: Timestamp = Timestamp(1_795_651_200_000);
 const TICK_MS: u64 = 10_000;
 const TICKS: u64 = 60;
@@ -125,6 +127,7 @@ impl Sim {
 async fn run_device(
     mut sim: Sim,
     mut link: Link,
+    clock: SimClock,
     pace: Duration,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
     let id = sim.info.id;
@@ -134,6 +137,7 @@ async fn run_device(
     send_frame(&mut link, &Frame::new(id, seq, Message::DeviceInfo(sim.info.clone()))).await?;
     for t in 0..TICKS {
         let at = Timestamp(START.0 + t * TICK_MS);
+        clock.advance(at);
         while let Some(frame) = try_receive_frame(&mut link, &mut rx)? {
             if let Message::Command(cmd) = frame.message {
                 let ack = CommandAck { command: cmd.id, at, result: sim.obey(&cmd) };
@@ -159,7 +163,7 @@ fn show(v: &Value) -> String {
         Value::Location(l) => format!("{:.4},{:.4}", l.lat.to_f64(), l.lon.to_f64()),
         Value::State(s) => s.to_string(),
         Value::Bool(b) => b.to_string(),
-        other => other.as_f64().map_or_else(String::new, |x| format!("{x}")),
+        other => other.as_f64().map_or_else(String::new, |x| format!("{}", round(x, 2))),
     }
 }
 
@@ -168,93 +172,114 @@ fn clock(t: Timestamp) -> String {
     format!("00:{:02}:{:02}", s / 60, s % 60)
 }
 
-/// What the server saw, for the report.
-#[derive(Default)]
-struct Seen {
-    devices: BTreeMap<DeviceId, Device>,
-    channels: BTreeMap<(DeviceId, ChannelId), (u32, Value)>,
-    log: Vec<String>,
-    frames: u32,
-    readings: usize,
+/// The simulation's time, which the devices move on and the server reads.
+#[derive(Clone)]
+struct SimClock(Arc<AtomicU64>);
+
+impl SimClock {
+    fn advance(&self, to: Timestamp) {
+        self.0.fetch_max(to.0, Ordering::Relaxed);
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::Relaxed))
+    }
 }
 
-/// The server: frames in, rules run, alerts logged, commands out. A bad frame is logged and
-/// skipped. It stops once `done()` and the link has been quiet for `quiet`.
-async fn serve(link: Link, done: impl Fn() -> bool, quiet: Duration) -> Result<Seen, Box<dyn Error>> {
+/// The server: `telemetra-server`'s ingest pipeline on `link`, storing into `store` and
+/// running [`RULES`]; it decodes (a bad frame is logged, counted and skipped), stores each
+/// frame once, raises and clears alerts, and sends the commands the rules decide. It stops
+/// once `done()` and nothing has arrived for `quiet`.
+async fn serve(
+    link: Link,
+    store: Arc<SqliteStore>,
+    clock: SimClock,
+    done: impl Fn() -> bool + Send,
+    quiet: Duration,
+) -> Result<IngestStats, Box<dyn Error>> {
     let mut engine = Engine::new(EngineConfig::default());
     engine.load(parse(RULES)?)?;
-    let (mut tx, rx) = link.split();
-    let mut frames = pin!(telemetra::frames::stream(rx));
-    let (mut seen, mut now, mut events) = (Seen::default(), START, Vec::new());
-    loop {
-        let frame = match tokio::time::timeout(quiet, frames.next()).await {
-            Ok(Some(Ok(frame))) => frame,
-            Ok(Some(Err(e))) => {
-                eprintln!("skipped: {e}");
-                continue;
+    let ingest = Ingest::new(store, engine, IngestConfig::default()).with_clock(move || clock.now());
+    let stats = ingest.stats();
+    let stop = async move {
+        let mut before = stats.get();
+        loop {
+            tokio::time::sleep(quiet).await;
+            let after = stats.get();
+            if done() && after == before {
+                return;
             }
-            Ok(None) => break,
-            Err(_) if done() => break,
-            Err(_) => continue,
-        };
-        seen.frames += 1;
-        match &frame.message {
-            Message::DeviceInfo(info) => _ = seen.devices.insert(info.id, info.clone()),
-            Message::Readings(rs) => {
-                for r in rs {
-                    now = now.max(r.at);
-                    let entry =
-                        seen.channels.entry((frame.device, r.channel)).or_insert((0, r.value.clone()));
-                    *entry = (entry.0 + 1, r.value.clone());
-                }
-            }
-            Message::Ack(ack) => seen.log.push(format!(
-                "{}  ack       {:<11} command {} -> {:?}",
-                clock(ack.at),
-                frame.device.to_string(),
-                ack.command.0,
-                ack.result
-            )),
-            _ => {}
+            before = after;
         }
-        seen.readings += engine.ingest_frame(&frame, now, &mut events);
-        for event in events.drain(..) {
-            match event {
-                Event::Alert(a) => seen.log.push(format!(
-                    "{}  alert     {:<11} {:<10} {:<7?} {:?} {} {}",
-                    clock(a.at),
-                    a.device.to_string(),
-                    a.rule.as_str(),
-                    a.state,
-                    a.severity,
-                    a.message.as_str(),
-                    a.value.as_ref().map(show).unwrap_or_default()
-                )),
-                Event::Command { rule, device, action } => {
-                    let id = CommandId(seen.log.len() as u32);
-                    let cmd = Command {
-                        id,
-                        issued_at: now,
-                        expires_at: now.checked_add(Duration::from_secs(60)),
-                        action,
-                    };
-                    seen.log.push(format!(
-                        "{}  command   {:<11} {:<10} {} {:?}",
-                        clock(now),
-                        device.to_string(),
-                        rule.as_str(),
-                        id.0,
-                        cmd.action
-                    ));
-                    // Acknowledged by the transport's peer (MQTT: PUBACK) before we go on.
-                    send_frame_acked(&mut tx, &Frame::new(device, id.0, Message::Command(cmd))).await?;
-                }
-                Event::Emit { .. } => {}
+    };
+    Ok(ingest.run(link, stop).await?)
+}
+
+/// What the server stored, as the report prints it: one line per device and channel, then
+/// alerts, commands and acknowledgements in time order.
+async fn report(store: &SqliteStore, stats: &IngestStats, url: &str) -> Result<(), Box<dyn Error>> {
+    println!(
+        "{:<6} {:<13} {:<12} {:<12} {:>5} {:>6} {:>16}",
+        "device", "model", "channel", "quantity", "unit", "count", "last"
+    );
+    let end = Timestamp(START.0 + TICKS * TICK_MS);
+    let mut log = Vec::new();
+    for row in store.devices().await? {
+        let Some(info) = row.info else { continue };
+        let history = store.readings(info.id, START, end, u32::MAX).await?;
+        for latest in store.latest(info.id).await? {
+            let count = history.iter().filter(|r| r.channel == latest.channel).count();
+            let (name, quantity, unit) =
+                info.channel(latest.channel).map_or(("?".into(), "?".into(), ""), |s| {
+                    (s.name.to_string(), format!("{:?}", s.quantity), s.unit.symbol())
+                });
+            println!(
+                "{:<6} {:<13} {name:<12} {quantity:<12} {unit:>5} {count:>6} {:>16}",
+                info.id.to_string(),
+                info.model.as_str(),
+                show(&latest.value)
+            );
+        }
+        for c in store.commands(info.id).await? {
+            let (id, action) = (c.command.id.0, &c.command.action);
+            log.push((
+                c.command.issued_at,
+                1,
+                format!("command   {:<11} {id} {action:?}", info.id.to_string()),
+            ));
+            if let Some(ack) = c.ack {
+                let line = format!("ack       {:<11} command {id} -> {:?}", info.id.to_string(), ack.result);
+                log.push((ack.at, 2, line));
             }
         }
     }
-    tx.close().await?;
-    Ok(seen)
+    for a in store.alerts(None, u32::MAX).await? {
+        let value = a.value.as_ref().map(show).unwrap_or_default();
+        let line = format!(
+            "alert     {:<11} {:<10} {:<7?} {:?} {} {value}",
+            a.device.to_string(),
+            a.rule,
+            a.state,
+            a.severity,
+            a.message
+        );
+        log.push((a.at, 0, line));
+    }
+    log.sort();
+    println!("\nrules:{RULES}");
+    for (at, _, line) in &log {
+        println!("{}  {line}", clock(*at));
+    }
+    println!(
+        "\nstored: {} readings, {} alert transitions, {} command{} ({} frames) over {url}",
+        stats.readings,
+        stats.alerts,
+        stats.commands,
+        if stats.commands == 1 { "" } else { "s" },
+        stats.frames
+    );
+
+    Ok(())
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -264,10 +289,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let networked = !url.starts_with("memory://");
     let pace = if networked { Duration::from_millis(20) } else { Duration::ZERO };
 
-    let mut server = Link::open(&url, Role::Server("telemetra-quickstart")).await?;
-    for kind in [RouteKind::Info, RouteKind::Readings, RouteKind::Acks] {
-        server.subscribe(RouteFilter::kind(kind)).await?;
-    }
+    let server = Link::open(&url, Role::Server("telemetra-quickstart")).await?;
+    let store = Arc::new(SqliteStore::in_memory()?);
+    let sim_clock = SimClock(Arc::new(AtomicU64::new(START.0)));
 
     let fleet = [
         (
@@ -311,38 +335,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for (info, seed) in fleet {
         let sim = Sim { info, noise: Noise(seed), power_limit: None };
         let link = Link::open(&url, Role::Device(sim.info.id)).await?;
-        tasks.push(tokio::spawn(run_device(sim, link, pace)));
+        tasks.push(tokio::spawn(run_device(sim, link, sim_clock.clone(), pace)));
     }
 
     // Serve until every device is done and, over a network, the link has been quiet for
     // half a second (frames may still be on their way).
     let quiet = Duration::from_millis(if networked { 500 } else { 50 });
-    let seen = serve(server, || tasks.iter().all(|t| t.is_finished()), quiet).await?;
+    let done = || tasks.iter().all(|t| t.is_finished());
+    let stats = serve(server, store.clone(), sim_clock, done, quiet).await?;
     for t in tasks {
         t.await?.map_err(|e| e.to_string())?;
     }
-
-    println!(
-        "{:<6} {:<13} {:<12} {:<12} {:>5} {:>6} {:>16}",
-        "device", "model", "channel", "quantity", "unit", "count", "last"
-    );
-    for ((dev, ch), (count, last)) in &seen.channels {
-        let info = seen.devices.get(dev);
-        let spec = info.and_then(|d| d.channel(*ch));
-        let (name, quantity, unit) = spec.map_or(("?".into(), "?".into(), ""), |s| {
-            (s.name.to_string(), format!("{:?}", s.quantity), s.unit.symbol())
-        });
-        let model = info.map_or("?", |d| d.model.as_str());
-        println!(
-            "{:<6} {model:<13} {name:<12} {quantity:<12} {unit:>5} {count:>6} {:>16}",
-            dev.to_string(),
-            show(last)
-        );
-    }
-    println!("\nrules:{RULES}");
-    for line in &seen.log {
-        println!("{line}");
-    }
-    println!("\n{} frames, {} readings over {url}", seen.frames, seen.readings);
-    Ok(())
+    report(&store, &stats, &url).await
 }

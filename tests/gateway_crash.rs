@@ -169,6 +169,18 @@ async fn publish_command(client: &MqttClient, device: DeviceId) -> Vec<u8> {
     bytes
 }
 
+/// Lets the last gateway run for 2 s and until more than `enough` frames were acknowledged in
+/// all (at most a minute): a device whose request went out while the gateways were dying may
+/// be waiting out its retransmission backoff (CoAP: up to 30 s before its last try) before it
+/// sends again, the more so on a loaded machine.
+async fn last_gateway_runs(acked: &Mutex<Seen>, enough: usize) {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() <= enough && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn seed() -> u64 {
     let seed =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
@@ -228,7 +240,7 @@ async fn a_gateway_killed_again_and_again_loses_no_acknowledged_frame() {
 
     // A last gateway runs to the end: the devices stop, everything acknowledged drains.
     let mut gateway = start_gateway(&binary, &links, &broker.url(), &store.0, KILLS);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    last_gateway_runs(&acked, 200).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut sent = 0;
     for d in devices {
@@ -319,7 +331,7 @@ async fn a_coap_device_through_a_killed_gateway_loses_no_acknowledged_frame() {
     )
     .await;
     let mut gateway = start_gateway(&binary, &links, &broker.url(), &store.0, 99);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    last_gateway_runs(&acked, 50).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let sent = within(30, sending).await.unwrap();
     let acked = acked.lock().unwrap().clone();

@@ -108,6 +108,31 @@ pub fn now() -> Timestamp {
     Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
 }
 
+/// Where the pipeline reads the time: when frames were received, what the rules' time is,
+/// when a device fell silent. [`SystemClock`] unless [`Ingest::with_clock`] says otherwise
+/// (a simulation or a replay of recorded data runs on its own time); any
+/// `Fn() -> Timestamp` is one.
+pub trait Clock: Send + Sync + 'static {
+    /// The time now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's clock ([`now`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        now()
+    }
+}
+
+impl<F: Fn() -> Timestamp + Send + Sync + 'static> Clock for F {
+    fn now(&self) -> Timestamp {
+        self()
+    }
+}
+
 /// A handle on a running pipeline's counters.
 #[derive(Debug, Clone, Default)]
 pub struct StatsHandle(Arc<Mutex<IngestStats>>);
@@ -142,6 +167,7 @@ pub struct Ingest<S> {
     store: Arc<S>,
     engine: Engine,
     config: IngestConfig,
+    clock: Arc<dyn Clock>,
     stats: StatsHandle,
     next_command: HashMap<DeviceId, u32>,
     seen: HashMap<DeviceId, (Timestamp, bool)>,
@@ -163,10 +189,17 @@ impl<S: Store> Ingest<S> {
             store,
             engine,
             config,
+            clock: Arc::new(SystemClock),
             stats: StatsHandle::default(),
             next_command: HashMap::new(),
             seen: HashMap::new(),
         }
+    }
+
+    /// The pipeline on `clock`'s time instead of the system's.
+    pub fn with_clock(mut self, clock: impl Clock) -> Ingest<S> {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// Counts into `stats` (shared by the pipelines of one instance's partitions).
@@ -272,7 +305,7 @@ impl<S: Store> Ingest<S> {
         if frames.is_empty() {
             return Ok(());
         }
-        let at = now();
+        let at = self.clock.now();
         // Shared with the store's blocking task, not copied: the rules read them after.
         let frames: Arc<[Frame]> = frames.into();
         let stored = self.store.put(frames.clone(), at).await?;
@@ -380,7 +413,7 @@ impl<S: Store> Ingest<S> {
     /// seen online longer ago than the silence are marked lost: what [`run`](Self::run) does
     /// every quarter of the silence, for a caller of [`ingest`](Self::ingest) to do as often.
     pub async fn tick<Tx: Sender>(&mut self, tx: &mut Tx) -> Result<(), IngestError<Tx::Error>> {
-        let at = now();
+        let at = self.clock.now();
         let mut events = Vec::new();
         self.engine.advance(self.rules_now(at), &mut events);
         self.act(events, at, tx, Decided::Live).await?;
@@ -399,7 +432,7 @@ impl<S: Store> Ingest<S> {
         window: Duration,
         tx: &mut Tx,
     ) -> Result<u64, IngestError<Tx::Error>> {
-        let at = now();
+        let at = self.clock.now();
         let from = Timestamp(at.0.saturating_sub(window.as_millis() as u64));
         let known: HashMap<DeviceId, Device> =
             self.store.devices().await?.into_iter().filter_map(|d| Some((d.device, d.info?))).collect();

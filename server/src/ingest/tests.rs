@@ -253,3 +253,37 @@ async fn a_rebuild_decides_what_the_previous_owner_did_not() {
     assert_eq!((c.stats().get().alerts, c.stats().get().commands), (0, 0));
     assert_eq!(store.alerts(None, 10).await.unwrap().len(), 1);
 }
+
+/// On a simulation's clock, the frames are received at its time and a device falls silent by
+/// it: an hour of silence passes in no time at all.
+#[tokio::test]
+async fn the_pipeline_runs_on_the_clock_it_is_given() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const START: u64 = 1_795_651_200_000;
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut tx = hub.connect();
+    let time = Arc::new(AtomicU64::new(START));
+    let clock = {
+        let time = time.clone();
+        move || Timestamp(time.load(Ordering::Relaxed))
+    };
+    let mut ingest = Ingest::new(store.clone(), engine(), IngestConfig::default()).with_clock(clock);
+    let reading = Reading::new(ChannelId(1), Timestamp(START), 1000.0);
+    let frames = [
+        (RouteKind::Info, frame(7, 1, Message::DeviceInfo(info(7)))),
+        (RouteKind::Readings, frame(7, 2, Message::Readings([reading].into_iter().collect()))),
+    ];
+    ingest.ingest(messages(&frames), &mut tx).await.unwrap();
+    let row = store.devices().await.unwrap().remove(0);
+    assert_eq!(row.last_seen, Some(Timestamp(START)), "received at the clock's time");
+
+    time.store(START + 299_000, Ordering::Relaxed);
+    ingest.tick(&mut tx).await.unwrap();
+    assert_eq!(ingest.stats().get().lost, 0, "silent for less than 5 minutes");
+    time.store(START + 3_600_000, Ordering::Relaxed);
+    ingest.tick(&mut tx).await.unwrap();
+    assert_eq!(ingest.stats().get().lost, 1);
+    let row = store.devices().await.unwrap().remove(0);
+    assert_eq!(row.status, Some((DeviceStatus::Lost, Timestamp(START + 3_600_000))));
+}

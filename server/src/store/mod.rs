@@ -3,9 +3,12 @@
 //! bundled: no service to run); [`PostgresStore`] (feature `postgres`) keeps it in a
 //! PostgreSQL server, which many server instances can share.
 //!
-//! Every frame is stored once: the store remembers each `(device, sequence)` it took, and a
-//! frame seen again (a redelivery after a reconnect) changes nothing. A batch of frames is one
-//! transaction.
+//! Every frame is stored once: the store remembers each `(device, sequence, digest of the
+//! content)` it took, and a frame seen again (a redelivery after a reconnect: the same bytes)
+//! changes nothing, while a device that restarted and numbers its frames from 0 again is heard
+//! (its new frames differ from the old ones of the same numbers). Status frames are not
+//! deduplicated: every transport numbers them 0 (birth, last will, goodbye), and a status set
+//! again changes nothing but its time. A batch of frames is one transaction.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -25,6 +28,7 @@
 //! ```
 
 mod codes;
+mod key;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
+use super::key::frame_digest;
 use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
 
 /// The schema, one migration per version; a database is brought to the last on open.
@@ -79,6 +80,14 @@ DELETE FROM alerts a USING alerts b
     WHERE a.device = b.device AND a.rule = b.rule AND a.state = b.state AND a.at = b.at AND a.id > b.id;
 CREATE UNIQUE INDEX alerts_once ON alerts (device, rule, state, at);
 ",
+    // A frame is known by its content's digest too (see `key.rs`); the keys stored before
+    // get digest 0.
+    "
+ALTER TABLE frames ADD COLUMN digest BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE frames DROP CONSTRAINT frames_pkey;
+ALTER TABLE frames ADD PRIMARY KEY (device, seq, digest);
+ALTER TABLE frames ALTER COLUMN digest DROP DEFAULT;
+",
 ];
 
 /// The advisory lock under which a database is migrated: many server instances may open one
@@ -86,9 +95,9 @@ CREATE UNIQUE INDEX alerts_once ON alerts (device, rule, state, at);
 const MIGRATION_LOCK: i64 = 0x7465_6c65_6d65_7472;
 
 /// The frames of a batch not stored before (`RETURNING` them tells which are fresh).
-const PUT_FRAMES: &str = "INSERT INTO frames (device, seq, received_at)
-    SELECT d, s, $3 FROM unnest($1::int8[], $2::int8[]) AS t(d, s)
-    ON CONFLICT DO NOTHING RETURNING device, seq";
+const PUT_FRAMES: &str = "INSERT INTO frames (device, seq, digest, received_at)
+    SELECT d, s, h, $4 FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS t(d, s, h)
+    ON CONFLICT DO NOTHING RETURNING device, seq, digest";
 /// The devices heard from; in order of id, so concurrent writers lock rows in one order.
 const PUT_SEEN: &str = "INSERT INTO devices (device, last_seen)
     SELECT d, $2 FROM unnest($1::int8[]) AS t(d) ORDER BY d
@@ -332,20 +341,26 @@ async fn set_status(
 /// The body of [`Store::put`], inside its transaction.
 async fn put_batch(c: &Connected, frames: &[Frame], received_at: Timestamp) -> Result<Stored, StoreError> {
     let client = &c.client;
-    let devices: Vec<i64> = frames.iter().map(|f| i(f.device.0)).collect();
-    let seqs: Vec<i64> = frames.iter().map(|f| i64::from(f.seq)).collect();
-    let mut new: HashSet<(i64, i64)> = client
-        .query(&c.put_frames, &[&devices, &seqs, &i(received_at.0)])
+    let keys: Vec<Option<(i64, i64, i64)>> =
+        frames.iter().map(|f| frame_digest(f).map(|h| (i(f.device.0), i64::from(f.seq), h))).collect();
+    let (mut devices, mut seqs, mut digests) = (Vec::new(), Vec::new(), Vec::new());
+    for (d, s, h) in keys.iter().flatten() {
+        devices.push(*d);
+        seqs.push(*s);
+        digests.push(*h);
+    }
+    let mut new: HashSet<(i64, i64, i64)> = client
+        .query(&c.put_frames, &[&devices, &seqs, &digests, &i(received_at.0)])
         .await
         .map_err(db)?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let mut stored = Stored::default();
     let mut fresh = Vec::new();
-    for f in frames {
-        // The first of equal frames in a batch is the fresh one.
-        let is_new = new.remove(&(i(f.device.0), i64::from(f.seq)));
+    for (f, key) in frames.iter().zip(&keys) {
+        // The first of equal frames in a batch is the fresh one; a status is always fresh.
+        let is_new = key.is_none_or(|k| new.remove(&k));
         stored.fresh.push(is_new);
         if is_new {
             stored.frames += 1;

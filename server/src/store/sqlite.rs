@@ -12,6 +12,7 @@ use telemetra_core::{
 };
 
 use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
+use super::key::frame_digest;
 use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
 
 /// The schema, one migration per version; a database is brought to the last on open.
@@ -72,6 +73,21 @@ CREATE TABLE commands (
     "
 DELETE FROM alerts WHERE id NOT IN (SELECT MIN(id) FROM alerts GROUP BY device, rule, state, at);
 CREATE UNIQUE INDEX alerts_once ON alerts (device, rule, state, at);
+",
+    // A frame is known by its content's digest too (see `key.rs`); the keys stored before
+    // get digest 0, which no frame has on purpose (a redelivery of one of them, across the
+    // upgrade, is stored again).
+    "
+CREATE TABLE frames_keyed (
+    device INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    digest INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (device, seq, digest)
+) WITHOUT ROWID;
+INSERT INTO frames_keyed SELECT device, seq, 0, received_at FROM frames;
+DROP TABLE frames;
+ALTER TABLE frames_keyed RENAME TO frames;
 ",
 ];
 
@@ -184,10 +200,15 @@ fn put_frame(
     received_at: Timestamp,
     stored: &mut Stored,
 ) -> Result<(), StoreError> {
-    let new = tx
-        .prepare_cached("INSERT OR IGNORE INTO frames (device, seq, received_at) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![i(frame.device.0), frame.seq, i(received_at.0)]))
-        .map_err(db)?;
+    let new = match frame_digest(frame) {
+        Some(digest) => tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO frames (device, seq, digest, received_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![i(frame.device.0), frame.seq, digest, i(received_at.0)]))
+            .map_err(db)?,
+        None => 1,
+    };
     stored.fresh.push(new != 0);
     if new == 0 {
         stored.duplicates += 1;

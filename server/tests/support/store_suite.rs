@@ -46,6 +46,33 @@ pub async fn a_frame_is_stored_once_however_often_it_comes(s: &impl Store) {
     assert_eq!(s.put(vec![readings(8, 1, &[(1, 1000, 5.0)])].into(), Timestamp(3)).await.unwrap().frames, 1);
 }
 
+/// A device that restarted numbers its frames from 0 again: its new frames are stored (only a
+/// redelivery, the same bytes, is a duplicate); and each status it sends, every one numbered 0
+/// by its transport, is applied.
+pub async fn a_restarted_device_is_heard_and_every_status_applied(s: &impl Store) {
+    let status = |st| Frame::new(DeviceId(7), 0, Message::Status(st));
+    s.put(vec![status(DeviceStatus::Online), readings(7, 1, &[(1, 1000, 20.0)])].into(), Timestamp(1))
+        .await
+        .unwrap();
+    s.put(vec![status(DeviceStatus::Offline)].into(), Timestamp(2)).await.unwrap();
+    let stored = s
+        .put(
+            vec![
+                status(DeviceStatus::Online),
+                readings(7, 1, &[(1, 9000, 23.0)]),
+                readings(7, 1, &[(1, 1000, 20.0)]),
+            ]
+            .into(),
+            Timestamp(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, Stored { fresh: vec![true, true, false], frames: 2, duplicates: 1, readings: 1 });
+    let row = s.devices().await.unwrap().remove(0);
+    assert_eq!(row.status, Some((DeviceStatus::Online, Timestamp(3))));
+    assert_eq!(s.latest(DeviceId(7)).await.unwrap()[0].value.as_f64(), Some(23.0));
+}
+
 pub async fn latest_keeps_the_newest_reading_even_when_an_older_arrives_later(s: &impl Store) {
     s.put(vec![readings(7, 1, &[(1, 5000, 25.0)])].into(), Timestamp(1)).await.unwrap();
     s.put(vec![readings(7, 2, &[(1, 4000, 24.0), (2, 4000, 60.0)])].into(), Timestamp(2)).await.unwrap();
@@ -188,6 +215,7 @@ macro_rules! scenarios {
     ($each:ident) => {
         $each!(
             a_frame_is_stored_once_however_often_it_comes,
+            a_restarted_device_is_heard_and_every_status_applied,
             latest_keeps_the_newest_reading_even_when_an_older_arrives_later,
             a_series_is_downsampled_to_at_most_the_points_asked,
             batches_alerts_status_descriptors_commands_and_acks_are_kept,
