@@ -19,7 +19,7 @@
 //! The rules run on the devices' timestamps, with [`IngestConfig::clock_skew`] of tolerance
 //! for device clocks behind the server's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,8 +79,8 @@ pub struct IngestStats {
     pub alerts: u64,
     /// Commands sent.
     pub commands: u64,
-    /// Commands the transport did not take (logged; the rule fires again on its next
-    /// transition).
+    /// Sends of a command the transport did not take (logged; the command stays pending and
+    /// is sent again at the next tick until it expires).
     pub commands_failed: u64,
     /// Devices marked lost after a silence.
     pub lost: u64,
@@ -148,6 +148,9 @@ impl StatsHandle {
     }
 }
 
+/// The most pending commands sent again at one tick.
+const PENDING_BATCH: u32 = 256;
+
 /// The most readings of one device a [rebuild](Ingest::rebuild) replays.
 const REPLAY_LIMIT: u32 = 100_000;
 
@@ -168,6 +171,7 @@ pub struct Ingest<S> {
     engine: Engine,
     config: IngestConfig,
     clock: Arc<dyn Clock>,
+    scope: Arc<dyn Fn(DeviceId) -> bool + Send + Sync>,
     stats: StatsHandle,
     next_command: HashMap<DeviceId, u32>,
     seen: HashMap<DeviceId, (Timestamp, bool)>,
@@ -190,6 +194,7 @@ impl<S: Store> Ingest<S> {
             engine,
             config,
             clock: Arc::new(SystemClock),
+            scope: Arc::new(|_| true),
             stats: StatsHandle::default(),
             next_command: HashMap::new(),
             seen: HashMap::new(),
@@ -199,6 +204,13 @@ impl<S: Store> Ingest<S> {
     /// The pipeline on `clock`'s time instead of the system's.
     pub fn with_clock(mut self, clock: impl Clock) -> Ingest<S> {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The pipeline answering for the devices `scope` accepts (its partition, when instances
+    /// share the devices), every device otherwise: whose pending commands it sends.
+    pub fn with_scope(mut self, scope: impl Fn(DeviceId) -> bool + Send + Sync + 'static) -> Ingest<S> {
+        self.scope = Arc::new(scope);
         self
     }
 
@@ -331,9 +343,11 @@ impl<S: Store> Ingest<S> {
         self.act(events, at, tx, Decided::Live).await
     }
 
-    /// Stores the alert transitions of `events`, then sends their commands: those of a rule
-    /// whose transition was stored before (decided again, by another instance or a replay)
-    /// are not sent again, and a replay sends only those of a transition it stored first.
+    /// Acts on what the rules decided: each alert transition is stored with the commands it
+    /// decided (pending, in one transaction), then they are sent. A transition stored before
+    /// (decided again by another instance or a replay) is not acted on again. A command a rule
+    /// decides without an alert is stored and sent when decided live; a replay of history
+    /// does not send those again.
     async fn act<Tx: Sender>(
         &mut self,
         events: Vec<Event>,
@@ -341,53 +355,76 @@ impl<S: Store> Ingest<S> {
         tx: &mut Tx,
         decided: Decided,
     ) -> Result<(), IngestError<Tx::Error>> {
-        let mut again = HashSet::new();
-        let mut first = HashSet::new();
-        for event in &events {
-            if let Event::Alert(alert) = event {
-                let key = (alert.rule.clone(), alert.device);
-                if self.store.put_alert(alert.clone()).await? {
-                    self.stats.update(|s| s.alerts += 1);
-                    first.insert(key);
-                } else {
-                    again.insert(key);
-                }
+        let mut alerts = Vec::new();
+        let mut actions: Vec<(Name, DeviceId, CommandAction)> = Vec::new();
+        for event in events {
+            match event {
+                Event::Alert(alert) => alerts.push(alert),
+                Event::Command { rule, device, action } => actions.push((rule, device, action)),
+                Event::Emit { .. } => {}
             }
         }
-        for event in events {
-            let Event::Command { rule, device, action } = event else { continue };
-            let key = (rule, device);
-            let send = match decided {
-                Decided::Live => !again.contains(&key),
-                Decided::Replay => first.contains(&key),
-            };
-            if send {
-                self.command(key.0, device, action, at, tx).await?;
+        let mut to_send = Vec::new();
+        for alert in alerts {
+            let device = alert.device;
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                actions.into_iter().partition(|(rule, d, _)| *d == device && *rule == alert.rule);
+            actions = rest;
+            let first = self.next_command_id(device).await?;
+            let commands: Vec<Command> = mine
+                .into_iter()
+                .zip(first..)
+                .map(|((_, _, action), id)| self.command(id, action, at))
+                .collect();
+            if self.store.put_alert(alert, commands.clone()).await? {
+                self.stats.update(|s| s.alerts += 1);
+                self.next_command.insert(device, first.wrapping_add(commands.len() as u32));
+                to_send.extend(commands.into_iter().map(|c| (device, c)));
             }
+        }
+        if matches!(decided, Decided::Live) {
+            for (_, device, action) in actions {
+                let id = self.next_command_id(device).await?;
+                let command = self.command(id, action, at);
+                self.store.put_command(device, command.clone()).await?;
+                self.next_command.insert(device, id.wrapping_add(1));
+                to_send.push((device, command));
+            }
+        }
+        for (device, command) in to_send {
+            self.send(device, command, tx).await?;
         }
         Ok(())
     }
 
-    async fn command<Tx: Sender>(
-        &mut self,
-        rule: Name,
-        device: DeviceId,
-        action: CommandAction,
-        at: Timestamp,
-        tx: &mut Tx,
-    ) -> Result<(), IngestError<Tx::Error>> {
-        let id = match self.next_command.get(&device) {
+    /// The id `device`'s next command gets: on from the last one stored after a restart.
+    async fn next_command_id(&mut self, device: DeviceId) -> Result<u32, StoreError> {
+        Ok(match self.next_command.get(&device) {
             Some(&id) => id,
             None => self.store.last_command_id(device).await?.map_or(1, |id| id.wrapping_add(1)),
-        };
-        self.next_command.insert(device, id.wrapping_add(1));
-        let command = Command {
+        })
+    }
+
+    fn command(&self, id: u32, action: CommandAction, at: Timestamp) -> Command {
+        Command {
             id: CommandId(id),
             issued_at: at,
             expires_at: at.checked_add(self.config.command_ttl),
             action,
-        };
-        let frame = Frame::new(device, id, Message::Command(command.clone()));
+        }
+    }
+
+    /// Sends a command recorded as pending, and records it sent once the transport's peer
+    /// took it. One the transport did not take stays pending: [`tick`](Self::tick) sends it
+    /// again until it expires.
+    async fn send<Tx: Sender>(
+        &mut self,
+        device: DeviceId,
+        command: Command,
+        tx: &mut Tx,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        let id = command.id;
+        let frame = Frame::new(device, id.0, Message::Command(command));
         let sent = match frame.to_vec() {
             Ok(bytes) => {
                 Sender::send_acked(tx, Route::new(RouteKind::Commands, device), &bytes).await.is_ok()
@@ -395,12 +432,29 @@ impl<S: Store> Ingest<S> {
             Err(_) => false,
         };
         if sent {
-            self.store.put_command(device, command).await?;
+            self.store.command_sent(device, id, self.clock.now()).await?;
             self.stats.update(|s| s.commands += 1);
-            tracing::info!(device = %device, rule = rule.as_str(), command = id, "command sent");
+            tracing::info!(device = %device, command = id.0, "command sent");
         } else {
             self.stats.update(|s| s.commands_failed += 1);
-            tracing::warn!(device = %device, rule = rule.as_str(), command = id, "command not sent");
+            tracing::warn!(device = %device, command = id.0, "command not taken by the transport: pending");
+        }
+        Ok(())
+    }
+
+    /// Sends again the pending commands (recorded, not sent, not expired) of the devices this
+    /// pipeline answers for: those a previous run, or another instance, recorded and did not
+    /// send before it died, and those the transport did not take.
+    async fn send_pending<Tx: Sender>(
+        &mut self,
+        at: Timestamp,
+        tx: &mut Tx,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        let pending = self.store.pending_commands(at, PENDING_BATCH).await?;
+        for (device, command) in pending {
+            if (self.scope)(device) {
+                self.send(device, command, tx).await?;
+            }
         }
         Ok(())
     }
@@ -409,14 +463,16 @@ impl<S: Store> Ingest<S> {
         Timestamp(at.0.saturating_sub(self.config.clock_skew.as_millis() as u64))
     }
 
-    /// Time moves on for the rules (`for` durations, `silent`, windows), and the devices last
-    /// seen online longer ago than the silence are marked lost: what [`run`](Self::run) does
-    /// every quarter of the silence, for a caller of [`ingest`](Self::ingest) to do as often.
+    /// Time moves on for the rules (`for` durations, `silent`, windows), the devices last
+    /// seen online longer ago than the silence are marked lost, and pending commands are sent
+    /// again: what [`run`](Self::run) does when it starts and every quarter of the silence,
+    /// for a caller of [`ingest`](Self::ingest) to do as often.
     pub async fn tick<Tx: Sender>(&mut self, tx: &mut Tx) -> Result<(), IngestError<Tx::Error>> {
         let at = self.clock.now();
         let mut events = Vec::new();
         self.engine.advance(self.rules_now(at), &mut events);
         self.act(events, at, tx, Decided::Live).await?;
+        self.send_pending(at, tx).await?;
         Ok(self.mark_silent(at).await?)
     }
 
@@ -453,6 +509,8 @@ impl<S: Store> Ingest<S> {
         }
         self.engine.advance(self.rules_now(at), &mut events);
         self.act(events, at, tx, Decided::Replay).await?;
+        // What the previous owner recorded and did not send.
+        self.send_pending(at, tx).await?;
         self.stats.update(|s| s.replayed += replayed);
         Ok(replayed)
     }

@@ -2,8 +2,8 @@
 
 use telemetra_core::transport::{ErrorType, Receiver, Sender};
 use telemetra_core::{
-    AlertState, ChannelId, ChannelSpec, CommandAck, CommandResult, Device, FirmwareVersion, Name, Quantity,
-    Reading, Unit,
+    Alert, AlertState, ChannelId, ChannelSpec, CommandAck, CommandResult, Device, FirmwareVersion, Name,
+    Quantity, Reading, Unit,
 };
 use telemetra_transports::memory::{MemoryHub, MemoryTransport};
 
@@ -119,8 +119,9 @@ async fn frames_are_stored_once_rules_act_and_acks_come_back() {
     // The device redelivers a frame (a reconnect), acknowledges the command, and the power
     // falls: the alert clears; the redelivered 1500 W does not raise it again.
     let ack = CommandAck { command: cmd.id, at: now(), result: CommandResult::Completed };
+    let redelivered = out[4].1.clone();
     for (kind, bytes) in [
-        (RouteKind::Readings, power(7, 4, 1500.0)),
+        (RouteKind::Readings, redelivered),
         (RouteKind::Acks, frame(7, 5, Message::Ack(ack))),
         (RouteKind::Readings, power(7, 6, 1000.0)),
     ] {
@@ -164,6 +165,7 @@ async fn command_ids_go_on_from_the_store_after_a_restart() {
         )
         .await
         .unwrap();
+    store.command_sent(DeviceId(7), CommandId(41), now()).await.unwrap();
     let Running { stats, stop, server, mut device } =
         start(&hub, store.clone(), IngestConfig::default()).await;
     Sender::send(
@@ -286,4 +288,112 @@ async fn the_pipeline_runs_on_the_clock_it_is_given() {
     assert_eq!(ingest.stats().get().lost, 1);
     let row = store.devices().await.unwrap().remove(0);
     assert_eq!(row.status, Some((DeviceStatus::Lost, Timestamp(START + 3_600_000))));
+}
+
+/// A sender that refuses its first `refuse` acknowledged sends (a broker gone), then forwards:
+/// a fault a real transport gives only by being torn down.
+struct Refusing {
+    inner: MemoryTransport,
+    refuse: usize,
+}
+
+/// What [`Refusing`] answers.
+#[derive(Debug, thiserror::Error)]
+#[error("refused")]
+struct Refused;
+
+impl TransportError for Refused {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Closed
+    }
+}
+
+impl ErrorType for Refusing {
+    type Error = Refused;
+}
+
+impl Sender for Refusing {
+    async fn send(&mut self, route: Route, payload: &[u8]) -> Result<(), Refused> {
+        Sender::send(&mut self.inner, route, payload).await.map_err(|_| Refused)
+    }
+
+    async fn send_acked(&mut self, route: Route, payload: &[u8]) -> Result<(), Refused> {
+        if self.refuse > 0 {
+            self.refuse -= 1;
+            return Err(Refused);
+        }
+        Sender::send_acked(&mut self.inner, route, payload).await.map_err(|_| Refused)
+    }
+
+    async fn close(&mut self) -> Result<(), Refused> {
+        Sender::close(&mut self.inner).await.map_err(|_| Refused)
+    }
+}
+
+/// A command the transport did not take stays pending, and the next tick sends it: the device
+/// gets it once, and it is recorded sent.
+#[tokio::test]
+async fn a_command_the_transport_refused_is_sent_at_the_next_tick() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::kind(RouteKind::Commands)).await.unwrap();
+    let mut tx = Refusing { inner: hub.connect(), refuse: 1 };
+    let mut ingest = Ingest::new(store.clone(), engine(), IngestConfig::default());
+    let frames = [
+        (RouteKind::Info, frame(7, 1, Message::DeviceInfo(info(7)))),
+        (RouteKind::Readings, power(7, 2, 1500.0)),
+    ];
+    ingest.ingest(messages(&frames), &mut tx).await.unwrap();
+    let s = ingest.stats().get();
+    assert_eq!((s.alerts, s.commands, s.commands_failed), (1, 0, 1));
+    assert_eq!(store.commands(DeviceId(7)).await.unwrap()[0].sent_at, None, "pending");
+
+    ingest.tick(&mut tx).await.unwrap();
+    assert_eq!(next_command(&mut device, &ingest.stats()).await.id, CommandId(1));
+    assert_eq!(ingest.stats().get().commands, 1);
+    assert!(store.commands(DeviceId(7)).await.unwrap()[0].sent_at.is_some(), "sent");
+    ingest.tick(&mut tx).await.unwrap();
+    let mut buf = vec![0u8; MAX_FRAME];
+    assert!(matches!(Receiver::try_receive(&mut device, &mut buf), Ok(None)), "sent once");
+}
+
+/// A server that died after it recorded an alarm and its command, before it sent it: the next
+/// one (a restart, or the instance taking the device over) sends it when it starts; one that
+/// answers for other devices does not.
+#[tokio::test]
+async fn a_command_recorded_by_a_server_that_died_is_sent_by_the_next() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::kind(RouteKind::Commands)).await.unwrap();
+    let mut tx = hub.connect();
+    let at = now();
+    let alert = Alert {
+        rule: Name::try_from("power_peak").unwrap(),
+        device: DeviceId(7),
+        state: AlertState::Raised,
+        severity: telemetra_core::Severity::Warning,
+        channel: Some(ChannelId(1)),
+        value: None,
+        at,
+        message: Default::default(),
+    };
+    let action = CommandAction::SetConfig { key: Name::try_from("limit_w").unwrap(), value: 1400.0.into() };
+    let command = Command {
+        id: CommandId(1),
+        issued_at: at,
+        expires_at: at.checked_add(Duration::from_secs(60)),
+        action,
+    };
+    assert!(store.put_alert(alert, vec![command.clone()]).await.unwrap());
+
+    let mut other =
+        Ingest::new(store.clone(), engine(), IngestConfig::default()).with_scope(|d| d != DeviceId(7));
+    other.tick(&mut tx).await.unwrap();
+    assert_eq!(other.stats().get().commands, 0, "not its device");
+    let mut next = Ingest::new(store.clone(), engine(), IngestConfig::default());
+    next.rebuild(&[DeviceId(7)], Duration::from_secs(600), &mut tx).await.unwrap();
+    assert_eq!(next_command(&mut device, &next.stats()).await, command);
+    assert!(store.pending_commands(now(), 10).await.unwrap().is_empty());
 }

@@ -67,9 +67,10 @@ impl<S: Store> Worker<S> {
     /// stored (and acted on) before it is acknowledged. Returns the partition when it stopped.
     pub(crate) async fn run(mut self) -> Result<u32, NatsError> {
         let consumer = self.consumer().await?;
-        let mut ingest = Ingest::new(self.store.clone(), (self.rules)(), self.config.ingest.clone());
+        let (partitions, mine) = (self.config.partitions, self.partition);
+        let mut ingest = Ingest::new(self.store.clone(), (self.rules)(), self.config.ingest.clone())
+            .with_scope(move |d| partition(d, partitions) == mine);
         ingest.share_stats(self.stats.clone());
-        let partitions = self.config.partitions;
         let devices: Vec<_> = self
             .store
             .devices()

@@ -43,7 +43,9 @@ pub use postgres::PostgresStore;
 pub use rows::{AlertRow, CommandRow, DeviceRow, Latest, Point, Stored};
 pub use sqlite::SqliteStore;
 use telemetra_codec::Frame;
-use telemetra_core::{Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Reading, Timestamp};
+use telemetra_core::{
+    Alert, AlertState, ChannelId, Command, CommandId, DeviceId, DeviceStatus, Reading, Timestamp,
+};
 
 /// A store failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +71,9 @@ pub enum StoreError {
 /// server; an embedded one runs its work off the async threads.
 pub trait Store: Send + Sync + 'static {
     /// Stores `frames` (received at `received_at`) in one transaction: readings, alerts,
-    /// acknowledgements, device descriptors, status and heartbeats. A frame whose `(device,
-    /// sequence)` was stored before is skipped and counted as a duplicate.
+    /// acknowledgements, device descriptors, status and heartbeats. A frame stored before
+    /// (the same device, sequence and content; see the module's docs) is skipped and counted
+    /// as a duplicate.
     fn put(
         &self,
         frames: Arc<[Frame]>,
@@ -78,17 +81,41 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
 
     /// Records an alert transition the server's own rules decided (a device's alerts arrive
-    /// as frames). A transition is stored once: the same `(device, rule, state, at)` again
-    /// (decided again by an instance rebuilding a device's rule state from its history) is
-    /// skipped. Returns whether it was new.
-    fn put_alert(&self, alert: Alert) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// as frames) and, in the same transaction, the `commands` to its device the transition
+    /// decided, pending until [sent](Self::command_sent). A transition is stored once: the same
+    /// `(device, rule, state, at)` again (decided again by an instance rebuilding a device's
+    /// rule state from its history) is skipped with its commands. Returns whether it was new.
+    fn put_alert(
+        &self,
+        alert: Alert,
+        commands: Vec<Command>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Records a command sent to `device` (its acknowledgement arrives later as a frame).
+    /// Records a command decided for `device`, pending until [sent](Self::command_sent) (its
+    /// acknowledgement arrives later as a frame). A command is recorded before it is sent, so
+    /// that a server that dies in between leaves it [pending](Self::pending_commands) for the
+    /// next one, not lost.
     fn put_command(
         &self,
         device: DeviceId,
         command: Command,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks `device`'s command `id` as taken by the transport at `at`.
+    fn command_sent(
+        &self,
+        device: DeviceId,
+        id: CommandId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The commands recorded but not sent that have not expired at `now`, oldest first, at
+    /// most `limit`.
+    fn pending_commands(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(DeviceId, Command)>, StoreError>> + Send;
 
     /// Sets `device`'s status as the server sees it (`Lost` after a silence, say).
     fn set_status(
@@ -133,7 +160,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
 
-    /// The commands sent to `device`, newest first, with their acknowledgements.
+    /// The commands decided for `device`, newest first, with when they were sent and their
+    /// acknowledgements.
     fn commands(&self, device: DeviceId) -> impl Future<Output = Result<Vec<CommandRow>, StoreError>> + Send;
 
     /// The highest command id sent to `device` (a server restarting goes on from it).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::{
-    Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
+    Alert, AlertState, ChannelId, Command, CommandId, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
 };
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
@@ -87,6 +87,14 @@ ALTER TABLE frames ADD COLUMN digest BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE frames DROP CONSTRAINT frames_pkey;
 ALTER TABLE frames ADD PRIMARY KEY (device, seq, digest);
 ALTER TABLE frames ALTER COLUMN digest DROP DEFAULT;
+",
+    // A command is recorded before it is sent (pending until `sent_at`); those recorded
+    // before were recorded once sent.
+    "
+ALTER TABLE commands ADD COLUMN sent_at BIGINT;
+ALTER TABLE commands ADD COLUMN expires_at BIGINT;
+UPDATE commands SET sent_at = issued_at;
+CREATE INDEX commands_pending ON commands (issued_at) WHERE sent_at IS NULL;
 ",
 ];
 
@@ -328,6 +336,27 @@ async fn put_alert(client: &Client, a: &Alert) -> Result<bool, StoreError> {
     Ok(new == 1)
 }
 
+async fn put_command(client: &Client, device: DeviceId, command: &Command) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO commands (device, id, issued_at, expires_at, command, sent_at, ack)
+             VALUES ($1, $2, $3, $4, $5, NULL, NULL)
+             ON CONFLICT (device, id) DO UPDATE
+             SET issued_at = excluded.issued_at, expires_at = excluded.expires_at,
+                 command = excluded.command, sent_at = NULL, ack = NULL",
+            &[
+                &i(device.0),
+                &i64::from(command.id.0),
+                &i(command.issued_at.0),
+                &command.expires_at.map(|t| i(t.0)),
+                &blob(command)?,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 async fn set_status(
     client: &Client,
     device: DeviceId,
@@ -477,23 +506,62 @@ impl Store for PostgresStore {
         transaction(&c.client, put_batch(&c, &frames, received_at)).await
     }
 
-    async fn put_alert(&self, alert: Alert) -> Result<bool, StoreError> {
+    async fn put_alert(&self, alert: Alert, commands: Vec<Command>) -> Result<bool, StoreError> {
         let (_one, c) = self.writer().await?;
-        put_alert(&c.client, &alert).await
+        if commands.is_empty() {
+            return put_alert(&c.client, &alert).await;
+        }
+        transaction(&c.client, async {
+            let new = put_alert(&c.client, &alert).await?;
+            if new {
+                for command in &commands {
+                    put_command(&c.client, alert.device, command).await?;
+                }
+            }
+            Ok(new)
+        })
+        .await
     }
 
     async fn put_command(&self, device: DeviceId, command: Command) -> Result<(), StoreError> {
         let (_one, c) = self.writer().await?;
+        put_command(&c.client, device, &command).await
+    }
+
+    async fn command_sent(&self, device: DeviceId, id: CommandId, at: Timestamp) -> Result<(), StoreError> {
+        let (_one, c) = self.writer().await?;
         c.client
             .execute(
-                "INSERT INTO commands (device, id, issued_at, command, ack) VALUES ($1, $2, $3, $4, NULL)
-                 ON CONFLICT (device, id) DO UPDATE
-                 SET issued_at = excluded.issued_at, command = excluded.command, ack = NULL",
-                &[&i(device.0), &i64::from(command.id.0), &i(command.issued_at.0), &blob(&command)?],
+                "UPDATE commands SET sent_at = $3 WHERE device = $1 AND id = $2",
+                &[&i(device.0), &i64::from(id.0), &i(at.0)],
             )
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn pending_commands(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(DeviceId, Command)>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT device, command FROM commands
+                 WHERE sent_at IS NULL AND (expires_at IS NULL OR expires_at > $1)
+                 ORDER BY issued_at, device, id LIMIT $2",
+                &[&i(now.0), &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let device = DeviceId(u(r.try_get(0).map_err(db)?));
+                Ok((device, unblob(r.try_get::<_, &[u8]>(1).map_err(db)?)?))
+            })
+            .collect()
     }
 
     async fn set_status(
@@ -607,7 +675,8 @@ impl Store for PostgresStore {
         let rows = c
             .client
             .query(
-                "SELECT command, ack FROM commands WHERE device = $1 ORDER BY issued_at DESC, id DESC",
+                "SELECT command, ack, sent_at FROM commands WHERE device = $1
+                 ORDER BY issued_at DESC, id DESC",
                 &[&i(device.0)],
             )
             .await
@@ -618,6 +687,7 @@ impl Store for PostgresStore {
                 Ok(CommandRow {
                     device,
                     command: unblob(r.try_get::<_, &[u8]>(0).map_err(db)?)?,
+                    sent_at: r.try_get::<_, Option<i64>>(2).map_err(db)?.map(|t| Timestamp(u(t))),
                     ack: ack.map(unblob).transpose()?,
                 })
             })

@@ -80,13 +80,15 @@ pub struct AlertRow {
     pub message: String,
 }
 
-/// A command sent, and its acknowledgement once it came.
+/// A command decided, when it was sent, and its acknowledgement once it came.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRow {
     /// The device.
     pub device: DeviceId,
     /// The command.
     pub command: Command,
+    /// When the transport took it; `None` while it is pending.
+    pub sent_at: Option<Timestamp>,
     /// The device's acknowledgement.
     pub ack: Option<CommandAck>,
 }

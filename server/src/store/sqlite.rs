@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::de::DeserializeOwned;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::{
-    Alert, AlertState, ChannelId, Command, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
+    Alert, AlertState, ChannelId, Command, CommandId, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
 };
 
 use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
@@ -88,6 +88,14 @@ CREATE TABLE frames_keyed (
 INSERT INTO frames_keyed SELECT device, seq, 0, received_at FROM frames;
 DROP TABLE frames;
 ALTER TABLE frames_keyed RENAME TO frames;
+",
+    // A command is recorded before it is sent (pending until `sent_at`); those recorded
+    // before were recorded once sent.
+    "
+ALTER TABLE commands ADD COLUMN sent_at INTEGER;
+ALTER TABLE commands ADD COLUMN expires_at INTEGER;
+UPDATE commands SET sent_at = issued_at;
+CREATE INDEX commands_pending ON commands (issued_at) WHERE sent_at IS NULL;
 ",
 ];
 
@@ -259,6 +267,25 @@ fn put_frame(
     Ok(())
 }
 
+fn put_command(conn: &Connection, device: DeviceId, command: &Command) -> Result<(), StoreError> {
+    let bytes = blob(command)?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO commands (device, id, issued_at, expires_at, command, sent_at, ack)
+         VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            i(device.0),
+            command.id.0,
+            i(command.issued_at.0),
+            command.expires_at.map(|t| i(t.0)),
+            bytes
+        ])
+    })
+    .map_err(db)?;
+    Ok(())
+}
+
 fn put_alert(conn: &Connection, a: &Alert) -> Result<bool, StoreError> {
     let value = a.value.as_ref().map(blob).transpose()?;
     let new = conn
@@ -311,18 +338,56 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_alert(&self, alert: Alert) -> Result<bool, StoreError> {
-        self.run(move |conn| put_alert(conn, &alert)).await
+    async fn put_alert(&self, alert: Alert, commands: Vec<Command>) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let new = put_alert(&tx, &alert)?;
+            if new {
+                for command in &commands {
+                    put_command(&tx, alert.device, command)?;
+                }
+            }
+            tx.commit().map_err(db)?;
+            Ok(new)
+        })
+        .await
     }
 
     async fn put_command(&self, device: DeviceId, command: Command) -> Result<(), StoreError> {
+        self.run(move |conn| put_command(conn, device, &command)).await
+    }
+
+    async fn command_sent(&self, device: DeviceId, id: CommandId, at: Timestamp) -> Result<(), StoreError> {
         self.run(move |conn| {
             conn.execute(
-                "INSERT OR REPLACE INTO commands (device, id, issued_at, command, ack) VALUES (?1, ?2, ?3, ?4, NULL)",
-                params![i(device.0), command.id.0, i(command.issued_at.0), blob(&command)?],
+                "UPDATE commands SET sent_at = ?3 WHERE device = ?1 AND id = ?2",
+                params![i(device.0), id.0, i(at.0)],
             )
             .map_err(db)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn pending_commands(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(DeviceId, Command)>, StoreError> {
+        self.run(move |conn| {
+            let mut q = conn
+                .prepare_cached(
+                    "SELECT device, command FROM commands
+                     WHERE sent_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)
+                     ORDER BY issued_at, device, id LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = q
+                .query_map(params![i(now.0), limit], |r| {
+                    Ok((DeviceId(r.get::<_, i64>(0)? as u64), unblob(&r.get::<_, Vec<u8>>(1)?)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
         })
         .await
     }
@@ -480,7 +545,8 @@ impl Store for SqliteStore {
         self.run(move |conn| {
             let mut q = conn
                 .prepare(
-                    "SELECT command, ack FROM commands WHERE device = ?1 ORDER BY issued_at DESC, id DESC",
+                    "SELECT command, ack, sent_at FROM commands WHERE device = ?1
+                     ORDER BY issued_at DESC, id DESC",
                 )
                 .map_err(db)?;
             let rows = q
@@ -489,6 +555,7 @@ impl Store for SqliteStore {
                     Ok(CommandRow {
                         device,
                         command: unblob(&r.get::<_, Vec<u8>>(0)?)?,
+                        sent_at: r.get::<_, Option<i64>>(2)?.map(|t| Timestamp(t as u64)),
                         ack: ack.map(|b| unblob(&b)).transpose()?,
                     })
                 })

@@ -162,6 +162,36 @@ pub async fn batches_alerts_status_descriptors_commands_and_acks_are_kept(s: &im
     assert_eq!((rows[0].command.clone(), rows[0].ack), (cmd, Some(ack)));
 }
 
+/// A command for device 7 issued at `at`, valid for a minute.
+pub fn command(id: u32, at: u64) -> Command {
+    Command {
+        id: CommandId(id),
+        issued_at: Timestamp(at),
+        expires_at: Timestamp(at).checked_add(Duration::from_secs(60)),
+        action: CommandAction::Reboot { delay_ms: 0 },
+    }
+}
+
+/// A command is recorded before it is sent: pending (oldest first) until marked sent, and no
+/// longer once it expired.
+pub async fn a_command_is_pending_until_sent_and_until_it_expires(s: &impl Store) {
+    s.put_command(DeviceId(7), command(2, 20_000)).await.unwrap();
+    s.put_command(DeviceId(7), command(1, 10_000)).await.unwrap();
+    s.put_command(DeviceId(8), command(1, 15_000)).await.unwrap();
+    let pending = |now| async move {
+        let p = s.pending_commands(Timestamp(now), 10).await.unwrap();
+        p.iter().map(|(d, c)| (d.0, c.id.0)).collect::<Vec<_>>()
+    };
+    assert_eq!(pending(30_000).await, [(7, 1), (8, 1), (7, 2)]);
+    s.command_sent(DeviceId(8), CommandId(1), Timestamp(31_000)).await.unwrap();
+    assert_eq!(pending(31_000).await, [(7, 1), (7, 2)]);
+    assert_eq!(pending(75_000).await, [(7, 2)], "command 1 of device 7 expired at 70 s");
+    assert_eq!(s.pending_commands(Timestamp(0), 1).await.unwrap().len(), 1, "at most the limit");
+    let rows = s.commands(DeviceId(8)).await.unwrap();
+    assert_eq!(rows[0].sent_at, Some(Timestamp(31_000)));
+    assert_eq!(s.commands(DeviceId(7)).await.unwrap()[0].sent_at, None);
+}
+
 pub async fn retention_deletes_by_age(s: &impl Store) {
     s.put(vec![readings(7, 1, &[(1, 1000, 1.0)]), readings(7, 2, &[(1, 9000, 2.0)])].into(), Timestamp(9000))
         .await
@@ -180,8 +210,10 @@ pub async fn retention_deletes_by_age(s: &impl Store) {
 
 pub async fn an_alert_transition_is_stored_once_and_history_reads_back_in_order(s: &impl Store) {
     let Message::Alert(a) = alert(7, 1, AlertState::Raised, 10_000).message else { unreachable!() };
-    assert!(s.put_alert(a.clone()).await.unwrap(), "new");
-    assert!(!s.put_alert(a.clone()).await.unwrap(), "decided again: skipped");
+    assert!(s.put_alert(a.clone(), vec![command(1, 10_000)]).await.unwrap(), "new");
+    assert!(!s.put_alert(a.clone(), vec![command(2, 10_000)]).await.unwrap(), "decided again: skipped");
+    let ids: Vec<_> = s.commands(DeviceId(7)).await.unwrap().iter().map(|c| c.command.id.0).collect();
+    assert_eq!(ids, [1], "the commands of a transition decided again are not recorded");
     // The same transition as a device's frame is skipped too; its clearing is not.
     s.put(
         vec![alert(7, 2, AlertState::Raised, 10_000), alert(7, 3, AlertState::Cleared, 12_000)].into(),
@@ -220,7 +252,8 @@ macro_rules! scenarios {
             a_series_is_downsampled_to_at_most_the_points_asked,
             batches_alerts_status_descriptors_commands_and_acks_are_kept,
             retention_deletes_by_age,
-            an_alert_transition_is_stored_once_and_history_reads_back_in_order
+            an_alert_transition_is_stored_once_and_history_reads_back_in_order,
+            a_command_is_pending_until_sent_and_until_it_expires
         );
     };
 }
