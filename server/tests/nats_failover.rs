@@ -4,7 +4,8 @@
 //! threshold. Mid-stream one instance dies (its task dropped: no goodbye, its leases left to
 //! expire) and then one NATS node is killed. At the end every reading is stored exactly once,
 //! every alarm transition happened once at the reading that caused it, and every raise sent
-//! exactly one command.
+//! exactly one command (one id: a command an owner sent and died before recording may reach
+//! its device again, under the same id).
 #![cfg(all(feature = "nats", feature = "postgres"))]
 
 #[path = "support/nats.rs"]
@@ -267,13 +268,18 @@ async fn three_instances_lose_one_and_a_nats_node_and_store_and_alarm_everything
     }
     alarms.values_mut().for_each(|v| v.sort_unstable());
     assert_eq!(alarms, expected, "every alarm transition once, at the reading that caused it");
+    // At least once, with one id: an owner killed after a send and before it recorded the send
+    // leaves the command pending for the next owner, and the device sees that id again.
     let mut per_device: BTreeMap<DeviceId, usize> = BTreeMap::new();
-    for (d, _) in received.lock().unwrap().iter() {
+    let received = received.lock().unwrap().clone();
+    let distinct: std::collections::BTreeSet<(DeviceId, u32)> = received.iter().copied().collect();
+    for (d, _) in &distinct {
         *per_device.entry(*d).or_default() += 1;
     }
+    println!("commands received: {} ({} distinct)", received.len(), distinct.len());
     for d in &devices {
         let raised = expected.get(&(*d, true)).map_or(0, Vec::len);
-        assert_eq!(per_device.get(d).copied().unwrap_or(0), raised, "commands to {d}: one per raise");
+        assert_eq!(per_device.get(d).copied().unwrap_or(0), raised, "commands to {d}: one id per raise");
         assert_eq!(store.commands(*d).await.unwrap().len(), raised, "commands stored for {d}");
     }
     let replayed: u64 = instances.iter().map(|i| i.stats.get().replayed).sum();
