@@ -128,6 +128,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every device known, with its status, when it was last heard and its descriptor.
     fn devices(&self) -> impl Future<Output = Result<Vec<DeviceRow>, StoreError>> + Send;
 
+    /// One device, as [`devices`](Self::devices) lists it; `None` if never heard of.
+    fn device(&self, device: DeviceId) -> impl Future<Output = Result<Option<DeviceRow>, StoreError>> + Send;
+
     /// The latest value of each of `device`'s channels.
     fn latest(&self, device: DeviceId) -> impl Future<Output = Result<Vec<Latest>, StoreError>> + Send;
 

@@ -584,6 +584,19 @@ impl Store for PostgresStore {
         rows.iter().map(device_row).collect()
     }
 
+    async fn device(&self, device: DeviceId) -> Result<Option<DeviceRow>, StoreError> {
+        let c = self.reader().await?;
+        let row = c
+            .client
+            .query_opt(
+                "SELECT device, status, status_at, last_seen, info FROM devices WHERE device = $1",
+                &[&i(device.0)],
+            )
+            .await
+            .map_err(db)?;
+        row.as_ref().map(device_row).transpose()
+    }
+
     async fn latest(&self, device: DeviceId) -> Result<Vec<Latest>, StoreError> {
         let c = self.reader().await?;
         let rows = c

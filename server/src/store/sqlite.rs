@@ -324,6 +324,24 @@ fn set_status(
     Ok(())
 }
 
+/// A row of `SELECT device, status, status_at, last_seen, info FROM devices`.
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    let status: Option<String> = r.get(1)?;
+    let status = match status {
+        Some(s) => {
+            Some((status_of(&s).ok_or_else(|| bad_text("status"))?, Timestamp(r.get::<_, i64>(2)? as u64)))
+        }
+        None => None,
+    };
+    let info: Option<Vec<u8>> = r.get(4)?;
+    Ok(DeviceRow {
+        device: DeviceId(r.get::<_, i64>(0)? as u64),
+        status,
+        last_seen: r.get::<_, Option<i64>>(3)?.map(|v| Timestamp(v as u64)),
+        info: info.map(|b| unblob(&b)).transpose()?,
+    })
+}
+
 impl Store for SqliteStore {
     async fn put(&self, frames: Arc<[Frame]>, received_at: Timestamp) -> Result<Stored, StoreError> {
         self.run(move |conn| {
@@ -406,26 +424,19 @@ impl Store for SqliteStore {
             let mut q = conn
                 .prepare("SELECT device, status, status_at, last_seen, info FROM devices ORDER BY device")
                 .map_err(db)?;
-            let rows = q
-                .query_map([], |r| {
-                    let status: Option<String> = r.get(1)?;
-                    let status = match status {
-                        Some(s) => Some((
-                            status_of(&s).ok_or_else(|| bad_text("status"))?,
-                            Timestamp(r.get::<_, i64>(2)? as u64),
-                        )),
-                        None => None,
-                    };
-                    let info: Option<Vec<u8>> = r.get(4)?;
-                    Ok(DeviceRow {
-                        device: DeviceId(r.get::<_, i64>(0)? as u64),
-                        status,
-                        last_seen: r.get::<_, Option<i64>>(3)?.map(|v| Timestamp(v as u64)),
-                        info: info.map(|b| unblob(&b)).transpose()?,
-                    })
-                })
-                .map_err(db)?;
+            let rows = q.query_map([], device_row).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn device(&self, device: DeviceId) -> Result<Option<DeviceRow>, StoreError> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "SELECT device, status, status_at, last_seen, info FROM devices WHERE device = ?1",
+            )
+            .and_then(|mut q| q.query_row([i(device.0)], device_row).optional())
+            .map_err(db)
         })
         .await
     }

@@ -137,6 +137,8 @@ pub async fn batches_alerts_status_descriptors_commands_and_acks_are_kept(s: &im
     assert_eq!(devices[0].status, Some((DeviceStatus::Online, Timestamp(30_000))));
     assert_eq!(devices[0].last_seen, Some(Timestamp(30_000)));
     assert_eq!(devices[0].info.as_ref(), Some(&info));
+    assert_eq!(s.device(DeviceId(7)).await.unwrap().as_ref(), Some(&devices[0]));
+    assert_eq!(s.device(DeviceId(9)).await.unwrap(), None);
     s.set_status(DeviceId(7), DeviceStatus::Lost, Timestamp(90_000)).await.unwrap();
     assert_eq!(s.devices().await.unwrap()[0].status, Some((DeviceStatus::Lost, Timestamp(90_000))));
 

@@ -1,0 +1,201 @@
+//! A live web dashboard over a [`Store`]: the devices with their status and last seen, each
+//! device's latest values pushed to the page by server-sent events as they are stored, behind
+//! a login.
+//!
+//! It is an axum [`Router`] ([`Dashboard::router`]) that an application mounts
+//! next to its own routes, or serves alone ([`Dashboard::serve`]). Pages are rendered on the
+//! server, with a few lines of plain script for the live values: no JavaScript toolchain.
+//!
+//! Secure by default: every page but the login needs a session (an `HttpOnly`,
+//! `SameSite=Strict` cookie, `Secure` unless [`DashboardConfig::secure_cookies`] is off);
+//! passwords are kept as argon2 hashes ([`Users`]); every form carries a CSRF token, checked
+//! before anything is done; serve it on loopback unless a TLS-terminating proxy fronts it.
+//!
+//! A device's status is what people expect to see: **online** while its last status (birth)
+//! says so and it was heard within [`DashboardConfig::silence`]; **offline** after its goodbye,
+//! or once silent that long; **lost** when its broker published its last will (or the server
+//! marked it lost).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use telemetra_server::dashboard::{Dashboard, DashboardConfig, Users};
+//! use telemetra_server::store::SqliteStore;
+//!
+//! let store = Arc::new(SqliteStore::open("telemetry.db")?);
+//! let mut users = Users::new();
+//! users.add("ops", "a long passphrase")?;
+//! let dashboard = Dashboard::new(store, users, DashboardConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! dashboard.serve(listener).await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod html;
+mod live;
+mod pages;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use telemetra_core::{DeviceStatus, Timestamp};
+
+pub use auth::{HashError, Users, hash_password};
+
+use crate::ingest::{Clock, SystemClock};
+use crate::store::{DeviceRow, Store};
+
+/// How the dashboard behaves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DashboardConfig {
+    /// A device not heard from this long is shown offline: 5 minutes (the ingest pipeline's
+    /// silence; keep the two equal).
+    pub silence: Duration,
+    /// How long a login lasts: 12 hours.
+    pub session_ttl: Duration,
+    /// Whether the session cookie is `Secure` (sent over HTTPS only; browsers also send it to
+    /// `http://localhost` and `127.0.0.1`): true.
+    pub secure_cookies: bool,
+    /// Devices per page of the list: 50.
+    pub page_size: usize,
+    /// How often a live page's values are looked up in the store: 250 ms.
+    pub refresh: Duration,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            silence: Duration::from_secs(300),
+            session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: true,
+            page_size: 50,
+            refresh: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The dashboard over a store: cheap to clone (one shared state).
+pub struct Dashboard<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for Dashboard<S> {
+    fn clone(&self) -> Self {
+        Dashboard { inner: self.inner.clone() }
+    }
+}
+
+impl<S> core::fmt::Debug for Dashboard<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dashboard").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+struct Inner<S> {
+    store: Arc<S>,
+    users: Users,
+    sessions: auth::Sessions,
+    config: DashboardConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: Store> Dashboard<S> {
+    /// A dashboard showing `store` to `users`.
+    pub fn new(store: Arc<S>, users: Users, config: DashboardConfig) -> Dashboard<S> {
+        let inner =
+            Inner { store, users, sessions: auth::Sessions::default(), config, clock: Arc::new(SystemClock) };
+        Dashboard { inner: Arc::new(inner) }
+    }
+
+    /// The dashboard judging silence on `clock`'s time (the pipeline's, in a simulation).
+    /// Call it before serving: a copy already serving keeps its clock and its sessions.
+    pub fn with_clock(self, clock: impl Clock) -> Dashboard<S> {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => Inner { clock, ..inner },
+            Err(shared) => Inner {
+                store: shared.store.clone(),
+                users: shared.users.clone(),
+                sessions: auth::Sessions::default(),
+                config: shared.config.clone(),
+                clock,
+            },
+        };
+        Dashboard { inner: Arc::new(inner) }
+    }
+
+    /// Its routes: `/login`, `/logout`, `/` (the devices), `/devices/{id}` and the live
+    /// values at `/devices/{id}/live`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/login", get(pages::login_form::<S>).post(pages::login::<S>))
+            .route("/logout", post(pages::logout::<S>))
+            .route("/", get(pages::devices::<S>))
+            .route("/devices/{id}", get(pages::device::<S>))
+            .route("/devices/{id}/live", get(live::device::<S>))
+            .with_state(self.clone())
+    }
+
+    /// Serves [`router`](Self::router) on `listener` until the task is dropped.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+}
+
+/// A device's status as the dashboard shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    Online,
+    Offline,
+    Lost,
+}
+
+impl Shown {
+    /// Its word, also its CSS class.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Shown::Online => "online",
+            Shown::Offline => "offline",
+            Shown::Lost => "lost",
+        }
+    }
+
+    /// `row`'s status at `now`: see the module's docs.
+    pub(crate) fn of(row: &DeviceRow, now: Timestamp, silence: Duration) -> Shown {
+        let heard = row.last_seen.is_some_and(|t| now.0.saturating_sub(t.0) < silence.as_millis() as u64);
+        match row.status.map(|(s, _)| s) {
+            Some(DeviceStatus::Lost) => Shown::Lost,
+            Some(DeviceStatus::Offline) => Shown::Offline,
+            _ if heard => Shown::Online,
+            _ => Shown::Offline,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use telemetra_core::DeviceId;
+
+    use super::*;
+
+    #[test]
+    fn status_follows_birth_will_goodbye_and_silence() {
+        let silence = Duration::from_secs(60);
+        let row = |status: Option<DeviceStatus>, seen: u64| DeviceRow {
+            device: DeviceId(1),
+            status: status.map(|s| (s, Timestamp(0))),
+            last_seen: Some(Timestamp(seen)),
+            info: None,
+        };
+        let now = Timestamp(100_000);
+        assert_eq!(Shown::of(&row(Some(DeviceStatus::Online), 90_000), now, silence), Shown::Online);
+        assert_eq!(Shown::of(&row(Some(DeviceStatus::Online), 30_000), now, silence), Shown::Offline);
+        assert_eq!(Shown::of(&row(None, 90_000), now, silence), Shown::Online, "heard, no birth sent");
+        assert_eq!(Shown::of(&row(Some(DeviceStatus::Offline), 99_000), now, silence), Shown::Offline);
+        assert_eq!(Shown::of(&row(Some(DeviceStatus::Lost), 99_000), now, silence), Shown::Lost);
+    }
+}

@@ -1,0 +1,283 @@
+//! The pages: login and logout, the device list, a device.
+
+use std::fmt::Write;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use telemetra_core::{DeviceId, Unit};
+
+use super::auth::{Session, cookie, same_token, token};
+use super::html::{escape, page, time, value};
+use super::{Dashboard, Shown};
+use crate::store::{Store, StoreError};
+
+const SESSION: &str = "tm_session";
+const LOGIN: &str = "tm_login";
+
+impl<S: Store> Dashboard<S> {
+    /// The session a request's cookie names, with its token.
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+        let id = cookie(cookies, SESSION)?;
+        Some((id.to_string(), self.inner.sessions.get(id)?))
+    }
+
+    fn set_cookie(&self, name: &str, value: &str, path: &str, max_age: u64) -> HeaderValue {
+        let secure = if self.inner.config.secure_cookies { "; Secure" } else { "" };
+        let text =
+            format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+/// What a page answers when the store failed: logged, not shown.
+fn store_failed(e: StoreError) -> Response {
+    tracing::warn!("dashboard: store: {e}");
+    (StatusCode::INTERNAL_SERVER_ERROR, "the store failed; see the server's log").into_response()
+}
+
+fn login_page<S: Store>(d: &Dashboard<S>, status: StatusCode, message: &str) -> Response {
+    let csrf = token();
+    let error = if message.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"error\" id=\"error\">{}</p>", escape(message))
+    };
+    let body = format!(
+        "{error}<form method=\"post\" action=\"/login\" id=\"login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><label>User <input name=\"user\" id=\"user\" autocomplete=\"username\" required></label></p>\
+         <p><label>Password <input type=\"password\" name=\"password\" id=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><button id=\"submit\">Log in</button></p></form>"
+    );
+    let cookie = d.set_cookie(LOGIN, &csrf, "/login", 600);
+    (status, [(header::SET_COOKIE, cookie)], Html(page("Log in", None, &body))).into_response()
+}
+
+pub(crate) async fn login_form<S: Store>(State(d): State<Dashboard<S>>) -> Response {
+    login_page(&d, StatusCode::OK, "")
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    user: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn login<S: Store>(
+    State(d): State<Dashboard<S>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = headers.get(header::COOKIE).and_then(|c| c.to_str().ok()).and_then(|c| cookie(c, LOGIN));
+    if !expected.is_some_and(|t| !form.csrf.is_empty() && same_token(t, &form.csrf)) {
+        return login_page(&d, StatusCode::FORBIDDEN, "The form had expired: log in again.");
+    }
+    let (users, user, password) = (d.inner.users.clone(), form.user.clone(), form.password);
+    let ok = tokio::task::spawn_blocking(move || users.verify(&user, &password)).await.unwrap_or(false);
+    if !ok {
+        tracing::info!(user = %form.user.escape_debug(), "dashboard: login refused");
+        return login_page(&d, StatusCode::UNAUTHORIZED, "Wrong user or password.");
+    }
+    let ttl = d.inner.config.session_ttl;
+    let id = d.inner.sessions.open(&form.user, ttl);
+    tracing::info!(user = %form.user.escape_debug(), "dashboard: logged in");
+    let mut response = Redirect::to("/").into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, d.set_cookie(SESSION, &id, "/", ttl.as_secs()));
+    headers.append(header::SET_COOKIE, d.set_cookie(LOGIN, "", "/login", 0));
+    response
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Whether an action's CSRF token is its session's (a refusal is logged).
+fn csrf_ok(session: &Session, sent: &str) -> bool {
+    let ok = !sent.is_empty() && same_token(&session.csrf, sent);
+    if !ok {
+        tracing::warn!(user = %session.user, "dashboard: an action without its CSRF token refused");
+    }
+    ok
+}
+
+/// The answer to an action whose CSRF token is missing or wrong.
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, "refused: the form's CSRF token is missing or wrong").into_response()
+}
+
+pub(crate) async fn logout<S: Store>(
+    State(d): State<Dashboard<S>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some((id, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
+    if !csrf_ok(&session, &form.csrf) {
+        return csrf_refused();
+    }
+    d.inner.sessions.close(&id);
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, d.set_cookie(SESSION, "", "/", 0));
+    response
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    page: usize,
+}
+
+pub(crate) async fn devices<S: Store>(
+    State(d): State<Dashboard<S>>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let Some((_, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
+    let rows = match d.inner.store.devices().await {
+        Ok(rows) => rows,
+        Err(e) => return store_failed(e),
+    };
+    let (now, silence) = (d.inner.clock.now(), d.inner.config.silence);
+    let needle = query.q.trim().to_lowercase();
+    let mut counts = [0usize; 3];
+    let mut shown = Vec::new();
+    for row in &rows {
+        let status = Shown::of(row, now, silence);
+        counts[status as usize] += 1;
+        let model = row.info.as_ref().map_or("", |i| i.model.as_str());
+        let matches = needle.is_empty()
+            || row.device.to_string().contains(&needle)
+            || model.to_lowercase().contains(&needle);
+        if matches && (query.status.is_empty() || query.status == status.word()) {
+            shown.push((row, status, model));
+        }
+    }
+    let size = d.inner.config.page_size.max(1);
+    let pages = shown.len().div_ceil(size).max(1);
+    let current = query.page.min(pages - 1);
+    let mut body = format!(
+        "<p id=\"summary\">{} devices: <span class=\"online\">{} online</span>, \
+         <span class=\"offline\">{} offline</span>, <span class=\"lost\">{} lost</span></p>\
+         <form class=\"filter\" method=\"get\" action=\"/\"><input name=\"q\" id=\"q\" placeholder=\"id or model\" value=\"{}\"> \
+         <select name=\"status\" id=\"status-filter\">",
+        rows.len(),
+        counts[Shown::Online as usize],
+        counts[Shown::Offline as usize],
+        counts[Shown::Lost as usize],
+        escape(&query.q)
+    );
+    for option in ["", "online", "offline", "lost"] {
+        let selected = if option == query.status { " selected" } else { "" };
+        let label = if option.is_empty() { "any status" } else { option };
+        let _ = write!(body, "<option value=\"{option}\"{selected}>{label}</option>");
+    }
+    body.push_str(
+        "</select> <button>Filter</button></form><table id=\"devices\"><thead><tr><th>Device</th>\
+         <th>Model</th><th>Status</th><th>Last seen (UTC)</th></tr></thead><tbody>",
+    );
+    for (row, status, model) in shown.iter().skip(current * size).take(size) {
+        let seen = row.last_seen.map(time).unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr id=\"device-{id}\"><td><a href=\"/devices/{id}\">{id}</a></td><td>{}</td>\
+             <td class=\"{w}\">{w}</td><td>{seen}</td></tr>",
+            escape(model),
+            id = row.device,
+            w = status.word(),
+        );
+    }
+    body.push_str("</tbody></table><nav>");
+    let link = |p: usize| {
+        let q: String = query
+            .q
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        format!("/?q={q}&amp;status={}&amp;page={p}", escape(&query.status))
+    };
+    if current > 0 {
+        let _ = write!(body, "<a id=\"previous\" href=\"{}\">previous</a>", link(current - 1));
+    }
+    let _ = write!(body, "<span>page {} of {pages}</span>", current + 1);
+    if current + 1 < pages {
+        let _ = write!(body, " <a id=\"next\" href=\"{}\">next</a>", link(current + 1));
+    }
+    body.push_str("</nav>");
+    Html(page("Devices", Some(&session.csrf), &body)).into_response()
+}
+
+/// A device id from its hex form in a path.
+pub(crate) fn device_id(text: &str) -> Option<DeviceId> {
+    u64::from_str_radix(text, 16).ok().map(DeviceId)
+}
+
+pub(crate) async fn device<S: Store>(
+    State(d): State<Dashboard<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some((_, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
+    let Some(device) = device_id(&id) else {
+        return (StatusCode::NOT_FOUND, "no such device").into_response();
+    };
+    let row = match d.inner.store.device(device).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such device").into_response(),
+        Err(e) => return store_failed(e),
+    };
+    let latest = match d.inner.store.latest(device).await {
+        Ok(latest) => latest,
+        Err(e) => return store_failed(e),
+    };
+    let status = Shown::of(&row, d.inner.clock.now(), d.inner.config.silence);
+    let info = row.info.as_ref();
+    let mut body = format!(
+        "<p>Model <b>{}</b>, firmware {}. Status <span id=\"status\" class=\"{w}\">{w}</span>, \
+         last seen <span id=\"last-seen\">{}</span> UTC.</p>\
+         <table id=\"channels\"><thead><tr><th>Channel</th><th>Quantity</th><th>Latest</th><th>At (UTC)</th></tr></thead><tbody>",
+        escape(info.map_or("unknown", |i| i.model.as_str())),
+        info.map(|i| i.firmware.to_string()).unwrap_or_default(),
+        row.last_seen.map(time).unwrap_or_default(),
+        w = status.word(),
+    );
+    for l in &latest {
+        let spec = info.and_then(|i| i.channel(l.channel));
+        let (name, quantity, unit) = spec
+            .map_or((format!("channel {}", l.channel.0), String::new(), Unit::None), |s| {
+                (s.name.to_string(), format!("{:?}", s.quantity), s.unit)
+            });
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td class=\"value\" id=\"value-{c}\" data-unit=\"{}\">{}</td>\
+             <td id=\"at-{c}\">{}</td></tr>",
+            escape(&name),
+            escape(&quantity),
+            escape(unit.symbol()),
+            escape(&value(&l.value, unit)),
+            time(l.at),
+            c = l.channel.0,
+        );
+    }
+    body.push_str("</tbody></table>");
+    let _ = write!(body, "<script>{}</script>", LIVE_SCRIPT.replace("DEVICE", &device.to_string()));
+    Html(page(&format!("Device {device}"), Some(&session.csrf), &body)).into_response()
+}
+
+/// Keeps the page's values and status current from `/devices/{id}/live`.
+const LIVE_SCRIPT: &str = "const live=new EventSource('/devices/DEVICE/live');\
+live.onmessage=(m)=>{const d=JSON.parse(m.data);\
+const s=document.getElementById('status');s.textContent=d.status;s.className=d.status;\
+document.getElementById('last-seen').textContent=d.last_seen;\
+for(const c of d.channels){const v=document.getElementById('value-'+c.id);\
+if(v){v.textContent=c.value;document.getElementById('at-'+c.id).textContent=c.at;}else{location.reload();}}};";

@@ -1,0 +1,185 @@
+//! The dashboard in a real browser (headless Chromium by WebDriver): a wrong password is
+//! refused and the right one logs in; the device list shows a device online; a reading the
+//! device sends appears on its page within a second without a reload; a device that falls
+//! silent turns offline at the configured silence; an action without its CSRF token is
+//! refused; logging out ends the session. Screenshots go to `target/screenshots/`.
+#![cfg(feature = "dashboard")]
+
+#[path = "support/browser.rs"]
+mod browser;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use telemetra_codec::{Frame, Message};
+use telemetra_core::transport::Sender;
+use telemetra_core::{
+    ChannelId, ChannelSpec, Device, DeviceId, DeviceStatus, FirmwareVersion, Name, Quantity, Reading, Route,
+    RouteKind, Unit,
+};
+use telemetra_rules::Engine;
+use telemetra_server::dashboard::{Dashboard, DashboardConfig, Users};
+use telemetra_server::ingest::{Ingest, IngestConfig, now};
+use telemetra_server::store::SqliteStore;
+use telemetra_transports::memory::{MemoryHub, MemoryTransport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SILENCE: Duration = Duration::from_secs(3);
+
+fn info() -> Device {
+    Device {
+        id: DeviceId(0x2a),
+        model: Name::try_from("greenhouse-th").unwrap(),
+        firmware: FirmwareVersion::new(1, 4, 0),
+        channels: [ChannelSpec {
+            id: ChannelId(1),
+            name: Name::try_from("temperature").unwrap(),
+            quantity: Quantity::Temperature,
+            unit: Unit::Celsius,
+            period_ms: 1000,
+        }]
+        .into_iter()
+        .collect(),
+        tags: Default::default(),
+    }
+}
+
+async fn send(device: &mut MemoryTransport, kind: RouteKind, seq: u32, message: Message) {
+    let bytes = Frame::new(DeviceId(0x2a), seq, message).to_vec().unwrap();
+    Sender::send_acked(device, Route::new(kind, DeviceId(0x2a)), &bytes).await.unwrap();
+}
+
+async fn reading(device: &mut MemoryTransport, seq: u32, celsius: f64) {
+    let r = Reading::new(ChannelId(1), now(), celsius);
+    send(device, RouteKind::Readings, seq, Message::Readings([r].into_iter().collect())).await;
+}
+
+/// The text of element `#id`, or empty if it is not on the page.
+async fn text(browser: &Client, id: &str) -> String {
+    match browser.find(Locator::Id(id)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits (at most `limit`) until `#id`'s text contains `want`; returns how long it took.
+async fn until_text(browser: &Client, id: &str, want: &str, limit: Duration) -> Duration {
+    until_any(browser, id, &[want], limit).await
+}
+
+/// Waits (at most `limit`) until `#id`'s text contains one of `wants`.
+async fn until_any(browser: &Client, id: &str, wants: &[&str], limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let now = text(browser, id).await;
+        if wants.iter().any(|w| now.contains(w)) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "#{id} did not show {wants:?} within {limit:?}: {:?}",
+            text(browser, id).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn log_in(browser: &Client, base: &str, user: &str, password: &str) {
+    browser.goto(&format!("{base}/login")).await.unwrap();
+    browser.find(Locator::Id("user")).await.unwrap().send_keys(user).await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+    browser.find(Locator::Id("submit")).await.unwrap().click().await.unwrap();
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(browser::screenshot_dir().join(name), png).unwrap();
+}
+
+/// A raw HTTP/1.1 request; returns the status code.
+async fn status_of(addr: std::net::SocketAddr, request: &str) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.unwrap();
+    std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_logs_in_and_watches_a_device_live() {
+    let driver = browser::Driver::start();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let hub = MemoryHub::new(1024);
+    let mut config = IngestConfig::default();
+    config.silence = SILENCE;
+    let ingest = Ingest::new(store.clone(), Engine::new(Default::default()), config);
+    tokio::spawn(ingest.run(hub.connect(), std::future::pending()));
+    let mut users = Users::new();
+    users.add("ops", "correct horse battery").unwrap();
+    let mut config = DashboardConfig::default();
+    config.silence = SILENCE;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Dashboard::new(store.clone(), users, config).serve(listener));
+    let base = format!("http://{addr}");
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut device = hub.connect();
+    send(&mut device, RouteKind::Status, 0, Message::Status(DeviceStatus::Online)).await;
+    send(&mut device, RouteKind::Info, 1, Message::DeviceInfo(info())).await;
+    reading(&mut device, 2, 21.5).await;
+
+    let browser = driver.browser().await;
+    browser.goto(&base).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/login", "a page needs a login");
+    log_in(&browser, &base, "ops", "wrong horse").await;
+    until_text(&browser, "error", "Wrong user or password", Duration::from_secs(5)).await;
+    screenshot(&browser, "dashboard-login-refused.png").await;
+    log_in(&browser, &base, "ops", "correct horse battery").await;
+    until_text(&browser, "device-2a", "online", Duration::from_secs(5)).await;
+    assert!(text(&browser, "summary").await.starts_with("1 devices"));
+    screenshot(&browser, "dashboard-devices.png").await;
+
+    browser.find(Locator::LinkText("2a")).await.unwrap().click().await.unwrap();
+    until_text(&browser, "value-1", "21.5 Cel", Duration::from_secs(5)).await;
+    // A mark the page would lose if it were reloaded.
+    browser.execute("window.notReloaded = true;", vec![]).await.unwrap();
+    let last = Instant::now();
+    reading(&mut device, 3, 42.5).await;
+    let took = until_text(&browser, "value-1", "42.5 Cel", Duration::from_secs(1)).await;
+    let kept = browser.execute("return window.notReloaded === true;", vec![]).await.unwrap();
+    assert_eq!(kept, serde_json::Value::Bool(true), "updated without a reload");
+    println!("a reading reached the page in {took:?}");
+    screenshot(&browser, "dashboard-device.png").await;
+
+    // Silent from the last reading on: offline at the silence, not before.
+    assert_eq!(text(&browser, "status").await, "online");
+    // Offline by the dashboard's silence, or lost once the pipeline marked it so (its tick
+    // comes every quarter of the same silence): either way no longer online.
+    until_any(&browser, "status", &["offline", "lost"], SILENCE + Duration::from_secs(2)).await;
+    let after = last.elapsed();
+    assert!(after >= SILENCE, "offline too early: after {after:?}");
+    println!("offline {after:?} after the last reading (silence {SILENCE:?})");
+
+    // An action without its CSRF token, with the session's cookie: refused, session kept.
+    let cookie = browser.get_named_cookie("tm_session").await.unwrap();
+    let request = |body: &str| {
+        format!(
+            "POST /logout HTTP/1.1\r\nHost: {addr}\r\nCookie: tm_session={}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            cookie.value(),
+            body.len()
+        )
+    };
+    assert_eq!(status_of(addr, &request("")).await, 403, "no CSRF token");
+    assert_eq!(status_of(addr, &request("csrf=00ff")).await, 403, "a wrong CSRF token");
+    browser.goto(&base).await.unwrap();
+    until_any(&browser, "device-2a", &["offline", "lost"], Duration::from_secs(5)).await;
+
+    browser.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
+    until_text(&browser, "submit", "Log in", Duration::from_secs(5)).await;
+    browser.goto(&base).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/login", "logged out");
+    browser.close().await.unwrap();
+}
