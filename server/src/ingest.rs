@@ -370,15 +370,18 @@ impl<S: Store> Ingest<S> {
             let (mine, rest): (Vec<_>, Vec<_>) =
                 actions.into_iter().partition(|(rule, d, _)| *d == device && *rule == alert.rule);
             actions = rest;
-            let first = self.next_command_id(device).await?;
+            // Ids are looked up only for a transition that decided commands.
+            let first = if mine.is_empty() { 0 } else { self.next_command_id(device).await? };
             let commands: Vec<Command> = mine
                 .into_iter()
-                .zip(first..)
-                .map(|((_, _, action), id)| self.command(id, action, at))
+                .zip(0u32..)
+                .map(|((_, _, action), k)| self.command(first.wrapping_add(k), action, at))
                 .collect();
             if self.store.put_alert(alert, commands.clone()).await? {
                 self.stats.update(|s| s.alerts += 1);
-                self.next_command.insert(device, first.wrapping_add(commands.len() as u32));
+                if !commands.is_empty() {
+                    self.next_command.insert(device, first.wrapping_add(commands.len() as u32));
+                }
                 to_send.extend(commands.into_iter().map(|c| (device, c)));
             }
         }

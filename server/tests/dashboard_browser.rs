@@ -7,6 +7,8 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/thermometer.rs"]
+mod thermometer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +16,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use telemetra_codec::{Frame, Message};
 use telemetra_core::transport::Sender;
-use telemetra_core::{
-    ChannelId, ChannelSpec, Device, DeviceId, DeviceStatus, FirmwareVersion, Name, Quantity, Reading, Route,
-    RouteKind, Unit,
-};
+use telemetra_core::{ChannelId, Device, DeviceId, DeviceStatus, FirmwareVersion, Reading, Route, RouteKind};
 use telemetra_rules::Engine;
 use telemetra_server::dashboard::{Dashboard, DashboardConfig, Users};
 use telemetra_server::ingest::{Ingest, IngestConfig, now};
@@ -28,21 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const SILENCE: Duration = Duration::from_secs(3);
 
 fn info() -> Device {
-    Device {
-        id: DeviceId(0x2a),
-        model: Name::try_from("greenhouse-th").unwrap(),
-        firmware: FirmwareVersion::new(1, 4, 0),
-        channels: [ChannelSpec {
-            id: ChannelId(1),
-            name: Name::try_from("temperature").unwrap(),
-            quantity: Quantity::Temperature,
-            unit: Unit::Celsius,
-            period_ms: 1000,
-        }]
-        .into_iter()
-        .collect(),
-        tags: Default::default(),
-    }
+    thermometer::thermometer(0x2a, "greenhouse-th", FirmwareVersion::new(1, 4, 0))
 }
 
 async fn send(device: &mut MemoryTransport, kind: RouteKind, seq: u32, message: Message) {

@@ -5,6 +5,8 @@
 
 #[path = "../../transports/tests/support/broker.rs"]
 mod broker;
+#[path = "support/thermometer.rs"]
+mod thermometer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +16,8 @@ use telemetra_codec::limits::MAX_FRAME;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::transport::{Receiver, Sender, Transport};
 use telemetra_core::{
-    AlertState, ChannelId, ChannelSpec, CommandAck, CommandResult, Device, DeviceId, FirmwareVersion, Name,
-    Quantity, Reading, Route, RouteFilter, RouteKind, Timestamp, Unit,
+    AlertState, ChannelId, CommandAck, CommandResult, Device, DeviceId, FirmwareVersion, Reading, Route,
+    RouteFilter, RouteKind, Timestamp,
 };
 use telemetra_rules::Engine;
 use telemetra_server::ingest::{Ingest, IngestConfig, now};
@@ -28,21 +30,7 @@ rule overheat: when temperature > 80 clear when temperature < 70
 "#;
 
 fn info() -> Device {
-    Device {
-        id: DeviceId(0x31),
-        model: Name::try_from("motor").unwrap(),
-        firmware: FirmwareVersion::new(2, 1, 0),
-        channels: [ChannelSpec {
-            id: ChannelId(1),
-            name: Name::try_from("temperature").unwrap(),
-            quantity: Quantity::Temperature,
-            unit: Unit::Celsius,
-            period_ms: 1000,
-        }]
-        .into_iter()
-        .collect(),
-        tags: Default::default(),
-    }
+    thermometer::thermometer(0x31, "motor", FirmwareVersion::new(2, 1, 0))
 }
 
 fn bytes(seq: u32, message: Message) -> Vec<u8> {
