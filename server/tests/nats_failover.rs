@@ -297,6 +297,7 @@ async fn three_instances_lose_one_and_a_nats_node_and_store_and_alarm_everything
     );
     for i in instances {
         i.stop.send(()).unwrap();
-        i.task.await.unwrap().unwrap();
+        let stopped = tokio::time::timeout(Duration::from_secs(60), i.task).await;
+        stopped.expect("an instance did not stop within 60 s of being told to").unwrap().unwrap();
     }
 }

@@ -103,8 +103,11 @@ impl<S: Store> Worker<S> {
                     continue;
                 }
             };
+            // The server ends a fetch when it expires; a fetch whose node died never hears that
+            // end, so it is bounded here too (what it did not deliver comes again).
+            let deadline = tokio::time::Instant::now() + self.config.fetch_wait + Duration::from_secs(2);
             let mut messages = Vec::new();
-            while let Some(m) = batch.next().await {
+            while let Ok(Some(m)) = tokio::time::timeout_at(deadline, batch.next()).await {
                 match m {
                     Ok(m) => messages.push(m),
                     Err(e) => tracing::debug!(partition = self.partition, "fetch ended: {e}"),
