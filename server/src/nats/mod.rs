@@ -185,7 +185,8 @@ impl<S: Store> NatsInstance<S> {
     }
 
     /// Runs until `stop` completes, then lets its partitions go (each after the batch it is
-    /// on). Dropping the future instead (a crash) leaves the leases to expire.
+    /// on, waiting at most a lease's time for it). Dropping the future instead (a crash) leaves
+    /// the leases to expire.
     pub async fn run(self, stop: impl Future<Output = ()> + Send) -> Result<IngestStats, NatsError> {
         let js = jetstream::new(self.client.clone());
         let c = &self.config;
@@ -233,10 +234,20 @@ impl<S: Store> NatsInstance<S> {
         for h in held.values() {
             let _ = h.stop.send(true);
         }
-        while let Some(done) = workers.join_next().await {
-            if let Ok((partition, _)) = done {
-                let _ = leases.release(partition).await;
+        // Each worker stops after the batch in hand; one still busy after a lease's time (a
+        // JetStream call that never came back, seen once after a node was killed) is aborted:
+        // what it acknowledged is stored, the rest comes again to the next owner once its
+        // lease expires.
+        let drain = async {
+            while let Some(done) = workers.join_next().await {
+                if let Ok((partition, _)) = done {
+                    let _ = leases.release(partition).await;
+                }
             }
+        };
+        if tokio::time::timeout(c.lease, drain).await.is_err() {
+            tracing::warn!(instance = %c.name, "partition workers still busy after {:?}: aborted", c.lease);
+            workers.shutdown().await;
         }
         self.owned.set(std::iter::empty());
         Ok(self.stats.get())
