@@ -7,6 +7,11 @@
 //! [`MemoryStats::dropped`], so a slow consumer never blocks a sender (the way a sensor stream
 //! prefers fresh data). `send` therefore never waits, and `send_acked` returns once the copies
 //! are queued. A payload is stored once (`bytes::Bytes`) however many endpoints receive it.
+//!
+//! Retained routes ([`RouteKind::is_retained`](telemetra_core::RouteKind::is_retained): a
+//! device's `info` and `status`) keep their last message in the hub, as an MQTT broker does: a
+//! subscription made later receives it first, so a server that starts after its devices still
+//! learns what they are. An empty payload clears it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,6 +99,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct MemoryHub {
     capacity: usize,
     endpoints: Arc<Mutex<Vec<Weak<Endpoint>>>>,
+    /// The last message of each retained route. Its lock is held while a retained message is
+    /// offered and while a subscription is added, so a subscriber gets each retained message
+    /// at least once and never a stale one after a newer.
+    retained: Arc<Mutex<HashMap<Route, Bytes>>>,
 }
 
 impl core::fmt::Debug for MemoryHub {
@@ -105,7 +114,7 @@ impl core::fmt::Debug for MemoryHub {
 impl MemoryHub {
     /// A hub whose endpoints each queue at most `capacity` messages (at least 1).
     pub fn new(capacity: usize) -> Self {
-        MemoryHub { capacity: capacity.max(1), endpoints: Arc::default() }
+        MemoryHub { capacity: capacity.max(1), endpoints: Arc::default(), retained: Arc::default() }
     }
 
     /// The process-wide hub called `name` (what a `memory://name` URL names), created with
@@ -132,15 +141,38 @@ impl MemoryHub {
         all.push(Arc::downgrade(&endpoint));
         MemoryTransport {
             tx: MemorySender { hub: self.clone(), endpoint: endpoint.clone() },
-            rx: MemoryReceiver { endpoint },
+            rx: MemoryReceiver { hub: self.clone(), endpoint },
         }
     }
 
     fn publish(&self, route: Route, payload: &[u8]) {
         let payload = Bytes::copy_from_slice(payload);
+        let mut retained = route.kind.is_retained().then(|| lock(&self.retained));
+        if let Some(kept) = retained.as_mut() {
+            if payload.is_empty() {
+                kept.remove(&route);
+            } else {
+                kept.insert(route, payload.clone());
+            }
+        }
         let live: Vec<Arc<Endpoint>> = lock(&self.endpoints).iter().filter_map(Weak::upgrade).collect();
         for e in live {
             e.offer(route, &payload);
+        }
+    }
+
+    /// Adds `filter` to `endpoint`'s subscriptions and queues the retained messages it matches.
+    fn subscribe(&self, endpoint: &Endpoint, filter: RouteFilter) {
+        let retained = lock(&self.retained);
+        {
+            let mut filters = lock(&endpoint.filters);
+            if filters.contains(&filter) {
+                return;
+            }
+            filters.push(filter);
+        }
+        for (route, payload) in retained.iter().filter(|(r, _)| filter.matches(r)) {
+            endpoint.offer(*route, payload);
         }
     }
 }
@@ -161,6 +193,7 @@ pub struct MemorySender {
 
 /// The receiving half of a memory endpoint.
 pub struct MemoryReceiver {
+    hub: MemoryHub,
     endpoint: Arc<Endpoint>,
 }
 
@@ -225,10 +258,7 @@ impl Sender for MemorySender {
 
 impl Receiver for MemoryReceiver {
     async fn subscribe(&mut self, filter: RouteFilter) -> Result<(), MemoryError> {
-        let mut filters = lock(&self.endpoint.filters);
-        if !filters.contains(&filter) {
-            filters.push(filter);
-        }
+        self.hub.subscribe(&self.endpoint, filter);
         Ok(())
     }
 
@@ -360,6 +390,40 @@ mod tests {
         // what arrives is in order.
         assert!(!got.is_empty());
         assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_later_subscriber_receives_the_retained_state_first() {
+        let hub = MemoryHub::new(8);
+        let mut device = hub.connect();
+        device.send(route(RouteKind::Info, 1), b"old info").await.unwrap();
+        device.send(route(RouteKind::Info, 1), b"info").await.unwrap();
+        device.send(route(RouteKind::Status, 1), b"online").await.unwrap();
+        device.send(route(RouteKind::Status, 2), b"lost").await.unwrap();
+        device.send(route(RouteKind::Status, 2), b"").await.unwrap();
+        device.send(route(RouteKind::Readings, 1), b"not kept").await.unwrap();
+
+        let mut server = hub.connect();
+        server.subscribe(RouteFilter::kind(RouteKind::Info)).await.unwrap();
+        server.subscribe(RouteFilter::kind(RouteKind::Status)).await.unwrap();
+        server.subscribe(RouteFilter::kind(RouteKind::Readings)).await.unwrap();
+        // Subscribing again does not repeat them.
+        server.subscribe(RouteFilter::kind(RouteKind::Info)).await.unwrap();
+        device.send(route(RouteKind::Readings, 1), b"live").await.unwrap();
+
+        let mut buf = [0u8; 16];
+        let mut got = Vec::new();
+        while let Some(d) = server.try_receive(&mut buf).unwrap() {
+            got.push((d.route, buf[..d.len].to_vec()));
+        }
+        assert_eq!(
+            got,
+            [
+                (route(RouteKind::Info, 1), b"info".to_vec()),
+                (route(RouteKind::Status, 1), b"online".to_vec()),
+                (route(RouteKind::Readings, 1), b"live".to_vec()),
+            ]
+        );
     }
 
     #[tokio::test]
