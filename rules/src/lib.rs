@@ -25,6 +25,7 @@ pub use engine::{
 };
 #[cfg(feature = "alloc")]
 pub use lang::{
-    ParseError, ParseWarning, parse, parse_for, parse_rule, parse_with_warnings, print_rule, print_rules,
+    ParseError, ParseWarning, parse, parse_command, parse_for, parse_rule, parse_with_warnings,
+    print_command, print_rule, print_rules,
 };
 pub use telemetra_core::rule::RuleError;

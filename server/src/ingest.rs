@@ -35,6 +35,11 @@ use telemetra_rules::{Engine, Event};
 
 use crate::store::{Store, StoreError};
 
+mod operator;
+
+use operator::Request;
+pub use operator::{Operator, OperatorError};
+
 /// How the pipeline runs.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -175,6 +180,7 @@ pub struct Ingest<S> {
     stats: StatsHandle,
     next_command: HashMap<DeviceId, u32>,
     seen: HashMap<DeviceId, (Timestamp, bool)>,
+    operator: Option<(Operator, tokio::sync::mpsc::Receiver<Request>)>,
 }
 
 impl<S> core::fmt::Debug for Ingest<S> {
@@ -198,7 +204,14 @@ impl<S: Store> Ingest<S> {
             stats: StatsHandle::default(),
             next_command: HashMap::new(),
             seen: HashMap::new(),
+            operator: None,
         }
+    }
+
+    /// A handle for an operator to acknowledge and clear alarms and send commands while the
+    /// pipeline [runs](Self::run) (the same handle every time).
+    pub fn operator(&mut self) -> Operator {
+        self.operator.get_or_insert_with(Operator::channel).0.clone()
     }
 
     /// The pipeline on `clock`'s time instead of the system's.
@@ -239,12 +252,18 @@ impl<S: Store> Ingest<S> {
         let mut buf = vec![0u8; MAX_FRAME];
         let mut tick = tokio::time::interval((self.config.silence / 4).max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The pipeline's handles stay with their holders: once all are gone, none is awaited.
+        let mut requests = self.operator.take().map(|(_, rx)| rx);
         tokio::pin!(stop);
         loop {
             let first = tokio::select! {
                 r = Receiver::receive(&mut rx, &mut buf) => r,
                 _ = tick.tick() => {
                     self.tick(&mut tx).await?;
+                    continue;
+                }
+                request = operator::next(&mut requests) => {
+                    self.serve(request, &mut tx).await?;
                     continue;
                 }
                 _ = &mut stop => break,
@@ -387,10 +406,7 @@ impl<S: Store> Ingest<S> {
         }
         if matches!(decided, Decided::Live) {
             for (_, device, action) in actions {
-                let id = self.next_command_id(device).await?;
-                let command = self.command(id, action, at);
-                self.store.put_command(device, command.clone()).await?;
-                self.next_command.insert(device, id.wrapping_add(1));
+                let command = self.record_command(device, action, at).await?;
                 to_send.push((device, command));
             }
         }
@@ -398,6 +414,54 @@ impl<S: Store> Ingest<S> {
             self.send(device, command, tx).await?;
         }
         Ok(())
+    }
+
+    /// Does what an operator asked and answers; a store failure is answered, then stops the
+    /// pipeline as any other.
+    async fn serve<Tx: Sender>(
+        &mut self,
+        request: Request,
+        tx: &mut Tx,
+    ) -> Result<(), IngestError<Tx::Error>> {
+        let at = self.clock.now();
+        let (transition, reply) = match request {
+            Request::Acknowledge { device, rule, reply } => {
+                (self.engine.acknowledge(&rule, device, at), reply)
+            }
+            Request::Clear { device, rule, reply } => (self.engine.clear(&rule, device, at), reply),
+            Request::Command { device, action, reply } => {
+                let recorded = self.record_command(device, action, at).await;
+                let answer = recorded.as_ref().map(|c| c.id).map_err(|e| OperatorError::Store(e.to_string()));
+                let _ = reply.send(answer);
+                return self.send(device, recorded?, tx).await;
+            }
+        };
+        let Some(alert) = transition else {
+            let _ = reply.send(Ok(false));
+            return Ok(());
+        };
+        tracing::info!(device = %alert.device, rule = %alert.rule, state = ?alert.state, "alarm changed by an operator");
+        let stored = self.store.put_alert(alert, Vec::new()).await;
+        let _ = reply.send(stored.as_ref().map(|_| true).map_err(|e| OperatorError::Store(e.to_string())));
+        if stored? {
+            self.stats.update(|s| s.alerts += 1);
+        }
+        Ok(())
+    }
+
+    /// Numbers a command `action` for `device` and records it pending (the rules' commands
+    /// without an alert, and an operator's).
+    async fn record_command(
+        &mut self,
+        device: DeviceId,
+        action: CommandAction,
+        at: Timestamp,
+    ) -> Result<Command, StoreError> {
+        let id = self.next_command_id(device).await?;
+        let command = self.command(id, action, at);
+        self.store.put_command(device, command.clone()).await?;
+        self.next_command.insert(device, id.wrapping_add(1));
+        Ok(command)
     }
 
     /// The id `device`'s next command gets: on from the last one stored after a restart.

@@ -204,7 +204,8 @@ fn when_holds<R: Real>(
     }
 }
 
-fn next_after_clear(cooldown_ms: u32, now: u64) -> Phase {
+/// The phase after a clear: idle, or cooling down for the rule's cooldown.
+pub(super) fn next_after_clear(cooldown_ms: u32, now: u64) -> Phase {
     match cooldown_ms {
         0 => Phase::Idle,
         ms => Phase::Cooldown { until: now.saturating_add(u64::from(ms)) },

@@ -707,6 +707,23 @@ impl<R: Real> Engine<R> {
         }
     }
 
+    /// Clears the active alarm of `rule` on `device` by an operator's decision (the condition
+    /// may still hold); returns the clearing transition, or `None` if that alarm is not active.
+    /// The rule's cooldown starts, as at a clear the rule decides; after it, a condition that
+    /// still holds raises the alarm again (a `for` duration counted from then).
+    pub fn clear(&mut self, rule: &str, device: DeviceId, at: Timestamp) -> Option<Alert> {
+        let i = self.rules.iter().position(|l| l.rule.name == rule)?;
+        let l = &self.rules[i];
+        let state = self.devices.get_mut(&device)?.states.get_mut(i)?.as_mut()?;
+        match state.phase {
+            Phase::Active { .. } => {
+                state.phase = lifecycle::next_after_clear(l.cooldown_ms, at.0);
+                Some(alert(l, device, AlertState::Cleared, at.0, None))
+            }
+            _ => None,
+        }
+    }
+
     /// Devices with an active alarm of `rule`.
     pub fn active(&self, rule: &str) -> Vec<DeviceId> {
         let Some(i) = self.rules.iter().position(|l| l.rule.name == rule) else { return Vec::new() };

@@ -252,6 +252,19 @@ fn acknowledge_an_active_alarm_once() {
 }
 
 #[test]
+fn an_operator_clears_an_active_alarm_and_it_is_raised_again_while_the_condition_holds() {
+    let mut e = engine(r#"rule hot: when t > 30 then alert major "Hot""#);
+    assert!(e.clear("hot", D, Timestamp(1)).is_none(), "nothing active yet");
+    feed(&mut e, "t", &[(0, 31.0)]);
+    let cleared = e.clear("hot", D, Timestamp(5)).unwrap();
+    assert_eq!((cleared.state, cleared.at), (AlertState::Cleared, Timestamp(5)));
+    assert!(e.clear("hot", D, Timestamp(6)).is_none(), "cleared once");
+    assert!(e.active("hot").is_empty());
+    // Still too hot: the next reading raises it again; a cool one clears it as usual.
+    assert_eq!(feed(&mut e, "t", &[(10, 32.0), (20, 20.0)]), [(10, Raised), (20, Cleared)]);
+}
+
+#[test]
 fn awkward_readings_have_defined_outcomes() {
     let mut e = engine(r#"rule hot: when (t - t) / (t - t) > 1 or t > 30 then alert major "Hot""#);
     let got = feed(

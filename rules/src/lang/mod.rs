@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 pub use error::{ParseError, ParseWarning};
 pub use lexer::Pos;
-pub use printer::{print_rule, print_rules};
+pub use printer::{print_command, print_rule, print_rules};
 use telemetra_core::Rule;
 
 /// The sample capacity of a time window written without `max N`.
@@ -86,6 +86,21 @@ pub fn parse_for(text: &str, devices: &[telemetra_core::Device]) -> Result<Vec<R
         }
     }
     parser::Parser::new(text)?.knowing(&known).rules()
+}
+
+/// Parses one command as a rule's `command` action writes it (`set cooling = 1`, `reboot after
+/// 5s`, `actuate 3 = 40`, `request 1, 2`): what an operator types to send one by hand.
+///
+/// ```
+/// # use telemetra_rules::parse_command;
+/// # use telemetra_core::CommandAction;
+/// let c = parse_command("reboot after 5s").unwrap();
+/// assert_eq!(c, CommandAction::Reboot { delay_ms: 5_000 });
+/// assert_eq!(telemetra_rules::print_command(&c), "reboot after 5s");
+/// assert!(parse_command("reboot now").is_err());
+/// ```
+pub fn parse_command(text: &str) -> Result<telemetra_core::CommandAction, ParseError> {
+    parser::Parser::new(text)?.command_only()
 }
 
 /// Parses exactly one rule.

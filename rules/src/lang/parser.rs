@@ -196,6 +196,15 @@ impl<'a> Parser<'a> {
         Ok(rules)
     }
 
+    /// One command, as a rule's `command` action writes it, and nothing after it.
+    pub(crate) fn command_only(&mut self) -> Result<CommandAction> {
+        let command = self.command()?;
+        match self.tok {
+            Tok::Eof => Ok(command),
+            _ => self.error("the end of the command"),
+        }
+    }
+
     fn rule(&mut self) -> Result<Rule> {
         self.channels.clear();
         self.expect_word("rule")?;

@@ -134,7 +134,9 @@ fn literal(v: &Value) -> String {
     }
 }
 
-fn command(c: &CommandAction) -> String {
+/// A command as a rule's `command` action writes it (what [`parse_command`](super::parse_command)
+/// reads).
+pub fn print_command(c: &CommandAction) -> String {
     match c {
         CommandAction::Reboot { delay_ms: 0 } => "reboot".into(),
         CommandAction::Reboot { delay_ms } => format!("reboot after {}", duration(*delay_ms)),
@@ -208,7 +210,7 @@ pub fn print_rule(rule: &Rule) -> String {
             Action::Alert { message } => {
                 format!("alert {} {}", rule.severity.as_str(), quoted(message))
             }
-            Action::Command(c) => format!("command {}", command(c)),
+            Action::Command(c) => format!("command {}", print_command(c)),
             Action::Emit { channel, value } => {
                 let name = channels.get(usize::from(*channel)).map_or_else(String::new, Name::to_string);
                 format!("emit {name} = {}", expr(value, channels))

@@ -61,13 +61,15 @@ struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<Result<IngestStats, IngestError<<MemoryTransport as ErrorType>::Error>>>,
     device: MemoryTransport,
+    operator: Operator,
 }
 
 async fn start(hub: &MemoryHub, store: Arc<SqliteStore>, config: IngestConfig) -> Running {
     let mut engine = Engine::new(Default::default());
     engine.load(telemetra_rules::parse(RULES).unwrap()).unwrap();
-    let ingest = Ingest::new(store, engine, config);
+    let mut ingest = Ingest::new(store, engine, config);
     let stats = ingest.stats();
+    let operator = ingest.operator();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(ingest.run(hub.connect(), async move {
         let _ = stopped.await;
@@ -77,7 +79,7 @@ async fn start(hub: &MemoryHub, store: Arc<SqliteStore>, config: IngestConfig) -
     Receiver::subscribe(&mut device, RouteFilter::exact(Route::new(RouteKind::Commands, DeviceId(7))))
         .await
         .unwrap();
-    Running { stats, stop, server, device }
+    Running { stats, stop, server, device, operator }
 }
 
 /// The next command the device receives.
@@ -98,7 +100,7 @@ async fn frames_are_stored_once_rules_act_and_acks_come_back() {
     let hub = MemoryHub::new(1024);
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let config = IngestConfig { silence: Duration::from_millis(400), ..IngestConfig::default() };
-    let Running { stats, stop, server, mut device } = start(&hub, store.clone(), config).await;
+    let Running { stats, stop, server, mut device, .. } = start(&hub, store.clone(), config).await;
     let send = |kind: RouteKind, bytes: Vec<u8>| (Route::new(kind, DeviceId(7)), bytes);
     let mut out = vec![
         send(RouteKind::Status, frame(7, 1, Message::Status(DeviceStatus::Online))),
@@ -166,7 +168,7 @@ async fn command_ids_go_on_from_the_store_after_a_restart() {
         .await
         .unwrap();
     store.command_sent(DeviceId(7), CommandId(41), now()).await.unwrap();
-    let Running { stats, stop, server, mut device } =
+    let Running { stats, stop, server, mut device, .. } =
         start(&hub, store.clone(), IngestConfig::default()).await;
     Sender::send(
         &mut device,
@@ -396,4 +398,47 @@ async fn a_command_recorded_by_a_server_that_died_is_sent_by_the_next() {
     next.rebuild(&[DeviceId(7)], Duration::from_secs(600), &mut tx).await.unwrap();
     assert_eq!(next_command(&mut device, &next.stats()).await, command);
     assert!(store.pending_commands(now(), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_acknowledges_clears_and_commands_through_the_engine() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let Running { stats, stop, server, mut device, operator } =
+        start(&hub, store.clone(), IngestConfig::default()).await;
+    let d = DeviceId(7);
+    let at = |kind: RouteKind| Route::new(kind, d);
+    Sender::send(&mut device, at(RouteKind::Info), &frame(7, 1, Message::DeviceInfo(info(7)))).await.unwrap();
+    assert!(!operator.acknowledge(d, "power_peak").await.unwrap(), "no alarm yet: nothing to acknowledge");
+    Sender::send(&mut device, at(RouteKind::Readings), &power(7, 2, 1500.0)).await.unwrap();
+    assert_eq!(next_command(&mut device, &stats).await.id, CommandId(1), "the rule's command");
+
+    assert!(operator.acknowledge(d, "power_peak").await.unwrap());
+    assert!(!operator.acknowledge(d, "power_peak").await.unwrap(), "the engine knows it is acknowledged");
+    assert!(!operator.acknowledge(d, "no_such_rule").await.unwrap());
+    let standing = store.alarms(None, 10).await.unwrap();
+    assert_eq!(standing.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::Acknowledged]);
+
+    // Cleared by hand while the power is still high: raised again by the next reading.
+    assert!(operator.clear(d, "power_peak").await.unwrap());
+    assert!(!operator.clear(d, "power_peak").await.unwrap(), "cleared once");
+    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Cleared);
+    Sender::send(&mut device, at(RouteKind::Readings), &power(7, 3, 1550.0)).await.unwrap();
+    assert_eq!(next_command(&mut device, &stats).await.id, CommandId(2), "raised again, its command");
+    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Raised);
+
+    // A command by hand: numbered after the rules' ones, recorded, sent.
+    let action = telemetra_rules::parse_command("reboot after 5s").unwrap();
+    let id = operator.command(d, action.clone()).await.unwrap();
+    assert_eq!(id, CommandId(3));
+    let got = next_command(&mut device, &stats).await;
+    assert_eq!((got.id, got.action), (id, action));
+    let recorded = store.commands(d).await.unwrap();
+    assert_eq!(recorded[0].command.id, id);
+    assert!(recorded[0].sent_at.is_some());
+    assert_eq!(stats.get().alerts, 4, "raised, acknowledged, cleared, raised");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert_eq!(operator.clear(d, "power_peak").await, Err(OperatorError::Stopped));
 }

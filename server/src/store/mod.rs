@@ -163,6 +163,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
 
+    /// The alarms as they stand: the latest transition of each device's rule, newest first, at
+    /// most `limit`; only those standing in `state` when given (`Raised`: active and not yet
+    /// acknowledged; `Acknowledged`: active and seen).
+    fn alarms(
+        &self,
+        state: Option<AlertState>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
+
     /// The commands decided for `device`, newest first, with when they were sent and their
     /// acknowledgements.
     fn commands(&self, device: DeviceId) -> impl Future<Output = Result<Vec<CommandRow>, StoreError>> + Send;

@@ -683,6 +683,23 @@ impl Store for PostgresStore {
         rows.iter().map(alert_row).collect()
     }
 
+    async fn alarms(&self, state: Option<AlertState>, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .client
+            .query(
+                "SELECT device, rule, state, severity, channel, value, at, message FROM alerts a
+                 WHERE ($1::text IS NULL OR state = $1) AND NOT EXISTS (
+                     SELECT 1 FROM alerts b WHERE b.device = a.device AND b.rule = a.rule
+                         AND (b.at > a.at OR (b.at = a.at AND b.id > a.id)))
+                 ORDER BY at DESC, id DESC LIMIT $2",
+                &[&state.map(state_text), &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(alert_row).collect()
+    }
+
     async fn commands(&self, device: DeviceId) -> Result<Vec<CommandRow>, StoreError> {
         let c = self.reader().await?;
         let rows = c

@@ -118,6 +118,27 @@ fn bad_text(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
 }
 
+/// The latest transition of each `(device, rule)`, by the `alerts_once` index.
+const ALARMS: &str = "SELECT device, rule, state, severity, channel, value, at, message FROM alerts a
+     WHERE (?1 IS NULL OR state = ?1) AND NOT EXISTS (
+         SELECT 1 FROM alerts b WHERE b.device = a.device AND b.rule = a.rule
+             AND (b.at > a.at OR (b.at = a.at AND b.id > a.id)))
+     ORDER BY at DESC, id DESC LIMIT ?2";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    let value: Option<Vec<u8>> = r.get(5)?;
+    Ok(AlertRow {
+        device: DeviceId(r.get::<_, i64>(0)? as u64),
+        rule: r.get(1)?,
+        state: state_of(&r.get::<_, String>(2)?).ok_or_else(|| bad_text("state"))?,
+        severity: severity_of(&r.get::<_, String>(3)?).ok_or_else(|| bad_text("severity"))?,
+        channel: r.get::<_, Option<u16>>(4)?.map(ChannelId),
+        value: value.map(|b| unblob(&b)).transpose()?,
+        at: Timestamp(r.get::<_, i64>(6)? as u64),
+        message: r.get(7)?,
+    })
+}
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -532,21 +553,16 @@ impl Store for SqliteStore {
                      WHERE ?1 IS NULL OR state = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
                 )
                 .map_err(db)?;
-            let rows = q
-                .query_map(params![state.map(state_text), limit], |r| {
-                    let value: Option<Vec<u8>> = r.get(5)?;
-                    Ok(AlertRow {
-                        device: DeviceId(r.get::<_, i64>(0)? as u64),
-                        rule: r.get(1)?,
-                        state: state_of(&r.get::<_, String>(2)?).ok_or_else(|| bad_text("state"))?,
-                        severity: severity_of(&r.get::<_, String>(3)?).ok_or_else(|| bad_text("severity"))?,
-                        channel: r.get::<_, Option<u16>>(4)?.map(ChannelId),
-                        value: value.map(|b| unblob(&b)).transpose()?,
-                        at: Timestamp(r.get::<_, i64>(6)? as u64),
-                        message: r.get(7)?,
-                    })
-                })
-                .map_err(db)?;
+            let rows = q.query_map(params![state.map(state_text), limit], alert_row).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn alarms(&self, state: Option<AlertState>, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+        self.run(move |conn| {
+            let mut q = conn.prepare(ALARMS).map_err(db)?;
+            let rows = q.query_map(params![state.map(state_text), limit], alert_row).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
         })
         .await

@@ -225,6 +225,18 @@ pub async fn an_alert_transition_is_stored_once_and_history_reads_back_in_order(
     .unwrap();
     let states: Vec<_> = s.alerts(None, 10).await.unwrap().iter().map(|a| a.state).collect();
     assert_eq!(states, [AlertState::Cleared, AlertState::Raised]);
+    // As alarms stand: rule 1 of device 7 cleared; raised again and acknowledged on device 8.
+    for (state, at) in [(AlertState::Raised, 11_000), (AlertState::Acknowledged, 13_000)] {
+        let Message::Alert(b) = alert(8, 1, state, at).message else { unreachable!() };
+        s.put_alert(b, vec![]).await.unwrap();
+    }
+    let standing: Vec<_> =
+        s.alarms(None, 10).await.unwrap().iter().map(|a| (a.device.0, a.state, a.at.0)).collect();
+    assert_eq!(standing, [(8, AlertState::Acknowledged, 13_000), (7, AlertState::Cleared, 12_000)]);
+    let acked = s.alarms(Some(AlertState::Acknowledged), 10).await.unwrap();
+    assert_eq!(acked.len(), 1);
+    assert!(s.alarms(Some(AlertState::Raised), 10).await.unwrap().is_empty(), "none stands raised");
+    assert_eq!(s.alarms(None, 1).await.unwrap().len(), 1);
 
     s.put(
         vec![
