@@ -20,7 +20,7 @@ use telemetra_core::{ChannelId, Device, DeviceId, DeviceStatus, FirmwareVersion,
 use telemetra_rules::Engine;
 use telemetra_server::dashboard::{Dashboard, DashboardConfig, Users};
 use telemetra_server::ingest::{Ingest, IngestConfig, now};
-use telemetra_server::store::SqliteStore;
+use telemetra_server::store::{SqliteStore, Store};
 use telemetra_transports::memory::{MemoryHub, MemoryTransport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -171,4 +171,165 @@ async fn an_operator_logs_in_and_watches_a_device_live() {
     browser.goto(&base).await.unwrap();
     assert_eq!(browser.current_url().await.unwrap().path(), "/login", "logged out");
     browser.close().await.unwrap();
+}
+
+const RULES: &str = r#"
+rule too_hot: when temperature > 30 clear when temperature < 25
+    then alert major "Greenhouse too hot"
+"#;
+
+/// Waits (at most `limit`) until `script` returns true in the page.
+async fn until_true(browser: &Client, script: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if browser.execute(script, vec![]).await.unwrap() == serde_json::Value::Bool(true) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "`{script}` not true within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_handles_an_alarm_sends_a_command_and_reads_the_charts() {
+    use telemetra_core::transport::Receiver;
+    use telemetra_core::{AlertState, CommandAck, CommandResult, RouteFilter};
+
+    let driver = browser::Driver::start();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let hub = MemoryHub::new(4096);
+    let rules = telemetra_rules::parse(RULES).unwrap();
+    let mut engine = Engine::new(Default::default());
+    engine.load(rules.clone()).unwrap();
+    let mut ingest = Ingest::new(store.clone(), engine, IngestConfig::default());
+    let operator = ingest.operator();
+    let stats = ingest.stats();
+    tokio::spawn(ingest.run(hub.connect(), std::future::pending()));
+    let mut users = Users::new();
+    users.add("ops", "correct horse battery").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dashboard = Dashboard::new(store.clone(), users, DashboardConfig::default())
+        .with_operator(operator.clone())
+        .with_rules(rules);
+    tokio::spawn(dashboard.serve(listener));
+    let base = format!("http://{addr}");
+
+    // The device: half an hour of history (a chart to draw), then too hot now: the rule
+    // raises its alarm. It obeys and acknowledges every command it is sent.
+    let mut device = hub.connect();
+    Receiver::subscribe(&mut device, RouteFilter::exact(Route::new(RouteKind::Commands, DeviceId(0x2a))))
+        .await
+        .unwrap();
+    send(&mut device, RouteKind::Info, 1, Message::DeviceInfo(info())).await;
+    let start = now().0 - 30 * 60_000;
+    let history: Vec<Reading> = (0..30u64)
+        .map(|m| {
+            Reading::new(ChannelId(1), telemetra_core::Timestamp(start + m * 60_000), 20.0 + (m % 7) as f64)
+        })
+        .collect();
+    for (k, chunk) in history.chunks(10).enumerate() {
+        send(
+            &mut device,
+            RouteKind::Readings,
+            2 + k as u32,
+            Message::Readings(chunk.iter().cloned().collect()),
+        )
+        .await;
+    }
+    reading(&mut device, 10, 31.5).await;
+    let (mut tx, mut rx) = telemetra_core::Transport::split(device);
+    let obeyed = tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        let mut seq = 100;
+        loop {
+            let d = Receiver::receive(&mut rx, &mut buf).await.unwrap();
+            let Message::Command(c) = Frame::decode(&buf[..d.len]).unwrap().message else { continue };
+            let ack = CommandAck { command: c.id, at: now(), result: CommandResult::Completed };
+            let bytes = Frame::new(DeviceId(0x2a), seq, Message::Ack(ack)).to_vec().unwrap();
+            Sender::send_acked(&mut tx, Route::new(RouteKind::Acks, DeviceId(0x2a)), &bytes).await.unwrap();
+            seq += 1;
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while stats.get().alerts == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the rule raised no alarm");
+
+    let browser = driver.browser().await;
+    log_in(&browser, &base, "ops", "correct horse battery").await;
+    until_text(&browser, "summary", "1 devices", Duration::from_secs(5)).await;
+
+    // The alarm, raised; acknowledged from the page: recorded, and the engine knows.
+    click(&browser, "#nav-alarms").await;
+    until_text(&browser, "alarm-2a-too_hot", "raised", Duration::from_secs(5)).await;
+    assert!(text(&browser, "alarm-2a-too_hot").await.contains("Greenhouse too hot"));
+    screenshot(&browser, "dashboard-alarms.png").await;
+    click(&browser, "#alarm-2a-too_hot button.acknowledge").await;
+    until_text(&browser, "flash", "acknowledged", Duration::from_secs(5)).await;
+    assert!(text(&browser, "alarm-2a-too_hot").await.contains("acknowledged"));
+    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Acknowledged);
+    assert!(
+        !operator.acknowledge(DeviceId(0x2a), "too_hot").await.unwrap(),
+        "the engine holds the alarm as acknowledged"
+    );
+    assert!(browser.find(Locator::Css("#alarm-2a-too_hot button.acknowledge")).await.is_err());
+
+    // An action without its CSRF token: refused, nothing changed.
+    let cookie = browser.get_named_cookie("tm_session").await.unwrap();
+    let body = "device=2a&rule=too_hot";
+    let request = format!(
+        "POST /alarms/clear HTTP/1.1\r\nHost: {addr}\r\nCookie: tm_session={}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        cookie.value(),
+        body.len()
+    );
+    assert_eq!(status_of(addr, &request).await, 403);
+    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Acknowledged);
+
+    // Cleared from the page.
+    click(&browser, "#alarm-2a-too_hot button.clear").await;
+    until_text(&browser, "flash", "cleared", Duration::from_secs(5)).await;
+    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Cleared);
+    assert!(text(&browser, "no-alarms").await.contains("No alarm"), "none active");
+
+    // The device page: its chart drawn from the store's buckets.
+    browser.goto(&format!("{base}/devices/2a")).await.unwrap();
+    until_true(
+        &browser,
+        "const c=document.getElementById('chart-1');return !!c && +c.dataset.points>=30;",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(browser.find(Locator::Css("#chart-1 canvas")).await.is_ok(), "uPlot drew on a canvas");
+    screenshot(&browser, "dashboard-device-chart.png").await;
+
+    // A command typed in rule syntax: sent, and its acknowledgement shows without a reload.
+    browser.execute("window.notReloaded = true;", vec![]).await.unwrap();
+    browser.find(Locator::Id("command")).await.unwrap().send_keys("set cooling = 1").await.unwrap();
+    click(&browser, "#send-command").await;
+    until_text(&browser, "commands", "set cooling = 1", Duration::from_secs(5)).await;
+    until_text(&browser, "commands", "completed", Duration::from_secs(5)).await;
+    let commands = store.commands(DeviceId(0x2a)).await.unwrap();
+    assert_eq!(commands[0].ack.map(|a| a.result), Some(CommandResult::Completed));
+    screenshot(&browser, "dashboard-command.png").await;
+    // A command that does not parse: refused with the parser's word, nothing sent.
+    browser.find(Locator::Id("command")).await.unwrap().send_keys("explode now").await.unwrap();
+    click(&browser, "#send-command").await;
+    until_text(&browser, "error", "Not a command", Duration::from_secs(5)).await;
+    assert_eq!(store.commands(DeviceId(0x2a)).await.unwrap().len(), 1);
+
+    // The rule set in effect.
+    click(&browser, "#nav-rules").await;
+    until_text(&browser, "rules", "rule too_hot", Duration::from_secs(5)).await;
+    screenshot(&browser, "dashboard-rules.png").await;
+    browser.close().await.unwrap();
+    obeyed.abort();
 }

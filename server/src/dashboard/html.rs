@@ -34,7 +34,8 @@ pub(crate) fn page(title: &str, csrf: Option<&str>, body: &str) -> String {
     if let Some(csrf) = csrf {
         let _ = write!(
             out,
-            "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+            "<nav class=\"top\"><a href=\"/\">Devices</a><a href=\"/alarms\" id=\"nav-alarms\">Alarms</a>\
+             <a href=\"/rules\" id=\"nav-rules\">Rules</a></nav><form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button id=\"logout\">Log out</button></form>",
             escape(csrf)
         );
@@ -50,7 +51,13 @@ main{padding:1rem 1.2rem}table{border-collapse:collapse;min-width:40rem}\
 th,td{text-align:left;padding:.3rem .8rem;border-bottom:1px solid #dde}\
 .online{color:#187a2f;font-weight:600}.offline{color:#8a8f98}.lost{color:#b3261e;font-weight:600}\
 .error{color:#b3261e}form.filter{margin-bottom:1rem}nav{margin-top:1rem}nav a{margin-right:1rem}\
-.value{font-variant-numeric:tabular-nums;font-weight:600}";
+.value{font-variant-numeric:tabular-nums;font-weight:600}\
+nav.top a{margin-left:1.2rem;font-weight:400}header>a{margin-right:auto}header form{margin:0 0 0 1.2rem}\
+.critical,.major{color:#b3261e;font-weight:600}.minor,.warning{color:#a15c00;font-weight:600}.info{color:#3b5bdb}\
+.raised{font-weight:600}.acknowledged{color:#a15c00}.cleared{color:#8a8f98}\
+td form{display:inline;margin-right:.4rem}.flash{background:#eef6ee;padding:.4rem .8rem}\
+.chart{margin:1rem 0}.ranges button{margin-right:.3rem}.ranges button.on{font-weight:700}\
+pre{background:#f4f5f8;padding:.8rem;white-space:pre-wrap}";
 
 /// A value as read, with its unit's symbol.
 pub(crate) fn value(v: &Value, unit: Unit) -> String {

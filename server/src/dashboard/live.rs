@@ -63,6 +63,20 @@ async fn state<S: Store>(d: &Dashboard<S>, device: DeviceId) -> Result<String, S
         })
         .collect();
     let last_seen = row.as_ref().and_then(|r| r.last_seen).map(time).unwrap_or_default();
-    Ok(serde_json::json!({ "status": status.word(), "last_seen": last_seen, "channels": channels })
-        .to_string())
+    let commands: Vec<[String; 5]> = d
+        .inner
+        .store
+        .commands(device)
+        .await?
+        .iter()
+        .take(super::commands::SHOWN)
+        .map(super::commands::cells)
+        .collect();
+    Ok(serde_json::json!({
+        "status": status.word(),
+        "last_seen": last_seen,
+        "channels": channels,
+        "commands": commands,
+    })
+    .to_string())
 }

@@ -1,6 +1,12 @@
 //! A live web dashboard over a [`Store`]: the devices with their status and last seen, each
-//! device's latest values pushed to the page by server-sent events as they are stored, behind
-//! a login.
+//! device's latest values pushed to the page by server-sent events as they are stored, charts
+//! of its channels over selectable ranges (downsampled by the store, drawn by the vendored
+//! uPlot), the alarms as they stand with acknowledge and clear, commands sent by hand with
+//! their acknowledgements, and the rule set in effect, behind a login.
+//!
+//! Acknowledging, clearing and sending commands go through a running pipeline's
+//! [`Operator`](crate::ingest::Operator) ([`Dashboard::with_operator`]), so that the rule
+//! engine hears of them; without one the dashboard only shows.
 //!
 //! It is an axum [`Router`] ([`Dashboard::router`]) that an application mounts
 //! next to its own routes, or serves alone ([`Dashboard::serve`]). Pages are rendered on the
@@ -31,21 +37,26 @@
 //! # Ok(()) }
 //! ```
 
+mod alarms;
+mod assets;
 mod auth;
+mod charts;
+mod commands;
 mod html;
 mod live;
 mod pages;
+mod rules;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use telemetra_core::{DeviceStatus, Timestamp};
+use telemetra_core::{DeviceStatus, Rule, Timestamp};
 
 pub use auth::{HashError, Users, hash_password};
 
-use crate::ingest::{Clock, SystemClock};
+use crate::ingest::{Clock, Operator, SystemClock};
 use crate::store::{DeviceRow, Store};
 
 /// How the dashboard behaves.
@@ -101,13 +112,38 @@ struct Inner<S> {
     sessions: auth::Sessions,
     config: DashboardConfig,
     clock: Arc<dyn Clock>,
+    operator: Option<Operator>,
+    rules: Vec<Rule>,
 }
 
 impl<S: Store> Dashboard<S> {
     /// A dashboard showing `store` to `users`.
     pub fn new(store: Arc<S>, users: Users, config: DashboardConfig) -> Dashboard<S> {
-        let inner =
-            Inner { store, users, sessions: auth::Sessions::default(), config, clock: Arc::new(SystemClock) };
+        let inner = Inner {
+            store,
+            users,
+            sessions: auth::Sessions::default(),
+            config,
+            clock: Arc::new(SystemClock),
+            operator: None,
+            rules: Vec::new(),
+        };
+        Dashboard { inner: Arc::new(inner) }
+    }
+
+    /// Changes the set-up: on this copy alone if others share it (they keep theirs, and their
+    /// sessions).
+    fn edit(self, f: impl FnOnce(&mut Inner<S>)) -> Dashboard<S> {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            store: shared.store.clone(),
+            users: shared.users.clone(),
+            sessions: auth::Sessions::default(),
+            config: shared.config.clone(),
+            clock: shared.clock.clone(),
+            operator: shared.operator.clone(),
+            rules: shared.rules.clone(),
+        });
+        f(&mut inner);
         Dashboard { inner: Arc::new(inner) }
     }
 
@@ -115,21 +151,24 @@ impl<S: Store> Dashboard<S> {
     /// Call it before serving: a copy already serving keeps its clock and its sessions.
     pub fn with_clock(self, clock: impl Clock) -> Dashboard<S> {
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(inner) => Inner { clock, ..inner },
-            Err(shared) => Inner {
-                store: shared.store.clone(),
-                users: shared.users.clone(),
-                sessions: auth::Sessions::default(),
-                config: shared.config.clone(),
-                clock,
-            },
-        };
-        Dashboard { inner: Arc::new(inner) }
+        self.edit(|inner| inner.clock = clock)
     }
 
-    /// Its routes: `/login`, `/logout`, `/` (the devices), `/devices/{id}` and the live
-    /// values at `/devices/{id}/live`.
+    /// The dashboard acting through a running pipeline: the alarm list offers acknowledge and
+    /// clear, a device page a command form. Call it before serving.
+    pub fn with_operator(self, operator: Operator) -> Dashboard<S> {
+        self.edit(|inner| inner.operator = Some(operator))
+    }
+
+    /// The rule set the pipeline runs, shown at `/rules`. Call it before serving.
+    pub fn with_rules(self, rules: Vec<Rule>) -> Dashboard<S> {
+        self.edit(|inner| inner.rules = rules)
+    }
+
+    /// Its routes: `/login`, `/logout`, `/` (the devices), `/devices/{id}` with its live values
+    /// (`/devices/{id}/live`), series (`/devices/{id}/series`) and commands
+    /// (`/devices/{id}/command`), `/alarms` with `/alarms/acknowledge` and `/alarms/clear`,
+    /// `/rules`, and the chart library under `/assets/`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/login", get(pages::login_form::<S>).post(pages::login::<S>))
@@ -137,6 +176,14 @@ impl<S: Store> Dashboard<S> {
             .route("/", get(pages::devices::<S>))
             .route("/devices/{id}", get(pages::device::<S>))
             .route("/devices/{id}/live", get(live::device::<S>))
+            .route("/devices/{id}/series", get(charts::series::<S>))
+            .route("/devices/{id}/command", post(commands::send::<S>))
+            .route("/alarms", get(alarms::list::<S>))
+            .route("/alarms/acknowledge", post(alarms::acknowledge::<S>))
+            .route("/alarms/clear", post(alarms::clear::<S>))
+            .route("/rules", get(rules::list::<S>))
+            .route("/assets/uplot.js", get(assets::uplot_js))
+            .route("/assets/uplot.css", get(assets::uplot_css))
             .with_state(self.clone())
     }
 

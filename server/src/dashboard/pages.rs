@@ -6,7 +6,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use telemetra_core::{DeviceId, Unit};
+use telemetra_core::{DeviceId, Unit, Value};
 
 use super::auth::{Session, cookie, same_token, token};
 use super::html::{escape, page, time, value};
@@ -33,7 +33,7 @@ impl<S: Store> Dashboard<S> {
 }
 
 /// What a page answers when the store failed: logged, not shown.
-fn store_failed(e: StoreError) -> Response {
+pub(crate) fn store_failed(e: StoreError) -> Response {
     tracing::warn!("dashboard: store: {e}");
     (StatusCode::INTERNAL_SERVER_ERROR, "the store failed; see the server's log").into_response()
 }
@@ -100,7 +100,7 @@ pub(crate) struct CsrfForm {
 }
 
 /// Whether an action's CSRF token is its session's (a refusal is logged).
-fn csrf_ok(session: &Session, sent: &str) -> bool {
+pub(crate) fn csrf_ok(session: &Session, sent: &str) -> bool {
     let ok = !sent.is_empty() && same_token(&session.csrf, sent);
     if !ok {
         tracing::warn!(user = %session.user, "dashboard: an action without its CSRF token refused");
@@ -109,7 +109,7 @@ fn csrf_ok(session: &Session, sent: &str) -> bool {
 }
 
 /// The answer to an action whose CSRF token is missing or wrong.
-fn csrf_refused() -> Response {
+pub(crate) fn csrf_refused() -> Response {
     (StatusCode::FORBIDDEN, "refused: the form's CSRF token is missing or wrong").into_response()
 }
 
@@ -270,7 +270,23 @@ pub(crate) async fn device<S: Store>(
         );
     }
     body.push_str("</tbody></table>");
+    let numeric: Vec<(u16, String, String)> = latest
+        .iter()
+        .filter(|l| l.value.as_f64().is_some() && !matches!(l.value, Value::Bool(_)))
+        .map(|l| {
+            let spec = info.and_then(|i| i.channel(l.channel));
+            let name = spec.map_or(format!("channel {}", l.channel.0), |s| s.name.to_string());
+            (l.channel.0, name, spec.map_or("", |s| s.unit.symbol()).to_string())
+        })
+        .collect();
+    let commands = match d.inner.store.commands(device).await {
+        Ok(c) => c,
+        Err(e) => return store_failed(e),
+    };
+    let csrf = d.inner.operator.as_ref().map(|_| session.csrf.as_str());
+    super::commands::section(&mut body, &device.to_string(), &commands, csrf);
     let _ = write!(body, "<script>{}</script>", LIVE_SCRIPT.replace("DEVICE", &device.to_string()));
+    super::charts::section(&mut body, &device.to_string(), &numeric);
     Html(page(&format!("Device {device}"), Some(&session.csrf), &body)).into_response()
 }
 
@@ -280,4 +296,9 @@ live.onmessage=(m)=>{const d=JSON.parse(m.data);\
 const s=document.getElementById('status');s.textContent=d.status;s.className=d.status;\
 document.getElementById('last-seen').textContent=d.last_seen;\
 for(const c of d.channels){const v=document.getElementById('value-'+c.id);\
-if(v){v.textContent=c.value;document.getElementById('at-'+c.id).textContent=c.at;}else{location.reload();}}};";
+if(v){v.textContent=c.value;document.getElementById('at-'+c.id).textContent=c.at;}else{location.reload();}}\
+const tb=document.querySelector('#commands tbody');\
+if(tb){tb.replaceChildren(...d.commands.map(c=>{const tr=document.createElement('tr');tr.id='command-'+c[0];\
+c.forEach((t,i)=>{const td=document.createElement('td');td.textContent=t;if(i==4)td.className='ack';tr.appendChild(td);});\
+return tr;}));}\
+if(typeof redraw==='function')redraw(false);};";
