@@ -2,8 +2,9 @@
 //! the commands the rules decide sent back.
 //!
 //! ```text
-//! cargo run --features server --example server -- \
-//!     [--listen URL] [--store PATH] [--rules FILE] [--simulate N] [--for SECONDS]
+//! cargo run --example server -- \
+//!     [--listen URL] [--store PATH] [--rules FILE] [--simulate N] [--for SECONDS] \
+//!     [--dashboard ADDRESS | --dashboard off]
 //! cargo run --features nats --example server -- --nats nats://127.0.0.1:4222[,URL...] \
 //!     [--name NAME] [--partitions N] [--replicas N] [--simulate N] \
 //!     [--store PATH | --store postgres://...] [--for SECONDS]
@@ -14,6 +15,11 @@
 //! `--store` is a SQLite file (default: in memory). It runs until Ctrl-C or for `--for`
 //! seconds, then prints what the store holds: each device's status and latest values, the
 //! alerts, the commands and their acknowledgements.
+//!
+//! The dashboard is served on `--dashboard` (default `127.0.0.1:8080`, loopback only): the
+//! devices, their live values and charts, the alarms to acknowledge and clear, commands to
+//! send, the rules. Log in as `admin` with the password in `TELEMETRA_PASSWORD`, or, when it
+//! is not set, with the one printed at start (made at random, shown once, kept nowhere).
 //!
 //! `--nats` runs it as one instance of many on NATS JetStream instead (feature `nats`): it
 //! takes its share of the partitions of the devices' stream, as `NAME` (default: `server-`
@@ -33,9 +39,10 @@ use telemetra::model::FirmwareVersion;
 use telemetra::model::text::bounded;
 use telemetra::prelude::*;
 use telemetra::rules::Engine;
-use telemetra::server::ingest::{Ingest, IngestConfig, now};
-use telemetra::server::store::{SqliteStore, Store};
 use telemetra::transports::link::{Link, Role};
+use telemetra_server::dashboard::{Dashboard, DashboardConfig, Users};
+use telemetra_server::ingest::{Ingest, IngestConfig, now};
+use telemetra_server::store::{SqliteStore, Store};
 
 const RULES: &str = r#"
 rule overheat: when temperature > 30 clear when temperature < 27
@@ -53,6 +60,7 @@ struct Args {
     partitions: u32,
     replicas: usize,
     print_mappings: bool,
+    dashboard: Option<String>,
 }
 
 fn args() -> Result<Args, Box<dyn Error>> {
@@ -67,6 +75,7 @@ fn args() -> Result<Args, Box<dyn Error>> {
         partitions: 16,
         replicas: 3,
         print_mappings: false,
+        dashboard: Some("127.0.0.1:8080".into()),
     };
     let mut simulate = None;
     let mut it = std::env::args().skip(1);
@@ -83,6 +92,7 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--partitions" => a.partitions = value()?.parse()?,
             "--replicas" => a.replicas = value()?.parse()?,
             "--print-mappings" => a.print_mappings = true,
+            "--dashboard" => a.dashboard = Some(value()?).filter(|v| v != "off"),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -156,13 +166,13 @@ impl Thermo {
 /// partitions them), commands from its commands subject.
 #[cfg(feature = "nats")]
 async fn nats_device(
-    client: telemetra::server::nats::async_nats::Client,
+    client: telemetra_server::nats::async_nats::Client,
     id: u64,
     until: tokio::time::Instant,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
     use futures_util::StreamExt;
-    use telemetra::server::nats::async_nats::jetstream;
-    use telemetra::server::nats::partition::subject;
+    use telemetra_server::nats::async_nats::jetstream;
+    use telemetra_server::nats::partition::subject;
     let device = DeviceId(id);
     let js = jetstream::new(client.clone());
     let mut commands = client.subscribe(subject(Route::new(RouteKind::Commands, device))).await?;
@@ -242,6 +252,28 @@ async fn report(store: &impl Store) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// A dashboard bound to `address`, its URL and login printed.
+async fn dashboard(
+    store: Arc<SqliteStore>,
+    silence: Duration,
+    address: &str,
+) -> Result<(Dashboard<SqliteStore>, tokio::net::TcpListener), Box<dyn Error>> {
+    let mut users = Users::new();
+    let password = match std::env::var("TELEMETRA_PASSWORD") {
+        Ok(p) if !p.is_empty() => {
+            users.add("admin", &p)?;
+            "the one in TELEMETRA_PASSWORD".to_string()
+        }
+        _ => format!("{} (set TELEMETRA_PASSWORD to choose it)", users.add_generated("admin")?),
+    };
+    let mut config = DashboardConfig::default();
+    config.silence = silence;
+    let listener =
+        tokio::net::TcpListener::bind(address).await.map_err(|e| format!("--dashboard {address}: {e}"))?;
+    println!("dashboard on http://{}/ : user admin, password {password}", listener.local_addr()?);
+    Ok((Dashboard::new(store, users, config), listener))
+}
+
 /// Until Ctrl-C, or `seconds`.
 async fn stop(seconds: Option<u64>) {
     match seconds {
@@ -255,7 +287,7 @@ async fn stop(seconds: Option<u64>) {
 /// One instance of many on NATS JetStream.
 #[cfg(feature = "nats")]
 async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
-    use telemetra::server::nats::{NatsConfig, NatsInstance};
+    use telemetra_server::nats::{NatsConfig, NatsInstance};
     let rules = telemetra::rules::parse(&a.rules)?;
     Engine::new(Default::default()).load(rules.clone())?;
     let engine = move || {
@@ -265,7 +297,7 @@ async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
         engine
     };
     let urls: Vec<&str> = urls.split(',').collect();
-    let client = telemetra::server::nats::async_nats::ConnectOptions::new()
+    let client = telemetra_server::nats::async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .connect(urls.as_slice())
         .await?;
@@ -273,8 +305,8 @@ async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
     config.partitions = a.partitions;
     config.replicas = a.replicas;
     // The stream before the simulated devices publish into it (the instance makes it too).
-    let js = telemetra::server::nats::async_nats::jetstream::new(client.clone());
-    telemetra::server::nats::ensure_stream(&js, &config).await?;
+    let js = telemetra_server::nats::async_nats::jetstream::new(client.clone());
+    telemetra_server::nats::ensure_stream(&js, &config).await?;
     let until = tokio::time::Instant::now()
         + Duration::from_secs(a.seconds.unwrap_or(u64::MAX / 4).saturating_sub(1));
     for id in 1..=a.simulate {
@@ -306,7 +338,7 @@ async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
     match a.store.as_deref() {
         #[cfg(feature = "postgres")]
         Some(url) if url.starts_with("postgres") => {
-            run!(telemetra::server::store::PostgresStore::connect(url).await?)
+            run!(telemetra_server::store::PostgresStore::connect(url).await?)
         }
         Some(path) => run!(SqliteStore::open(path)?),
         None => run!(SqliteStore::in_memory()?),
@@ -319,7 +351,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     #[cfg(feature = "nats")]
     if a.print_mappings {
         println!("mappings = {{");
-        for (from, to) in telemetra::server::nats::partition::mappings(a.partitions) {
+        for (from, to) in telemetra_server::nats::partition::mappings(a.partitions) {
             println!("  \"{from}\": \"{to}\"");
         }
         println!("}}");
@@ -335,9 +367,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Some(path) => SqliteStore::open(path)?,
         None => SqliteStore::in_memory()?,
     });
+    let rules = telemetra::rules::parse(&a.rules)?;
     let mut engine = Engine::new(Default::default());
-    engine.load(telemetra::rules::parse(&a.rules)?)?;
-    let ingest = Ingest::new(store.clone(), engine, IngestConfig::default());
+    engine.load(rules.clone())?;
+    let config = IngestConfig::default();
+    let silence = config.silence;
+    let mut ingest = Ingest::new(store.clone(), engine, config);
+    if let Some(address) = &a.dashboard {
+        let (dashboard, listener) = dashboard(store.clone(), silence, address).await?;
+        let dashboard = dashboard.with_operator(ingest.operator()).with_rules(rules);
+        tokio::spawn(dashboard.serve(listener));
+    }
     let link = Link::open(&a.listen, Role::Server("tm-server")).await?;
     let seconds = a.seconds;
     let stop = stop(seconds);

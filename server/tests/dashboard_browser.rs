@@ -333,3 +333,124 @@ async fn an_operator_handles_an_alarm_sends_a_command_and_reads_the_charts() {
     browser.close().await.unwrap();
     obeyed.abort();
 }
+
+/// A number the page's script returns.
+async fn number(browser: &Client, script: &str) -> f64 {
+    browser
+        .execute(script, vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{script}`: not a number"))
+}
+
+/// What the browser's navigation timing says of the page just loaded: (request to last byte,
+/// to DOM content loaded), in ms since navigation start.
+async fn navigation(browser: &Client) -> (f64, f64) {
+    let entry = "performance.getEntriesByType('navigation')[0]";
+    (
+        number(browser, &format!("return {entry}.responseEnd;")).await,
+        number(browser, &format!("return {entry}.domContentLoadedEventEnd;")).await,
+    )
+}
+
+/// The scale the issue names: a list of 10,000 devices and a year of 100,000 readings drawn,
+/// right, and how long each took to first render (printed for benches/README.md, never
+/// asserted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_devices_and_a_year_of_readings_render() {
+    use telemetra_core::Timestamp;
+    const DEVICES: u64 = 10_000;
+    const READINGS: u64 = 100_000;
+    let driver = browser::Driver::start();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let seeded = Instant::now();
+    let mut frames = Vec::new();
+    for id in 1..=DEVICES {
+        let info = thermometer::thermometer(id, &format!("th-{}", id % 7), FirmwareVersion::new(1, 0, 0));
+        frames.push(Frame::new(DeviceId(id), 1, Message::DeviceInfo(info)));
+        frames.push(Frame::new(DeviceId(id), 0, Message::Status(DeviceStatus::Online)));
+    }
+    store.put(frames.into(), now()).await.unwrap();
+    let year = 365 * 86_400_000u64;
+    let end = now().0;
+    let step = year / READINGS;
+    let readings: Vec<Reading> = (0..READINGS)
+        .map(|k| {
+            let at = end - year + k * step;
+            Reading::new(ChannelId(1), Timestamp(at), 15.0 + 10.0 * ((k as f64) / 2_000.0).sin())
+        })
+        .collect();
+    let frames: Vec<Frame> = readings
+        .chunks(16)
+        .zip(2u32..)
+        .map(|(c, seq)| Frame::new(DeviceId(1), seq, Message::Readings(c.iter().cloned().collect())))
+        .collect();
+    store.put(frames.into(), now()).await.unwrap();
+    println!("seeded {DEVICES} devices and {READINGS} readings in {:?}", seeded.elapsed());
+    let buckets = store
+        .series(DeviceId(1), ChannelId(1), Timestamp(end - year), Timestamp(end + 1), 600)
+        .await
+        .unwrap();
+    assert!(buckets.len() <= 600 && buckets.len() > 500, "{} buckets", buckets.len());
+    assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>(), READINGS);
+
+    let mut users = Users::new();
+    users.add("ops", "correct horse battery").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Dashboard::new(store.clone(), users, DashboardConfig::default()).serve(listener));
+    let base = format!("http://{addr}");
+    let browser = driver.browser().await;
+    log_in(&browser, &base, "ops", "correct horse battery").await;
+    until_text(&browser, "summary", "10000 devices", Duration::from_secs(20)).await;
+
+    let mut list = Vec::new();
+    for _ in 0..5 {
+        browser.goto(&base).await.unwrap();
+        list.push(navigation(&browser).await);
+    }
+    assert!(text(&browser, "summary").await.contains("10000 online"));
+    let rows = browser.find_all(Locator::Css("#devices tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 50);
+    assert!(
+        browser.find(Locator::Css("nav span")).await.unwrap().text().await.unwrap().contains("page 1 of 200")
+    );
+    browser.goto(&format!("{base}/?q=270f")).await.unwrap();
+    assert_eq!(
+        browser.find_all(Locator::Css("#devices tbody tr")).await.unwrap().len(),
+        1,
+        "device 0x270f alone"
+    );
+    screenshot(&browser, "dashboard-devices-10000.png").await;
+
+    let mut chart = Vec::new();
+    for _ in 0..5 {
+        browser.goto(&format!("{base}/devices/1?range=31536000")).await.unwrap();
+        until_true(
+            &browser,
+            "const c=document.getElementById('chart-1');return !!c && +c.dataset.points>500;",
+            Duration::from_secs(20),
+        )
+        .await;
+        let drawn = number(&browser, "return +document.getElementById('chart-1').dataset.drawnMs;").await;
+        chart.push((navigation(&browser).await.0, drawn));
+    }
+    screenshot(&browser, "dashboard-chart-year.png").await;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "device list of {DEVICES} (page of 50): response {:.0} ms, DOM ready {:.0} ms (median of 5)",
+        median(list.iter().map(|l| l.0).collect()),
+        median(list.iter().map(|l| l.1).collect())
+    );
+    println!(
+        "chart of {READINGS} readings over a year ({} buckets): page {:.0} ms, chart drawn {:.0} ms (median of 5)",
+        buckets.len(),
+        median(chart.iter().map(|c| c.0).collect()),
+        median(chart.iter().map(|c| c.1).collect())
+    );
+    browser.close().await.unwrap();
+}

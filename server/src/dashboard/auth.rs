@@ -41,6 +41,18 @@ impl Users {
         Ok(())
     }
 
+    /// Adds (or replaces) user `name` with a new random password (20 letters and digits,
+    /// about 103 bits), and returns it: to show once to whoever sets the server up, and keep
+    /// nowhere else.
+    pub fn add_generated(&mut self, name: &str) -> Result<String, HashError> {
+        const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789A";
+        let mut bytes = [0u8; 20];
+        SystemRandom::new().fill(&mut bytes).expect("the system's random number generator failed");
+        let password: String = bytes.iter().map(|b| ALPHABET[usize::from(b % 32)] as char).collect();
+        self.add(name, &password)?;
+        Ok(password)
+    }
+
     /// Adds `name` with a hash made before (an argon2 PHC string: `$argon2id$v=19$...`), as
     /// read from a configuration file.
     pub fn add_hash(&mut self, name: &str, phc: &str) -> Result<(), HashError> {
@@ -150,6 +162,11 @@ mod tests {
         users.add_hash("admin", &phc).unwrap();
         assert!(users.verify("admin", "s3cret"));
         assert!(users.add_hash("bad", "plain text").is_err());
+        let generated = users.add_generated("first").unwrap();
+        assert_eq!(generated.len(), 20);
+        assert!(generated.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert!(users.verify("first", &generated));
+        assert_ne!(users.add_generated("second").unwrap(), generated);
     }
 
     #[test]

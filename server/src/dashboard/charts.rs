@@ -75,14 +75,20 @@ pub(crate) async fn series<S: Store>(
 /// The charts of a device page: range buttons, one chart per channel in `channels` (id,
 /// name, unit), redrawn from [`series`] when the range changes and at most once a second as
 /// live values arrive (the page's `redraw()` is called by the live script).
-pub(crate) fn section(body: &mut String, device: &str, channels: &[(u16, String, String)]) {
+pub(crate) fn section(
+    body: &mut String,
+    device: &str,
+    channels: &[(u16, String, String)],
+    range: Option<u64>,
+) {
     use std::fmt::Write;
     if channels.is_empty() {
         return;
     }
+    let range = RANGES.iter().map(|(_, s)| *s).find(|s| Some(*s) == range).unwrap_or(3_600);
     body.push_str("<h2>Charts</h2><link rel=\"stylesheet\" href=\"/assets/uplot.css\"><div class=\"ranges\" id=\"ranges\">");
     for (label, secs) in RANGES {
-        let on = if secs == 3_600 { " class=\"on\"" } else { "" };
+        let on = if secs == range { " class=\"on\"" } else { "" };
         let _ = write!(body, "<button type=\"button\" data-range=\"{secs}\"{on}>{label}</button>");
     }
     body.push_str("</div>");
@@ -97,13 +103,13 @@ pub(crate) fn section(body: &mut String, device: &str, channels: &[(u16, String,
     let _ = write!(
         body,
         "<script src=\"/assets/uplot.js\"></script><script>{}</script>",
-        CHART_SCRIPT.replace("DEVICE", device)
+        CHART_SCRIPT.replace("DEVICE", device).replace("RANGE", &range.to_string())
     );
 }
 
 /// Draws the charts; `data-points` and `data-drawn-ms` (since navigation) on each chart's
 /// element say what was drawn, and when.
-const CHART_SCRIPT: &str = "let range=3600,lastDraw=0;const plots={};\
+const CHART_SCRIPT: &str = "let range=RANGE,lastDraw=0;const plots={};\
 function draw(el){const c=el.dataset.channel;\
 return fetch('/devices/DEVICE/series?channel='+c+'&range='+range).then(r=>r.json()).then(s=>{\
 const data=[s.t,s.mean,s.min,s.max];\

@@ -222,10 +222,18 @@ pub(crate) fn device_id(text: &str) -> Option<DeviceId> {
     u64::from_str_radix(text, 16).ok().map(DeviceId)
 }
 
+#[derive(Deserialize)]
+pub(crate) struct DeviceQuery {
+    /// The charts' range in seconds (one of the buttons'); 1 hour unless given.
+    #[serde(default)]
+    range: Option<u64>,
+}
+
 pub(crate) async fn device<S: Store>(
     State(d): State<Dashboard<S>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(query): Query<DeviceQuery>,
 ) -> Response {
     let Some((_, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
     let Some(device) = device_id(&id) else {
@@ -286,7 +294,7 @@ pub(crate) async fn device<S: Store>(
     let csrf = d.inner.operator.as_ref().map(|_| session.csrf.as_str());
     super::commands::section(&mut body, &device.to_string(), &commands, csrf);
     let _ = write!(body, "<script>{}</script>", LIVE_SCRIPT.replace("DEVICE", &device.to_string()));
-    super::charts::section(&mut body, &device.to_string(), &numeric);
+    super::charts::section(&mut body, &device.to_string(), &numeric, query.range);
     Html(page(&format!("Device {device}"), Some(&session.csrf), &body)).into_response()
 }
 
