@@ -1,5 +1,5 @@
 //! The dashboard in a real browser (headless Chromium by WebDriver): a wrong password is
-//! refused and the right one logs in; the device list shows a device online; a reading the
+//! refused, guessing is slowed down, and the right one logs in; the device list shows a device online; a reading the
 //! device sends appears on its page within a second without a reload; a device that falls
 //! silent turns offline at the configured silence; an action without its CSRF token is
 //! refused; logging out ends the session. Screenshots go to `target/screenshots/`.
@@ -102,6 +102,7 @@ async fn an_operator_logs_in_and_watches_a_device_live() {
     tokio::spawn(ingest.run(hub.connect(), std::future::pending()));
     let mut users = Users::new();
     users.add("ops", "correct horse battery").unwrap();
+    users.add("guessed", "a right guess").unwrap();
     let mut config = DashboardConfig::default();
     config.silence = SILENCE;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -117,6 +118,27 @@ async fn an_operator_logs_in_and_watches_a_device_live() {
     log_in(&browser, &base, "ops", "wrong horse").await;
     until_text(&browser, "error", "Wrong user or password", Duration::from_secs(5)).await;
     screenshot(&browser, "dashboard-login-refused.png").await;
+    // Guessing: 5 failures in a row are free, then the name must wait between attempts.
+    for guess in 0..5 {
+        log_in(&browser, &base, "guessed", &format!("guess {guess}")).await;
+        until_text(&browser, "error", "Wrong user or password", Duration::from_secs(5)).await;
+    }
+    let mut waited = false;
+    for guess in 5..20 {
+        log_in(&browser, &base, "guessed", &format!("guess {guess}")).await;
+        until_any(
+            &browser,
+            "error",
+            &["Wrong user or password", "Too many failed logins"],
+            Duration::from_secs(5),
+        )
+        .await;
+        if text(&browser, "error").await.contains("Too many failed logins") {
+            waited = true;
+            break;
+        }
+    }
+    assert!(waited, "guessing was never slowed down");
     log_in(&browser, &base, "ops", "correct horse battery").await;
     until_text(&browser, "summary", "0 devices", Duration::from_secs(5)).await;
     // The device speaks once the operator is in (a slow browser start must not count against

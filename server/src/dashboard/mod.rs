@@ -14,8 +14,9 @@
 //!
 //! Secure by default: every page but the login needs a session (an `HttpOnly`,
 //! `SameSite=Strict` cookie, `Secure` unless [`DashboardConfig::secure_cookies`] is off);
-//! passwords are kept as argon2 hashes ([`Users`]); every form carries a CSRF token, checked
-//! before anything is done; serve it on loopback unless a TLS-terminating proxy fronts it.
+//! passwords are kept as argon2 hashes ([`Users`]); after 5 failed logins in a row under one
+//! name, each further attempt waits (1 s, doubling up to 15 minutes); every form carries a
+//! CSRF token, checked before anything is done; serve it on loopback unless a TLS-terminating proxy fronts it.
 //!
 //! A device's status is what people expect to see: **online** while its last status (birth)
 //! says so and it was heard within [`DashboardConfig::silence`]; **offline** after its goodbye,
@@ -46,6 +47,7 @@ mod html;
 mod live;
 mod pages;
 mod rules;
+mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +112,7 @@ struct Inner<S> {
     store: Arc<S>,
     users: Users,
     sessions: auth::Sessions,
+    throttle: throttle::Throttle,
     config: DashboardConfig,
     clock: Arc<dyn Clock>,
     operator: Option<Operator>,
@@ -123,6 +126,7 @@ impl<S: Store> Dashboard<S> {
             store,
             users,
             sessions: auth::Sessions::default(),
+            throttle: throttle::Throttle::default(),
             config,
             clock: Arc::new(SystemClock),
             operator: None,
@@ -138,6 +142,7 @@ impl<S: Store> Dashboard<S> {
             store: shared.store.clone(),
             users: shared.users.clone(),
             sessions: auth::Sessions::default(),
+            throttle: throttle::Throttle::default(),
             config: shared.config.clone(),
             clock: shared.clock.clone(),
             operator: shared.operator.clone(),

@@ -1,6 +1,7 @@
 //! The pages: login and logout, the device list, a device.
 
 use std::fmt::Write;
+use std::time::Instant;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -77,12 +78,19 @@ pub(crate) async fn login<S: Store>(
     if !expected.is_some_and(|t| !form.csrf.is_empty() && same_token(t, &form.csrf)) {
         return login_page(&d, StatusCode::FORBIDDEN, "The form had expired: log in again.");
     }
+    if let Some(wait) = d.inner.throttle.wait(&form.user, Instant::now()) {
+        tracing::warn!(user = %form.user.escape_debug(), "dashboard: login refused unchecked: too many failures");
+        let message = format!("Too many failed logins: try again in {} s.", wait.as_secs().max(1));
+        return login_page(&d, StatusCode::TOO_MANY_REQUESTS, &message);
+    }
     let (users, user, password) = (d.inner.users.clone(), form.user.clone(), form.password);
     let ok = tokio::task::spawn_blocking(move || users.verify(&user, &password)).await.unwrap_or(false);
     if !ok {
+        d.inner.throttle.failed(&form.user, Instant::now());
         tracing::info!(user = %form.user.escape_debug(), "dashboard: login refused");
         return login_page(&d, StatusCode::UNAUTHORIZED, "Wrong user or password.");
     }
+    d.inner.throttle.succeeded(&form.user);
     let ttl = d.inner.config.session_ttl;
     let id = d.inner.sessions.open(&form.user, ttl);
     tracing::info!(user = %form.user.escape_debug(), "dashboard: logged in");
