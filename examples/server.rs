@@ -18,7 +18,8 @@
 //!
 //! The dashboard is served on `--dashboard` (default `127.0.0.1:8080`, loopback only): the
 //! devices, their live values and charts, the alarms to acknowledge and clear, commands to
-//! send, the rules. Log in as `admin` with the password in `TELEMETRA_PASSWORD`, or, when it
+//! send, the rules (with `--nats` it only shows: acting needs the instance that owns a
+//! device's partition). Log in as `admin` with the password in `TELEMETRA_PASSWORD`, or, when it
 //! is not set, with the one printed at start (made at random, shown once, kept nowhere).
 //!
 //! `--nats` runs it as one instance of many on NATS JetStream instead (feature `nats`): it
@@ -253,11 +254,11 @@ async fn report(store: &impl Store) -> Result<(), Box<dyn Error>> {
 }
 
 /// A dashboard bound to `address`, its URL and login printed.
-async fn dashboard(
-    store: Arc<SqliteStore>,
+async fn dashboard<S: Store>(
+    store: Arc<S>,
     silence: Duration,
     address: &str,
-) -> Result<(Dashboard<SqliteStore>, tokio::net::TcpListener), Box<dyn Error>> {
+) -> Result<(Dashboard<S>, tokio::net::TcpListener), Box<dyn Error>> {
     let mut users = Users::new();
     let password = match std::env::var("TELEMETRA_PASSWORD") {
         Ok(p) if !p.is_empty() => {
@@ -290,6 +291,7 @@ async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
     use telemetra_server::nats::{NatsConfig, NatsInstance};
     let rules = telemetra::rules::parse(&a.rules)?;
     Engine::new(Default::default()).load(rules.clone())?;
+    let shown_rules = rules.clone();
     let engine = move || {
         let mut engine = Engine::new(Default::default());
         // Loaded once above: the same rules load again.
@@ -321,6 +323,13 @@ async fn on_nats(a: Args, urls: String) -> Result<(), Box<dyn Error>> {
     macro_rules! run {
         ($store:expr) => {{
             let store = Arc::new($store);
+            // Shows what the instances share; acting needs the instance that owns the
+            // device's partition, which a dashboard does not know yet: it only shows.
+            if let Some(address) = &a.dashboard {
+                let (dashboard, listener) =
+                    dashboard(store.clone(), IngestConfig::default().silence, address).await?;
+                tokio::spawn(dashboard.with_rules(shown_rules).serve(listener));
+            }
             let end = NatsInstance::new(client, store.clone(), engine, config).run(stop(a.seconds)).await?;
             println!(
                 "frames {} (bad {}, duplicates {}), readings {}, alerts {}, commands {}, replayed {}",
