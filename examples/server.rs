@@ -384,7 +384,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let mut ingest = Ingest::new(store.clone(), engine, config);
     if let Some(address) = &a.dashboard {
         let (dashboard, listener) = dashboard(store.clone(), silence, address).await?;
-        let dashboard = dashboard.with_operator(ingest.operator()).with_rules(rules);
+        let dashboard =
+            dashboard.with_operator(ingest.operator()).with_changes(ingest.changes()).with_rules(rules);
         tokio::spawn(dashboard.serve(listener));
     }
     let link = Link::open(&a.listen, Role::Server("tm-server")).await?;

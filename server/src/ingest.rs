@@ -35,8 +35,10 @@ use telemetra_rules::{Engine, Event};
 
 use crate::store::{Store, StoreError};
 
+mod changes;
 mod operator;
 
+pub use changes::Changes;
 use operator::Request;
 pub use operator::{Operator, OperatorError};
 
@@ -181,6 +183,7 @@ pub struct Ingest<S> {
     next_command: HashMap<DeviceId, u32>,
     seen: HashMap<DeviceId, (Timestamp, bool)>,
     operator: Option<(Operator, tokio::sync::mpsc::Receiver<Request>)>,
+    changes: Changes,
 }
 
 impl<S> core::fmt::Debug for Ingest<S> {
@@ -205,7 +208,14 @@ impl<S: Store> Ingest<S> {
             next_command: HashMap::new(),
             seen: HashMap::new(),
             operator: None,
+            changes: Changes::new(),
         }
+    }
+
+    /// Where the pipeline announces the devices whose stored state changed, for live views
+    /// (the dashboard's [`with_changes`](crate::dashboard::Dashboard::with_changes)).
+    pub fn changes(&self) -> Changes {
+        self.changes.clone()
     }
 
     /// A handle for an operator to acknowledge and clear alarms and send commands while the
@@ -348,9 +358,14 @@ impl<S: Store> Ingest<S> {
         });
         let mut events = Vec::new();
         let rules_now = self.rules_now(at);
+        let mut last = None;
         for (frame, fresh) in frames.iter().zip(&stored.fresh) {
             if !fresh {
                 continue;
+            }
+            if last != Some(frame.device) {
+                self.changes.notify(frame.device);
+                last = Some(frame.device);
             }
             let online = match frame.message {
                 Message::Status(status) => status == DeviceStatus::Online,
@@ -397,6 +412,7 @@ impl<S: Store> Ingest<S> {
                 .map(|((_, _, action), k)| self.command(first.wrapping_add(k), action, at))
                 .collect();
             if self.store.put_alert(alert, commands.clone()).await? {
+                self.changes.notify(device);
                 self.stats.update(|s| s.alerts += 1);
                 if !commands.is_empty() {
                     self.next_command.insert(device, first.wrapping_add(commands.len() as u32));
@@ -441,9 +457,11 @@ impl<S: Store> Ingest<S> {
             return Ok(());
         };
         tracing::info!(device = %alert.device, rule = %alert.rule, state = ?alert.state, "alarm changed by an operator");
+        let device = alert.device;
         let stored = self.store.put_alert(alert, Vec::new()).await;
         let _ = reply.send(stored.as_ref().map(|_| true).map_err(|e| OperatorError::Store(e.to_string())));
         if stored? {
+            self.changes.notify(device);
             self.stats.update(|s| s.alerts += 1);
         }
         Ok(())
@@ -461,6 +479,7 @@ impl<S: Store> Ingest<S> {
         let command = self.command(id, action, at);
         self.store.put_command(device, command.clone()).await?;
         self.next_command.insert(device, id.wrapping_add(1));
+        self.changes.notify(device);
         Ok(command)
     }
 
@@ -500,6 +519,7 @@ impl<S: Store> Ingest<S> {
         };
         if sent {
             self.store.command_sent(device, id, self.clock.now()).await?;
+            self.changes.notify(device);
             self.stats.update(|s| s.commands += 1);
             tracing::info!(device = %device, command = id.0, "command sent");
         } else {
@@ -599,6 +619,7 @@ impl<S: Store> Ingest<S> {
         for (device, (last, online)) in self.seen.iter_mut() {
             if *online && at.0.saturating_sub(last.0) >= silence {
                 self.store.set_status(*device, DeviceStatus::Lost, at).await?;
+                self.changes.notify(*device);
                 *online = false;
                 self.stats.update(|s| s.lost += 1);
                 tracing::info!(device = %device, "device lost: silent since {}", last.0);

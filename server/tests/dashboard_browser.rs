@@ -99,6 +99,7 @@ async fn an_operator_logs_in_and_watches_a_device_live() {
     let mut config = IngestConfig::default();
     config.silence = SILENCE;
     let ingest = Ingest::new(store.clone(), Engine::new(Default::default()), config);
+    let changes = ingest.changes();
     tokio::spawn(ingest.run(hub.connect(), std::future::pending()));
     let mut users = Users::new();
     users.add("ops", "correct horse battery").unwrap();
@@ -107,7 +108,8 @@ async fn an_operator_logs_in_and_watches_a_device_live() {
     config.silence = SILENCE;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(Dashboard::new(store.clone(), users, config).serve(listener));
+    // Live pages pushed as the pipeline stores (the other test polls).
+    tokio::spawn(Dashboard::new(store.clone(), users, config).with_changes(changes).serve(listener));
     let base = format!("http://{addr}");
 
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -58,7 +58,7 @@ use telemetra_core::{DeviceStatus, Rule, Timestamp};
 
 pub use auth::{HashError, Users, hash_password};
 
-use crate::ingest::{Clock, Operator, SystemClock};
+use crate::ingest::{Changes, Clock, Operator, SystemClock};
 use crate::store::{DeviceRow, Store};
 
 /// How the dashboard behaves.
@@ -75,7 +75,8 @@ pub struct DashboardConfig {
     pub secure_cookies: bool,
     /// Devices per page of the list: 50.
     pub page_size: usize,
-    /// How often a live page's values are looked up in the store: 250 ms.
+    /// How often a live page's values are looked up in the store when no pipeline announces
+    /// changes ([`Dashboard::with_changes`]): 250 ms.
     pub refresh: Duration,
 }
 
@@ -116,6 +117,7 @@ struct Inner<S> {
     config: DashboardConfig,
     clock: Arc<dyn Clock>,
     operator: Option<Operator>,
+    changes: Option<Changes>,
     rules: Vec<Rule>,
 }
 
@@ -130,6 +132,7 @@ impl<S: Store> Dashboard<S> {
             config,
             clock: Arc::new(SystemClock),
             operator: None,
+            changes: None,
             rules: Vec::new(),
         };
         Dashboard { inner: Arc::new(inner) }
@@ -146,6 +149,7 @@ impl<S: Store> Dashboard<S> {
             config: shared.config.clone(),
             clock: shared.clock.clone(),
             operator: shared.operator.clone(),
+            changes: shared.changes.clone(),
             rules: shared.rules.clone(),
         });
         f(&mut inner);
@@ -163,6 +167,13 @@ impl<S: Store> Dashboard<S> {
     /// clear, a device page a command form. Call it before serving.
     pub fn with_operator(self, operator: Operator) -> Dashboard<S> {
         self.edit(|inner| inner.operator = Some(operator))
+    }
+
+    /// The dashboard's live pages pushed as the pipeline stores a change of their device,
+    /// instead of looking at the store every [`DashboardConfig::refresh`]. Call it before
+    /// serving.
+    pub fn with_changes(self, changes: Changes) -> Dashboard<S> {
+        self.edit(|inner| inner.changes = Some(changes))
     }
 
     /// The rule set the pipeline runs, shown at `/rules`. Call it before serving.
