@@ -12,7 +12,7 @@ use super::Dashboard;
 use super::html::{escape, page, time};
 use super::pages::{csrf_ok, csrf_refused, device_id, store_failed};
 use crate::ingest::OperatorError;
-use crate::store::{AlertRow, Store};
+use crate::store::{AlertRow, Store, severity_text, state_text};
 
 /// The most alarms the page lists.
 const SHOWN: u32 = 1_000;
@@ -29,24 +29,6 @@ pub(crate) struct AlarmQuery {
     /// What the last action did (a fixed word, never echoed text).
     #[serde(default)]
     done: String,
-}
-
-fn state_word(s: AlertState) -> &'static str {
-    match s {
-        AlertState::Raised => "raised",
-        AlertState::Acknowledged => "acknowledged",
-        AlertState::Cleared => "cleared",
-    }
-}
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Minor => "minor",
-        Severity::Major => "major",
-        Severity::Critical => "critical",
-    }
 }
 
 pub(crate) async fn list<S: Store>(
@@ -69,7 +51,7 @@ pub(crate) async fn list<S: Store>(
     if filter == "active" {
         rows.retain(|a| a.state != AlertState::Cleared);
     }
-    let least = Severity::ALL.into_iter().find(|s| severity_word(*s) == query.severity);
+    let least = Severity::ALL.into_iter().find(|s| severity_text(*s) == query.severity);
     rows.retain(|a| least.is_none_or(|l| a.severity >= l));
     rows.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.at.cmp(&a.at)));
 
@@ -92,7 +74,7 @@ pub(crate) async fn list<S: Store>(
         "</select> <select name=\"severity\" id=\"severity-filter\"><option value=\"\">any severity</option>",
     );
     for s in Severity::ALL.into_iter().rev() {
-        let word = severity_word(s);
+        let word = severity_text(s);
         let selected = if Some(s) == least { " selected" } else { "" };
         let _ = write!(body, "<option value=\"{word}\"{selected}>{word} or worse</option>");
     }
@@ -112,7 +94,7 @@ pub(crate) async fn list<S: Store>(
 }
 
 fn row(body: &mut String, a: &AlertRow, actions: bool, csrf: &str) {
-    let (state, severity) = (state_word(a.state), severity_word(a.severity));
+    let (state, severity) = (state_text(a.state), severity_text(a.severity));
     let _ = write!(
         body,
         "<tr id=\"alarm-{device}-{rule}\"><td class=\"{severity}\">{severity}</td><td class=\"state {state}\">{state}</td>\

@@ -14,10 +14,10 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Interval;
 
+use super::Dashboard;
 use super::html::{time, value};
 use super::pages::device_id;
-use super::{Dashboard, Shown};
-use crate::store::{Store, StoreError};
+use crate::store::{Presence, Store, StoreError};
 
 pub(crate) async fn device<S: Store>(
     State(d): State<Dashboard<S>>,
@@ -98,8 +98,7 @@ async fn until_changed(tick: &mut Interval, rx: &mut Option<Receiver<DeviceId>>,
 async fn state<S: Store>(d: &Dashboard<S>, device: DeviceId) -> Result<String, StoreError> {
     let row = d.inner.store.device(device).await?;
     let latest = d.inner.store.latest(device).await?;
-    let status =
-        row.as_ref().map_or(Shown::Offline, |r| Shown::of(r, d.inner.clock.now(), d.inner.config.silence));
+    let status = row.as_ref().map_or(Presence::Offline, |r| Presence::of(r, d.heard_since()));
     let info = row.as_ref().and_then(|r| r.info.as_ref());
     let channels: Vec<serde_json::Value> = latest
         .iter()

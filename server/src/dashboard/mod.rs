@@ -18,10 +18,12 @@
 //! name, each further attempt waits (1 s, doubling up to 15 minutes); every form carries a
 //! CSRF token, checked before anything is done; serve it on loopback unless a TLS-terminating proxy fronts it.
 //!
-//! A device's status is what people expect to see: **online** while its last status (birth)
-//! says so and it was heard within [`DashboardConfig::silence`]; **offline** after its goodbye,
-//! or once silent that long; **lost** when its broker published its last will (or the server
-//! marked it lost).
+//! A device's status is what people expect to see ([`Presence`](crate::store::Presence)):
+//! **online** while its last status (birth) says so and it was heard within
+//! [`DashboardConfig::silence`]; **offline** after its goodbye, or once silent that long;
+//! **lost** when its broker published its last will (or the server marked it lost). The list
+//! reads one page of devices from the store at a time
+//! ([`Store::device_page`](crate::store::Store::device_page)).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -54,12 +56,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use telemetra_core::{DeviceStatus, Rule, Timestamp};
+use telemetra_core::{Rule, Timestamp};
 
 pub use auth::{HashError, Users, hash_password};
 
 use crate::ingest::{Changes, Clock, Operator, SystemClock};
-use crate::store::{DeviceRow, Store};
+use crate::store::Store;
 
 /// How the dashboard behaves.
 #[derive(Debug, Clone)]
@@ -203,62 +205,14 @@ impl<S: Store> Dashboard<S> {
             .with_state(self.clone())
     }
 
+    /// Heard at or after this counts as heard recently: now less the silence.
+    pub(crate) fn heard_since(&self) -> Timestamp {
+        let silence = self.inner.config.silence.as_millis() as u64;
+        Timestamp(self.inner.clock.now().0.saturating_sub(silence))
+    }
+
     /// Serves [`router`](Self::router) on `listener` until the task is dropped.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         axum::serve(listener, self.router()).await
-    }
-}
-
-/// A device's status as the dashboard shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shown {
-    Online,
-    Offline,
-    Lost,
-}
-
-impl Shown {
-    /// Its word, also its CSS class.
-    pub(crate) fn word(self) -> &'static str {
-        match self {
-            Shown::Online => "online",
-            Shown::Offline => "offline",
-            Shown::Lost => "lost",
-        }
-    }
-
-    /// `row`'s status at `now`: see the module's docs.
-    pub(crate) fn of(row: &DeviceRow, now: Timestamp, silence: Duration) -> Shown {
-        let heard = row.last_seen.is_some_and(|t| now.0.saturating_sub(t.0) < silence.as_millis() as u64);
-        match row.status.map(|(s, _)| s) {
-            Some(DeviceStatus::Lost) => Shown::Lost,
-            Some(DeviceStatus::Offline) => Shown::Offline,
-            _ if heard => Shown::Online,
-            _ => Shown::Offline,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use telemetra_core::DeviceId;
-
-    use super::*;
-
-    #[test]
-    fn status_follows_birth_will_goodbye_and_silence() {
-        let silence = Duration::from_secs(60);
-        let row = |status: Option<DeviceStatus>, seen: u64| DeviceRow {
-            device: DeviceId(1),
-            status: status.map(|s| (s, Timestamp(0))),
-            last_seen: Some(Timestamp(seen)),
-            info: None,
-        };
-        let now = Timestamp(100_000);
-        assert_eq!(Shown::of(&row(Some(DeviceStatus::Online), 90_000), now, silence), Shown::Online);
-        assert_eq!(Shown::of(&row(Some(DeviceStatus::Online), 30_000), now, silence), Shown::Offline);
-        assert_eq!(Shown::of(&row(None, 90_000), now, silence), Shown::Online, "heard, no birth sent");
-        assert_eq!(Shown::of(&row(Some(DeviceStatus::Offline), 99_000), now, silence), Shown::Offline);
-        assert_eq!(Shown::of(&row(Some(DeviceStatus::Lost), 99_000), now, silence), Shown::Lost);
     }
 }

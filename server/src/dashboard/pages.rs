@@ -9,10 +9,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use telemetra_core::{DeviceId, Unit, Value};
 
+use super::Dashboard;
 use super::auth::{Session, cookie, same_token, token};
 use super::html::{escape, page, time, value};
-use super::{Dashboard, Shown};
-use crate::store::{Store, StoreError};
+use crate::store::{DeviceFilter, Presence, Store, StoreError};
 
 const SESSION: &str = "tm_session";
 const LOGIN: &str = "tm_login";
@@ -152,37 +152,31 @@ pub(crate) async fn devices<S: Store>(
     Query(query): Query<ListQuery>,
 ) -> Response {
     let Some((_, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
-    let rows = match d.inner.store.devices().await {
-        Ok(rows) => rows,
+    let size = d.inner.config.page_size.clamp(1, 1_000);
+    let mut filter = DeviceFilter::new(d.heard_since());
+    filter.text = query.q.clone();
+    filter.presence = Presence::ALL.into_iter().find(|p| p.word() == query.status);
+    let offset = query.page.saturating_mul(size) as u64;
+    let mut listed = match d.inner.store.device_page(filter.clone(), offset, size as u32).await {
+        Ok(page) => page,
         Err(e) => return store_failed(e),
     };
-    let (now, silence) = (d.inner.clock.now(), d.inner.config.silence);
-    let needle = query.q.trim().to_lowercase();
-    let mut counts = [0usize; 3];
-    let mut shown = Vec::new();
-    for row in &rows {
-        let status = Shown::of(row, now, silence);
-        counts[status as usize] += 1;
-        let model = row.info.as_ref().map_or("", |i| i.model.as_str());
-        let matches = needle.is_empty()
-            || row.device.to_string().contains(&needle)
-            || model.to_lowercase().contains(&needle);
-        if matches && (query.status.is_empty() || query.status == status.word()) {
-            shown.push((row, status, model));
-        }
-    }
-    let size = d.inner.config.page_size.max(1);
-    let pages = shown.len().div_ceil(size).max(1);
+    let pages = (listed.matching.div_ceil(size as u64)).max(1) as usize;
     let current = query.page.min(pages - 1);
+    if current != query.page {
+        // Past the last page: the last page.
+        listed = match d.inner.store.device_page(filter, (current * size) as u64, size as u32).await {
+            Ok(page) => page,
+            Err(e) => return store_failed(e),
+        };
+    }
+    let [online, offline, lost] = listed.counts;
     let mut body = format!(
-        "<p id=\"summary\">{} devices: <span class=\"online\">{} online</span>, \
-         <span class=\"offline\">{} offline</span>, <span class=\"lost\">{} lost</span></p>\
+        "<p id=\"summary\">{} devices: <span class=\"online\">{online} online</span>, \
+         <span class=\"offline\">{offline} offline</span>, <span class=\"lost\">{lost} lost</span></p>\
          <form class=\"filter\" method=\"get\" action=\"/\"><input name=\"q\" id=\"q\" placeholder=\"id or model\" value=\"{}\"> \
          <select name=\"status\" id=\"status-filter\">",
-        rows.len(),
-        counts[Shown::Online as usize],
-        counts[Shown::Offline as usize],
-        counts[Shown::Lost as usize],
+        listed.total(),
         escape(&query.q)
     );
     for option in ["", "online", "offline", "lost"] {
@@ -194,15 +188,17 @@ pub(crate) async fn devices<S: Store>(
         "</select> <button>Filter</button></form><table id=\"devices\"><thead><tr><th>Device</th>\
          <th>Model</th><th>Status</th><th>Last seen (UTC)</th></tr></thead><tbody>",
     );
-    for (row, status, model) in shown.iter().skip(current * size).take(size) {
+    let heard_since = d.heard_since();
+    for row in &listed.rows {
         let seen = row.last_seen.map(time).unwrap_or_default();
+        let model = row.info.as_ref().map_or("", |i| i.model.as_str());
         let _ = write!(
             body,
             "<tr id=\"device-{id}\"><td><a href=\"/devices/{id}\">{id}</a></td><td>{}</td>\
              <td class=\"{w}\">{w}</td><td>{seen}</td></tr>",
             escape(model),
             id = row.device,
-            w = status.word(),
+            w = Presence::of(row, heard_since).word(),
         );
     }
     body.push_str("</tbody></table><nav>");
@@ -256,7 +252,7 @@ pub(crate) async fn device<S: Store>(
         Ok(latest) => latest,
         Err(e) => return store_failed(e),
     };
-    let status = Shown::of(&row, d.inner.clock.now(), d.inner.config.silence);
+    let status = Presence::of(&row, d.heard_since());
     let info = row.info.as_ref();
     let mut body = format!(
         "<p>Model <b>{}</b>, firmware {}. Status <span id=\"status\" class=\"{w}\">{w}</span>, \

@@ -34,7 +34,7 @@ pub(super) fn status_of(s: &str) -> Option<DeviceStatus> {
     word_of(&[DeviceStatus::Online, DeviceStatus::Offline, DeviceStatus::Lost], status_text, s)
 }
 
-pub(super) fn state_text(s: AlertState) -> &'static str {
+pub(crate) fn state_text(s: AlertState) -> &'static str {
     match s {
         AlertState::Raised => "raised",
         AlertState::Acknowledged => "acknowledged",
@@ -46,7 +46,7 @@ pub(super) fn state_of(s: &str) -> Option<AlertState> {
     word_of(&[AlertState::Raised, AlertState::Acknowledged, AlertState::Cleared], state_text, s)
 }
 
-pub(super) fn severity_text(s: Severity) -> &'static str {
+pub(crate) fn severity_text(s: Severity) -> &'static str {
     match s {
         Severity::Info => "info",
         Severity::Warning => "warning",

@@ -29,6 +29,7 @@
 
 mod codes;
 mod key;
+mod listing;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
@@ -37,6 +38,8 @@ mod sqlite;
 use std::future::Future;
 use std::sync::Arc;
 
+pub(crate) use codes::{severity_text, state_text};
+pub use listing::{DeviceFilter, DevicePage, Presence};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresStore;
@@ -127,6 +130,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every device known, with its status, when it was last heard and its descriptor.
     fn devices(&self) -> impl Future<Output = Result<Vec<DeviceRow>, StoreError>> + Send;
+
+    /// The devices `filter` matches, by id, from the `offset`th on, at most `limit`, with how
+    /// many match and every device counted by [`Presence`]: one page of a fleet's list, read
+    /// without decoding the other devices.
+    fn device_page(
+        &self,
+        filter: DeviceFilter,
+        offset: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<DevicePage, StoreError>> + Send;
 
     /// One device, as [`devices`](Self::devices) lists it; `None` if never heard of.
     fn device(&self, device: DeviceId) -> impl Future<Output = Result<Option<DeviceRow>, StoreError>> + Send;

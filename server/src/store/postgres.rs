@@ -17,7 +17,10 @@ use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
 use super::key::frame_digest;
-use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
+use super::listing::{presence_of, presence_sql};
+use super::{
+    AlertRow, CommandRow, DeviceFilter, DevicePage, DeviceRow, Latest, Point, Store, StoreError, Stored,
+};
 
 /// The schema, one migration per version; a database is brought to the last on open.
 const MIGRATIONS: &[&str] = &[
@@ -96,7 +99,15 @@ ALTER TABLE commands ADD COLUMN expires_at BIGINT;
 UPDATE commands SET sent_at = issued_at;
 CREATE INDEX commands_pending ON commands (issued_at) WHERE sent_at IS NULL;
 ",
+    // A device's model beside its descriptor, for listings to search (filled from the
+    // descriptors stored before by `fill_models`).
+    "
+ALTER TABLE devices ADD COLUMN model TEXT;
+",
 ];
+
+/// The migration that added `devices.model`.
+const MODEL_MIGRATION: usize = 5;
 
 /// The advisory lock under which a database is migrated: many server instances may open one
 /// database at the same moment.
@@ -264,6 +275,21 @@ impl PostgresStore {
 }
 
 /// Brings the schema to the last version, in one transaction under the migration lock.
+/// Fills `devices.model` from the descriptors stored before it existed.
+async fn fill_models(client: &Client) -> Result<(), StoreError> {
+    let rows =
+        client.query("SELECT device, info FROM devices WHERE info IS NOT NULL", &[]).await.map_err(db)?;
+    for r in rows {
+        let device: i64 = r.try_get(0).map_err(db)?;
+        let info: telemetra_core::Device = unblob(r.try_get::<_, &[u8]>(1).map_err(db)?)?;
+        client
+            .execute("UPDATE devices SET model = $2 WHERE device = $1", &[&device, &info.model.as_str()])
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 async fn migrate(client: &Client) -> Result<(), StoreError> {
     transaction(client, async {
         client.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
@@ -282,6 +308,9 @@ async fn migrate(client: &Client) -> Result<(), StoreError> {
         }
         for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             client.batch_execute(sql).await.map_err(db)?;
+            if n + 1 == MODEL_MIGRATION {
+                fill_models(client).await?;
+            }
             client
                 .execute("INSERT INTO schema_version (version) VALUES ($1)", &[&(n as i64 + 1)])
                 .await
@@ -434,7 +463,10 @@ async fn put_batch(c: &Connected, frames: &[Frame], received_at: Timestamp) -> R
             }
             Message::DeviceInfo(info) => {
                 client
-                    .execute("UPDATE devices SET info = $2 WHERE device = $1", &[&i(device.0), &blob(info)?])
+                    .execute(
+                        "UPDATE devices SET info = $2, model = $3 WHERE device = $1",
+                        &[&i(device.0), &blob(info)?, &info.model.as_str()],
+                    )
                     .await
                     .map_err(db)?;
             }
@@ -582,6 +614,53 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         rows.iter().map(device_row).collect()
+    }
+
+    async fn device_page(
+        &self,
+        filter: DeviceFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<DevicePage, StoreError> {
+        let c = self.reader().await?;
+        let presence = presence_sql("$1");
+        let since = i(filter.heard_since.0);
+        let mut counts = [0u64; 3];
+        let rows = c
+            .client
+            .query(&format!("SELECT {presence} AS p, count(*) FROM devices GROUP BY p"), &[&since])
+            .await
+            .map_err(db)?;
+        for r in rows {
+            let word: String = r.try_get(0).map_err(db)?;
+            if let Some(p) = presence_of(&word) {
+                counts[p as usize] += u(r.try_get::<_, i64>(1).map_err(db)?);
+            }
+        }
+        let listed = format!(
+            "SELECT device, status, status_at, last_seen, info FROM devices
+             WHERE ($2 = '' OR strpos(to_hex(device), $2) > 0 OR strpos(lower(coalesce(model, '')), $2) > 0)
+               AND ($3::text IS NULL OR {presence} = $3)"
+        );
+        let (needle, word) = (filter.needle(), filter.presence_word());
+        let matching: i64 = c
+            .client
+            .query_one(&format!("SELECT count(*) FROM ({listed}) AS listed"), &[&since, &needle, &word])
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+        let offset = offset.min(i64::MAX as u64) as i64;
+        let rows = c
+            .client
+            .query(
+                &format!("{listed} ORDER BY device LIMIT $4 OFFSET $5"),
+                &[&since, &needle, &word, &i64::from(limit), &offset],
+            )
+            .await
+            .map_err(db)?;
+        let rows = rows.iter().map(device_row).collect::<Result<_, _>>()?;
+        Ok(DevicePage { rows, matching: u(matching), counts })
     }
 
     async fn device(&self, device: DeviceId) -> Result<Option<DeviceRow>, StoreError> {

@@ -8,12 +8,16 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::de::DeserializeOwned;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::{
-    Alert, AlertState, ChannelId, Command, CommandId, DeviceId, DeviceStatus, Quality, Reading, Timestamp,
+    Alert, AlertState, ChannelId, Command, CommandId, Device, DeviceId, DeviceStatus, Quality, Reading,
+    Timestamp,
 };
 
 use super::codes::{self, blob, severity_of, severity_text, state_of, state_text, status_of, status_text};
 use super::key::frame_digest;
-use super::{AlertRow, CommandRow, DeviceRow, Latest, Point, Store, StoreError, Stored};
+use super::listing::{presence_of, presence_sql};
+use super::{
+    AlertRow, CommandRow, DeviceFilter, DevicePage, DeviceRow, Latest, Point, Store, StoreError, Stored,
+};
 
 /// The schema, one migration per version; a database is brought to the last on open.
 const MIGRATIONS: &[&str] = &[
@@ -97,7 +101,15 @@ ALTER TABLE commands ADD COLUMN expires_at INTEGER;
 UPDATE commands SET sent_at = issued_at;
 CREATE INDEX commands_pending ON commands (issued_at) WHERE sent_at IS NULL;
 ",
+    // A device's model beside its descriptor, for listings to search (filled from the
+    // descriptors stored before by `fill_models`).
+    "
+ALTER TABLE devices ADD COLUMN model TEXT;
+",
 ];
+
+/// The migration that added `devices.model`.
+const MODEL_MIGRATION: usize = 5;
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
@@ -137,6 +149,20 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         at: Timestamp(r.get::<_, i64>(6)? as u64),
         message: r.get(7)?,
     })
+}
+
+/// Fills `devices.model` from the descriptors stored before it existed.
+fn fill_models(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let infos: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT device, info FROM devices WHERE info IS NOT NULL")
+        .and_then(|mut q| q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(db)?;
+    for (device, info) in infos {
+        let info: Device = codes::unblob(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute("UPDATE devices SET model = ?2 WHERE device = ?1", params![device, info.model.as_str()])
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 /// The SQLite store.
@@ -198,6 +224,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction().map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
+        if n + 1 == MODEL_MIGRATION {
+            fill_models(&tx)?;
+        }
         tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [n as i64 + 1]).map_err(db)?;
         tx.commit().map_err(db)?;
     }
@@ -276,8 +305,8 @@ fn put_frame(
         }
         Message::DeviceInfo(info) => {
             let info_blob = blob(info)?;
-            tx.prepare_cached("UPDATE devices SET info = ?2 WHERE device = ?1")
-                .and_then(|mut s| s.execute(params![i(device.0), info_blob]))
+            tx.prepare_cached("UPDATE devices SET info = ?2, model = ?3 WHERE device = ?1")
+                .and_then(|mut s| s.execute(params![i(device.0), info_blob, info.model.as_str()]))
                 .map_err(db)?;
         }
         Message::Status(status) => set_status(tx, device, *status, received_at)?,
@@ -447,6 +476,45 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let rows = q.query_map([], device_row).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn device_page(
+        &self,
+        filter: DeviceFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<DevicePage, StoreError> {
+        self.run(move |conn| {
+            let presence = presence_sql("?1");
+            let since = i(filter.heard_since.0);
+            let mut counts = [0u64; 3];
+            let mut q =
+                conn.prepare_cached(&format!("SELECT {presence} AS p, count(*) FROM devices GROUP BY p")).map_err(db)?;
+            let rows = q.query_map([since], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db)?;
+            for row in rows {
+                let (word, n) = row.map_err(db)?;
+                if let Some(p) = presence_of(&word) {
+                    counts[p as usize] += n as u64;
+                }
+            }
+            let listed = format!(
+                "SELECT device, status, status_at, last_seen, info FROM devices
+                 WHERE (?2 = '' OR instr(printf('%x', device), ?2) > 0 OR instr(lower(coalesce(model, '')), ?2) > 0)
+                   AND (?3 IS NULL OR {presence} = ?3)"
+            );
+            let (needle, word) = (filter.needle(), filter.presence_word());
+            let matching: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM ({listed})"))
+                .and_then(|mut q| q.query_row(params![since, needle, word], |r| r.get(0)))
+                .map_err(db)?;
+            let mut q = conn.prepare_cached(&format!("{listed} ORDER BY device LIMIT ?4 OFFSET ?5")).map_err(db)?;
+            let rows = q
+                .query_map(params![since, needle, word, limit, offset.min(i64::MAX as u64) as i64], device_row)
+                .map_err(db)?;
+            let rows = rows.collect::<Result<_, _>>().map_err(db)?;
+            Ok(DevicePage { rows, matching: matching as u64, counts })
         })
         .await
     }

@@ -9,7 +9,7 @@ use telemetra_core::{
     Alert, AlertState, ChannelId, Command, CommandAck, CommandAction, CommandId, CommandResult, Device,
     DeviceId, DeviceStatus, FirmwareVersion, Name, Reading, Severity, Text, Timestamp, Value,
 };
-use telemetra_server::store::{Store, Stored};
+use telemetra_server::store::{DeviceFilter, Presence, Store, Stored};
 
 pub fn readings(device: u64, seq: u32, values: &[(u16, u64, f64)]) -> Frame {
     let rs = values.iter().map(|&(c, at, v)| Reading::new(ChannelId(c), Timestamp(at), v));
@@ -256,6 +256,58 @@ pub async fn an_alert_transition_is_stored_once_and_history_reads_back_in_order(
     assert_eq!(s.readings(DeviceId(7), Timestamp(0), Timestamp(10_000), 2).await.unwrap().len(), 2);
 }
 
+pub async fn a_fleet_lists_a_page_at_a_time_filtered_and_counted(s: &impl Store) {
+    let info = |id: u64| Device {
+        id: DeviceId(id),
+        model: Name::try_from(if id % 2 == 1 { "TH-a" } else { "pm-b" }).unwrap(),
+        firmware: FirmwareVersion::new(1, 0, 0),
+        channels: Default::default(),
+        tags: Default::default(),
+    };
+    // Devices 1-19 heard at 10 s, 20-30 at 1 s; 3 left its will, 4 said goodbye.
+    let recent: Vec<Frame> =
+        (1..20).map(|d| Frame::new(DeviceId(d), 1, Message::DeviceInfo(info(d)))).collect();
+    s.put(recent.into(), Timestamp(10_000)).await.unwrap();
+    let old: Vec<Frame> =
+        (20..=30).map(|d| Frame::new(DeviceId(d), 1, Message::DeviceInfo(info(d)))).collect();
+    s.put(old.into(), Timestamp(1_000)).await.unwrap();
+    let statuses = vec![
+        Frame::new(DeviceId(3), 0, Message::Status(DeviceStatus::Lost)),
+        Frame::new(DeviceId(4), 0, Message::Status(DeviceStatus::Offline)),
+    ];
+    s.put(statuses.into(), Timestamp(10_000)).await.unwrap();
+
+    let all = DeviceFilter::new(Timestamp(5_000));
+    let page = s.device_page(all.clone(), 10, 5).await.unwrap();
+    let ids: Vec<u64> = page.rows.iter().map(|r| r.device.0).collect();
+    assert_eq!(ids, [11, 12, 13, 14, 15], "by id, from the offset");
+    assert_eq!(page.rows[0].info.as_ref().map(|i| i.model.as_str()), Some("TH-a"));
+    assert_eq!((page.matching, page.counts, page.total()), (30, [17, 12, 1], 30));
+
+    let find = |text: &str, presence: Option<Presence>| {
+        let mut f = all.clone();
+        f.text = text.into();
+        f.presence = presence;
+        async move { s.device_page(f, 0, 100).await.unwrap() }
+    };
+    let by_id = find("1", None).await;
+    assert_eq!(by_id.matching, 16, "1 and 0x10-0x1e: the id's hex");
+    assert_eq!(by_id.counts, page.counts, "the counts are the fleet's, whatever the filter");
+    assert_eq!(find("th-A", None).await.matching, 15, "models, ignoring case");
+    let lost = find("", Some(Presence::Lost)).await;
+    assert_eq!(lost.rows.iter().map(|r| r.device.0).collect::<Vec<_>>(), [3]);
+    let offline_meters = find(" PM ", Some(Presence::Offline)).await;
+    let ids: Vec<u64> = offline_meters.rows.iter().map(|r| r.device.0).collect();
+    assert_eq!(ids, [4, 20, 22, 24, 26, 28, 30]);
+    // The store's judgement is Presence::of's.
+    for p in Presence::ALL {
+        for row in find("", Some(p)).await.rows {
+            assert_eq!(Presence::of(&row, all.heard_since), p, "{row:?}");
+        }
+    }
+    assert!(find("zz", None).await.rows.is_empty());
+}
+
 /// Calls `$each!` with the name of every scenario.
 macro_rules! scenarios {
     ($each:ident) => {
@@ -267,7 +319,8 @@ macro_rules! scenarios {
             batches_alerts_status_descriptors_commands_and_acks_are_kept,
             retention_deletes_by_age,
             an_alert_transition_is_stored_once_and_history_reads_back_in_order,
-            a_command_is_pending_until_sent_and_until_it_expires
+            a_command_is_pending_until_sent_and_until_it_expires,
+            a_fleet_lists_a_page_at_a_time_filtered_and_counted
         );
     };
 }
