@@ -5,7 +5,7 @@
 //! their acknowledgements, and the rule set in effect, behind a login.
 //!
 //! Acknowledging, clearing and sending commands go through a running pipeline's
-//! [`Operator`](crate::ingest::Operator) ([`Dashboard::with_operator`]), so that the rule
+//! [`Operator`] ([`with_operator`](Dashboard::with_operator)), so that the rule
 //! engine hears of them; without one the dashboard only shows.
 //!
 //! It is an axum [`Router`] ([`Dashboard::router`]) that an application mounts
@@ -23,7 +23,7 @@
 //! [`DashboardConfig::silence`]; **offline** after its goodbye, or once silent that long;
 //! **lost** when its broker published its last will (or the server marked it lost). The list
 //! reads one page of devices from the store at a time
-//! ([`Store::device_page`](crate::store::Store::device_page)).
+//! ([`device_page`](crate::store::Store::device_page)).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

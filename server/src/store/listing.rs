@@ -33,8 +33,7 @@ impl Presence {
     }
 
     /// `row`'s presence, a device heard at or after `heard_since` (now less the silence)
-    /// counting as heard recently. The stores' listing decides it the same way in SQL
-    /// ([`presence_sql`]).
+    /// counting as heard recently. The stores' listing decides it the same way in SQL.
     pub fn of(row: &DeviceRow, heard_since: Timestamp) -> Presence {
         match row.status.map(|(s, _)| s) {
             Some(DeviceStatus::Lost) => Presence::Lost,
