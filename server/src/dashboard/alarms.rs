@@ -10,7 +10,7 @@ use telemetra_core::{AlertState, Severity};
 
 use super::Dashboard;
 use super::html::{escape, page, time};
-use super::pages::{csrf_ok, csrf_refused, device_id, store_failed};
+use super::pages::{acting, device_id, store_failed};
 use crate::ingest::OperatorError;
 use crate::store::{AlertRow, Store, severity_text, state_text};
 
@@ -149,13 +149,9 @@ pub(crate) async fn clear<S: Store>(
 
 /// Acknowledges or clears (`done` says which) through the pipeline's operator handle.
 async fn act<S: Store>(d: &Dashboard<S>, headers: &HeaderMap, form: AlarmAction, done: &str) -> Response {
-    let Some((_, session)) = d.session(headers) else { return Redirect::to("/login").into_response() };
-    if !csrf_ok(&session, &form.csrf) {
-        return csrf_refused();
-    }
-    let Some(operator) = &d.inner.operator else {
-        return (StatusCode::CONFLICT, "this dashboard only shows: it was given no pipeline to act through")
-            .into_response();
+    let (session, operator) = match acting(d, headers, &form.csrf) {
+        Ok(acting) => acting,
+        Err(answer) => return *answer,
     };
     let Some(device) = device_id(&form.device) else {
         return (StatusCode::BAD_REQUEST, "no such device").into_response();

@@ -12,7 +12,7 @@ use telemetra_core::CommandResult;
 use super::Dashboard;
 use super::alarms::operator_failed;
 use super::html::{escape, page, time};
-use super::pages::{csrf_ok, csrf_refused, device_id};
+use super::pages::{acting, device_id};
 use crate::store::{CommandRow, Store};
 
 /// The most recent commands a device page lists.
@@ -83,13 +83,9 @@ pub(crate) async fn send<S: Store>(
     Path(id): Path<String>,
     Form(form): Form<CommandForm>,
 ) -> Response {
-    let Some((_, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
-    if !csrf_ok(&session, &form.csrf) {
-        return csrf_refused();
-    }
-    let Some(operator) = &d.inner.operator else {
-        return (StatusCode::CONFLICT, "this dashboard only shows: it was given no pipeline to act through")
-            .into_response();
+    let (session, operator) = match acting(&d, &headers, &form.csrf) {
+        Ok(acting) => acting,
+        Err(answer) => return *answer,
     };
     let Some(device) = device_id(&id) else {
         return (StatusCode::NOT_FOUND, "no such device").into_response();

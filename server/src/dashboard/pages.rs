@@ -12,6 +12,7 @@ use telemetra_core::{DeviceId, Unit, Value};
 use super::Dashboard;
 use super::auth::{Session, cookie, same_token, token};
 use super::html::{escape, page, time, value};
+use crate::ingest::Operator;
 use crate::store::{DeviceFilter, Presence, Store, StoreError};
 
 const SESSION: &str = "tm_session";
@@ -119,6 +120,27 @@ pub(crate) fn csrf_ok(session: &Session, sent: &str) -> bool {
 /// The answer to an action whose CSRF token is missing or wrong.
 pub(crate) fn csrf_refused() -> Response {
     (StatusCode::FORBIDDEN, "refused: the form's CSRF token is missing or wrong").into_response()
+}
+
+/// What an action that acts through the pipeline checks first: a session, its CSRF token,
+/// and a pipeline to act through; else the answer to give.
+pub(crate) fn acting<'a, S: Store>(
+    d: &'a Dashboard<S>,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<(Session, &'a Operator), Box<Response>> {
+    let Some((_, session)) = d.session(headers) else {
+        return Err(Box::new(Redirect::to("/login").into_response()));
+    };
+    if !csrf_ok(&session, csrf) {
+        return Err(Box::new(csrf_refused()));
+    }
+    let read_only = "this dashboard only shows: it was given no pipeline to act through";
+    d.inner
+        .operator
+        .as_ref()
+        .map(|o| (session, o))
+        .ok_or_else(|| Box::new((StatusCode::CONFLICT, read_only).into_response()))
 }
 
 pub(crate) async fn logout<S: Store>(
