@@ -20,7 +20,7 @@ use telemetra_core::{ChannelId, Device, DeviceId, DeviceStatus, FirmwareVersion,
 use telemetra_rules::Engine;
 use telemetra_server::dashboard::{Dashboard, DashboardConfig, Users};
 use telemetra_server::ingest::{Ingest, IngestConfig, now};
-use telemetra_server::store::{SqliteStore, Store};
+use telemetra_server::store::{AlarmFilter, SqliteStore, Store};
 use telemetra_transports::memory::{MemoryHub, MemoryTransport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -299,7 +299,7 @@ async fn an_operator_handles_an_alarm_sends_a_command_and_reads_the_charts() {
     click(&browser, "#alarm-2a-too_hot button.acknowledge").await;
     until_text(&browser, "flash", "acknowledged", Duration::from_secs(5)).await;
     assert!(text(&browser, "alarm-2a-too_hot").await.contains("acknowledged"));
-    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Acknowledged);
+    assert_eq!(store.alarms(AlarmFilter::Any, 10).await.unwrap()[0].state, AlertState::Acknowledged);
     assert!(
         !operator.acknowledge(DeviceId(0x2a), "too_hot").await.unwrap(),
         "the engine holds the alarm as acknowledged"
@@ -316,12 +316,12 @@ async fn an_operator_handles_an_alarm_sends_a_command_and_reads_the_charts() {
         body.len()
     );
     assert_eq!(status_of(addr, &request).await, 403);
-    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Acknowledged);
+    assert_eq!(store.alarms(AlarmFilter::Any, 10).await.unwrap()[0].state, AlertState::Acknowledged);
 
     // Cleared from the page.
     click(&browser, "#alarm-2a-too_hot button.clear").await;
     until_text(&browser, "flash", "cleared", Duration::from_secs(5)).await;
-    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Cleared);
+    assert_eq!(store.alarms(AlarmFilter::Any, 10).await.unwrap()[0].state, AlertState::Cleared);
     assert!(text(&browser, "no-alarms").await.contains("No alarm"), "none active");
 
     // The device page: its chart drawn from the store's buckets.

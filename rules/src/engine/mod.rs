@@ -693,7 +693,9 @@ impl<R: Real> Engine<R> {
     }
 
     /// Acknowledges the active alarm of `rule` on `device`; returns the acknowledgement
-    /// transition, or `None` if that alarm is not active or already acknowledged.
+    /// transition (stamped `at`, or the raise's time if `at` is earlier: a caller on another
+    /// clock than the readings'), or `None` if that alarm is not active or already
+    /// acknowledged.
     pub fn acknowledge(&mut self, rule: &str, device: DeviceId, at: Timestamp) -> Option<Alert> {
         let i = self.rules.iter().position(|l| l.rule.name == rule)?;
         let l = &self.rules[i];
@@ -701,7 +703,8 @@ impl<R: Real> Engine<R> {
         match state.phase {
             Phase::Active { since, acknowledged: false, clearing } => {
                 state.phase = Phase::Active { since, acknowledged: true, clearing };
-                Some(alert(l, device, AlertState::Acknowledged, at.0, None))
+                // Not before the raise it answers, whatever the caller's clock says.
+                Some(alert(l, device, AlertState::Acknowledged, at.0.max(since), None))
             }
             _ => None,
         }
@@ -716,9 +719,10 @@ impl<R: Real> Engine<R> {
         let l = &self.rules[i];
         let state = self.devices.get_mut(&device)?.states.get_mut(i)?.as_mut()?;
         match state.phase {
-            Phase::Active { .. } => {
-                state.phase = lifecycle::next_after_clear(l.cooldown_ms, at.0);
-                Some(alert(l, device, AlertState::Cleared, at.0, None))
+            Phase::Active { since, .. } => {
+                let at = at.0.max(since);
+                state.phase = lifecycle::next_after_clear(l.cooldown_ms, at);
+                Some(alert(l, device, AlertState::Cleared, at, None))
             }
             _ => None,
         }

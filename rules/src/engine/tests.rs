@@ -258,6 +258,11 @@ fn an_operator_clears_an_active_alarm_and_it_is_raised_again_while_the_condition
     feed(&mut e, "t", &[(0, 31.0)]);
     let cleared = e.clear("hot", D, Timestamp(5)).unwrap();
     assert_eq!((cleared.state, cleared.at), (AlertState::Cleared, Timestamp(5)));
+    feed(&mut e, "t", &[(8, 31.0)]);
+    let ack = e.acknowledge("hot", D, Timestamp(7_000)).unwrap();
+    assert_eq!(ack.at, Timestamp(8_000), "not before the raise it answers (another clock)");
+    let cleared = e.clear("hot", D, Timestamp(7_500)).unwrap();
+    assert_eq!(cleared.at, Timestamp(8_000));
     assert!(e.clear("hot", D, Timestamp(6)).is_none(), "cleared once");
     assert!(e.active("hot").is_empty());
     // Still too hot: the next reading raises it again; a cool one clears it as usual.

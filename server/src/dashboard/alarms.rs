@@ -12,7 +12,7 @@ use super::Dashboard;
 use super::html::{escape, page, time};
 use super::pages::{acting, device_id, store_failed};
 use crate::ingest::OperatorError;
-use crate::store::{AlertRow, Store, severity_text, state_text};
+use crate::store::{AlarmFilter, AlertRow, Store, severity_text, state_text};
 
 /// The most alarms the page lists.
 const SHOWN: u32 = 1_000;
@@ -37,20 +37,18 @@ pub(crate) async fn list<S: Store>(
     Query(query): Query<AlarmQuery>,
 ) -> Response {
     let Some((_, session)) = d.session(&headers) else { return Redirect::to("/login").into_response() };
-    let state = match query.state.as_str() {
-        "raised" => Some(AlertState::Raised),
-        "acknowledged" => Some(AlertState::Acknowledged),
-        "cleared" => Some(AlertState::Cleared),
-        _ => None,
+    let filter = if query.state.is_empty() { "active" } else { query.state.as_str() };
+    let wanted = match filter {
+        "active" => AlarmFilter::Active,
+        "raised" => AlarmFilter::In(AlertState::Raised),
+        "acknowledged" => AlarmFilter::In(AlertState::Acknowledged),
+        "cleared" => AlarmFilter::In(AlertState::Cleared),
+        _ => AlarmFilter::Any,
     };
-    let mut rows = match d.inner.store.alarms(state, SHOWN).await {
+    let mut rows = match d.inner.store.alarms(wanted, SHOWN).await {
         Ok(rows) => rows,
         Err(e) => return store_failed(e),
     };
-    let filter = if query.state.is_empty() { "active" } else { query.state.as_str() };
-    if filter == "active" {
-        rows.retain(|a| a.state != AlertState::Cleared);
-    }
     let least = Severity::ALL.into_iter().find(|s| severity_text(*s) == query.severity);
     rows.retain(|a| least.is_none_or(|l| a.severity >= l));
     rows.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.at.cmp(&a.at)));

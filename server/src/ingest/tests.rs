@@ -8,7 +8,7 @@ use telemetra_core::{
 use telemetra_transports::memory::{MemoryHub, MemoryTransport};
 
 use super::*;
-use crate::store::SqliteStore;
+use crate::store::{AlarmFilter, SqliteStore};
 
 const RULES: &str = r#"
 rule power_peak: when power > 1450 clear when power < 1300
@@ -416,16 +416,16 @@ async fn an_operator_acknowledges_clears_and_commands_through_the_engine() {
     assert!(operator.acknowledge(d, "power_peak").await.unwrap());
     assert!(!operator.acknowledge(d, "power_peak").await.unwrap(), "the engine knows it is acknowledged");
     assert!(!operator.acknowledge(d, "no_such_rule").await.unwrap());
-    let standing = store.alarms(None, 10).await.unwrap();
+    let standing = store.alarms(AlarmFilter::Any, 10).await.unwrap();
     assert_eq!(standing.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::Acknowledged]);
 
     // Cleared by hand while the power is still high: raised again by the next reading.
     assert!(operator.clear(d, "power_peak").await.unwrap());
     assert!(!operator.clear(d, "power_peak").await.unwrap(), "cleared once");
-    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Cleared);
+    assert_eq!(store.alarms(AlarmFilter::Any, 10).await.unwrap()[0].state, AlertState::Cleared);
     Sender::send(&mut device, at(RouteKind::Readings), &power(7, 3, 1550.0)).await.unwrap();
     assert_eq!(next_command(&mut device, &stats).await.id, CommandId(2), "raised again, its command");
-    assert_eq!(store.alarms(None, 10).await.unwrap()[0].state, AlertState::Raised);
+    assert_eq!(store.alarms(AlarmFilter::Any, 10).await.unwrap()[0].state, AlertState::Raised);
 
     // A command by hand: numbered after the rules' ones, recorded, sent.
     let action = telemetra_rules::parse_command("reboot after 5s").unwrap();

@@ -70,6 +70,30 @@ pub enum StoreError {
     },
 }
 
+/// Which alarms [`Store::alarms`] returns, by the state they stand in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlarmFilter {
+    /// Every alarm, cleared ones included.
+    #[default]
+    Any,
+    /// The active ones: raised, acknowledged or not.
+    Active,
+    /// Those standing in this state (`Raised`: active and not yet acknowledged;
+    /// `Acknowledged`: active and seen; `Cleared`: over).
+    In(AlertState),
+}
+
+impl AlarmFilter {
+    /// As the stores' queries take it: the state's word or none, and whether only active.
+    pub(crate) fn params(self) -> (Option<&'static str>, bool) {
+        match self {
+            AlarmFilter::Any => (None, false),
+            AlarmFilter::Active => (None, true),
+            AlarmFilter::In(state) => (Some(state_text(state)), false),
+        }
+    }
+}
+
 /// Where telemetry is kept. Every method is async so that a backend may talk to a database
 /// server; an embedded one runs its work off the async threads.
 pub trait Store: Send + Sync + 'static {
@@ -176,12 +200,13 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
 
-    /// The alarms as they stand: the latest transition of each device's rule, newest first, at
-    /// most `limit`; only those standing in `state` when given (`Raised`: active and not yet
-    /// acknowledged; `Acknowledged`: active and seen).
+    /// The alarms as they stand: the latest transition recorded for each device's rule, newest
+    /// first, at most `limit`, those `filter` keeps. Latest as recorded, not as stamped: an
+    /// operator's acknowledgement (stamped by the server's clock) follows the raise it answers
+    /// (stamped by the device's) whichever clock runs ahead.
     fn alarms(
         &self,
-        state: Option<AlertState>,
+        filter: AlarmFilter,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
 

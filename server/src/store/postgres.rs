@@ -19,7 +19,8 @@ use super::codes::{self, blob, severity_of, severity_text, state_of, state_text,
 use super::key::frame_digest;
 use super::listing::{presence_of, presence_sql};
 use super::{
-    AlertRow, CommandRow, DeviceFilter, DevicePage, DeviceRow, Latest, Point, Store, StoreError, Stored,
+    AlarmFilter, AlertRow, CommandRow, DeviceFilter, DevicePage, DeviceRow, Latest, Point, Store, StoreError,
+    Stored,
 };
 
 /// The schema, one migration per version; a database is brought to the last on open.
@@ -762,17 +763,18 @@ impl Store for PostgresStore {
         rows.iter().map(alert_row).collect()
     }
 
-    async fn alarms(&self, state: Option<AlertState>, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+    async fn alarms(&self, filter: AlarmFilter, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
         let c = self.reader().await?;
+        let (state, active) = filter.params();
         let rows = c
             .client
             .query(
                 "SELECT device, rule, state, severity, channel, value, at, message FROM alerts a
-                 WHERE ($1::text IS NULL OR state = $1) AND NOT EXISTS (
+                 WHERE ($1::text IS NULL OR state = $1) AND (NOT $3 OR state <> 'cleared') AND NOT EXISTS (
                      SELECT 1 FROM alerts b WHERE b.device = a.device AND b.rule = a.rule
-                         AND (b.at > a.at OR (b.at = a.at AND b.id > a.id)))
+                         AND b.id > a.id)
                  ORDER BY at DESC, id DESC LIMIT $2",
-                &[&state.map(state_text), &i64::from(limit)],
+                &[&state, &i64::from(limit), &active],
             )
             .await
             .map_err(db)?;

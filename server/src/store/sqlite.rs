@@ -16,7 +16,8 @@ use super::codes::{self, blob, severity_of, severity_text, state_of, state_text,
 use super::key::frame_digest;
 use super::listing::{presence_of, presence_sql};
 use super::{
-    AlertRow, CommandRow, DeviceFilter, DevicePage, DeviceRow, Latest, Point, Store, StoreError, Stored,
+    AlarmFilter, AlertRow, CommandRow, DeviceFilter, DevicePage, DeviceRow, Latest, Point, Store, StoreError,
+    Stored,
 };
 
 /// The schema, one migration per version; a database is brought to the last on open.
@@ -130,11 +131,11 @@ fn bad_text(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
 }
 
-/// The latest transition of each `(device, rule)`, by the `alerts_once` index.
+/// The latest recorded transition of each `(device, rule)` (see [`Store::alarms`]).
 const ALARMS: &str = "SELECT device, rule, state, severity, channel, value, at, message FROM alerts a
-     WHERE (?1 IS NULL OR state = ?1) AND NOT EXISTS (
+     WHERE (?1 IS NULL OR state = ?1) AND (?3 = 0 OR state <> 'cleared') AND NOT EXISTS (
          SELECT 1 FROM alerts b WHERE b.device = a.device AND b.rule = a.rule
-             AND (b.at > a.at OR (b.at = a.at AND b.id > a.id)))
+             AND b.id > a.id)
      ORDER BY at DESC, id DESC LIMIT ?2";
 
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
@@ -627,10 +628,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn alarms(&self, state: Option<AlertState>, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+    async fn alarms(&self, filter: AlarmFilter, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
         self.run(move |conn| {
+            let (state, active) = filter.params();
             let mut q = conn.prepare(ALARMS).map_err(db)?;
-            let rows = q.query_map(params![state.map(state_text), limit], alert_row).map_err(db)?;
+            let rows = q.query_map(params![state, limit, active], alert_row).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
         })
         .await

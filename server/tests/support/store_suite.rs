@@ -9,7 +9,7 @@ use telemetra_core::{
     Alert, AlertState, ChannelId, Command, CommandAck, CommandAction, CommandId, CommandResult, Device,
     DeviceId, DeviceStatus, FirmwareVersion, Name, Reading, Severity, Text, Timestamp, Value,
 };
-use telemetra_server::store::{DeviceFilter, Presence, Store, Stored};
+use telemetra_server::store::{AlarmFilter, DeviceFilter, Presence, Store, Stored};
 
 pub fn readings(device: u64, seq: u32, values: &[(u16, u64, f64)]) -> Frame {
     let rs = values.iter().map(|&(c, at, v)| Reading::new(ChannelId(c), Timestamp(at), v));
@@ -231,12 +231,27 @@ pub async fn an_alert_transition_is_stored_once_and_history_reads_back_in_order(
         s.put_alert(b, vec![]).await.unwrap();
     }
     let standing: Vec<_> =
-        s.alarms(None, 10).await.unwrap().iter().map(|a| (a.device.0, a.state, a.at.0)).collect();
+        s.alarms(AlarmFilter::Any, 10).await.unwrap().iter().map(|a| (a.device.0, a.state, a.at.0)).collect();
     assert_eq!(standing, [(8, AlertState::Acknowledged, 13_000), (7, AlertState::Cleared, 12_000)]);
-    let acked = s.alarms(Some(AlertState::Acknowledged), 10).await.unwrap();
+    let acked = s.alarms(AlarmFilter::In(AlertState::Acknowledged), 10).await.unwrap();
     assert_eq!(acked.len(), 1);
-    assert!(s.alarms(Some(AlertState::Raised), 10).await.unwrap().is_empty(), "none stands raised");
-    assert_eq!(s.alarms(None, 1).await.unwrap().len(), 1);
+    assert!(
+        s.alarms(AlarmFilter::In(AlertState::Raised), 10).await.unwrap().is_empty(),
+        "none stands raised"
+    );
+    assert_eq!(s.alarms(AlarmFilter::Any, 1).await.unwrap().len(), 1);
+    let active: Vec<_> =
+        s.alarms(AlarmFilter::Active, 10).await.unwrap().iter().map(|a| a.device.0).collect();
+    assert_eq!(active, [8], "acknowledged is active, cleared is not");
+    // Record order decides, not the stamps: an acknowledgement stamped by a clock behind the
+    // device's still follows the raise.
+    for (state, at) in [(AlertState::Raised, 20_000), (AlertState::Acknowledged, 15_000)] {
+        let Message::Alert(b) = alert(9, 1, state, at).message else { unreachable!() };
+        s.put_alert(b, vec![]).await.unwrap();
+    }
+    let nine: Vec<_> =
+        s.alarms(AlarmFilter::Any, 10).await.unwrap().into_iter().filter(|a| a.device.0 == 9).collect();
+    assert_eq!(nine.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::Acknowledged]);
 
     s.put(
         vec![
