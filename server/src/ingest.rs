@@ -219,7 +219,9 @@ impl<S: Store> Ingest<S> {
     }
 
     /// A handle for an operator to acknowledge and clear alarms and send commands while the
-    /// pipeline [runs](Self::run) (the same handle every time).
+    /// pipeline [runs](Self::run) (the same handle every time). Only [`run`](Self::run)
+    /// answers it: a pipeline driven step by step by [`ingest`](Self::ingest) leaves its
+    /// requests waiting.
     pub fn operator(&mut self) -> Operator {
         self.operator.get_or_insert_with(Operator::channel).0.clone()
     }
