@@ -28,12 +28,12 @@ use telemetra_codec::limits::MAX_FRAME;
 use telemetra_codec::{Frame, Message};
 use telemetra_core::transport::{Receiver, Sender, Transport, TransportError};
 use telemetra_core::{
-    Command, CommandAction, CommandId, Device, DeviceId, DeviceStatus, ErrorKind, Name, Route, RouteFilter,
-    RouteKind, Timestamp,
+    AlertState, Command, CommandAction, CommandId, Device, DeviceId, DeviceStatus, ErrorKind, Name, Route,
+    RouteFilter, RouteKind, Timestamp,
 };
 use telemetra_rules::{Engine, Event};
 
-use crate::store::{Store, StoreError};
+use crate::store::{AlarmFilter, Store, StoreError};
 
 mod changes;
 mod operator;
@@ -58,6 +58,10 @@ pub struct IngestConfig {
     /// stamped earlier than the device's time is still stored, but late for the rules (a backlog
     /// raises no alarm for the past).
     pub clock_skew: Duration,
+    /// How much of the stored history [`Ingest::run`] replays through the rules when it starts,
+    /// so that a restarted server knows its devices' alarms (and what operators did to them),
+    /// windows and durations: 1 hour; zero starts with the rules knowing nothing.
+    pub rebuild_window: Duration,
 }
 
 impl Default for IngestConfig {
@@ -67,6 +71,7 @@ impl Default for IngestConfig {
             silence: Duration::from_secs(300),
             command_ttl: Duration::from_secs(60),
             clock_skew: Duration::from_secs(10),
+            rebuild_window: Duration::from_secs(3600),
         }
     }
 }
@@ -157,6 +162,9 @@ impl StatsHandle {
 
 /// The most pending commands sent again at one tick.
 const PENDING_BATCH: u32 = 256;
+
+/// The most standing alarms a [rebuild](Ingest::rebuild) looks at for operators' actions.
+const STANDING_LIMIT: u32 = 100_000;
 
 /// The most readings of one device a [rebuild](Ingest::rebuild) replays.
 const REPLAY_LIMIT: u32 = 100_000;
@@ -251,7 +259,10 @@ impl<S: Store> Ingest<S> {
     }
 
     /// Runs on `transport` until `stop` completes or the transport closes; returns the
-    /// counters. Frames received before the stop are stored before it returns.
+    /// counters. Frames received before the stop are stored before it returns. It starts by
+    /// [rebuilding](Self::rebuild) the rule state of every stored device from the last
+    /// [`IngestConfig::rebuild_window`] of history, so that a restarted server goes on where
+    /// the last one stopped.
     pub async fn run<T: Transport>(
         mut self,
         transport: T,
@@ -260,6 +271,13 @@ impl<S: Store> Ingest<S> {
         let (mut tx, mut rx) = transport.split();
         for kind in DEVICE_ROUTES {
             Receiver::subscribe(&mut rx, RouteFilter::kind(kind)).await.map_err(IngestError::Transport)?;
+        }
+        if !self.config.rebuild_window.is_zero() {
+            let devices: Vec<DeviceId> = self.store.devices().await?.iter().map(|d| d.device).collect();
+            if !devices.is_empty() {
+                let replayed = self.rebuild(&devices, self.config.rebuild_window, &mut tx).await?;
+                tracing::info!(devices = devices.len(), replayed, "rule state rebuilt from the store");
+            }
         }
         let mut buf = vec![0u8; MAX_FRAME];
         let mut tick = tokio::time::interval((self.config.silence / 4).max(Duration::from_millis(100)));
@@ -570,7 +588,8 @@ impl<S: Store> Ingest<S> {
     /// over from another must before it decides their alarms. What the replay decides that
     /// was stored already (the previous owner's alarms) is not done again; a transition the
     /// previous owner decided but did not store before it died is stored now, and its
-    /// commands sent. Returns the readings replayed.
+    /// commands sent. Alarms operators acknowledged or cleared are so again in the engine.
+    /// Returns the readings replayed.
     pub async fn rebuild<Tx: Sender>(
         &mut self,
         devices: &[DeviceId],
@@ -598,10 +617,34 @@ impl<S: Store> Ingest<S> {
         }
         self.engine.advance(self.rules_now(at), &mut events);
         self.act(events, at, tx, Decided::Replay).await?;
+        self.reapply_operators(devices).await?;
         // What the previous owner recorded and did not send.
         self.send_pending(at, tx).await?;
         self.stats.update(|s| s.replayed += replayed);
         Ok(replayed)
+    }
+
+    /// Gives the rebuilt engine what operators did that readings do not tell: an alarm that
+    /// stands acknowledged is acknowledged again, one an operator cleared while its condition
+    /// held (the replay raised it again from the same readings) is cleared again. Nothing is
+    /// recorded: the store holds it already.
+    async fn reapply_operators(&mut self, devices: &[DeviceId]) -> Result<(), StoreError> {
+        let rebuilt: std::collections::HashSet<DeviceId> = devices.iter().copied().collect();
+        for a in self.store.alarms(AlarmFilter::Any, STANDING_LIMIT).await? {
+            if !rebuilt.contains(&a.device) {
+                continue;
+            }
+            match a.state {
+                AlertState::Acknowledged => {
+                    let _ = self.engine.acknowledge(&a.rule, a.device, a.at);
+                }
+                AlertState::Cleared => {
+                    let _ = self.engine.clear(&a.rule, a.device, a.at);
+                }
+                AlertState::Raised => {}
+            }
+        }
+        Ok(())
     }
 
     /// Lets go of every device `keep` refuses: its rule state, command numbering and silence

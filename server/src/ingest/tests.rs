@@ -442,3 +442,48 @@ async fn an_operator_acknowledges_clears_and_commands_through_the_engine() {
     server.await.unwrap().unwrap();
     assert_eq!(operator.clear(d, "power_peak").await, Err(OperatorError::Stopped));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_pipeline_knows_its_alarms_and_what_operators_did() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let d = DeviceId(7);
+    let at = |kind: RouteKind| Route::new(kind, d);
+    // The first server: an alarm raised, acknowledged by an operator; then it stops.
+    let Running { stats, stop, server, mut device, operator } =
+        start(&hub, store.clone(), IngestConfig::default()).await;
+    Sender::send(&mut device, at(RouteKind::Info), &frame(7, 1, Message::DeviceInfo(info(7)))).await.unwrap();
+    Sender::send(&mut device, at(RouteKind::Readings), &power(7, 2, 1500.0)).await.unwrap();
+    assert_eq!(next_command(&mut device, &stats).await.id, CommandId(1));
+    assert!(operator.acknowledge(d, "power_peak").await.unwrap());
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    drop(device);
+
+    // The next server on the same store knows the alarm is active and acknowledged.
+    let Running { stats, stop, server, mut device, operator } =
+        start(&hub, store.clone(), IngestConfig::default()).await;
+    wait_for(&stats, |s| s.replayed >= 1).await;
+    assert!(!operator.acknowledge(d, "power_peak").await.unwrap(), "acknowledged before the restart");
+    assert!(operator.clear(d, "power_peak").await.unwrap(), "active across the restart");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    drop(device);
+
+    // And the one after it, that the operator cleared it (the replay raises it from the same
+    // readings): the next high reading raises it anew, with its command.
+    let Running { stats, stop, server, mut device, operator } =
+        start(&hub, store.clone(), IngestConfig::default()).await;
+    wait_for(&stats, |s| s.replayed >= 1).await;
+    assert!(!operator.clear(d, "power_peak").await.unwrap(), "cleared before the restart");
+    Sender::send(&mut device, at(RouteKind::Readings), &power(7, 3, 1600.0)).await.unwrap();
+    assert_eq!(next_command(&mut device, &stats).await.id, CommandId(2), "raised anew, numbered on");
+    let states: Vec<AlertState> = store.alerts(None, 10).await.unwrap().iter().map(|a| a.state).collect();
+    assert_eq!(
+        states,
+        [AlertState::Raised, AlertState::Cleared, AlertState::Acknowledged, AlertState::Raised],
+        "each transition recorded once, none decided again by a replay"
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
