@@ -433,6 +433,8 @@ async fn an_operator_acknowledges_clears_and_commands_through_the_engine() {
     assert_eq!(id, CommandId(3));
     let got = next_command(&mut device, &stats).await;
     assert_eq!((got.id, got.action), (id, action));
+    // Recorded sent once the transport took it (just after the device got it).
+    wait_for(&stats, |s| s.commands == 3).await;
     let recorded = store.commands(d).await.unwrap();
     assert_eq!(recorded[0].command.id, id);
     assert!(recorded[0].sent_at.is_some());
@@ -461,7 +463,7 @@ async fn a_restarted_pipeline_knows_its_alarms_and_what_operators_did() {
     drop(device);
 
     // The next server on the same store knows the alarm is active and acknowledged.
-    let Running { stats, stop, server, mut device, operator } =
+    let Running { stats, stop, server, device, operator } =
         start(&hub, store.clone(), IngestConfig::default()).await;
     wait_for(&stats, |s| s.replayed >= 1).await;
     assert!(!operator.acknowledge(d, "power_peak").await.unwrap(), "acknowledged before the restart");
