@@ -16,11 +16,12 @@
 //! seconds, then prints what the store holds: each device's status and latest values, the
 //! alerts, the commands and their acknowledgements.
 //!
-//! The dashboard is served on `--dashboard` (default `127.0.0.1:8080`, loopback only): the
-//! devices, their live values and charts, the alarms to acknowledge and clear, commands to
-//! send, the rules (with `--nats` it only shows: acting needs the instance that owns a
-//! device's partition). Log in as `admin` with the password in `TELEMETRA_PASSWORD`, or, when it
-//! is not set, with the one printed at start (made at random, shown once, kept nowhere).
+//! The dashboard is served on `--dashboard` (default `127.0.0.1:8080`, loopback only; with
+//! `--nats` only when given, and then it only shows: acting needs the instance that owns a
+//! device's partition): the devices, their live values and charts, the alarms to acknowledge
+//! and clear, commands to send, the rules. Log in as `admin` with the password in
+//! `TELEMETRA_PASSWORD`, or, when it is not set, with the one printed at start (made at
+//! random, shown once, kept nowhere).
 //!
 //! `--nats` runs it as one instance of many on NATS JetStream instead (feature `nats`): it
 //! takes its share of the partitions of the devices' stream, as `NAME` (default: `server-`
@@ -76,8 +77,9 @@ fn args() -> Result<Args, Box<dyn Error>> {
         partitions: 16,
         replicas: 3,
         print_mappings: false,
-        dashboard: Some("127.0.0.1:8080".into()),
+        dashboard: None,
     };
+    let mut dashboard = None;
     let mut simulate = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -93,11 +95,15 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--partitions" => a.partitions = value()?.parse()?,
             "--replicas" => a.replicas = value()?.parse()?,
             "--print-mappings" => a.print_mappings = true,
-            "--dashboard" => a.dashboard = Some(value()?).filter(|v| v != "off"),
+            "--dashboard" => dashboard = Some(value()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     a.simulate = simulate.unwrap_or(if a.listen.starts_with("memory://") { 3 } else { 0 });
+    // On by default for one server; an instance of many (which would share the port) only
+    // when asked.
+    let default = a.nats.is_none().then(|| "127.0.0.1:8080".to_string());
+    a.dashboard = dashboard.or(default).filter(|v| v != "off");
     Ok(a)
 }
 
