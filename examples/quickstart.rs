@@ -134,13 +134,17 @@ async fn run_device(
     link.subscribe(RouteFilter::exact(Route::new(RouteKind::Commands, id))).await?;
     let mut rx = [0u8; limits::MAX_FRAME];
     let mut seq = 0u32;
+    // A command may come twice (sent again until taken, redelivered after a reconnect), always
+    // with its id: carried out once, answered every time.
+    let mut answered = telemetra::model::answered::Answered::<8>::new();
     send_frame(&mut link, &Frame::new(id, seq, Message::DeviceInfo(sim.info.clone()))).await?;
     for t in 0..TICKS {
         let at = Timestamp(START.0 + t * TICK_MS);
         clock.advance(at);
         while let Some(frame) = try_receive_frame(&mut link, &mut rx)? {
             if let Message::Command(cmd) = frame.message {
-                let ack = CommandAck { command: cmd.id, at, result: sim.obey(&cmd) };
+                let result = answered.answer(cmd.id, || sim.obey(&cmd));
+                let ack = CommandAck { command: cmd.id, at, result };
                 seq += 1;
                 send_frame(&mut link, &Frame::new(id, seq, Message::Ack(ack))).await?;
             }

@@ -138,11 +138,13 @@ struct Thermo {
     seq: u32,
     celsius: f64,
     cooling: bool,
+    /// A command comes again until the server records it sent: carried out once.
+    answered: telemetra::model::answered::Answered<8>,
 }
 
 impl Thermo {
     fn new(id: u64) -> Thermo {
-        Thermo { seq: 2, celsius: 24.0 + id as f64, cooling: false }
+        Thermo { seq: 2, celsius: 24.0 + id as f64, cooling: false, answered: Default::default() }
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -163,8 +165,11 @@ impl Thermo {
     /// A command frame obeyed: its acknowledgement and the acknowledgement's sequence number.
     fn command(&mut self, bytes: &[u8]) -> Option<(u32, Message)> {
         let Ok(Frame { message: Message::Command(cmd), .. }) = Frame::decode(bytes) else { return None };
-        self.cooling = true;
-        let ack = CommandAck { command: cmd.id, at: now(), result: CommandResult::Completed };
+        let result = self.answered.answer(cmd.id, || {
+            self.cooling = true;
+            CommandResult::Completed
+        });
+        let ack = CommandAck { command: cmd.id, at: now(), result };
         Some((self.next_seq(), Message::Ack(ack)))
     }
 }

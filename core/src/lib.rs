@@ -8,6 +8,7 @@
 extern crate alloc;
 
 pub mod alert;
+pub mod answered;
 pub mod command;
 pub mod decimal;
 pub mod device;
