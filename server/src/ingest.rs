@@ -6,9 +6,10 @@
 //! 1. decode it: a frame that does not decode is logged, counted and skipped, and the next
 //!    still arrives;
 //! 2. store it, with the others that arrived together, in one transaction, **once** per
-//!    `(device, sequence)`: a frame redelivered after a reconnect changes nothing and is not
-//!    run through the rules again;
-//! 3. run new frames through the rule engine: alert transitions are stored; a command is given
+//!    `(device, sequence, content)`: a frame redelivered after a reconnect changes nothing;
+//! 3. run the frames through the rule engine (a redelivered reading the engine has seen is
+//!    not newer than its channel's latest and is dropped; one stored by a previous owner that
+//!    was cut off before it decided is decided now): alert transitions are stored; a command is given
 //!    the device's next command id (continuing from the store after a restart), sent and
 //!    waited for until the transport's peer takes it, and stored (its acknowledgement arrives
 //!    later as a frame and is stored with it);
@@ -381,6 +382,13 @@ impl<S: Store> Ingest<S> {
         let mut last = None;
         for (frame, fresh) in frames.iter().zip(&stored.fresh) {
             if !fresh {
+                // Stored before: by this pipeline (its readings are not newer than what the
+                // engine has of their channels, and it drops them), or by an owner cut off
+                // between storing and deciding (taken over: the engine has not seen them and
+                // decides now; a transition decided twice is stored once).
+                if matches!(frame.message, Message::Readings(_) | Message::Batch(_)) {
+                    self.engine.ingest_frame(frame, rules_now, &mut events);
+                }
                 continue;
             }
             if last != Some(frame.device) {

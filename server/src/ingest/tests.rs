@@ -489,3 +489,30 @@ async fn a_restarted_pipeline_knows_its_alarms_and_what_operators_did() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_stored_by_an_owner_cut_off_before_deciding_is_decided_by_the_next() {
+    let hub = MemoryHub::new(1024);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let Running { stats, stop, server, mut device, .. } =
+        start(&hub, store.clone(), IngestConfig::default()).await;
+    let d = DeviceId(7);
+    Sender::send(&mut device, Route::new(RouteKind::Info, d), &frame(7, 1, Message::DeviceInfo(info(7))))
+        .await
+        .unwrap();
+    wait_for(&stats, |s| s.frames == 1).await;
+    // Another owner stored this reading and died before its rules decided anything.
+    let hot = power(7, 2, 1500.0);
+    store.put(vec![Frame::decode(&hot).unwrap()].into(), now()).await.unwrap();
+    // Redelivered to this pipeline: a duplicate for the store, new to the rules.
+    Sender::send(&mut device, Route::new(RouteKind::Readings, d), &hot).await.unwrap();
+    assert_eq!(next_command(&mut device, &stats).await.id, CommandId(1), "the alarm's command");
+    // And again: the engine has it now; nothing is decided twice.
+    Sender::send(&mut device, Route::new(RouteKind::Readings, d), &hot).await.unwrap();
+    wait_for(&stats, |s| s.duplicates == 2).await;
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let raised: Vec<_> = store.alerts(None, 10).await.unwrap().iter().map(|a| a.state).collect();
+    assert_eq!(raised, [AlertState::Raised], "raised once, at that reading");
+    assert_eq!(store.commands(d).await.unwrap().len(), 1);
+}
