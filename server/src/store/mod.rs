@@ -38,7 +38,9 @@ mod sqlite;
 use std::future::Future;
 use std::sync::Arc;
 
-pub(crate) use codes::{severity_text, state_text};
+#[cfg(feature = "dashboard")]
+pub(crate) use codes::severity_text;
+pub(crate) use codes::state_text;
 pub use listing::{DeviceFilter, DevicePage, Presence};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
