@@ -274,9 +274,11 @@ impl<S: Store> Ingest<S> {
             Receiver::subscribe(&mut rx, RouteFilter::kind(kind)).await.map_err(IngestError::Transport)?;
         }
         if !self.config.rebuild_window.is_zero() {
-            let devices: Vec<DeviceId> = self.store.devices().await?.iter().map(|d| d.device).collect();
-            if !devices.is_empty() {
-                let replayed = self.rebuild(&devices, self.config.rebuild_window, &mut tx).await?;
+            let known = self.described().await?;
+            if !known.is_empty() {
+                let devices: Vec<DeviceId> = known.keys().copied().collect();
+                let replayed =
+                    self.rebuild_known(&known, &devices, self.config.rebuild_window, &mut tx).await?;
                 tracing::info!(devices = devices.len(), replayed, "rule state rebuilt from the store");
             }
         }
@@ -604,10 +606,25 @@ impl<S: Store> Ingest<S> {
         window: Duration,
         tx: &mut Tx,
     ) -> Result<u64, IngestError<Tx::Error>> {
+        let known = self.described().await?;
+        self.rebuild_known(&known, devices, window, tx).await
+    }
+
+    /// The stored devices that sent their descriptor, with it.
+    async fn described(&self) -> Result<HashMap<DeviceId, Device>, StoreError> {
+        Ok(self.store.devices().await?.into_iter().filter_map(|d| Some((d.device, d.info?))).collect())
+    }
+
+    /// [`rebuild`](Self::rebuild) with the stored descriptors at hand.
+    async fn rebuild_known<Tx: Sender>(
+        &mut self,
+        known: &HashMap<DeviceId, Device>,
+        devices: &[DeviceId],
+        window: Duration,
+        tx: &mut Tx,
+    ) -> Result<u64, IngestError<Tx::Error>> {
         let at = self.clock.now();
         let from = Timestamp(at.0.saturating_sub(window.as_millis() as u64));
-        let known: HashMap<DeviceId, Device> =
-            self.store.devices().await?.into_iter().filter_map(|d| Some((d.device, d.info?))).collect();
         let mut replayed = 0;
         let mut events = Vec::new();
         for device in devices {
